@@ -1,0 +1,354 @@
+"""Load domain and product descriptors from YAML into specs, reporting every problem at once.
+
+Loading has two passes. The first is pydantic's (types, unknown keys, required fields);
+the second checks what needs the whole product or the disk: names, references, files,
+the SQL parse, layer order. Both feed one `ProblemCollector`, so a domain team fixes a
+descriptor in one round trip, each problem pointing at its file and field path.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from platform_core.errors import PlatformError, Problem, ProblemCollector
+from platform_core.rules import RULES, Expression, Relationships
+from platform_core.spec import Domain, FileInput, Product, Step
+from platform_core.sql import parse_problem
+
+DOMAIN_FILE = "domain.yaml"
+PRODUCT_FILE = "product.yaml"
+LAYER_ORDER = {"input": 0, "bronze": 1, "silver": 2, "gold": 3}
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages start at `domains/`, wherever the project is checked out."""
+    parts = path.resolve().parts
+    if "domains" in parts:
+        index = len(parts) - 1 - parts[::-1].index("domains")
+        return "/".join(parts[index:])
+    return str(path)
+
+
+# --- YAML -------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML loader that refuses duplicate keys instead of keeping the last one silently."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def read_yaml(path: Path, problems: ProblemCollector) -> dict | None:
+    where = display_path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except FileNotFoundError:
+        problems.add(where, "", "file not found")
+        return None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        position = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(error, "problem", None) or str(error)
+        problems.add(where, "", f"YAML syntax error{position}: {reason}")
+        return None
+    if not isinstance(data, dict):
+        problems.add(where, "", "must be a YAML mapping of fields")
+        return None
+    return data
+
+
+# --- pydantic errors as problems ---------------------------------------------------------
+
+_TAGGED_UNIONS = set(RULES) | {"file", "time_window", "cron"}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in _TAGGED_UNIONS and i > 0:
+            continue  # pydantic names the union member it tried; the user wrote no such key
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind, loc = error["type"], error["loc"]
+    if kind == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}"
+    if kind == "missing":
+        return "missing required field"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "union_tag_invalid":
+        ctx = error["ctx"]
+        return f"unknown {ctx['discriminator'].strip(chr(39))} {ctx['tag']!r}: use one of {ctx['expected_tags']}"
+    if kind == "union_tag_not_found":
+        return f"missing {error['ctx']['discriminator']}"
+    if kind == "too_short" and error.get("ctx", {}).get("min_length") == 1:
+        return "must list at least one entry"
+    message = error["msg"]
+    if "input" in error and not isinstance(error["input"], (dict, list)):
+        message += f", got {error['input']!r}"
+    return message
+
+
+def validation_problems(file: str, error: ValidationError) -> list[Problem]:
+    errors = error.errors()
+    # A list whose entries are invalid is also "too short" to pydantic; the entries' own errors say it better.
+    nested = {e["loc"][:i] for e in errors for i in range(1, len(e["loc"]))}
+    return [Problem(file, _field_path(e["loc"]), _message(e)) for e in errors
+            if not (e["type"] == "too_short" and e["loc"] in nested)]
+
+
+# --- products ------------------------------------------------------------------------------
+
+
+def load_product(path: Path, domain: str, problems: ProblemCollector) -> Product | None:
+    data = read_yaml(path, problems)
+    if data is None:
+        return None
+    where = display_path(path)
+    if "directory" in data:
+        problems.add(where, "directory", "unknown key 'directory'")
+        return None
+    try:
+        product = Product.model_validate(data).model_copy(update={"directory": path.parent})
+    except ValidationError as error:
+        problems.extend(validation_problems(where, error))
+        return None
+    problems.extend(product_problems(product, domain, where))
+    return product
+
+
+def product_problems(product: Product, domain: str, where: str) -> list[Problem]:
+    """Checks that need the whole product and the files next to it."""
+    found = ProblemCollector()
+    folder = product.directory
+    if product.name != folder.name:
+        found.add(where, "name", f"product name {product.name!r} must match its folder {folder.name!r}")
+    if product.domain != domain:
+        found.add(where, "domain", f"product declares domain {product.domain!r} but lives in domain {domain!r}")
+
+    layer_of: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    for i, source in enumerate(product.inputs):
+        _claim_name(found, where, layer_of, fields, source.name, "input", f"inputs[{i}].name")
+        _input_problems(found, where, f"inputs[{i}]", source, folder.parent.parent)
+    for layer, field, step in _steps_with_fields(product):
+        _claim_name(found, where, layer_of, fields, step.name, layer, f"{field}.name")
+    _unique_names(found, where, "consumers", [c.name for c in product.consumers])
+
+    for layer, field, step in _steps_with_fields(product):
+        _step_problems(found, where, field, layer, step, product, layer_of)
+    if not any("duplicate name" in p.message for p in found.problems):  # a graph needs unique names
+        _cycle_problems(found, where, product, fields)
+    return found.problems
+
+
+def _steps_with_fields(product: Product):
+    for layer in ("bronze", "silver", "gold"):
+        for i, step in enumerate(getattr(product.layers, layer)):
+            yield layer, f"layers.{layer}[{i}]", step
+    for i, port in enumerate(product.output_ports):
+        yield "gold", f"output_ports[{i}]", port
+
+
+def _claim_name(found, where, layer_of, fields, name, layer, field) -> None:
+    if name in layer_of:
+        found.add(where, field, f"duplicate name {name!r}, already used by {fields[name]}")
+    else:
+        layer_of[name], fields[name] = layer, field.rsplit(".", 1)[0]
+
+
+def _unique_names(found, where, field, names) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            found.add(where, f"{field}[{i}].name", f"duplicate name {name!r}")
+        seen.add(name)
+
+
+def _input_problems(found, where, field, source: FileInput, domain_dir: Path) -> None:
+    target = (domain_dir / source.path).resolve()
+    if Path(source.path).is_absolute() or not target.is_relative_to(domain_dir.resolve()):
+        found.add(where, f"{field}.path", f"path {source.path!r} must stay inside the domain folder")
+    elif not target.is_file():
+        found.add(where, f"{field}.path", f"file not found: {source.path}")
+
+
+def _step_problems(found, where, field, layer, step: Step, product: Product, layer_of) -> None:
+    folder = product.directory
+    if step.sql is not None:
+        sql_path = (folder / step.sql).resolve()
+        if not sql_path.is_relative_to(folder.resolve()):
+            found.add(where, f"{field}.sql", f"path {step.sql!r} must stay inside the product folder")
+        elif not sql_path.is_file():
+            found.add(where, f"{field}.sql", f"SQL file not found: {step.sql}")
+        else:
+            problem = parse_problem(sql_path.read_text(encoding="utf-8"))
+            if problem:
+                found.add(where, f"{field}.sql", f"{step.sql}: {problem}")
+    else:
+        _python_problems(found, where, f"{field}.python", step.python or "", folder)
+
+    for j, dep in enumerate(step.depends_on):
+        dep_field = f"{field}.depends_on[{j}]"
+        if dep == step.name:
+            found.add(where, dep_field, f"{step.name!r} cannot depend on itself")
+        elif dep not in layer_of:
+            found.add(where, dep_field, f"unknown table {dep!r}; known: {', '.join(sorted(layer_of)) or 'none'}")
+        elif layer_of[dep] == "input" and layer != "bronze":
+            found.add(where, dep_field, f"raw input {dep!r} may only be read by a bronze step")
+        elif LAYER_ORDER[layer_of[dep]] > LAYER_ORDER[layer]:
+            found.add(where, dep_field, f"a {layer} step cannot read {dep!r} from the later {layer_of[dep]} layer")
+
+    columns = {c.name for c in step.columns}
+    _unique_names(found, where, f"{field}.columns", [c.name for c in step.columns])
+    for j, column in enumerate(step.columns):
+        for k, ref in enumerate(column.source):
+            problem = _source_problem(ref, step, product)
+            if problem:
+                found.add(where, f"{field}.columns[{j}].source[{k}]", problem)
+    seen_checks: set[str] = {"schema"}
+    for j, rule in enumerate(step.quality):
+        rule_field = f"{field}.quality[{j}]"
+        if rule.check_name in seen_checks:
+            found.add(where, f"{rule_field}.name", f"duplicate check name {rule.check_name!r}; give the rule a name")
+        seen_checks.add(rule.check_name)
+        for column in rule.columns_used:
+            if column not in columns:
+                found.add(where, rule_field, f"unknown column {column!r}; the step declares {', '.join(sorted(columns))}")
+        if isinstance(rule, Relationships):
+            _relationship_problems(found, where, rule_field, rule, step, product)
+        if isinstance(rule, Expression):
+            problem = parse_problem(f"SELECT count(*) FROM t WHERE NOT ({rule.expression})")
+            if problem:
+                found.add(where, f"{rule_field}.expression", f"not a valid SQL expression: {problem}")
+
+
+def _python_problems(found, where, field, reference: str, folder: Path) -> None:
+    file_name, function = reference.split(":")
+    path = (folder / file_name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        found.add(where, field, f"path {file_name!r} must stay inside the product folder")
+        return
+    if not path.is_file():
+        found.add(where, field, f"Python file not found: {file_name}")
+        return
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except SyntaxError as error:
+        found.add(where, field, f"{file_name}: Python syntax error at line {error.lineno}: {error.msg}")
+        return
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    if function not in defined:
+        found.add(where, field, f"{file_name} defines no function {function!r}")
+
+
+def _source_problem(ref: str, step: Step, product: Product) -> str | None:
+    match = re.match(r"^([a-z]\w*)\.([a-z]\w*)$", ref)
+    if not match:
+        return f"bad column source {ref!r}: write it as table.column"
+    table, column = match.groups()
+    if table not in step.depends_on:
+        return f"column source {ref!r} names {table!r}, which is not in depends_on"
+    if product.input(table) is None:
+        upstream = product.step(table)
+        if column not in {c.name for c in upstream.columns}:
+            return f"column source {ref!r}: {table!r} has no column {column!r}"
+    return None
+
+
+def _relationship_problems(found, where, field, rule: Relationships, step: Step, product: Product) -> None:
+    ports = {p.name: p for p in product.output_ports}
+    if rule.to not in ports:
+        found.add(where, f"{field}.to", f"relationships must point at an output port; {rule.to!r} is not one "
+                                        f"(ports: {', '.join(sorted(ports))})")
+    elif rule.to not in step.depends_on:
+        found.add(where, f"{field}.to", f"{rule.to!r} must be listed in depends_on so it is built first")
+    elif rule.field not in {c.name for c in ports[rule.to].columns}:
+        found.add(where, f"{field}.field", f"port {rule.to!r} has no column {rule.field!r}")
+
+
+def _cycle_problems(found, where, product: Product, fields: dict[str, str]) -> None:
+    graph = {step.name: set(step.depends_on) for _, step in product.steps}
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycle = trail[trail.index(dep):] + [dep] if dep in trail else [node, dep]
+                found.add(where, f"{fields[node]}.depends_on", f"dependency cycle: {' -> '.join(cycle)}")
+            elif dep in graph and dep not in state:
+                visit(dep, trail + [dep])
+        state[node] = 2
+
+    for name in graph:
+        if name not in state:
+            visit(name, [name])
+
+
+# --- domains -------------------------------------------------------------------------------
+
+
+def load_domain(directory: Path | str) -> Domain:
+    """Load a domain folder and all its products; raise one PlatformError listing every problem."""
+    directory = Path(directory)
+    problems = ProblemCollector()
+    domain = _read_domain(directory, problems)
+    products = []
+    for path in sorted((directory / "products").glob(f"*/{PRODUCT_FILE}")):
+        product = load_product(path, directory.name, problems)
+        if product is not None:
+            products.append(product)
+    if domain is not None and not products and not problems.problems:
+        problems.add(display_path(directory / "products"), "", f"domain {directory.name!r} has no products")
+    problems.raise_if_any(f"domain {directory.name!r} cannot be loaded")
+    assert domain is not None
+    return domain.model_copy(update={"products": tuple(products)})
+
+
+def _read_domain(directory: Path, problems: ProblemCollector) -> Domain | None:
+    path = directory / DOMAIN_FILE
+    data = read_yaml(path, problems)
+    if data is None:
+        return None
+    where = display_path(path)
+    if "products" in data or "directory" in data:
+        problems.add(where, "products" if "products" in data else "directory",
+                     "unknown key; products are found in products/<name>/product.yaml")
+        return None
+    try:
+        domain = Domain.model_validate(data).model_copy(update={"directory": directory})
+    except ValidationError as error:
+        problems.extend(validation_problems(where, error))
+        return None
+    if domain.name != directory.name:
+        problems.add(where, "name", f"domain name {domain.name!r} must match its folder {directory.name!r}")
+    return domain
+
+
+__all__ = ["load_domain", "load_product", "display_path", "PlatformError"]

@@ -1,0 +1,41 @@
+"""Identifiers: validated once when descriptors load, always quoted when SQL is written."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+# Columns may start with one underscore: the platform's convention for lineage columns (_source_row).
+COLUMN = re.compile(r"^_?[a-z][a-z0-9_]*$")
+MAX_IDENTIFIER_LENGTH = 63
+
+
+@functools.cache
+def reserved_sql_keywords() -> frozenset[str]:
+    """DuckDB's own list of reserved words, so the rule follows the engine that runs the SQL."""
+    import duckdb
+
+    rows = duckdb.sql("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'").fetchall()
+    return frozenset(name for (name,) in rows)
+
+
+def identifier_problem(name: str, column: bool = False) -> str | None:
+    """Why `name` cannot be an identifier (or, with `column`, a column name), or None when it can."""
+    if not isinstance(name, str) or not (COLUMN if column else IDENTIFIER).match(name):
+        start = "a letter (or _ and a letter)" if column else "a letter"
+        return f"bad identifier {name!r}: use snake_case (a-z, 0-9, _), starting with {start}"
+    if len(name) > MAX_IDENTIFIER_LENGTH:
+        return f"bad identifier {name!r}: at most {MAX_IDENTIFIER_LENGTH} characters"
+    if name in reserved_sql_keywords():
+        return f"bad identifier {name!r}: it is a reserved SQL keyword"
+    return None
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB. Names are validated on load; quoting still escapes defensively."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, table: str) -> str:
+    return f"{quote(schema)}.{quote(table)}"

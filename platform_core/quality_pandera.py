@@ -1,0 +1,100 @@
+"""Run a contract's rules as pandera schemas over a pandas DataFrame.
+
+Same semantics as the SQL executor (`platform_core.quality`). Each rule becomes its own
+small schema validated lazily, so one rule's failure cases never hide another's and the
+failing row count is simply the number of distinct rows pandera reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pandera.pandas as pa
+
+from platform_core.quality import (
+    RuleResult, dataset_result, max_age_result, row_count_passes, rows_result, text_values,
+)
+from platform_core.rules import (
+    AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships, RowCount, Rule, Unique,
+)
+
+ValuesResolver = Callable[[str, str], list[Any]]  # (port, column) -> values present in that port
+
+
+def run_pandera_rules(df: pd.DataFrame, rules: tuple[Rule, ...], ref_values: ValuesResolver, now: datetime) -> list[RuleResult]:
+    return [_run_rule(df, rule, ref_values, now) for rule in rules]
+
+
+def _run_rule(df: pd.DataFrame, rule: Rule, ref_values: ValuesResolver, now: datetime) -> RuleResult:
+    if isinstance(rule, RowCount):
+        passed = _failure_cases(_row_count_schema(rule), df) is None
+        return dataset_result(rule, passed, {"rows": len(df)})
+    if isinstance(rule, MaxAge):
+        newest = pd.to_datetime(df[rule.column]).max() if len(df) else None
+        return max_age_result(rule, newest, now)
+    failures = _failure_cases(schema_for(rule, ref_values), df)
+    failing = 0 if failures is None else int(failures["index"].dropna().nunique())
+    return rows_result(rule, failing, len(df))
+
+
+def _row_count_schema(rule: RowCount) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(checks=pa.Check(lambda d: row_count_passes(rule, len(d)), name=rule.check_name))
+
+
+def schema_for(rule: Rule, ref_values: ValuesResolver) -> pa.DataFrameSchema:
+    """The pandera schema that enforces one row-level rule."""
+    name = rule.check_name
+    if isinstance(rule, NotNull):
+        return pa.DataFrameSchema({rule.column: pa.Column(nullable=False)})
+    if isinstance(rule, Unique):
+        if len(rule.columns) == 1:
+            return pa.DataFrameSchema({rule.columns[0]: pa.Column(nullable=True, unique=True)})
+        return pa.DataFrameSchema(unique=list(rule.columns))
+    if isinstance(rule, AcceptedValues):
+        allowed = set(text_values(rule))
+        check = pa.Check(lambda s: s.map(_text).isin(allowed), name=name)
+    elif isinstance(rule, Range):
+        low = -float("inf") if rule.min is None else rule.min
+        high = float("inf") if rule.max is None else rule.max
+        check = pa.Check(lambda s: (s >= low) & (s <= high), name=name)
+    elif isinstance(rule, Relationships):
+        parents = set(ref_values(rule.to, rule.field))
+        check = pa.Check(lambda s: s.isin(parents), name=name)
+    elif isinstance(rule, Expression):
+        return pa.DataFrameSchema(checks=pa.Check(lambda d: expression_holds(d, rule.expression), name=name))
+    else:  # pragma: no cover - the Rule union is closed
+        raise TypeError(f"no pandera executor for rule {rule!r}")
+    return pa.DataFrameSchema({rule.column: pa.Column(nullable=True, checks=check)})
+
+
+def _text(value: Any) -> str:
+    # pandas turns an integer column with nulls into floats; DuckDB still prints 7, not 7.0.
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def expression_holds(df: pd.DataFrame, expression: str) -> pd.Series:
+    """Evaluate a SQL row expression over a DataFrame with DuckDB; NULL counts as satisfied, as in SQL checks."""
+    con = duckdb.connect()
+    try:
+        frame = df.reset_index(drop=True).assign(__row=range(len(df)))
+        con.register("t", frame)
+        bad = con.execute(f"SELECT __row FROM t WHERE NOT ({expression})").fetchall()
+    finally:
+        con.close()
+    holds = pd.Series(True, index=df.index)
+    holds.iloc[[row for (row,) in bad]] = False
+    return holds
+
+
+def _failure_cases(schema: pa.DataFrameSchema, df: pd.DataFrame) -> pd.DataFrame | None:
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        return errors.failure_cases
+    return None

@@ -1,0 +1,207 @@
+"""The descriptor language: frozen, typed models of domains and data products.
+
+`platform_core.loader` turns YAML files into these models and adds the checks that need
+more than one field (references, files on disk, SQL parse). Everything downstream (the
+asset factory, the quality executors, the catalog) reads only these models.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+
+from platform_core.rules import Rule, Unique, NotNull
+from platform_core.types import ColumnName, Duration, Email, Identifier, SemVer, Spec, Team, Text
+from platform_core.types import Tag as TagText
+
+Classification = Literal["public", "internal", "confidential", "restricted"]
+Layer = Literal["bronze", "silver", "gold"]
+
+# Contract types and the DuckDB types that satisfy them.
+LOGICAL_TYPES = ("string", "integer", "double", "decimal", "boolean", "date", "timestamp")
+_DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
+
+
+def _column_type(value: str) -> str:
+    text = value.strip().lower()
+    if text in LOGICAL_TYPES:
+        return text
+    match = _DECIMAL.match(text)
+    if match and 0 < int(match[1]) <= 38 and int(match[2]) <= int(match[1]):
+        return f"decimal({int(match[1])},{int(match[2])})"
+    raise ValueError(f"unknown type {value!r}: use one of {', '.join(LOGICAL_TYPES)} or decimal(p,s)")
+
+
+ColumnType = Annotated[str, AfterValidator(_column_type)]
+
+
+class Owner(Spec):
+    team: Team
+    name: Text | None = None
+    contact: Email | None = None
+
+
+class Consumer(Spec):
+    name: Identifier
+    purpose: Text
+
+
+class Column(Spec):
+    name: ColumnName
+    type: ColumnType
+    description: Text
+    nullable: bool = True
+    unique: bool = False
+    classification: Classification | None = None
+    source: tuple[str, ...] = ()
+
+
+class FileInput(Spec):
+    """A raw source file of the domain, read as text columns so bronze keeps it as ingested."""
+
+    kind: Literal["file"]
+    name: Identifier
+    path: str
+    format: Literal["csv", "parquet"] = "csv"
+    description: Text | None = None
+
+
+Input = Annotated[Union[FileInput], Field(discriminator="kind")]
+
+
+class Step(Spec):
+    """One table of a layer: a SQL file or a pandas function, with its contract."""
+
+    name: Identifier
+    description: Text
+    sql: str | None = None
+    python: str | None = None
+    depends_on: tuple[Identifier, ...] = ()
+    columns: tuple[Column, ...] = Field(min_length=1)
+    quality: tuple[Rule, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_transform(self) -> Step:
+        if (self.sql is None) == (self.python is None):
+            raise ValueError("give exactly one of sql (a .sql file) or python (file.py:function)")
+        if self.python is not None and not re.match(r"^[\w./-]+\.py:[A-Za-z_]\w*$", self.python):
+            raise ValueError(f"bad python transform {self.python!r}: write it as transforms.py:function")
+        return self
+
+    @property
+    def engine(self) -> Literal["sql", "pandas"]:
+        return "sql" if self.sql is not None else "pandas"
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        """Declared rules plus those implied by column flags (`nullable: false`, `unique: true`)."""
+        implied: list[Rule] = []
+        for column in self.columns:
+            if not column.nullable:
+                implied.append(NotNull(type="not_null", column=column.name))
+            if column.unique:
+                implied.append(Unique(type="unique", columns=(column.name,)))
+        declared = {rule.check_name for rule in self.quality}
+        return tuple(rule for rule in implied if rule.check_name not in declared) + self.quality
+
+
+class Port(Step):
+    """A published step: a gold table or a business view, readable by other domains and tools."""
+
+    kind: Literal["table", "view"]
+    classification: Classification = "internal"
+
+    def column_classification(self, column: Column) -> Classification:
+        return column.classification or self.classification
+
+
+class Layers(Spec):
+    bronze: tuple[Step, ...] = ()
+    silver: tuple[Step, ...] = ()
+    gold: tuple[Step, ...] = ()
+
+
+class TimeWindowFreshness(Spec):
+    fail_after: Duration
+    warn_after: Duration | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> TimeWindowFreshness:
+        if self.warn_after is not None and self.warn_after >= self.fail_after:
+            raise ValueError("warn_after must be shorter than fail_after")
+        return self
+
+
+class CronFreshness(Spec):
+    cron: str
+    timezone: str = "UTC"
+    lower_bound: Duration
+
+
+def _freshness_kind(value: object) -> str:
+    keys = value.keys() if isinstance(value, dict) else vars(value) if hasattr(value, "__dict__") else ()
+    return "cron" if "cron" in keys else "time_window"
+
+
+class Sla(Spec):
+    freshness: Annotated[
+        Union[Annotated[TimeWindowFreshness, Tag("time_window")], Annotated[CronFreshness, Tag("cron")]],
+        Discriminator(_freshness_kind),
+    ]
+
+
+class Schedule(Spec):
+    cron: str
+    timezone: str = "UTC"
+    enabled: bool = True
+
+
+class Product(Spec):
+    name: Identifier
+    domain: Identifier
+    title: Text
+    description: Text
+    owner: Owner
+    version: SemVer
+    status: Literal["draft", "active", "deprecated", "retired"]
+    consumers: tuple[Consumer, ...] = ()
+    tags: tuple[TagText, ...] = ()
+    inputs: tuple[Input, ...] = ()
+    layers: Layers = Layers()
+    output_ports: tuple[Port, ...] = Field(min_length=1)
+    sla: Sla | None = None
+    schedule: Schedule | None = None
+
+    # Set by the loader: where the descriptor lives, for SQL files, transforms and error messages.
+    directory: Path = Field(default=Path("."), exclude=True)
+
+    @property
+    def steps(self) -> tuple[tuple[str, Step], ...]:
+        """Every buildable node in declaration order, with its layer; ports are gold."""
+        layered = [(layer, step) for layer in ("bronze", "silver", "gold") for step in getattr(self.layers, layer)]
+        return tuple(layered) + tuple(("gold", port) for port in self.output_ports)
+
+    def step(self, name: str) -> Step:
+        for _, step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    def input(self, name: str) -> FileInput | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def address(self, port: str) -> str:
+        return f"{self.domain}.{self.name}.{port}"
+
+
+class Domain(Spec):
+    name: Identifier
+    title: Text
+    description: Text
+    owner: Owner
+    products: tuple[Product, ...] = ()
+    directory: Path = Field(default=Path("."), exclude=True)

@@ -1,0 +1,109 @@
+"""A small, valid domain written into a temporary folder, for tests to load and to break."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ORDERS_CSV = """order_id,customer,amount,status,ordered_at
+1,alice,10.50,paid,2026-01-02 10:00:00
+2,bob,20.00,paid,2026-01-02 11:00:00
+3,carol,5.25,refunded,2026-01-03 09:30:00
+4,alice,7.75,paid,2026-01-03 12:00:00
+"""
+
+RAW_ORDERS_SQL = """
+SELECT order_id, customer, amount, status, ordered_at, parse_filename(filename) AS _source_file
+FROM orders_file
+"""
+
+ORDERS_SQL = """
+SELECT CAST(order_id AS INTEGER) AS order_id, customer, CAST(amount AS DECIMAL(10,2)) AS amount,
+       status, CAST(ordered_at AS TIMESTAMP) AS ordered_at
+FROM raw_orders
+"""
+
+DAILY_SQL = """
+SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders, sum(amount) AS revenue
+FROM orders WHERE status = 'paid' GROUP BY 1
+"""
+
+TRANSFORMS_PY = '''
+import pandas as pd
+
+
+def customers(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    orders = inputs["orders"]
+    return orders.groupby("customer", as_index=False).agg(order_count=("order_id", "count"))
+'''
+
+
+def domain_yaml(name: str = "shop") -> dict[str, Any]:
+    return {"name": name, "title": "Shop", "description": "Orders of the web shop.",
+            "owner": {"team": "shop-data", "name": "Shop Data", "contact": "shop@example.com"}}
+
+
+def product_yaml() -> dict[str, Any]:
+    return copy.deepcopy({
+        "name": "sales", "domain": "shop", "title": "Sales", "description": "Orders and daily revenue.",
+        "owner": {"team": "shop-data", "contact": "shop@example.com"},
+        "version": "1.0.0", "status": "active",
+        "consumers": [{"name": "finance", "purpose": "revenue reporting"}],
+        "tags": ["demo"],
+        "inputs": [{"name": "orders_file", "kind": "file", "path": "data/orders.csv", "format": "csv"}],
+        "layers": {
+            "bronze": [{"name": "raw_orders", "description": "Orders as ingested.", "sql": "sql/raw_orders.sql",
+                        "depends_on": ["orders_file"],
+                        "columns": [{"name": n, "type": "string", "description": n} for n in
+                                    ("order_id", "customer", "amount", "status", "ordered_at", "_source_file")]}],
+            "silver": [{"name": "orders", "description": "Typed orders.", "sql": "sql/orders.sql",
+                        "depends_on": ["raw_orders"],
+                        "columns": [
+                            {"name": "order_id", "type": "integer", "description": "Order id.", "nullable": False, "unique": True},
+                            {"name": "customer", "type": "string", "description": "Customer."},
+                            {"name": "amount", "type": "decimal(10,2)", "description": "Amount."},
+                            {"name": "status", "type": "string", "description": "Status."},
+                            {"name": "ordered_at", "type": "timestamp", "description": "When."}],
+                        "quality": [{"type": "accepted_values", "column": "status", "values": ["paid", "refunded"]}]}],
+        },
+        "output_ports": [
+            {"name": "customers", "kind": "table", "description": "Orders per customer.",
+             "python": "transforms.py:customers", "depends_on": ["orders"], "classification": "confidential",
+             "columns": [{"name": "customer", "type": "string", "description": "Customer.", "unique": True},
+                         {"name": "order_count", "type": "integer", "description": "Orders."}],
+             "quality": [{"type": "row_count", "min": 1}]},
+            {"name": "daily_sales", "kind": "view", "description": "Paid revenue per day.",
+             "sql": "sql/daily_sales.sql", "depends_on": ["orders"],
+             "columns": [{"name": "day", "type": "date", "description": "Day.", "unique": True},
+                         {"name": "orders", "type": "integer", "description": "Paid orders."},
+                         {"name": "revenue", "type": "decimal", "description": "Paid revenue."}],
+             "quality": [{"type": "range", "column": "revenue", "min": 0}]},
+        ],
+        "sla": {"freshness": {"fail_after": "26h", "warn_after": "25h"}},
+        "schedule": {"cron": "0 6 * * *", "timezone": "Europe/Paris"},
+    })
+
+
+def write_domain(root: Path, product: dict[str, Any] | None = None, files: dict[str, str] | None = None) -> Path:
+    """Write domain `shop` with product `sales` under root/domains; return the domain folder."""
+    domain_dir = root / "domains" / "shop"
+    product_dir = domain_dir / "products" / "sales"
+    contents = {
+        "domain.yaml": yaml.safe_dump(domain_yaml()),
+        "data/orders.csv": ORDERS_CSV,
+        "products/sales/product.yaml": yaml.safe_dump(product if product is not None else product_yaml(), sort_keys=False),
+        "products/sales/sql/raw_orders.sql": RAW_ORDERS_SQL,
+        "products/sales/sql/orders.sql": ORDERS_SQL,
+        "products/sales/sql/daily_sales.sql": DAILY_SQL,
+        "products/sales/transforms.py": TRANSFORMS_PY,
+        **(files or {}),
+    }
+    for relative, text in contents.items():
+        path = domain_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert product_dir.is_dir()
+    return domain_dir

@@ -1,0 +1,219 @@
+"""Descriptor loading: a valid product, and every kind of mistake reported with file and field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from platform_core.errors import PlatformError
+from platform_core.loader import load_domain
+from platform_core.spec import CronFreshness, Port
+from tests.factories import product_yaml, write_domain
+
+FILE = "domains/shop/products/sales/product.yaml"
+
+
+def test_valid_descriptor_loads_into_frozen_specs(tmp_path: Path) -> None:
+    domain = load_domain(write_domain(tmp_path))
+    (product,) = domain.products
+    assert (domain.name, product.name, product.version) == ("shop", "sales", "1.0.0")
+    assert [s.name for _, s in product.steps] == ["raw_orders", "orders", "customers", "daily_sales"]
+    assert [layer for layer, _ in product.steps] == ["bronze", "silver", "gold", "gold"]
+    customers = product.step("customers")
+    assert isinstance(customers, Port) and customers.engine == "pandas" and customers.kind == "table"
+    assert product.sla.freshness.fail_after == timedelta(hours=26)
+    # column flags become rules, declared rules follow
+    assert [r.check_name for r in product.step("orders").rules] == [
+        "not_null_order_id", "unique_order_id", "accepted_values_status"]
+    with pytest.raises(Exception):
+        product.name = "other"  # specs are frozen
+
+
+def test_cron_freshness_is_a_variant(tmp_path: Path) -> None:
+    data = product_yaml()
+    data["sla"] = {"freshness": {"cron": "0 7 * * *", "timezone": "Europe/Paris", "lower_bound": "1d"}}
+    (product,) = load_domain(write_domain(tmp_path, data)).products
+    assert isinstance(product.sla.freshness, CronFreshness)
+    assert product.sla.freshness.lower_bound == timedelta(days=1)
+
+
+def _set(path: str, value) -> Callable[[dict], None]:
+    def mutate(data: dict) -> None:
+        *parents, last = _parse(path)
+        target = data
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return mutate
+
+
+def _parse(path: str) -> list:
+    parts: list = []
+    for chunk in path.split("."):
+        name, *indexes = chunk.replace("]", "").split("[")
+        parts.append(name)
+        parts.extend(int(i) for i in indexes)
+    return parts
+
+
+def _delete(path: str) -> Callable[[dict], None]:
+    def mutate(data: dict) -> None:
+        *parents, last = _parse(path)
+        target = data
+        for part in parents:
+            target = target[part]
+        del target[last]
+    return mutate
+
+
+def _append_rule(port: int, rule: dict) -> Callable[[dict], None]:
+    return lambda data: data["output_ports"][port].setdefault("quality", []).append(rule)
+
+
+INVALID = {
+    "unknown column type": (
+        _set("output_ports[1].columns[2].type", "integr"),
+        "output_ports[1].columns[2].type: unknown type 'integr': use one of string, integer, double, "
+        "decimal, boolean, date, timestamp or decimal(p,s)"),
+    "unknown key": (
+        _set("output_ports[0].colums", []),
+        "output_ports[0].colums: unknown key 'colums'"),
+    "missing required field": (
+        _delete("owner"),
+        "owner: missing required field"),
+    "wrong type": (
+        _set("output_ports[0].columns[0].nullable", "sometimes"),
+        "output_ports[0].columns[0].nullable: Input should be a valid boolean, unable to interpret input, got 'sometimes'"),
+    "bad identifier": (
+        _set("output_ports[1].name", "Daily-Sales"),
+        "output_ports[1].name: bad identifier 'Daily-Sales': use snake_case (a-z, 0-9, _), starting with a letter"),
+    "reserved keyword": (
+        _set("output_ports[1].columns[0].name", "select"),
+        "output_ports[1].columns[0].name: bad identifier 'select': it is a reserved SQL keyword"),
+    "missing SQL file": (
+        _set("output_ports[1].sql", "sql/nowhere.sql"),
+        "output_ports[1].sql: SQL file not found: sql/nowhere.sql"),
+    "SQL file escaping the product": (
+        _set("output_ports[1].sql", "../../../../etc/passwd"),
+        "output_ports[1].sql: path '../../../../etc/passwd' must stay inside the product folder"),
+    "duplicate names": (
+        _set("output_ports[1].name", "raw_orders"),
+        "output_ports[1].name: duplicate name 'raw_orders', already used by layers.bronze[0]"),
+    "reference to a table that does not exist": (
+        _set("output_ports[1].depends_on", ["ordres"]),
+        "output_ports[1].depends_on[0]: unknown table 'ordres'; known: customers, daily_sales, orders, "
+        "orders_file, raw_orders"),
+    "rule on an unknown column": (
+        _append_rule(1, {"type": "not_null", "column": "revenu"}),
+        "output_ports[1].quality[1]: unknown column 'revenu'; the step declares day, orders, revenue"),
+    "unknown rule type": (
+        _append_rule(1, {"type": "not_empty", "column": "day"}),
+        "output_ports[1].quality[1]: unknown type 'not_empty': use one of 'not_null', 'unique', "
+        "'accepted_values', 'range', 'relationships', 'row_count', 'max_age', 'expression'"),
+    "bad semver": (
+        _set("version", "1.0"),
+        "version: bad version '1.0': use semantic versioning, e.g. 1.0.0"),
+    "bad duration": (
+        _set("sla.freshness.fail_after", "a day"),
+        "sla.freshness.fail_after: bad duration 'a day': write it like 30m, 26h, 7d or 1d12h"),
+    "relationship to a non-port": (
+        _append_rule(1, {"type": "relationships", "column": "day", "to": "orders", "field": "order_id"}),
+        "output_ports[1].quality[1].to: relationships must point at an output port; 'orders' is not one "
+        "(ports: customers, daily_sales)"),
+    "raw input read outside bronze": (
+        _set("output_ports[1].depends_on", ["orders_file"]),
+        "output_ports[1].depends_on[0]: raw input 'orders_file' may only be read by a bronze step"),
+    "dependency cycle across layers": (
+        _set("layers.silver[0].depends_on", ["raw_orders", "daily_sales"]),
+        ["layers.silver[0].depends_on[1]: a silver step cannot read 'daily_sales' from the later gold layer",
+         "output_ports[1].depends_on: dependency cycle: orders -> daily_sales -> orders"]),
+    "both sql and python": (
+        _set("output_ports[1].python", "transforms.py:customers"),
+        "output_ports[1]: give exactly one of sql (a .sql file) or python (file.py:function)"),
+    "python function missing": (
+        _set("output_ports[0].python", "transforms.py:customer"),
+        "output_ports[0].python: transforms.py defines no function 'customer'"),
+    "status outside the lifecycle": (
+        _set("status", "live"),
+        "status: Input should be 'draft', 'active', 'deprecated' or 'retired', got 'live'"),
+    "expression that is not SQL": (
+        _append_rule(1, {"type": "expression", "name": "positive", "expression": "revenue >= "}),
+        None),  # DuckDB's parser words the message; the field path is what matters
+    "input file missing": (
+        _set("inputs[0].path", "data/missing.csv"),
+        "inputs[0].path: file not found: data/missing.csv"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_descriptor_reports_file_and_field(tmp_path: Path, case: str) -> None:
+    mutate, expected = INVALID[case]
+    data = product_yaml()
+    mutate(data)
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_domain(tmp_path, data))
+    messages = [str(p) for p in raised.value.problems]
+    if expected is None:
+        assert len(messages) == 1 and messages[0].startswith(f"{FILE}: output_ports[1].quality[1].expression: "
+                                                              "not a valid SQL expression:"), messages
+    else:
+        expected = expected if isinstance(expected, list) else [expected]
+        assert messages == [f"{FILE}: {e}" for e in expected]
+    assert f"{FILE}: " in str(raised.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    data = product_yaml()
+    data["version"] = "one"
+    data["output_ports"][0]["columns"][0]["type"] = "text"
+    data["output_ports"][1]["colour"] = "blue"
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_domain(tmp_path, data))
+    fields = sorted(p.field for p in raised.value.problems)
+    assert fields == ["output_ports[0].columns[0].type", "output_ports[1].colour", "version"]
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    domain_dir = write_domain(tmp_path, files={"products/sales/product.yaml": "name: sales\nowner: [unclosed\n"})
+    with pytest.raises(PlatformError) as raised:
+        load_domain(domain_dir)
+    (problem,) = raised.value.problems
+    assert problem.file == FILE and problem.message.startswith("YAML syntax error at line 3, column 1")
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
+    text = yaml.safe_dump(product_yaml(), sort_keys=False) + "version: 2.0.0\n"
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_domain(tmp_path, files={"products/sales/product.yaml": text}))
+    assert "duplicate key 'version'" in str(raised.value)
+
+
+def test_product_must_live_in_its_domain_and_folder(tmp_path: Path) -> None:
+    data = product_yaml()
+    data["domain"], data["name"] = "finance", "revenue"
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_domain(tmp_path, data))
+    assert [str(p) for p in raised.value.problems] == [
+        f"{FILE}: name: product name 'revenue' must match its folder 'sales'",
+        f"{FILE}: domain: product declares domain 'finance' but lives in domain 'shop'",
+    ]
+
+
+def test_sql_file_must_be_one_select(tmp_path: Path) -> None:
+    domain_dir = write_domain(tmp_path, files={"products/sales/sql/daily_sales.sql": "DROP TABLE orders"})
+    with pytest.raises(PlatformError) as raised:
+        load_domain(domain_dir)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{FILE}: output_ports[1].sql: sql/daily_sales.sql: expected a SELECT statement, found DROP"]
+
+
+def test_domain_yaml_is_validated(tmp_path: Path) -> None:
+    domain_dir = write_domain(tmp_path, files={"domain.yaml": "name: shop\ntitle: Shop\ndescription: x\nowner: {team: Shop Data}\n"})
+    with pytest.raises(PlatformError) as raised:
+        load_domain(domain_dir)
+    assert [str(p) for p in raised.value.problems] == [
+        "domains/shop/domain.yaml: owner.team: bad team 'Shop Data': a slug such as hr-data (a-z, 0-9, '-')"]
