@@ -316,7 +316,7 @@ def dirty_employee_rows(employees: list[dict[str, str]]) -> list[dict[str, str]]
     e["first_name"], e["last_name"] = f"{e['first_name'].lower()}  ", f" {e['last_name'].lower()}"
     e = by_id["E00251"]
     e["hourly_rate"] = e["hourly_rate"].replace(".", ",")
-    e["email"] = e["email"][:1].upper() + e["email"][1:4].upper() + e["email"][4:]
+    e["email"] = e["email"][:4].upper() + e["email"][4:]
     return rows
 
 

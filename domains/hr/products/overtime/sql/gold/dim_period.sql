@@ -1,4 +1,4 @@
--- Gold dimension: one row per calendar month covered by the valid overtime records; the
+-- Gold dimension: one row per calendar month covered by the valid overtime records: the
 -- reference period of payroll and reporting. period_id is yyyymm (202510).
 WITH bounds AS (
     SELECT
@@ -29,7 +29,7 @@ SELECT
     CAST(quarter(period_start) AS INTEGER)                          AS quarter,
     period_start,
     last_day(period_start)                                          AS period_end,
-    -- Monday to Friday; public holidays differ per country and are not deducted
+    -- Monday to Friday: public holidays differ per country and are not deducted
     CAST(count(*) FILTER (WHERE isodow(day) <= 5) AS INTEGER)       AS working_days
 FROM days
 GROUP BY period_start

@@ -1,5 +1,5 @@
 -- Gold fact: one row per employee and month with overtime records, whatever their status.
--- Hours are split by approval status; compensable hours and amount only count approved
+-- Hours are split by approval status: compensable hours and amount only count approved
 -- records, i.e. what payroll pays for the month.
 SELECT
     f.employee_id,

@@ -7,7 +7,7 @@ WITH typed AS (
         upper(trim(employee_id))                                 AS employee_id,
         -- strict ISO format: "2026-02-30" or "30/01/2026" must not be guessed
         CAST(try_strptime(trim(work_date), '%Y-%m-%d') AS DATE)  AS work_date,
-        -- some exports use a comma as decimal separator ("2,50"); parse wide so that absurd
+        -- some exports use a comma as decimal separator ("2,50"): parse wide so that absurd
         -- values are reported as out of range rather than as unparseable
         TRY_CAST(replace(trim(hours), ',', '.') AS DECIMAL(18, 2)) AS hours_value,
         -- codes are typed by hand in the time-tracking tool: case and spaces vary
@@ -36,7 +36,7 @@ SELECT
     r.record_id,
     r.employee_id,
     r.work_date,
-    -- only values that pass the checks below are meaningful; out-of-range ones do not fit
+    -- only values that pass the checks below are meaningful: out-of-range ones do not fit
     TRY_CAST(r.hours_value AS DECIMAL(6, 2))                     AS hours,
     r.reason_code,
     r.status,

@@ -1,5 +1,5 @@
 -- Business view for payroll: what to pay per employee and month. Only approved records of
--- compensable reasons; hours are split by pay-rate band as payslips show them.
+-- compensable reasons: hours are split by pay-rate band as payslips show them.
 WITH payable AS (
     SELECT f.*
     FROM fact_overtime AS f

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up everything the platform needs from nothing but python3: a virtualenv with the
+# project installed (re-installed only when pyproject.toml changes) and the sample data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+# Sample data is committed; regenerate only what is missing (the generators are deterministic).
+for generator in domains/*/sample_data.py; do
+  [ -f "$generator" ] || continue
+  domain=$(basename "$(dirname "$generator")")
+  if [ -z "$(ls -A "domains/$domain/data" 2>/dev/null)" ]; then
+    .venv/bin/python -m "domains.$domain.sample_data"
+  fi
+done
+mkdir -p dagster_home

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up, then run the platform: Dagster UI and daemon on 127.0.0.1:3000 with every domain of workspace.yaml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export DAGSTER_HOME="$PWD/dagster_home"
+export MESH_WAREHOUSE="${MESH_WAREHOUSE:-$PWD/warehouse}"
+.venv/bin/mesh check
+exec .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"

@@ -1,0 +1,46 @@
+"""Shared fixtures. Every test gets its own warehouse and Dagster instance under tmp_path;
+nothing here reads or writes the developer's dagster_home or warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from platform_core.settings import WAREHOUSE_VARIABLE, Settings
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(WAREHOUSE_VARIABLE, str(tmp_path / "warehouse"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(warehouse_root=tmp_path / "warehouse")
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as test_instance:
+        yield test_instance
+
+
+def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, selection: str = "*") -> dg.ExecuteInJobResult:
+    """Materialize a selection of a code location's assets in-process, as the UI would."""
+    return dg.materialize(
+        list(defs.assets or []), instance=instance, resources=defs.resources, selection=selection,
+        raise_on_error=False,
+    )
+
+
+def subprocess_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"DAGSTER_HOME": str(tmp_path / "dagster_home"), WAREHOUSE_VARIABLE: str(tmp_path / "warehouse")})
+    return env

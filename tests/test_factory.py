@@ -1,0 +1,75 @@
+"""What the factory builds from a descriptor: keys, deps, metadata, checks, freshness, schedule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from platform_core.factory import build_domain
+from platform_core.settings import Settings
+from tests.factories import write_domain
+
+
+def _specs(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
+    return {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+
+
+def test_one_asset_per_step_with_keys_and_deps(tmp_path: Path, settings: Settings) -> None:
+    specs = _specs(build_domain(write_domain(tmp_path), settings))
+    assert sorted(specs) == ["shop/sales/customers", "shop/sales/daily_sales", "shop/sales/orders", "shop/sales/raw_orders"]
+    deps = {key: sorted(d.asset_key.to_user_string() for d in spec.deps) for key, spec in specs.items()}
+    assert deps == {
+        "shop/sales/raw_orders": [],
+        "shop/sales/orders": ["shop/sales/raw_orders"],
+        "shop/sales/customers": ["shop/sales/orders"],
+        "shop/sales/daily_sales": ["shop/sales/orders"],
+    }
+
+
+def test_asset_metadata_owners_tags_kinds(tmp_path: Path, settings: Settings) -> None:
+    spec = _specs(build_domain(write_domain(tmp_path), settings))["shop/sales/customers"]
+    assert spec.group_name == "shop"
+    assert spec.owners == ["team:shop-data", "shop@example.com"]
+    assert spec.description == "Orders per customer."
+    assert spec.tags["layer"] == "gold" and spec.tags["port"] == "table"
+    assert spec.tags["classification"] == "confidential" and spec.tags["demo"] == ""
+    assert spec.kinds == {"duckdb", "pandas"}
+    schema = spec.metadata["dagster/column_schema"]
+    assert [(c.name, c.type) for c in schema.columns] == [("customer", "string"), ("order_count", "integer")]
+    assert schema.columns[0].constraints.unique and schema.columns[0].description == "Customer. [confidential]"
+    assert spec.metadata["address"] == "shop.sales.customers"
+    assert spec.metadata["dagster/table_name"] == "shop.sales.customers"
+
+
+def test_checks_are_declared_with_blocking_by_severity(tmp_path: Path, settings: Settings) -> None:
+    defs = build_domain(write_domain(tmp_path), settings)
+    checks = {(c.asset_key.to_user_string(), c.name): c for a in defs.assets for c in a.check_specs}
+    assert sorted(name for key, name in checks if key == "shop/sales/orders") == [
+        "accepted_values_status", "not_null_order_id", "schema", "unique_order_id"]
+    assert all(c.blocking for c in checks.values())
+
+
+def test_freshness_and_schedule_come_from_the_descriptor(tmp_path: Path, settings: Settings) -> None:
+    defs = build_domain(write_domain(tmp_path), settings)
+    for spec in defs.resolve_all_asset_specs():
+        assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+    (schedule,) = defs.schedules
+    assert schedule.name == "shop__sales__schedule"
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "Europe/Paris")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    job = defs.resolve_job_def(schedule.job_name)
+    assert len(job.asset_layer.selected_asset_keys) == 4
+
+
+def test_platform_default_freshness_applies_without_sla(tmp_path: Path, settings: Settings) -> None:
+    from tests.factories import product_yaml
+
+    data = product_yaml()
+    del data["sla"]
+    defs = build_domain(write_domain(tmp_path, data), settings)
+    spec = next(iter(defs.resolve_all_asset_specs()))
+    assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=48), warn_window=timedelta(hours=24))
