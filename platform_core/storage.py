@@ -78,6 +78,8 @@ class Warehouse:
                     raise
                 time.sleep(0.25)
         try:
+            # Naive timestamps (ingestion times, max_age checks) are UTC wherever the platform runs.
+            con.execute("SET TimeZone = 'UTC'")
             yield con
         finally:
             con.close()

@@ -1,0 +1,49 @@
+"""The workspace as users run it: `mesh check` and `dagster definitions validate`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from platform_core.cli import main
+from platform_core.workspace import read_workspace
+from tests.conftest import PROJECT, subprocess_env
+from tests.factories import product_yaml, write_domain
+
+
+def test_mesh_check_passes_on_the_project() -> None:
+    result = CliRunner().invoke(main, ["check", "-w", str(PROJECT / "workspace.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "ok  hr: 1 product(s)" in result.output
+
+
+def test_mesh_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    data = product_yaml()
+    data["version"] = "v1"
+    data["output_ports"][1]["columns"][2]["type"] = "money"
+    write_domain(tmp_path, data)
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n  - python_module:\n      module_name: domains.shop.definitions\n      location_name: shop\n")
+    result = CliRunner().invoke(main, ["check", "-w", str(tmp_path / "workspace.yaml")])
+    assert result.exit_code == 1
+    assert "domains/shop/products/sales/product.yaml: version: bad version 'v1'" in result.output
+    assert "domains/shop/products/sales/product.yaml: output_ports[1].columns[2].type: unknown type 'money'" in result.output
+    assert "2 problem(s) found in 1 domain(s)" in result.output
+
+
+def test_workspace_lists_domain_locations() -> None:
+    domains = [loc.domain for loc in read_workspace(PROJECT / "workspace.yaml") if loc.domain]
+    assert "hr" in domains
+    assert all((PROJECT / "domains" / d / "definitions.py").is_file() for d in domains)
+
+
+def test_dagster_definitions_validate_loads_every_location(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT, env=subprocess_env(tmp_path), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
