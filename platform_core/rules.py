@@ -8,7 +8,6 @@ class here is all it takes to add a rule to the descriptor language. Execution l
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
@@ -35,18 +34,29 @@ class _Rule(Spec):
         return ()
 
 
-class NotNull(_Rule):
-    """`{type: not_null, column: employee_id}`: no row has a null in the column."""
+def _check_bounds(rule: Range | RowCount) -> Range | RowCount:
+    if rule.min is None and rule.max is None:
+        raise ValueError(f"{rule.type} needs min, max or both")
+    if rule.min is not None and rule.max is not None and rule.min > rule.max:
+        raise ValueError(f"{rule.type} min {rule.min} is greater than max {rule.max}")
+    return rule
 
-    type: Literal["not_null"]
+
+class _ColumnRule(_Rule):
     column: ColumnName
 
     def default_name(self) -> str:
-        return f"not_null_{self.column}"
+        return f"{getattr(self, 'type')}_{self.column}"
 
     @property
     def columns_used(self) -> tuple[str, ...]:
         return (self.column,)
+
+
+class NotNull(_ColumnRule):
+    """`{type: not_null, column: employee_id}`: no row has a null in the column."""
+
+    type: Literal["not_null"]
 
 
 class Unique(_Rule):
@@ -63,59 +73,32 @@ class Unique(_Rule):
         return self.columns
 
 
-class AcceptedValues(_Rule):
+class AcceptedValues(_ColumnRule):
     """`{type: accepted_values, column: status, values: [approved, pending]}`: non-null values are in the list."""
 
     type: Literal["accepted_values"]
-    column: ColumnName
     values: tuple[str | int, ...] = Field(min_length=1)
 
-    def default_name(self) -> str:
-        return f"accepted_values_{self.column}"
 
-    @property
-    def columns_used(self) -> tuple[str, ...]:
-        return (self.column,)
-
-
-class Range(_Rule):
+class Range(_ColumnRule):
     """`{type: range, column: hours, min: 0, max: 16}`: non-null values lie within [min, max]."""
 
     type: Literal["range"]
-    column: ColumnName
     min: float | None = None
     max: float | None = None
 
-    @model_validator(mode="after")
-    def _bounds(self) -> Range:
-        if self.min is None and self.max is None:
-            raise ValueError("range needs min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"range min {self.min} is greater than max {self.max}")
-        return self
-
-    def default_name(self) -> str:
-        return f"range_{self.column}"
-
-    @property
-    def columns_used(self) -> tuple[str, ...]:
-        return (self.column,)
+    _bounds = model_validator(mode="after")(lambda self: _check_bounds(self))
 
 
-class Relationships(_Rule):
+class Relationships(_ColumnRule):
     """`{type: relationships, column: employee_id, to: dim_employee, field: employee_id}`: a foreign key into another port."""
 
     type: Literal["relationships"]
-    column: ColumnName
     to: Identifier
     field: ColumnName
 
     def default_name(self) -> str:
         return f"relationships_{self.column}_{self.to}"
-
-    @property
-    def columns_used(self) -> tuple[str, ...]:
-        return (self.column,)
 
 
 class RowCount(_Rule):
@@ -125,32 +108,14 @@ class RowCount(_Rule):
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)
 
-    @model_validator(mode="after")
-    def _bounds(self) -> RowCount:
-        if self.min is None and self.max is None:
-            raise ValueError("row_count needs min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"row_count min {self.min} is greater than max {self.max}")
-        return self
+    _bounds = model_validator(mode="after")(lambda self: _check_bounds(self))
 
 
-class MaxAge(_Rule):
+class MaxAge(_ColumnRule):
     """`{type: max_age, column: loaded_at, max_age: 26h}`: the newest timestamp is at most that old."""
 
     type: Literal["max_age"]
-    column: ColumnName
     max_age: Duration
-
-    def default_name(self) -> str:
-        return f"max_age_{self.column}"
-
-    @property
-    def columns_used(self) -> tuple[str, ...]:
-        return (self.column,)
-
-    @property
-    def max_age_delta(self) -> timedelta:
-        return self.max_age
 
 
 class Expression(_Rule):

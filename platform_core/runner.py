@@ -28,10 +28,20 @@ from platform_core.storage import Snapshot, Warehouse, staging_name
 
 
 def read_input(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> duckdb.DuckDBPyRelation:
-    """A raw file as ingested: CSV columns stay text, so bronze never loses a malformed value."""
+    """A raw file as ingested, plus the lineage columns every bronze row carries.
+
+    CSV columns stay text, so bronze never loses a malformed value; `source_file`,
+    `source_row` (1-based data row, in file order) and `ingested_at` (UTC) let any later
+    row be traced back to its line of the file.
+    """
     if file_format == "csv":
-        return con.read_csv(str(path), header=True, all_varchar=True, filename=True)
-    return con.read_parquet(str(path), filename=True)
+        relation = con.read_csv(str(path), header=True, all_varchar=True, filename=True)
+    else:
+        relation = con.read_parquet(str(path), filename=True)
+    return relation.project(
+        "* EXCLUDE (filename), parse_filename(filename) AS source_file, "
+        "row_number() OVER () AS source_row, current_timestamp::TIMESTAMP AS ingested_at"
+    )
 
 
 @dataclass(frozen=True)

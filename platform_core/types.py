@@ -17,22 +17,18 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _identifier(value: str) -> str:
-    problem = identifier_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
+def _named(column: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = identifier_problem(value, column=column)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
 
 
-def _column_name(value: str) -> str:
-    problem = identifier_problem(value, column=True)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-Identifier = Annotated[str, AfterValidator(_identifier)]
-ColumnName = Annotated[str, AfterValidator(_column_name)]
+Identifier = Annotated[str, _named(column=False)]
+ColumnName = Annotated[str, _named(column=True)]
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
@@ -60,49 +56,25 @@ def format_duration(value: timedelta) -> str:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
 
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+def _matching(pattern: str, problem: str) -> AfterValidator:
+    """A validator accepting strings that match `pattern`; `problem` is formatted with the value."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(problem.format(value=value))
+        return value
+
+    return AfterValidator(check)
 
 
-def _semver(value: str) -> str:
-    if not _SEMVER.match(value):
-        raise ValueError(f"bad version {value!r}: use semantic versioning, e.g. 1.0.0")
-    return value
-
-
-SemVer = Annotated[str, AfterValidator(_semver)]
-
-_TAG = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
-
-
-def _tag(value: str) -> str:
-    if not _TAG.match(value):
-        raise ValueError(f"bad tag {value!r}: letters, digits, '_', '.', '-', at most 63 characters")
-    return value
-
-
-Tag = Annotated[str, AfterValidator(_tag)]
-
-_TEAM = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-
-def _team(value: str) -> str:
-    if not _TEAM.match(value):
-        raise ValueError(f"bad team {value!r}: a slug such as hr-data (a-z, 0-9, '-')")
-    return value
-
-
-Team = Annotated[str, AfterValidator(_team)]
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError(f"bad e-mail address {value!r}")
-    return value
-
-
-Email = Annotated[str, AfterValidator(_email)]
+SemVer = Annotated[str, _matching(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$",
+    "bad version {value!r}: use semantic versioning, e.g. 1.0.0")]
+Tag = Annotated[str, _matching(
+    r"^[A-Za-z0-9_.-]{1,63}$", "bad tag {value!r}: letters, digits, '_', '.', '-', at most 63 characters")]
+Team = Annotated[str, _matching(r"^[a-z0-9][a-z0-9-]*$", "bad team {value!r}: a slug such as hr-data (a-z, 0-9, '-')")]
+Email = Annotated[str, _matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "bad e-mail address {value!r}")]
 
 
 def _text(value: str) -> str:

@@ -15,10 +15,7 @@ ORDERS_CSV = """order_id,customer,amount,status,ordered_at
 4,alice,7.75,paid,2026-01-03 12:00:00
 """
 
-RAW_ORDERS_SQL = """
-SELECT order_id, customer, amount, status, ordered_at, parse_filename(filename) AS _source_file
-FROM orders_file
-"""
+RAW_ORDERS_SQL = "SELECT * FROM orders_file"
 
 ORDERS_SQL = """
 SELECT CAST(order_id AS INTEGER) AS order_id, customer, CAST(amount AS DECIMAL(10,2)) AS amount,
@@ -57,8 +54,9 @@ def product_yaml() -> dict[str, Any]:
         "layers": {
             "bronze": [{"name": "raw_orders", "description": "Orders as ingested.", "sql": "sql/raw_orders.sql",
                         "depends_on": ["orders_file"],
-                        "columns": [{"name": n, "type": "string", "description": n} for n in
-                                    ("order_id", "customer", "amount", "status", "ordered_at", "_source_file")]}],
+                        "columns": [{"name": n, "type": t, "description": n} for n, t in
+                                    [(c, "string") for c in ("order_id", "customer", "amount", "status", "ordered_at")]
+                                    + [("source_file", "string"), ("source_row", "integer"), ("ingested_at", "timestamp")]]}],
             "silver": [{"name": "orders", "description": "Typed orders.", "sql": "sql/orders.sql",
                         "depends_on": ["raw_orders"],
                         "columns": [

@@ -1,13 +1,5 @@
 -- Bronze: the entities extract exactly as delivered. Every source column stays text so that
--- nothing is lost or rejected at ingestion, typing and cleaning happen in silver.
--- Three lineage columns make every later row traceable back to a line of the file.
-SELECT
-    entity_id,
-    entity_name,
-    country,
-    currency,
-    parse_filename(filename)     AS source_file,  -- file name of the extract
-    -- 1-based data row in the file (header excluded), the CSV scan keeps file order
-    row_number() OVER ()         AS source_row,
-    current_timestamp::TIMESTAMP AS ingested_at
+-- nothing is lost or rejected at ingestion; typing and cleaning happen in silver. The platform
+-- adds the lineage columns source_file, source_row and ingested_at to every raw input.
+SELECT *
 FROM entities_file
