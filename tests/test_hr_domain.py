@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -137,3 +138,34 @@ def test_sample_data_is_deterministic(tmp_path: Path) -> None:
     assert set(written) == {p.name for p in DATA.glob("*.csv")}
     for name in written:
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+def test_hr_definitions_shape() -> None:
+    defs = build_domain("hr", Settings(warehouse_root=Path("unused")))
+    specs = {spec.key.to_user_string().removeprefix("hr/overtime/"): spec for spec in defs.resolve_all_asset_specs()}
+    layers = defaultdict(list)
+    for name, spec in specs.items():
+        layers[spec.tags.get("port", spec.tags["layer"])].append(name)
+    assert {layer: sorted(names) for layer, names in layers.items()} == {
+        "bronze": ["raw_employees", "raw_entities", "raw_overtime_reasons", "raw_overtime_records"],
+        "silver": ["employees", "entities", "overtime_reasons", "overtime_records", "overtime_records_validated",
+                   "overtime_rejected"],
+        "table": ["dim_employee", "dim_entity", "dim_overtime_reason", "dim_period", "fact_overtime",
+                  "fact_overtime_monthly"],
+        "view": ["overtime_analysis", "payroll_compensation", "team_oversight"],
+    }
+    fact_deps = sorted(d.asset_key.path[-1] for d in specs["fact_overtime"].deps)
+    assert fact_deps == ["dim_employee", "dim_entity", "dim_overtime_reason", "dim_period", "overtime_records"]
+    assert specs["employees"].kinds == {"duckdb", "pandas"} and specs["fact_overtime"].kinds == {"duckdb", "sql"}
+    assert specs["dim_employee"].tags["classification"] == "restricted"
+    for spec in specs.values():  # what the UI shows on every HR asset
+        assert spec.owners == ["team:hr-data", "hr-data@example.com"] and spec.group_name == "hr"
+        assert spec.description and spec.metadata["dagster/column_schema"].columns
+        assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+    checks = {c.name for a in defs.assets for c in a.check_specs if c.asset_key.path[-1] == "fact_overtime"}
+    assert {"schema", "unique_overtime_id", "relationships_employee_id_dim_employee",
+            "amount_is_hours_times_rate_times_multiplier"} <= checks
+    (schedule,) = defs.schedules
+    assert (schedule.name, schedule.cron_schedule, schedule.execution_timezone) == (
+        "hr__overtime__schedule", "0 6 * * *", "Europe/Paris")
