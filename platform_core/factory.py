@@ -106,7 +106,7 @@ def owners(product: Product) -> list[str]:
 def tags(product: Product, layer: str, step: Step) -> dict[str, str]:
     result = {"layer": layer, "product": product.name, "domain": product.domain}
     if isinstance(step, Port):
-        result.update({"port": step.kind, "classification": step.classification})
+        result.update({"port": step.kind, "classification": step.effective_classification})
     else:
         result["classification"] = "internal"
     result.update({tag: "" for tag in product.tags})

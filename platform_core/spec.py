@@ -19,6 +19,7 @@ from platform_core.types import ColumnName, Duration, Email, Identifier, SemVer,
 from platform_core.types import Tag as TagText
 
 Classification = Literal["public", "internal", "confidential", "restricted"]
+CLASSIFICATION_ORDER: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 Layer = Literal["bronze", "silver", "gold"]
 
 # Contract types and the DuckDB types that satisfy them.
@@ -117,6 +118,12 @@ class Port(Step):
 
     def column_classification(self, column: Column) -> Classification:
         return column.classification or self.classification
+
+    @property
+    def effective_classification(self) -> Classification:
+        """The most sensitive level of the port and its columns: what a reader is exposed to."""
+        levels = [self.classification, *(c.classification for c in self.columns if c.classification)]
+        return max(levels, key=CLASSIFICATION_ORDER.index)
 
 
 class Layers(Spec):
