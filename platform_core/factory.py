@@ -5,19 +5,22 @@ product becomes one asset keyed `[domain, product, step]` whose body is `run_ste
 (write, audit, publish); each contract rule becomes an asset check on it.
 """
 
+import importlib.util
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
 
+from platform_core.errors import PlatformError, Problem
 from platform_core.freshness import freshness_policy
 from platform_core.loader import load_domain
-from platform_core.quality import describe
+from platform_core.quality import RuleResult, describe
 from platform_core.runner import StepOutcome, run_step
 from platform_core.settings import Settings
-from platform_core.spec import Column, Domain, Port, Product, Step
+from platform_core.addresses import domains_root_of, resolve_port
+from platform_core.spec import Column, Domain, FileInput, Port, PortInput, Product, Step
 from platform_core.storage import Warehouse
 
-DOMAINS_ROOT = Path(__file__).resolve().parent.parent / "domains"
 SCHEMA_CHECK_DESCRIPTION = "Produced columns and types match the contract."
 
 
@@ -32,21 +35,41 @@ class WarehouseResource(dg.ConfigurableResource):
 
 def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Definitions:
     """Definitions of one domain: every product's assets, checks and schedule, and the warehouse."""
-    directory = Path(domain) if isinstance(domain, Path) or "/" in str(domain) else DOMAINS_ROOT / str(domain)
-    spec = load_domain(directory)
+    spec = load_domain(domain if isinstance(domain, Path) else domain_directory(domain))
     settings = settings or Settings.from_env()
+    sensors = []
+    if any(product.port_inputs for product in spec.products):
+        sensors.append(dg.AutomationConditionSensorDefinition(
+            f"{spec.name}__follow_upstream_ports", target=dg.AssetSelection.groups(spec.name),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Materializes steps fed by other domains' ports when those ports are published anew.",
+        ))
     return dg.Definitions.merge(
         *(build_product(product, spec) for product in spec.products),
         dg.Definitions(
             resources={"warehouse": WarehouseResource(root=str(settings.warehouse_root))},
+            sensors=sensors,
             # One DuckDB writer per domain: steps of a run go one after another in one process.
             executor=dg.in_process_executor,
         ),
     )
 
 
+def domain_directory(name: str) -> Path:
+    """The folder of package `domains.<name>`, found the way Python (and so Dagster) imports it."""
+    spec = importlib.util.find_spec(f"domains.{name}")
+    if spec is None or not spec.submodule_search_locations:
+        raise PlatformError([Problem(f"domains/{name}", "", "no such domain package")], f"unknown domain {name!r}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def build_product(product: Product, domain: Domain) -> dg.Definitions:
-    assets = [build_step_asset(product, domain, layer, step) for layer, step in product.steps]
+    # Steps fed by other products' ports follow their producers (the schedule still runs the rest):
+    # the daemon materializes them when an upstream port is published anew.
+    following = follows_other_products(product)
+    assets = [build_step_asset(product, domain, layer, step,
+                               dg.AutomationCondition.eager() if step.name in following else None)
+              for layer, step in product.steps]
     schedules = []
     if product.schedule is not None:
         schedules.append(dg.ScheduleDefinition(
@@ -65,7 +88,24 @@ def asset_key(product: Product, name: str) -> dg.AssetKey:
     return dg.AssetKey([product.domain, product.name, name])
 
 
-def build_step_asset(product: Product, domain: Domain, layer: str, step: Step) -> dg.AssetsDefinition:
+def dependency_key(product: Product, name: str) -> dg.AssetKey:
+    """A step of this product, or the asset of another product's port: addresses map 1:1 to keys."""
+    source = product.input(name)
+    return dg.AssetKey(list(source.parts)) if isinstance(source, PortInput) else asset_key(product, name)
+
+
+def follows_other_products(product: Product) -> set[str]:
+    """Steps that read, directly or through other steps, a port of another product."""
+    following = {i.name for i in product.port_inputs}
+    for _, step in product.steps:  # declaration order is dependency order within layers
+        if following & set(step.depends_on):
+            following.add(step.name)
+    return following - {i.name for i in product.port_inputs}
+
+
+def build_step_asset(
+    product: Product, domain: Domain, layer: str, step: Step, automation: dg.AutomationCondition | None = None,
+) -> dg.AssetsDefinition:
     key = asset_key(product, step.name)
     checks = [dg.AssetCheckSpec("schema", asset=key, blocking=True, description=SCHEMA_CHECK_DESCRIPTION)]
     checks += [dg.AssetCheckSpec(rule.check_name, asset=key, blocking=rule.severity == "error",
@@ -73,7 +113,7 @@ def build_step_asset(product: Product, domain: Domain, layer: str, step: Step) -
 
     @dg.asset(
         key=key,
-        deps=[asset_key(product, d) for d in step.depends_on if product.input(d) is None],
+        deps=[dependency_key(product, d) for d in step.depends_on if not isinstance(product.input(d), FileInput)],
         check_specs=checks,
         group_name=product.domain,
         owners=owners(product),
@@ -83,10 +123,11 @@ def build_step_asset(product: Product, domain: Domain, layer: str, step: Step) -
         metadata=definition_metadata(product, layer, step),
         freshness_policy=freshness_policy(product),
         pool=f"duckdb_{product.domain}",
+        automation_condition=automation,
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         outcome = run_step(warehouse.get(), product, step, run_id=context.run_id)
-        yield from check_results(outcome)
+        yield from check_results(outcome.results)
         if outcome.blocking_failures:
             names = ", ".join(r.check_name for r in outcome.blocking_failures)
             raise dg.Failure(
@@ -143,16 +184,25 @@ def definition_metadata(product: Product, layer: str, step: Step) -> dict[str, o
     return metadata
 
 
+def upstream_columns(product: Product, name: str) -> set[str]:
+    source = product.input(name)
+    if isinstance(source, PortInput):
+        return {c.name for c in resolve_port(source.address, domains_root_of(product)).columns}
+    return {c.name for c in product.step(name).columns}
+
+
 def column_lineage(product: Product, step: Step) -> dg.TableColumnLineage | None:
-    """Declared `source` columns, or a same-named column of exactly one upstream step."""
-    upstream = {d: {c.name for c in product.step(d).columns} for d in step.depends_on if product.input(d) is None}
+    """Declared `source` columns, or a same-named column of exactly one upstream step or port."""
+    upstream = {d: upstream_columns(product, d) for d in step.depends_on
+                if not isinstance(product.input(d), FileInput)}
     deps: dict[str, list[dg.TableColumnDep]] = {}
     for column in step.columns:
         sources = [tuple(ref.split(".")) for ref in column.source]
         if not sources:
             owners_of_name = [table for table, names in upstream.items() if column.name in names]
             sources = [(owners_of_name[0], column.name)] if len(owners_of_name) == 1 else []
-        found = [dg.TableColumnDep(asset_key=asset_key(product, t), column_name=c) for t, c in sources if t in upstream]
+        found = [dg.TableColumnDep(asset_key=dependency_key(product, t), column_name=c)
+                 for t, c in sources if t in upstream]
         if found:
             deps[column.name] = found
     return dg.TableColumnLineage(deps_by_column=deps) if deps else None
@@ -169,8 +219,8 @@ def materialization_metadata(product: Product, step: Step, outcome: StepOutcome)
     return metadata
 
 
-def check_results(outcome: StepOutcome):
-    for result in outcome.results:
+def check_results(results: Iterable[RuleResult]) -> Iterator[dg.AssetCheckResult]:
+    for result in results:
         yield dg.AssetCheckResult(
             check_name=result.check_name,
             passed=result.passed,

@@ -13,72 +13,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from platform_core.addresses import AddressError, domains_root_of, resolve_port
 from platform_core.errors import PlatformError, Problem, ProblemCollector
+from platform_core.loader_yaml import display_path, read_yaml
 from platform_core.rules import RULES, Expression, Relationships
-from platform_core.spec import Domain, FileInput, Product, Step
+from platform_core.spec import Domain, FileInput, PortInput, Product, Step
 from platform_core.sql import parse_problem
 
 DOMAIN_FILE = "domain.yaml"
 PRODUCT_FILE = "product.yaml"
-LAYER_ORDER = {"input": 0, "bronze": 1, "silver": 2, "gold": 3}
-
-
-def display_path(path: Path) -> str:
-    """Paths in messages start at `domains/`, wherever the project is checked out."""
-    parts = path.resolve().parts
-    if "domains" in parts:
-        index = len(parts) - 1 - parts[::-1].index("domains")
-        return "/".join(parts[index:])
-    return str(path)
-
-
-# --- YAML -------------------------------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML loader that refuses duplicate keys instead of keeping the last one silently."""
-
-
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-
-
-def read_yaml(path: Path, problems: ProblemCollector) -> dict | None:
-    where = display_path(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
-    except FileNotFoundError:
-        problems.add(where, "", "file not found")
-        return None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        position = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(error, "problem", None) or str(error)
-        problems.add(where, "", f"YAML syntax error{position}: {reason}")
-        return None
-    if not isinstance(data, dict):
-        problems.add(where, "", "must be a YAML mapping of fields")
-        return None
-    return data
+LAYER_ORDER = {"input": 0, "port": 0, "bronze": 1, "silver": 2, "gold": 3}
 
 
 # --- pydantic errors as problems ---------------------------------------------------------
 
-_TAGGED_UNIONS = set(RULES) | {"file", "time_window", "cron"}
+_TAGGED_UNIONS = set(RULES) | {"file", "port", "time_window", "cron"}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -154,8 +105,12 @@ def product_problems(product: Product, domain: str, where: str) -> list[Problem]
     layer_of: dict[str, str] = {}
     fields: dict[str, str] = {}
     for i, source in enumerate(product.inputs):
-        _claim_name(found, where, layer_of, fields, source.name, "input", f"inputs[{i}].name")
-        _input_problems(found, where, f"inputs[{i}]", source, folder.parent.parent)
+        kind = "input" if isinstance(source, FileInput) else "port"
+        _claim_name(found, where, layer_of, fields, source.name, kind, f"inputs[{i}].name")
+        if isinstance(source, FileInput):
+            _file_input_problems(found, where, f"inputs[{i}]", source, folder.parent.parent)
+        else:
+            _port_input_problems(found, where, f"inputs[{i}]", source, product)
     for layer, field, step in _steps_with_fields(product):
         _claim_name(found, where, layer_of, fields, step.name, layer, f"{field}.name")
     _unique_names(found, where, "consumers", [c.name for c in product.consumers])
@@ -190,7 +145,18 @@ def _unique_names(found, where, field, names) -> None:
         seen.add(name)
 
 
-def _input_problems(found, where, field, source: FileInput, domain_dir: Path) -> None:
+def _port_input_problems(found, where, field, source: PortInput, product: Product) -> None:
+    domain, name, _ = source.parts
+    if (domain, name) == (product.domain, product.name):
+        found.add(where, f"{field}.address", f"{source.address} is in this product; depend on it by name")
+        return
+    try:
+        resolve_port(source.address, domains_root_of(product))
+    except AddressError as error:
+        found.add(where, f"{field}.address", str(error))
+
+
+def _file_input_problems(found, where, field, source: FileInput, domain_dir: Path) -> None:
     target = (domain_dir / source.path).resolve()
     if Path(source.path).is_absolute() or not target.is_relative_to(domain_dir.resolve()):
         found.add(where, f"{field}.path", f"path {source.path!r} must stay inside the domain folder")
@@ -274,10 +240,15 @@ def _source_problem(ref: str, step: Step, product: Product) -> str | None:
     table, column = match.groups()
     if table not in step.depends_on:
         return f"column source {ref!r} names {table!r}, which is not in depends_on"
-    if product.input(table) is None:
-        upstream = product.step(table)
-        if column not in {c.name for c in upstream.columns}:
-            return f"column source {ref!r}: {table!r} has no column {column!r}"
+    source = product.input(table)
+    if isinstance(source, FileInput):
+        return None  # raw files have no contract to check against
+    try:
+        upstream = product.step(table) if source is None else resolve_port(source.address, domains_root_of(product))
+    except AddressError:
+        return None  # already reported on the input itself
+    if column not in {c.name for c in upstream.columns}:
+        return f"column source {ref!r}: {table!r} has no column {column!r}"
     return None
 
 

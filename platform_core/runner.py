@@ -22,7 +22,7 @@ from platform_core.loader import display_path
 from platform_core.names import qualified, quote
 from platform_core.quality import RuleResult, cast_select, run_sql_rules, schema_result
 from platform_core.quality_pandera import run_pandera_rules
-from platform_core.spec import Port, Product, Step
+from platform_core.spec import FileInput, Port, PortInput, Product, Step
 from platform_core.sql import parse_problem
 from platform_core.storage import Snapshot, Warehouse, staging_name
 
@@ -65,7 +65,7 @@ def run_step(
     staging = qualified(schema, staging_name(step.name))
     with warehouse.connect(product.domain) as con:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        bind_dependencies(con, product, step)
+        bind_dependencies(con, warehouse, product, step)
         if step.engine == "sql":
             con.execute(f"CREATE OR REPLACE TABLE {staging} AS {read_sql(product, step)}")
         else:
@@ -84,21 +84,37 @@ def run_step(
     return StepOutcome(table, results, row_count, published=True, snapshot=snapshot)
 
 
-def bind_dependencies(con: duckdb.DuckDBPyConnection, product: Product, step: Step) -> None:
-    """Make each declared dependency visible under its plain name, and nothing else by that name."""
+def bind_dependencies(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, product: Product, step: Step) -> None:
+    """Make each declared dependency visible under its plain name, and nothing else by that name.
+
+    Raw files are read where they lie; other products' ports from their current published
+    snapshot (never from the producer's compute database, which its own runs may hold);
+    steps of this product from the live tables of its schema.
+    """
     domain_dir = product.directory.parent.parent
     for name in step.depends_on:
         source = product.input(name)
-        if source is not None:
+        if isinstance(source, FileInput):
             con.register(name, read_input(con, domain_dir / source.path, source.format))  # a temp view
-            continue
-        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = $s AND table_name = $t",
-                             {"s": product.name, "t": name}).fetchall()[0][0]
-        if not exists:
-            raise PlatformError([Problem(display_path(product.directory / "product.yaml"), step.name,
-                                         f"upstream {product.address(name)} has not been materialized yet")],
-                                f"cannot run {product.address(step.name)}")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT * FROM {qualified(product.name, name)}")
+        elif isinstance(source, PortInput):
+            snapshot = warehouse.current(source.address)
+            if snapshot is None:
+                raise _not_ready(product, step, f"port {source.address} has not been published yet")
+            con.register(name, con.read_parquet(str(warehouse.port_directory(source.address) / snapshot.file)))
+        elif not _table_exists(con, product.name, name):
+            raise _not_ready(product, step, f"upstream {product.address(name)} has not been materialized yet")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT * FROM {qualified(product.name, name)}")
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    query = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $s AND table_name = $t"
+    return con.execute(query, {"s": schema, "t": table}).fetchall()[0][0] > 0
+
+
+def _not_ready(product: Product, step: Step, message: str) -> PlatformError:
+    return PlatformError([Problem(display_path(product.directory / "product.yaml"), step.name, message)],
+                         f"cannot run {product.address(step.name)}")
 
 
 def read_sql(product: Product, step: Step) -> str:

@@ -8,15 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WAREHOUSE_VARIABLE = "MESH_WAREHOUSE"
+WORKSPACE_VARIABLE = "MESH_WORKSPACE"
 
 
 @dataclass(frozen=True)
 class Settings:
     warehouse_root: Path
+    workspace: Path = Path("workspace.yaml")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """`MESH_WAREHOUSE` sets the storage root; by default `warehouse/` in the working directory."""
+        """`MESH_WAREHOUSE` sets the storage root (default `warehouse/`), `MESH_WORKSPACE` the
+        workspace whose domains the catalog lists (default `workspace.yaml`), both relative to
+        the working directory."""
         environ = os.environ if environ is None else environ
         root = environ.get(WAREHOUSE_VARIABLE) or "warehouse"
-        return cls(warehouse_root=Path(root).expanduser().resolve())
+        workspace = environ.get(WORKSPACE_VARIABLE) or "workspace.yaml"
+        return cls(warehouse_root=Path(root).expanduser().resolve(), workspace=Path(workspace).expanduser().resolve())

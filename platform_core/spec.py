@@ -71,7 +71,33 @@ class FileInput(Spec):
     description: Text | None = None
 
 
-Input = Annotated[Union[FileInput], Field(discriminator="kind")]
+_ADDRESS = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def _address(value: str) -> str:
+    if not _ADDRESS.match(value):
+        raise ValueError(f"bad address {value!r}: write it as <domain>.<product>.<port>, e.g. hr.overtime.fact_overtime")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address)]
+
+
+class PortInput(Spec):
+    """Another product's output port, named by address and read from its current published snapshot."""
+
+    kind: Literal["port"]
+    name: Identifier
+    address: Address
+    description: Text | None = None
+
+    @property
+    def parts(self) -> tuple[str, str, str]:
+        domain, product, port = self.address.split(".")
+        return domain, product, port
+
+
+Input = Annotated[Union[FileInput, PortInput], Field(discriminator="kind")]
 
 
 class Step(Spec):
@@ -198,8 +224,12 @@ class Product(Spec):
                 return step
         raise KeyError(name)
 
-    def input(self, name: str) -> FileInput | None:
+    def input(self, name: str) -> FileInput | PortInput | None:
         return next((i for i in self.inputs if i.name == name), None)
+
+    @property
+    def port_inputs(self) -> tuple[PortInput, ...]:
+        return tuple(i for i in self.inputs if isinstance(i, PortInput))
 
     def address(self, port: str) -> str:
         return f"{self.domain}.{self.name}.{port}"

@@ -1,0 +1,163 @@
+"""The mesh catalog: every product and port, and who consumes whom, read from descriptors.
+
+Built from the domains listed in workspace.yaml by loading their descriptor files, never
+by importing domain code, so a domain whose code is broken is still listed, and one whose
+descriptors are broken is reported instead of hiding the others.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from platform_core.errors import PlatformError
+from platform_core.freshness import freshness_of
+from platform_core.loader import load_domain
+from platform_core.spec import CronFreshness, Domain, Port, Product
+from platform_core.types import format_duration
+from platform_core.workspace import domain_directories
+
+
+@dataclass(frozen=True)
+class Mesh:
+    domains: tuple[Domain, ...]
+    problems: tuple[str, ...]  # one readable message per domain that did not load
+
+    @property
+    def products(self) -> Iterator[Product]:
+        for domain in self.domains:
+            yield from domain.products
+
+
+def load_mesh(workspace: Path) -> Mesh:
+    domains, problems = [], []
+    for directory in domain_directories(workspace):
+        try:
+            domains.append(load_domain(directory))
+        except PlatformError as error:
+            problems.append(str(error))
+    return Mesh(tuple(domains), tuple(problems))
+
+
+def sla_text(product: Product) -> str:
+    sla = freshness_of(product)
+    if isinstance(sla, CronFreshness):
+        return f"fresh by {sla.cron} ({sla.timezone}), data not older than {format_duration(sla.lower_bound)}"
+    warn = f", warn after {format_duration(sla.warn_after)}" if sla.warn_after else ""
+    return f"fail after {format_duration(sla.fail_after)}{warn}" + ("" if product.sla else " (platform default)")
+
+
+def _common(product: Product) -> dict[str, object]:
+    return {
+        "domain": product.domain, "product": product.name, "title": product.title,
+        "owner_team": product.owner.team, "owner_name": product.owner.name, "owner_contact": product.owner.contact,
+        "version": product.version, "status": product.status,
+        "consumers": [{"name": c.name, "purpose": c.purpose} for c in product.consumers],
+        "sla": sla_text(product),
+    }
+
+
+def product_rows(mesh: Mesh) -> list[dict[str, object]]:
+    return [{
+        "address": f"{p.domain}.{p.name}", **_common(p), "description": p.description, "tags": list(p.tags),
+        "schedule": f"{p.schedule.cron} ({p.schedule.timezone})" if p.schedule else None,
+        "ports": [port.name for port in p.output_ports],
+        "inputs": [getattr(i, "address", None) or f"file:{getattr(i, 'path', '')}" for i in p.inputs],
+    } for p in mesh.products]
+
+
+def port_rows(mesh: Mesh) -> list[dict[str, object]]:
+    return [{
+        "address": p.address(port.name), **_common(p), "port": port.name, "kind": port.kind,
+        "description": port.description, "classification": port.effective_classification,
+        "columns": [_column(port, c) for c in port.columns],
+    } for p in mesh.products for port in p.output_ports]
+
+
+def _column(port: Port, column) -> dict[str, object]:
+    return {"name": column.name, "type": column.type, "description": column.description,
+            "nullable": column.nullable, "unique": column.unique,
+            "classification": port.column_classification(column)}
+
+
+def dependency_rows(mesh: Mesh) -> list[dict[str, object]]:
+    rows = []
+    for product in mesh.products:
+        for source in product.port_inputs:
+            domain, name, port = source.parts
+            readers = sorted(s.name for _, s in product.steps if source.name in s.depends_on)
+            rows.append({
+                "consumer": f"{product.domain}.{product.name}", "consumer_domain": product.domain,
+                "consumer_product": product.name, "input_name": source.name, "read_by": readers,
+                "producer_address": source.address, "producer_domain": domain, "producer_product": name,
+                "producer_port": port, "cross_domain": domain != product.domain,
+            })
+    return rows
+
+
+# --- the tables, typed --------------------------------------------------------------------
+
+_CONSUMERS = "STRUCT(name VARCHAR, purpose VARCHAR)[]"
+_COMMON = [
+    ("domain", "VARCHAR", "Owning domain."),
+    ("product", "VARCHAR", "Product name within its domain."),
+    ("title", "VARCHAR", "Product title."),
+    ("owner_team", "VARCHAR", "Owning team (Dagster owner team:<name>)."),
+    ("owner_name", "VARCHAR", "Owning team's display name."),
+    ("owner_contact", "VARCHAR", "Contact e-mail of the owner."),
+    ("version", "VARCHAR", "Product version (semver)."),
+    ("status", "VARCHAR", "Lifecycle status: draft, active, deprecated, retired."),
+    ("consumers", _CONSUMERS, "Declared consumers and their purpose."),
+    ("sla", "VARCHAR", "Freshness commitment."),
+]
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    name: str
+    description: str
+    columns: tuple[tuple[str, str, str], ...]  # name, DuckDB type, description
+    rows: Callable[[Mesh], list[dict[str, object]]]
+
+
+CATALOG_TABLES = (
+    CatalogTable("catalog_products", "Every data product of the mesh: owner, consumers and purposes, version, status, SLA.", (
+        ("address", "VARCHAR", "<domain>.<product>."), *_COMMON,
+        ("description", "VARCHAR", "What the product is for."), ("tags", "VARCHAR[]", "Free labels."),
+        ("schedule", "VARCHAR", "When the product is built."), ("ports", "VARCHAR[]", "Its output ports."),
+        ("inputs", "VARCHAR[]", "What it reads: port addresses, or file:<path> for raw sources."),
+    ), product_rows),
+    CatalogTable("catalog_ports", "Every published output port with its contract: classification and columns.", (
+        ("address", "VARCHAR", "<domain>.<product>.<port>: the port's stable address."), *_COMMON,
+        ("port", "VARCHAR", "Port name."), ("kind", "VARCHAR", "table (gold) or view (business view)."),
+        ("description", "VARCHAR", "What a row is."),
+        ("classification", "VARCHAR", "Most sensitive classification of the port and its columns."),
+        ("columns", "STRUCT(name VARCHAR, type VARCHAR, description VARCHAR, nullable BOOLEAN, "
+                    "\"unique\" BOOLEAN, classification VARCHAR)[]", "The contract's columns."),
+    ), port_rows),
+    CatalogTable("dependencies", "The mesh's dependency graph: which product reads which port, across domains.", (
+        ("consumer", "VARCHAR", "<domain>.<product> that reads the port."),
+        ("consumer_domain", "VARCHAR", "Domain of the consumer."), ("consumer_product", "VARCHAR", "Consumer product."),
+        ("input_name", "VARCHAR", "Name the consumer gives the input."),
+        ("read_by", "VARCHAR[]", "Consumer steps that read it."),
+        ("producer_address", "VARCHAR", "Address of the port read."),
+        ("producer_domain", "VARCHAR", "Domain of the producer."), ("producer_product", "VARCHAR", "Producer product."),
+        ("producer_port", "VARCHAR", "Port read."), ("cross_domain", "BOOLEAN", "True when producer and consumer domains differ."),
+    ), dependency_rows),
+)
+
+
+def rows_relation(con: duckdb.DuckDBPyConnection, table: CatalogTable, rows: list[dict[str, object]],
+                  directory: Path) -> duckdb.DuckDBPyRelation:
+    """Rows as a typed DuckDB relation, through newline-delimited JSON read with the table's schema."""
+    handle = tempfile.NamedTemporaryFile("w", suffix=".ndjson", dir=directory, delete=False, encoding="utf-8")
+    with handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+    columns = {name: kind for name, kind, _ in table.columns}
+    return con.read_json(handle.name, format="newline_delimited", columns=columns)

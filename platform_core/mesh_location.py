@@ -1,0 +1,96 @@
+"""The platform's own code location: mesh-level assets built from every domain's descriptors.
+
+The catalog tables are published like any port (`platform.mesh.catalog_ports`, ...), so
+anyone can query them with DuckDB or a BI tool, and are audited with the same built-in
+rules as domain products.
+"""
+
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import TypeAdapter
+
+from platform_core.catalog import CATALOG_TABLES, CatalogTable, Mesh, load_mesh
+from platform_core.catalog import rows_relation
+from platform_core.factory import WarehouseResource, check_results
+from platform_core.quality import RuleResult, run_sql_rules
+from platform_core.rules import Rule
+from platform_core.settings import Settings
+
+OWNER = "team:data-platform"
+_rule = TypeAdapter(Rule).validate_python
+RULES: dict[str, tuple[Rule, ...]] = {
+    "catalog_products": (_rule({"type": "unique", "columns": ["address"]}),
+                         _rule({"type": "not_null", "column": "owner_team"})),
+    "catalog_ports": (_rule({"type": "unique", "columns": ["address"]}),
+                      _rule({"type": "not_null", "column": "classification"})),
+    "dependencies": (_rule({"type": "unique", "columns": ["consumer", "input_name"]}),),
+}
+
+
+def build_platform(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    assets = [build_catalog_asset(table, settings.workspace) for table in CATALOG_TABLES]
+    return dg.Definitions(
+        assets=assets,
+        schedules=[dg.ScheduleDefinition(
+            name="platform__catalog__schedule", cron_schedule="*/30 * * * *", target=dg.AssetSelection.assets(*assets),
+            description="Refreshes the mesh catalog from the descriptors every 30 minutes.",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+        )],
+        resources={"warehouse": WarehouseResource(root=str(settings.warehouse_root))},
+    )
+
+
+def build_catalog_asset(table: CatalogTable, workspace: Path) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["platform", "mesh", table.name])
+    rules = RULES[table.name]
+    checks = [dg.AssetCheckSpec("every_domain_loads", asset=key, blocking=False,
+                                description="[warn] Every domain of the workspace has valid descriptors.")]
+    checks += [dg.AssetCheckSpec(r.check_name, asset=key, blocking=True, description=f"[error] {r.check_name}")
+               for r in rules]
+
+    @dg.asset(
+        key=key, group_name="platform", owners=[OWNER], description=table.description, kinds={"duckdb", "parquet"},
+        check_specs=checks,
+        metadata={
+            "dagster/column_schema": dg.TableSchema(columns=[
+                dg.TableColumn(name, kind, description) for name, kind, description in table.columns]),
+            "dagster/table_name": f"platform.mesh.{table.name}",
+            "address": f"platform.mesh.{table.name}",
+        },
+        tags={"layer": "gold", "port": "table", "classification": "internal"},
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)),
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        mesh = load_mesh(workspace)
+        results, snapshot = publish_catalog_table(warehouse.get(), table, mesh, rules, context.run_id)
+        yield from check_results(results)
+        if any(r.blocking for r in results):
+            raise dg.Failure(description=f"platform.mesh.{table.name} not published: blocking checks failed")
+        yield dg.MaterializeResult(metadata={
+            "dagster/row_count": snapshot.row_count, "snapshot": snapshot.file,
+            "domains": len(mesh.domains), "domains_with_problems": len(mesh.problems),
+        })
+
+    return _asset
+
+
+def publish_catalog_table(warehouse, table: CatalogTable, mesh: Mesh, rules: tuple[Rule, ...], run_id: str | None):
+    """Build one catalog table in memory, audit it, and publish it if no blocking rule fails."""
+    con = duckdb.connect()
+    with tempfile.TemporaryDirectory() as scratch:
+        relation = rows_relation(con, table, table.rows(mesh), Path(scratch))
+        relation.create("staged")
+        results = [RuleResult("every_domain_loads", "warn", not mesh.problems, len(mesh.problems),
+                              {"problems": list(mesh.problems)} if mesh.problems else {},
+                              "Every domain of the workspace has valid descriptors."),
+                   *run_sql_rules(con, '"staged"', rules, lambda port: port, datetime.now(timezone.utc))]
+        snapshot = None
+        if not any(r.blocking for r in results):
+            snapshot = warehouse.publish(con, 'SELECT * FROM "staged"', f"platform.mesh.{table.name}", "1.0.0", run_id)
+    con.close()
+    return results, snapshot
