@@ -161,3 +161,19 @@ def rows_relation(con: duckdb.DuckDBPyConnection, table: CatalogTable, rows: lis
             handle.write(json.dumps(row) + "\n")
     columns = {name: kind for name, kind, _ in table.columns}
     return con.read_json(handle.name, format="newline_delimited", columns=columns)
+
+
+def domain_order(mesh: Mesh) -> list[str]:
+    """Domains ordered so that every producer comes before its consumers (workspace order otherwise)."""
+    needs = {d.name: set() for d in mesh.domains}
+    for row in dependency_rows(mesh):
+        if row["cross_domain"] and row["producer_domain"] in needs:
+            needs[str(row["consumer_domain"])].add(str(row["producer_domain"]))
+    ordered: list[str] = []
+    while needs:
+        ready = [d for d, deps in needs.items() if deps <= set(ordered)]
+        if not ready:
+            raise PlatformError([], f"domains depend on each other in a cycle: {', '.join(sorted(needs))}")
+        ordered.append(ready[0])
+        del needs[ready[0]]
+    return ordered

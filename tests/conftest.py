@@ -4,12 +4,16 @@ nothing here reads or writes the developer's dagster_home or warehouse."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from platform_core.catalog import domain_order, load_mesh
+from platform_core.factory import build_domain
 from platform_core.settings import WAREHOUSE_VARIABLE, Settings
+from platform_core.storage import Warehouse
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +48,24 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"DAGSTER_HOME": str(tmp_path / "dagster_home"), WAREHOUSE_VARIABLE: str(tmp_path / "warehouse")})
     return env
+
+
+@dataclass(frozen=True)
+class MeshRun:
+    """Every domain of workspace.yaml materialized once, producers first, in one instance and warehouse."""
+
+    order: list[str]
+    results: dict[str, dg.ExecuteInJobResult]
+    warehouse: Warehouse
+    instance: dg.DagsterInstance
+
+
+@pytest.fixture(scope="session")
+def mesh_run(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("mesh")
+    settings = Settings(warehouse_root=root / "warehouse", workspace=PROJECT / "workspace.yaml")
+    order = domain_order(load_mesh(settings.workspace))
+    (root / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as test_instance:
+        results = {name: materialize(build_domain(name, settings), test_instance) for name in order}
+        yield MeshRun(order, results, Warehouse(settings.warehouse_root), test_instance)

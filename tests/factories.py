@@ -105,3 +105,42 @@ def write_domain(root: Path, product: dict[str, Any] | None = None, files: dict[
         path.write_text(text, encoding="utf-8")
     assert product_dir.is_dir()
     return domain_dir
+
+
+LEDGER_SQL = """
+SELECT day, revenue, CAST(revenue * 0.2 AS DECIMAL(12,2)) AS vat
+FROM daily_sales
+"""
+
+
+def consumer_product_yaml(address: str = "shop.sales.daily_sales") -> dict[str, Any]:
+    """Product `vat` of domain `ledger`, reading another domain's port by address."""
+    return {
+        "name": "vat", "domain": "ledger", "title": "VAT", "description": "VAT due on paid revenue.",
+        "owner": {"team": "ledger-data"}, "version": "0.1.0", "status": "draft",
+        "inputs": [{"name": "daily_sales", "kind": "port", "address": address}],
+        "output_ports": [{
+            "name": "vat_by_day", "kind": "table", "description": "VAT per day.", "sql": "sql/vat_by_day.sql",
+            "depends_on": ["daily_sales"],
+            "columns": [{"name": "day", "type": "date", "description": "Day.", "unique": True},
+                        {"name": "revenue", "type": "decimal", "description": "Paid revenue.",
+                         "source": ["daily_sales.revenue"]},
+                        {"name": "vat", "type": "decimal(12,2)", "description": "VAT at 20%."}],
+            "quality": [{"type": "expression", "name": "vat_is_a_fifth", "expression": "vat = round(revenue * 0.2, 2)"}],
+        }],
+    }
+
+
+def write_consumer_domain(root: Path, product: dict[str, Any] | None = None) -> Path:
+    """Write domain `ledger` beside `shop` under root/domains; return the domain folder."""
+    domain_dir = root / "domains" / "ledger"
+    files = {
+        "domain.yaml": yaml.safe_dump({**domain_yaml("ledger"), "title": "Ledger", "owner": {"team": "ledger-data"}}),
+        "products/vat/product.yaml": yaml.safe_dump(product or consumer_product_yaml(), sort_keys=False),
+        "products/vat/sql/vat_by_day.sql": LEDGER_SQL,
+    }
+    for relative, text in files.items():
+        path = domain_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return domain_dir

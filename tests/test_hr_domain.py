@@ -24,15 +24,12 @@ DATA = PROJECT / "domains" / "hr" / "data"
 CENT = Decimal("0.01")
 
 
+pytestmark = pytest.mark.xdist_group("mesh")
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("hr")
-    settings = Settings(warehouse_root=root / "warehouse")
-    defs = build_domain("hr", settings)
-    (root / "dagster_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
-        result = materialize(defs, instance)
-        yield result, Warehouse(settings.warehouse_root)
+def run(mesh_run):
+    return mesh_run.results["hr"], mesh_run.warehouse
 
 
 def _rows(name: str) -> list[dict[str, str]]:

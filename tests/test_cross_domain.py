@@ -1,0 +1,85 @@
+"""Domains reading each other's published ports: addresses, order, values, automation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from platform_core.errors import PlatformError
+from platform_core.factory import build_domain
+from platform_core.loader import load_domain
+from platform_core.settings import Settings
+from platform_core.storage import Warehouse
+from tests.conftest import materialize
+from tests.factories import consumer_product_yaml, write_consumer_domain, write_domain
+
+FILE = "domains/ledger/products/vat/product.yaml"
+
+
+@pytest.mark.parametrize("address, message", [
+    ("shop.sales.orders",
+     "shop.sales.orders is an internal silver table of shop.sales, not an output port; "
+     "it publishes: customers, daily_sales"),
+    ("shop.sales.raw_orders",
+     "shop.sales.raw_orders is an internal bronze table of shop.sales, not an output port; "
+     "it publishes: customers, daily_sales"),
+    ("shop.sales.weekly_sales",
+     "shop.sales.weekly_sales: shop.sales has no output port 'weekly_sales'; it publishes: customers, daily_sales"),
+    ("shop.returns.daily_sales", "shop.returns.daily_sales: domain 'shop' has no product 'returns'; products: sales"),
+    ("crm.sales.daily_sales", "crm.sales.daily_sales: there is no domain 'crm'; domains: ledger, shop"),
+    ("ledger.vat.vat_by_day", "ledger.vat.vat_by_day is in this product; depend on it by name"),
+    ("shop.daily_sales", "bad address 'shop.daily_sales': write it as <domain>.<product>.<port>, "
+                         "e.g. hr.overtime.fact_overtime"),
+])
+def test_address_errors_name_the_address_and_the_ports_that_exist(tmp_path: Path, address: str, message: str) -> None:
+    write_domain(tmp_path)
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_consumer_domain(tmp_path, consumer_product_yaml(address)))
+    assert [str(p) for p in raised.value.problems] == [f"{FILE}: inputs[0].address: {message}"]
+
+
+def test_consumer_reads_the_producers_published_port(tmp_path: Path, settings: Settings, instance) -> None:
+    shop = build_domain(write_domain(tmp_path), settings)
+    ledger = build_domain(write_consumer_domain(tmp_path), settings)
+    vat_key = dg.AssetKey(["ledger", "vat", "vat_by_day"])
+    (spec,) = [s for s in ledger.resolve_all_asset_specs() if s.key == vat_key]
+    assert [d.asset_key for d in spec.deps] == [dg.AssetKey(["shop", "sales", "daily_sales"])]
+
+    early = materialize(ledger, instance)  # the producer has not published yet
+    assert not early.success
+    assert "port shop.sales.daily_sales has not been published yet" in str(
+        early.get_step_failure_events()[0].event_specific_data.error)
+
+    assert materialize(shop, instance).success
+    assert materialize(ledger, instance).success
+    warehouse = Warehouse(settings.warehouse_root)
+    revenue = dict(warehouse.read("shop.sales.daily_sales").select("day, revenue").fetchall())
+    vat = warehouse.read("ledger.vat.vat_by_day").select("day, revenue, vat").fetchall()
+    assert {day: rev for day, rev, _ in vat} == revenue
+    assert all(v == round(r * 2 / 10, 2) for _, r, v in vat)
+    lineage = instance.get_latest_materialization_event(vat_key).asset_materialization.metadata[
+        "dagster/column_lineage"].value
+    assert lineage.deps_by_column["revenue"] == [
+        dg.TableColumnDep(asset_key=dg.AssetKey(["shop", "sales", "daily_sales"]), column_name="revenue")]
+
+
+def test_consumers_follow_upstream_updates_through_automation(tmp_path: Path, settings: Settings, instance) -> None:
+    shop = build_domain(write_domain(tmp_path), settings)
+    ledger = build_domain(write_consumer_domain(tmp_path), settings)
+    vat_key = dg.AssetKey(["ledger", "vat", "vat_by_day"])
+    (spec,) = [s for s in ledger.resolve_all_asset_specs() if s.key == vat_key]
+    assert spec.automation_condition == dg.AutomationCondition.eager()
+    assert [s.name for s in ledger.sensors] == ["ledger__follow_upstream_ports"]
+
+    assert materialize(shop, instance).success
+    assert materialize(ledger, instance).success
+    result = dg.evaluate_automation_conditions(defs=ledger, instance=instance)
+    assert result.total_requested == 0  # up to date with its producer
+
+    assert materialize(shop, instance, "shop/sales/daily_sales").success  # the producer publishes again
+    result = dg.evaluate_automation_conditions(defs=ledger, instance=instance, cursor=result.cursor)
+    assert result.get_requested_partitions(vat_key) == {None}
+    result = dg.evaluate_automation_conditions(defs=ledger, instance=instance, cursor=result.cursor)
+    assert result.total_requested == 0  # requested once, not on every tick
