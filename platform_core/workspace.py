@@ -16,6 +16,7 @@ class Location:
     name: str
     module: str
     domain: str | None  # None for locations that are not domains (the platform's own)
+    working_directory: str = "."
 
 
 def read_workspace(path: Path) -> list[Location]:
@@ -24,12 +25,16 @@ def read_workspace(path: Path) -> list[Location]:
     for entry in data.get("load_from", []):
         target = entry.get("python_module")
         module = target if isinstance(target, str) else (target or {}).get("module_name", "")
-        name = target.get("location_name", module) if isinstance(target, dict) else module
+        options = target if isinstance(target, dict) else {}
         match = DOMAIN_MODULE.match(module)
-        locations.append(Location(name=name, module=module, domain=match[1] if match else None))
+        locations.append(Location(name=options.get("location_name", module), module=module,
+                                  domain=match[1] if match else None,
+                                  working_directory=options.get("working_directory", ".")))
     return locations
 
 
 def domain_directories(workspace: Path) -> list[Path]:
+    """Each domain's folder, under the location's working directory (relative to the workspace file)."""
     root = workspace.resolve().parent
-    return [root / "domains" / loc.domain for loc in read_workspace(workspace) if loc.domain]
+    return [(root / loc.working_directory).resolve() / "domains" / loc.domain
+            for loc in read_workspace(workspace) if loc.domain]
