@@ -61,6 +61,8 @@ def test_parallel_domains_serialized_same_domain_and_readers(tmp_path: Path) -> 
     first, second = producers[:2]
     env = subprocess_env(tmp_path)
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
+    # Create the instance's storage once, as `dagster dev` would have, before runs race to do it.
+    subprocess.run([DAGSTER, "instance", "migrate"], cwd=PROJECT, env=env, check=True, capture_output=True)
     warehouse = Warehouse(tmp_path / "warehouse")
     mesh = load_mesh(PROJECT / "workspace.yaml")
     addresses = [p.address(port.name) for d in mesh.domains if d.name in (first, second)

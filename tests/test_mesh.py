@@ -1,0 +1,95 @@
+"""The mesh as a whole: finance's numbers match what HR and sales published, lineage crosses
+three domains, and the platform's catalog lists every product, port and dependency."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from platform_core.factory import build_domain
+from platform_core.mesh_location import build_platform
+from platform_core.settings import Settings
+from platform_core.storage import Warehouse
+from tests.conftest import PROJECT, materialize
+from tests.factories import product_yaml, write_domain
+
+pytestmark = pytest.mark.xdist_group("mesh")
+
+
+def _totals(warehouse: Warehouse, address: str, keys: str, value: str) -> dict[tuple, object]:
+    rows = warehouse.read(address).aggregate(f"{keys}, sum({value}) AS total").fetchall()
+    return {tuple(row[:-1]): row[-1] for row in rows}
+
+
+def test_accruals_match_hr_overtime_by_entity_and_month(mesh_run) -> None:
+    w = mesh_run.warehouse
+    assert _totals(w, "finance.overtime_accruals.fact_overtime_accruals", "entity_id, period_id", "accrued_amount") == \
+        _totals(w, "hr.overtime.overtime_analysis", "entity_id, period_id", "amount")
+    assert _totals(w, "finance.overtime_accruals.fact_overtime_accruals", "currency", "accrued_hours") == \
+        _totals(w, "hr.overtime.overtime_analysis", "currency", "hours")
+
+
+def test_cost_ratio_matches_hr_payroll_and_sales_revenue(mesh_run) -> None:
+    w = mesh_run.warehouse
+    ratio = w.read("finance.overtime_cost_ratio.overtime_cost_to_revenue")
+    cost = {(e, p): c for e, p, c in ratio.select("entity_id, period_id, overtime_cost").fetchall()}
+    revenue = {(e, p): r for e, p, r in ratio.select("entity_id, period_id, net_revenue").fetchall()}
+    assert cost == _totals(w, "hr.overtime.payroll_compensation", "entity_id, period_id", "amount_to_pay")
+    assert revenue == _totals(w, "sales.orders.revenue_by_entity_month", "entity_id, period_id", "net_revenue")
+    for entity, period, value, ratio_value in ratio.select(
+            "entity_id, period_id, overtime_cost, overtime_cost_ratio").fetchall():
+        assert ratio_value == pytest.approx(float(value) / float(revenue[(entity, period)]))
+
+
+def test_lineage_crosses_three_domains(settings: Settings) -> None:
+    defs = build_domain("finance", settings)
+    upstream = {dep.asset_key.path[0] for spec in defs.resolve_all_asset_specs() if spec.key.path[0] == "finance"
+                for dep in spec.deps}
+    assert {"hr", "sales", "finance"} <= upstream
+
+
+def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Path) -> None:
+    settings = Settings(warehouse_root=tmp_path / "warehouse", workspace=PROJECT / "workspace.yaml")
+    result = materialize(build_platform(settings), mesh_run.instance)
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    warehouse = Warehouse(settings.warehouse_root)
+    products = warehouse.read("platform.mesh.catalog_products").select("address").fetchall()
+    assert {a for (a,) in products} == {"hr.overtime", "sales.orders", "finance.overtime_accruals",
+                                       "finance.overtime_cost_ratio"}
+    ports = warehouse.read("platform.mesh.catalog_ports")
+    (row,) = ports.filter("address = 'hr.overtime.dim_employee'").select(
+        "owner_name, classification, consumers, columns").fetchall()
+    assert row[0] == "HR Data" and row[1] == "restricted"
+    assert {c["name"] for c in row[2]} == {"managers", "payroll", "hr_business_partners"}
+    assert {c["name"]: c["classification"] for c in row[3]}["email"] == "restricted"
+    assert ports.count("*").fetchall()[0][0] == sum(mesh_run.warehouse.current(a) is not None for (a,) in
+                                                    ports.select("address").fetchall())
+    edges = warehouse.read("platform.mesh.dependencies").select("consumer, producer_address, cross_domain").fetchall()
+    assert set(edges) == {
+        ("finance.overtime_accruals", "hr.overtime.overtime_analysis", True),
+        ("finance.overtime_cost_ratio", "hr.overtime.payroll_compensation", True),
+        ("finance.overtime_cost_ratio", "sales.orders.revenue_by_entity_month", True),
+    }
+
+
+def test_catalog_reports_broken_domains_and_lists_the_others(tmp_path: Path, instance) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT / "domains" / "hr", root / "domains" / "hr", ignore=shutil.ignore_patterns("__pycache__"))
+    bad = product_yaml()
+    bad["version"] = "latest"
+    write_domain(root, bad)
+    (root / "workspace.yaml").write_text("load_from:\n" + "".join(
+        f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in ("hr", "shop")))
+    settings = Settings(warehouse_root=tmp_path / "warehouse", workspace=root / "workspace.yaml")
+    result = materialize(build_platform(settings), instance)
+    assert result.success  # the warning does not block publication
+    warnings = {(e.asset_key.path[-1], e.check_name) for e in result.get_asset_check_evaluations() if not e.passed}
+    assert warnings == {(t, "every_domain_loads") for t in ("catalog_products", "catalog_ports", "dependencies")}
+    products = Warehouse(settings.warehouse_root).read("platform.mesh.catalog_products").select("address").fetchall()
+    assert products == [("hr.overtime",)]
+    event = next(e for e in result.get_asset_check_evaluations() if not e.passed)
+    assert "bad version 'latest'" in str(event.metadata["problems"].value)
+    assert event.severity == dg.AssetCheckSeverity.WARN
