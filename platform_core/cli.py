@@ -9,6 +9,7 @@ import click
 
 from platform_core.errors import PlatformError
 from platform_core.loader import load_domain
+from platform_core.scaffold import PRODUCT_TEMPLATES, Plan, ScaffoldError, apply, plan_domain, plan_product
 from platform_core.workspace import domain_directories
 
 
@@ -37,3 +38,58 @@ def check(workspace: Path) -> None:
         click.echo(f"{failures} problem(s) found in {len(directories)} domain(s)", err=True)
         sys.exit(1)
     click.echo(f"all {len(directories)} domain(s) valid")
+
+
+@main.group()
+def new() -> None:
+    """Scaffold a new domain or product from the platform's templates."""
+
+
+_project = click.option("--project", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".",
+                        show_default=True, help="The project folder (holding workspace.yaml and domains/).")
+_dry_run = click.option("--dry-run", is_flag=True, help="List what would be written, and write nothing.")
+_template = click.option("--template", type=click.Choice(PRODUCT_TEMPLATES), default="simple", show_default=True,
+                         help="simple: one published table; dimensional: two dimensions, a fact and a business view.")
+
+
+@new.command("domain")
+@click.argument("name")
+@click.option("--owner", required=True, help="Owning team, as team:<slug> (for example team:zeta-ops).")
+@click.option("--contact", help="Contact e-mail of the owning team.")
+@click.option("--description", help="One sentence on what the domain covers.")
+@_template
+@_dry_run
+@_project
+def new_domain(name: str, owner: str, contact: str | None, description: str | None, template: str, dry_run: bool,
+               project: Path) -> None:
+    """Create domains/NAME with an example product and register it in workspace.yaml."""
+    _run(lambda: plan_domain(project.resolve(), name, owner, contact, description, template), dry_run,
+         f"domain {name} is ready: see domains/{name}/README.md for the next steps.")
+
+
+@new.command("product")
+@click.argument("domain")
+@click.argument("name")
+@_template
+@_dry_run
+@_project
+def new_product(domain: str, name: str, template: str, dry_run: bool, project: Path) -> None:
+    """Add product NAME to an existing DOMAIN."""
+    _run(lambda: plan_product(project.resolve(), domain, name, template), dry_run,
+         f"product {domain}.{name} is ready: edit domains/{domain}/products/{name}/product.yaml, then run mesh check.")
+
+
+def _run(make_plan, dry_run: bool, done: str) -> None:
+    try:
+        plan: Plan = make_plan()
+        if dry_run:
+            click.echo("would write:")
+            click.echo("\n".join(f"  {path}" for path in plan.paths()))
+            return
+        apply(plan)
+    except (ScaffoldError, PlatformError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo("wrote:")
+    click.echo("\n".join(f"  {path}" for path in plan.paths()))
+    click.echo(done)

@@ -1,0 +1,219 @@
+"""`mesh new`: scaffold domains and products from the templates in platform_core/templates.
+
+Everything is decided before anything is written: names are validated, files rendered
+(Jinja2) and the result loaded by the platform's own loader in a scratch folder. Only then
+is it moved into place, never over an existing folder, and the domain registered in
+workspace.yaml with the file's other entries and comments kept as they are.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from platform_core.errors import PlatformError, ProblemCollector
+from platform_core.loader import load_domain, load_product
+from platform_core.names import reserved_sql_keywords
+from platform_core.workspace import read_workspace
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+PRODUCT_TEMPLATES = ("simple", "dimensional")
+EXAMPLE_PRODUCT = "activity"
+RESERVED_NAMES = {"platform", "platform_core", "domains", "tests", "docs"}
+MAX_NAME_LENGTH = 40
+ACCEPTED = ("use snake_case that is not an SQL or Python keyword: a lowercase letter, then lowercase letters, "
+            "digits or _ (for example zeta_ops)")
+
+
+class ScaffoldError(Exception):
+    """A refused command: nothing was written, and the message says why and what is accepted."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a command would write: new folders (moved in whole) and the workspace entry."""
+
+    root: Path
+    folders: dict[Path, dict[str, str]]  # final folder -> {relative path: text}
+    register: str | None = None
+    summary: list[str] = field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        listed = [str((folder / rel).relative_to(self.root)) for folder, files in self.folders.items() for rel in files]
+        return sorted(listed) + (["workspace.yaml (add code location " + self.register + ")"] if self.register else [])
+
+
+# --- names -------------------------------------------------------------------------------
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    """Why `name` cannot name a new domain or product, or None."""
+    if "/" in name or "\\" in name or ".." in name or name.startswith("."):
+        return f"{name!r} looks like a path"
+    bad = sorted({c for c in name if not re.match(r"[a-z0-9_]", c)})
+    if bad:
+        return f"{name!r} contains characters other than lowercase letters, digits and _: {''.join(bad)!r}"
+    if not re.match(r"^[a-z][a-z0-9_]*$", name):
+        return f"{name!r} must start with a lowercase letter"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"{name!r} is longer than {MAX_NAME_LENGTH} characters"
+    if name in reserved_sql_keywords():
+        return f"{name!r} is a reserved SQL keyword"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return f"{name!r} is a Python keyword"
+    if kind == "domain" and name in RESERVED_NAMES:
+        return f"{name!r} is reserved by the platform"
+    return None
+
+
+def _refuse(kind: str, name: str, problem: str) -> ScaffoldError:
+    return ScaffoldError(f"refused: {problem}, so it cannot be a {kind} name; {ACCEPTED}. Nothing was written.")
+
+
+def _team(owner: str) -> str:
+    team = owner.removeprefix("team:")
+    if not re.match(r"^[a-z0-9][a-z0-9-]*$", team):
+        raise ScaffoldError(f"refused: owner {owner!r} is not a team; write it as team:<slug> "
+                            "(for example team:zeta-ops). Nothing was written.")
+    return team
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+# --- planning ------------------------------------------------------------------------------
+
+
+def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, description: str | None = None,
+                template: str = "simple") -> Plan:
+    problem = name_problem("domain", name)
+    if problem:
+        raise _refuse("domain", name, problem)
+    folder = root / "domains" / name
+    listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")}
+    if folder.exists() or name in listed:
+        raise ScaffoldError(f"refused: domain {name!r} already exists ({folder.relative_to(root)}); "
+                            "choose another name. Nothing was written.")
+    if contact is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", contact):
+        raise ScaffoldError(f"refused: contact {contact!r} is not an e-mail address. Nothing was written.")
+    context = {"domain": name, "title": _title(name), "team": _team(owner), "contact": contact,
+               "description": description or f"Data products of the {_title(name)} domain.",
+               "product": EXAMPLE_PRODUCT, "product_title": f"{_title(name)} {_title(EXAMPLE_PRODUCT)}"}
+    files = _render("domain", context) | _product_files(template, context)
+    return Plan(root, {folder: files}, register=name)
+
+
+def plan_product(root: Path, domain: str, name: str, template: str = "simple") -> Plan:
+    if template not in PRODUCT_TEMPLATES:
+        raise ScaffoldError(f"refused: unknown template {template!r}; use one of {', '.join(PRODUCT_TEMPLATES)}. "
+                            "Nothing was written.")
+    problem = name_problem("product", name)
+    if problem:
+        raise _refuse("product", name, problem)
+    domain_dir = root / "domains" / domain
+    if not (domain_dir / "domain.yaml").is_file():
+        known = sorted(p.parent.name for p in (root / "domains").glob("*/domain.yaml"))
+        raise ScaffoldError(f"refused: there is no domain {domain!r}; domains: {', '.join(known)}. Nothing was written.")
+    spec = load_domain(domain_dir)
+    for target in (domain_dir / "products" / name, domain_dir / "data" / name):
+        if target.exists():
+            raise ScaffoldError(f"refused: {target.relative_to(root)} already exists; choose another product name. "
+                                "Nothing was written.")
+    context = {"domain": domain, "team": spec.owner.team, "contact": spec.owner.contact,
+               "product": name, "product_title": _title(name)}
+    files = _product_files(template, context)
+    return Plan(root, {
+        domain_dir / "products" / name: {k.removeprefix(f"products/{name}/"): v for k, v in files.items()
+                                         if k.startswith("products/")},
+        domain_dir / "data" / name: {k.removeprefix(f"data/{name}/"): v for k, v in files.items()
+                                     if k.startswith("data/")},
+    })
+
+
+def _product_files(template: str, context: dict[str, object]) -> dict[str, str]:
+    """A product template's files, placed as in a domain folder: products/<name>/..., data/<name>/..."""
+    placed = {"product": "products", "data": "data"}
+    rendered = _render(template, context)
+    return {f"{placed[part]}/{context['product']}/{rest}": text
+            for relative, text in rendered.items() for part, rest in [relative.split("/", 1)]}
+
+
+def _render(template: str, context: dict[str, object]) -> dict[str, str]:
+    folder = TEMPLATES / template
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    return {str(path.relative_to(folder)).removesuffix(".j2"): env.get_template(str(path.relative_to(folder))).render(context)
+            for path in sorted(folder.rglob("*.j2"))}
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def apply(plan: Plan) -> None:
+    """Write the plan: render into scratch, load it, then move each folder into place."""
+    scratch = plan.root / ".tmp-mesh-new" / uuid.uuid4().hex
+    try:
+        staged = {}
+        for final, files in plan.folders.items():
+            staged[final] = scratch / final.relative_to(plan.root)
+            for relative, text in files.items():
+                path = staged[final] / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+        _verify(plan, scratch)
+        for final, folder in staged.items():
+            if final.exists():  # checked when planning; a concurrent command may have won since
+                raise ScaffoldError(f"refused: {final.relative_to(plan.root)} appeared meanwhile. Nothing was written.")
+        for final, folder in staged.items():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(folder, final)
+        if plan.register:
+            register_location(plan.root / "workspace.yaml", plan.register)
+    finally:
+        shutil.rmtree(plan.root / ".tmp-mesh-new", ignore_errors=True)
+
+
+def _verify(plan: Plan, scratch: Path) -> None:
+    """Load what was rendered with the platform's loader, so a template can never ship a broken product."""
+    for final in plan.folders:
+        relative = final.relative_to(plan.root).parts  # domains/<d> or domains/<d>/products/<p> or .../data/<p>
+        domain_dir = scratch / relative[0] / relative[1]
+        if plan.register:
+            load_domain(domain_dir)
+        elif relative[2] == "products":
+            shutil.copy(plan.root / "domains" / relative[1] / "domain.yaml", domain_dir / "domain.yaml")
+            for data in (plan.root / "domains" / relative[1] / "data").glob("*"):
+                target = domain_dir / "data" / data.name
+                if not target.exists():
+                    os.symlink(data, target)
+            problems = ProblemCollector()
+            load_product(scratch.joinpath(*relative) / "product.yaml", relative[1], problems)
+            problems.raise_if_any("the generated product does not load")
+
+
+def register_location(workspace: Path, domain: str) -> None:
+    """Append the domain's code location to workspace.yaml, keeping every other line as it is."""
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    data = yaml.load(workspace)
+    data["load_from"].append(CommentedMap(python_module=CommentedMap(
+        module_name=f"domains.{domain}.definitions", location_name=domain, working_directory=".")))
+    temporary = workspace.with_name(f".{workspace.name}.{uuid.uuid4().hex}")
+    with temporary.open("w", encoding="utf-8") as stream:
+        yaml.dump(data, stream)
+    os.replace(temporary, workspace)
+
+
+__all__ = ["PlatformError", "ScaffoldError", "apply", "plan_domain", "plan_product", "register_location"]

@@ -1,0 +1,125 @@
+"""`mesh new`: what is generated loads, checks and materializes without edits; bad names write nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+from platform_core.cli import main
+from platform_core.factory import build_domain
+from platform_core.settings import Settings
+from tests.conftest import PROJECT, materialize, subprocess_env
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A temporary copy of the project's workspace and domains."""
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT / "domains", root / "domains", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT / "workspace.yaml", root / "workspace.yaml")
+    return root
+
+
+def mesh(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_scaffolded_domain_and_products_load_check_and_materialize(project: Path, tmp_path: Path, instance) -> None:
+    workspace_before = (project / "workspace.yaml").read_text()
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--contact", "zeta@example.com",
+                        "--project", str(project))
+    assert code == 0, output
+    assert "domains/zeta_ops/products/activity/product.yaml" in output
+    workspace_after = (project / "workspace.yaml").read_text()
+    assert workspace_after.startswith(workspace_before)  # every entry and comment kept, byte for byte
+    assert workspace_after[len(workspace_before):] == (
+        "  - python_module:\n"
+        "      module_name: domains.zeta_ops.definitions\n"
+        "      location_name: zeta_ops\n"
+        "      working_directory: .\n")
+    for name, template in (("stock", "dimensional"), ("ledger", "simple")):
+        code, output = mesh("new", "product", "zeta_ops", name, "--template", template, "--project", str(project))
+        assert code == 0, output
+    assert (project / "workspace.yaml").read_text() == workspace_after  # products add no location
+
+    code, output = mesh("check", "-w", str(project / "workspace.yaml"))
+    assert code == 0, output
+    assert "ok  zeta_ops: 3 product(s), 6 output port(s)" in output
+
+    defs = build_domain(project / "domains" / "zeta_ops", Settings(warehouse_root=tmp_path / "warehouse"))
+    result = materialize(defs, instance)
+    assert result.success
+    assert len(result.get_asset_materialization_events()) == 3 + 10 + 3  # simple: bronze, silver, port; dimensional: 3 bronze, 3 silver, 4 ports
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and [e.check_name for e in evaluations if not e.passed] == []
+    view = dg.AssetKey(["zeta_ops", "stock", "records_by_site_month"])
+    assert instance.get_latest_materialization_event(view).asset_materialization.metadata["dagster/row_count"].value > 0
+
+    validate = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w",
+                               "workspace.yaml"], cwd=project, env=subprocess_env(tmp_path),
+                              capture_output=True, text=True, timeout=600)
+    assert validate.returncode == 0, (validate.stdout + validate.stderr)[-3000:]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["domain", "../evil"], "refused: '../evil' looks like a path"),
+    (["domain", "hr"], "refused: domain 'hr' already exists (domains/hr)"),
+    (["domain", "select"], "refused: 'select' is a reserved SQL keyword"),
+    (["domain", "ops;rm"], "refused: 'ops;rm' contains characters other than lowercase letters, digits and _: ';'"),
+    (["domain", "$(id)"], "refused: '$(id)' contains characters other than lowercase letters, digits and _: '$()'"),
+    (["domain", "/etc"], "refused: '/etc' looks like a path"),
+    (["domain", "ZetaOps"], "contains characters other than lowercase letters, digits and _: 'OZ'"),
+    (["domain", "2fast"], "refused: '2fast' must start with a lowercase letter"),
+    (["domain", "import"], "refused: 'import' is a Python keyword"),
+    (["domain", "platform"], "refused: 'platform' is reserved by the platform"),
+    (["domain", "x" * 41], "is longer than 40 characters"),
+    (["product", "hr", "overtime"], "refused: domains/hr/products/overtime already exists"),
+    (["product", "hr", "order"], "refused: 'order' is a reserved SQL keyword"),
+    (["product", "hr", "../../x"], "refused: '../../x' looks like a path"),
+    (["product", "nowhere", "stock"], "refused: there is no domain 'nowhere'; domains: finance, hr, sales"),
+])
+def test_bad_names_are_refused_and_nothing_is_written(project: Path, args: list[str], message: str) -> None:
+    before = _tree(project.parent)
+    extra = ["--owner", "team:x"] if args[0] == "domain" else []
+    code, output = mesh("new", *args, *extra, "--project", str(project))
+    assert code == 1
+    assert message in output and "Nothing was written." in output
+    assert "use snake_case" in output or "already exists" in output or "no domain" in output
+    assert _tree(project.parent) == before
+
+
+def test_existing_folder_is_never_overwritten(project: Path) -> None:
+    (project / "domains" / "zeta_ops").mkdir()
+    (project / "domains" / "zeta_ops" / "notes.txt").write_text("keep me")
+    before = _tree(project)
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--project", str(project))
+    assert code == 1 and "domain 'zeta_ops' already exists" in output
+    assert _tree(project) == before
+
+
+def test_dry_run_lists_and_writes_nothing(project: Path) -> None:
+    before = _tree(project)
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--dry-run", "--project", str(project))
+    assert code == 0
+    assert output.splitlines()[0] == "would write:"
+    assert "  domains/zeta_ops/domain.yaml" in output.splitlines()
+    assert "  workspace.yaml (add code location zeta_ops)" in output.splitlines()
+    assert _tree(project) == before
+
+
+def test_bad_owner_is_refused(project: Path) -> None:
+    before = _tree(project)
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "Zeta Ops!", "--project", str(project))
+    assert code == 1 and "owner 'Zeta Ops!' is not a team; write it as team:<slug>" in output
+    assert _tree(project) == before
