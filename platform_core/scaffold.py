@@ -171,7 +171,7 @@ def apply(plan: Plan) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
         _verify(plan, scratch)
-        for final, folder in staged.items():
+        for final in staged:
             if final.exists():  # checked when planning; a concurrent command may have won since
                 raise ScaffoldError(f"refused: {final.relative_to(plan.root)} appeared meanwhile. Nothing was written.")
         for final, folder in staged.items():

@@ -17,8 +17,7 @@ import pytest
 from domains.hr.sample_data import DIRTY_RECORDS, generate
 from platform_core.factory import build_domain
 from platform_core.settings import Settings
-from platform_core.storage import Warehouse
-from tests.conftest import PROJECT, materialize
+from tests.conftest import PROJECT
 
 DATA = PROJECT / "domains" / "hr" / "data"
 CENT = Decimal("0.01")

@@ -23,10 +23,11 @@ endings, stable order.
 
 from __future__ import annotations
 
-import csv
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+from platform_core.sample_data import write_csv
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -85,15 +86,6 @@ DIRTY_BUDGET = [
 
 COST_CENTER_COLUMNS = ["entity_id", "department", "cost_center", "cost_center_name", "gl_account", "profit_center"]
 BUDGET_COLUMNS = ["cost_center", "period_id", "budget_amount", "currency"]
-
-
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return len(rows)
 
 
 def build_cost_centers() -> list[dict[str, str]]:
@@ -157,9 +149,9 @@ def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:
     cost_centers = build_cost_centers()
     budget = build_budget(cost_centers)
     return {
-        "cost_centers.csv": _write(out_dir / "cost_centers.csv", COST_CENTER_COLUMNS,
+        "cost_centers.csv": write_csv(out_dir / "cost_centers.csv", COST_CENTER_COLUMNS,
                                    [[r[c] for c in COST_CENTER_COLUMNS] for r in dirty_cost_center_rows(cost_centers)]),
-        "budget.csv": _write(out_dir / "budget.csv", BUDGET_COLUMNS,
+        "budget.csv": write_csv(out_dir / "budget.csv", BUDGET_COLUMNS,
                              [[r[c] for c in BUDGET_COLUMNS] for r in dirty_budget_rows(budget)]),
     }
 

@@ -17,13 +17,14 @@ one generator does not reshuffle the others), no clock, ``\\n`` line endings, st
 
 from __future__ import annotations
 
-import csv
 import random
 import sys
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from platform_core.sample_data import days, money, write_csv
 
 SEED = 20251001
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -222,28 +223,8 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
 def _hours(quarters: int) -> str:
     return str((Decimal(quarters) / 4).quantize(Decimal("0.01")))
-
-
-def _days(start: date, end: date):
-    day = start
-    while day <= end:
-        yield day
-        day += timedelta(days=1)
-
-
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return len(rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -298,7 +279,7 @@ def build_employees() -> list[dict[str, str]]:
                         "manager_id": "" if is_lead else lead_id,
                         "job_title": lead_title if is_lead else rng.choice(titles),
                         "hire_date": hire.isoformat(),
-                        "hourly_rate": _money(cents),
+                        "hourly_rate": money(cents),
                         "weekly_contract_hours": contract,
                     })
     return employees
@@ -329,7 +310,7 @@ def build_records(employees: list[dict[str, str]]) -> list[dict[str, str]]:
     staff = [e for e in employees if e["manager_id"]]
     propensity = {e["employee_id"]: rng.uniform(0.35, 1.75) for e in staff}
     declared: list[tuple[date, dict[str, str], str, int]] = []
-    for day in _days(PERIOD_START, PERIOD_END):
+    for day in days(PERIOD_START, PERIOD_END):
         season = SEASONALITY[day.month]
         weekend = day.weekday() >= 5
         for e in staff:
@@ -436,14 +417,14 @@ def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:
     employees = build_employees()
     records = inject_dirty_records(build_records(employees))
     written = {
-        "entities.csv": _write(out_dir / "entities.csv", ["entity_id", "entity_name", "country", "currency"],
+        "entities.csv": write_csv(out_dir / "entities.csv", ["entity_id", "entity_name", "country", "currency"],
                                [list(e[:4]) for e in sorted(ENTITIES)]),
-        "employees.csv": _write(out_dir / "employees.csv", EMPLOYEE_COLUMNS,
+        "employees.csv": write_csv(out_dir / "employees.csv", EMPLOYEE_COLUMNS,
                                 [[r[c] for c in EMPLOYEE_COLUMNS] for r in dirty_employee_rows(employees)]),
-        "overtime_reasons.csv": _write(out_dir / "overtime_reasons.csv",
+        "overtime_reasons.csv": write_csv(out_dir / "overtime_reasons.csv",
                                        ["reason_code", "label", "category", "rate_multiplier", "is_compensable"],
                                        [list(r) for r in OVERTIME_REASONS]),
-        "overtime_records.csv": _write(out_dir / "overtime_records.csv", RECORD_COLUMNS,
+        "overtime_records.csv": write_csv(out_dir / "overtime_records.csv", RECORD_COLUMNS,
                                        [[r[c] for c in RECORD_COLUMNS] for r in records]),
     }
     return written

@@ -17,13 +17,14 @@ one generator does not reshuffle the others), no clock, ``\\n`` line endings, st
 
 from __future__ import annotations
 
-import csv
 import math
 import random
 import sys
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+from platform_core.sample_data import days, money, write_csv
 
 SEED = 20251001
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -188,26 +189,6 @@ def _rng(part: str) -> random.Random:
     return random.Random(f"{SEED}-sales-{part}")
 
 
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-def _days(start: date, end: date):
-    day = start
-    while day <= end:
-        yield day
-        day += timedelta(days=1)
-
-
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return len(rows)
-
-
 # --------------------------------------------------------------------------------------
 # Generators
 # --------------------------------------------------------------------------------------
@@ -248,7 +229,7 @@ def build_products() -> list[dict[str, str]]:
         for name, cents in items:
             number += 1
             products.append({"product_id": f"P{number:04d}", "product_name": name, "category": category,
-                             "list_price": _money(cents)})
+                             "list_price": money(cents)})
     return products
 
 
@@ -268,7 +249,7 @@ def build_orders(customers: list[dict[str, str]], products: list[dict[str, str]]
     popularity = [rng.uniform(0.2, 1.0) ** 2 for _ in products]
     orders: list[dict[str, str]] = []
     lines: list[dict[str, str]] = []
-    for day in _days(PERIOD_START, PERIOD_END):
+    for day in days(PERIOD_START, PERIOD_END):
         mean = ORDERS_PER_WEEKDAY * SEASONALITY[day.month] * (WEEKEND_FACTOR if day.weekday() >= 5 else 1.0)
         count = max(0, round(rng.gauss(mean, math.sqrt(mean))))
         for _ in range(count):
@@ -344,13 +325,13 @@ def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:
     products = build_products()
     orders, lines = inject_dirty_rows(*build_orders(customers, products))
     return {
-        "customers.csv": _write(out_dir / "customers.csv", CUSTOMER_COLUMNS,
+        "customers.csv": write_csv(out_dir / "customers.csv", CUSTOMER_COLUMNS,
                                 [[r[c] for c in CUSTOMER_COLUMNS] for r in customers]),
-        "products.csv": _write(out_dir / "products.csv", PRODUCT_COLUMNS,
+        "products.csv": write_csv(out_dir / "products.csv", PRODUCT_COLUMNS,
                                [[r[c] for c in PRODUCT_COLUMNS] for r in products]),
-        "orders.csv": _write(out_dir / "orders.csv", ORDER_COLUMNS,
+        "orders.csv": write_csv(out_dir / "orders.csv", ORDER_COLUMNS,
                              [[r[c] for c in ORDER_COLUMNS] for r in orders]),
-        "order_lines.csv": _write(out_dir / "order_lines.csv", LINE_COLUMNS,
+        "order_lines.csv": write_csv(out_dir / "order_lines.csv", LINE_COLUMNS,
                                   [[r[c] for c in LINE_COLUMNS] for r in lines]),
     }
 
