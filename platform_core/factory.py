@@ -11,14 +11,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from platform_core.addresses import domains_root_of, resolve_port
 from platform_core.errors import PlatformError, Problem
 from platform_core.freshness import freshness_policy
 from platform_core.loader import load_domain
 from platform_core.quality import RuleResult, describe
 from platform_core.runner import StepOutcome, run_step
 from platform_core.settings import Settings
-from platform_core.addresses import domains_root_of, resolve_port
-from platform_core.spec import Column, Domain, FileInput, Port, PortInput, Product, Step
+from platform_core.spec import Column, FileInput, Port, PortInput, Product, Step
 from platform_core.storage import Warehouse
 
 SCHEMA_CHECK_DESCRIPTION = "Produced columns and types match the contract."
@@ -45,7 +45,7 @@ def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Def
             description="Materializes steps fed by other domains' ports when those ports are published anew.",
         ))
     return dg.Definitions.merge(
-        *(build_product(product, spec) for product in spec.products),
+        *(build_product(product) for product in spec.products),
         dg.Definitions(
             resources={"warehouse": WarehouseResource(root=str(settings.warehouse_root))},
             sensors=sensors,
@@ -63,11 +63,11 @@ def domain_directory(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def build_product(product: Product, domain: Domain) -> dg.Definitions:
+def build_product(product: Product) -> dg.Definitions:
     # Steps fed by other products' ports follow their producers (the schedule still runs the rest):
     # the daemon materializes them when an upstream port is published anew.
     following = follows_other_products(product)
-    assets = [build_step_asset(product, domain, layer, step,
+    assets = [build_step_asset(product, layer, step,
                                dg.AutomationCondition.eager() if step.name in following else None)
               for layer, step in product.steps]
     schedules = []
@@ -104,7 +104,7 @@ def follows_other_products(product: Product) -> set[str]:
 
 
 def build_step_asset(
-    product: Product, domain: Domain, layer: str, step: Step, automation: dg.AutomationCondition | None = None,
+    product: Product, layer: str, step: Step, automation: dg.AutomationCondition | None = None,
 ) -> dg.AssetsDefinition:
     key = asset_key(product, step.name)
     checks = [dg.AssetCheckSpec("schema", asset=key, blocking=True, description=SCHEMA_CHECK_DESCRIPTION)]

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import ast
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 from pydantic import ValidationError
 
 from platform_core.addresses import AddressError, domains_root_of, resolve_port
 from platform_core.errors import PlatformError, Problem, ProblemCollector
 from platform_core.loader_yaml import display_path, read_yaml
 from platform_core.rules import RULES, Expression, Relationships
-from platform_core.spec import Domain, FileInput, PortInput, Product, Step
+from platform_core.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
 from platform_core.sql import parse_problem
 
 DOMAIN_FILE = "domain.yaml"
@@ -114,6 +116,10 @@ def product_problems(product: Product, domain: str, where: str) -> list[Problem]
     for layer, field, step in _steps_with_fields(product):
         _claim_name(found, where, layer_of, fields, step.name, layer, f"{field}.name")
     _unique_names(found, where, "consumers", [c.name for c in product.consumers])
+    if product.schedule is not None:
+        _cron_problems(found, where, "schedule", product.schedule.cron, product.schedule.timezone)
+    if product.sla is not None and isinstance(product.sla.freshness, CronFreshness):
+        _cron_problems(found, where, "sla.freshness", product.sla.freshness.cron, product.sla.freshness.timezone)
 
     for layer, field, step in _steps_with_fields(product):
         _step_problems(found, where, field, layer, step, product, layer_of)
@@ -143,6 +149,19 @@ def _unique_names(found, where, field, names) -> None:
         if name in seen:
             found.add(where, f"{field}[{i}].name", f"duplicate name {name!r}")
         seen.add(name)
+
+
+def _cron_problems(found, where, field, cron: str, timezone: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        found.add(where, f"{field}.timezone", f"unknown time zone {timezone!r}: use an IANA name such as Europe/Paris")
+        return
+    try:  # Dagster's own parser decides what a schedule accepts
+        dg.ScheduleDefinition(name="check", cron_schedule=cron, execution_timezone=timezone,
+                              target=dg.AssetSelection.all())
+    except dg.DagsterInvalidDefinitionError:
+        found.add(where, f"{field}.cron", f"bad cron expression {cron!r}: use five fields, e.g. \"0 6 * * *\"")
 
 
 def _port_input_problems(found, where, field, source: PortInput, product: Product) -> None:

@@ -143,6 +143,12 @@ INVALID = {
     "expression that is not SQL": (
         _append_rule(1, {"type": "expression", "name": "positive", "expression": "revenue >= "}),
         None),  # DuckDB's parser words the message; the field path is what matters
+    "bad cron": (
+        _set("schedule.cron", "61 * * * *"),
+        "schedule.cron: bad cron expression '61 * * * *': use five fields, e.g. \"0 6 * * *\""),
+    "unknown time zone": (
+        _set("schedule.timezone", "Europe/Lyon"),
+        "schedule.timezone: unknown time zone 'Europe/Lyon': use an IANA name such as Europe/Paris"),
     "input file missing": (
         _set("inputs[0].path", "data/missing.csv"),
         "inputs[0].path: file not found: data/missing.csv"),
