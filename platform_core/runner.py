@@ -49,8 +49,7 @@ class StepOutcome:
     table: str
     results: tuple[RuleResult, ...]
     row_count: int
-    published: bool
-    snapshot: Snapshot | None = None
+    snapshot: Snapshot | None = None  # the new published version, for a port that passed its audit
 
     @property
     def blocking_failures(self) -> tuple[RuleResult, ...]:
@@ -73,15 +72,15 @@ def run_step(
         results = audit(con, staging, product, step, now)
         row_count = con.execute(f"SELECT count(*) FROM {staging}").fetchall()[0][0]
         table = f"{schema}.{step.name}"
-        if any(r.blocking for r in results):
+        if any(r.blocking for r in results):  # the live table and the published port stay as they were
             con.execute(f"DROP TABLE {staging}")
-            return StepOutcome(table, results, row_count, published=False)
+            return StepOutcome(table, results, row_count)
         snapshot = None
         if isinstance(step, Port):
             snapshot = warehouse.publish(con, f"SELECT * FROM {staging}", product.address(step.name),
                                          product.version, run_id)
         warehouse.promote(con, schema, step.name)
-    return StepOutcome(table, results, row_count, published=True, snapshot=snapshot)
+    return StepOutcome(table, results, row_count, snapshot)
 
 
 def bind_dependencies(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, product: Product, step: Step) -> None:
@@ -97,10 +96,10 @@ def bind_dependencies(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, prod
         if isinstance(source, FileInput):
             con.register(name, read_input(con, domain_dir / source.path, source.format))  # a temp view
         elif isinstance(source, PortInput):
-            snapshot = warehouse.current(source.address)
-            if snapshot is None:
-                raise _not_ready(product, step, f"port {source.address} has not been published yet")
-            con.register(name, con.read_parquet(str(warehouse.port_directory(source.address) / snapshot.file)))
+            try:
+                con.register(name, con.read_parquet(str(warehouse.current_file(source.address))))
+            except LookupError as error:
+                raise _not_ready(product, step, str(error)) from None
         elif not _table_exists(con, product.name, name):
             raise _not_ready(product, step, f"upstream {product.address(name)} has not been materialized yet")
         else:
