@@ -7,7 +7,8 @@ clock, `\\n` line endings, stable order. These helpers hold those rules in one p
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -33,3 +34,11 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> int:
         writer.writerow(header)
         writer.writerows(rows)
     return len(rows)
+
+
+def run_generator(generate: Callable[[Path], dict[str, int]], data_dir: Path, argv: list[str] | None = None) -> None:
+    """The command line of a domain's generator: `python -m domains.<d>.sample_data [OUT_DIR]`."""
+    args = sys.argv[1:] if argv is None else argv
+    out_dir = Path(args[0]) if args else data_dir
+    for name, rows in generate(out_dir).items():
+        print(f"{out_dir / name}: {rows} rows")

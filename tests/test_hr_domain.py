@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from domains.hr.sample_data import DIRTY_RECORDS, generate
+from domains.hr.sample_data import DIRTY_RECORDS
 from platform_core.factory import build_domain
 from platform_core.settings import Settings
 from tests.conftest import PROJECT
@@ -127,13 +127,6 @@ def test_published_ports_show_metadata(run) -> None:
     metadata = event.materialization.metadata
     assert metadata["dagster/row_count"].value == len(_valid_records())
     assert "snapshot" in metadata and "dagster/column_lineage" in metadata
-
-
-def test_sample_data_is_deterministic(tmp_path: Path) -> None:
-    written = generate(tmp_path)
-    assert set(written) == {p.name for p in DATA.glob("*.csv")}
-    for name in written:
-        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
 
 
 def test_hr_definitions_shape() -> None:

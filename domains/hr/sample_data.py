@@ -18,13 +18,12 @@ one generator does not reshuffle the others), no clock, ``\\n`` line endings, st
 from __future__ import annotations
 
 import random
-import sys
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from platform_core.sample_data import days, money, write_csv
+from platform_core.sample_data import days, money, run_generator, write_csv
 
 SEED = 20251001
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -431,10 +430,7 @@ def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    out_dir = Path(args[0]) if args else DATA_DIR
-    for name, rows in generate(out_dir).items():
-        print(f"{out_dir / name}: {rows} rows")
+    run_generator(generate, DATA_DIR, argv)
 
 
 if __name__ == "__main__":
