@@ -13,16 +13,17 @@ import dagster as dg
 import duckdb
 from pydantic import TypeAdapter
 
-from platform_core.catalog import CATALOG_TABLES, CatalogTable, Mesh, load_mesh
-from platform_core.catalog import rows_relation
+from platform_core.catalog import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, rows_relation
 from platform_core.factory import WarehouseResource, check_results
-from platform_core.quality import RuleResult, run_sql_rules
+from platform_core.quality import RuleResult, describe, run_sql_rules
 from platform_core.rules import Rule
 from platform_core.settings import Settings
+from platform_core.storage import Snapshot, Warehouse
 
 OWNER = "team:data-platform"
+CATALOG_VERSION = "1.0.0"  # the catalog tables' own contract version
 _rule = TypeAdapter(Rule).validate_python
-RULES: dict[str, tuple[Rule, ...]] = {
+CATALOG_RULES: dict[str, tuple[Rule, ...]] = {
     "catalog_products": (_rule({"type": "unique", "columns": ["address"]}),
                          _rule({"type": "not_null", "column": "owner_team"})),
     "catalog_ports": (_rule({"type": "unique", "columns": ["address"]}),
@@ -47,10 +48,10 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
 
 def build_catalog_asset(table: CatalogTable, workspace: Path) -> dg.AssetsDefinition:
     key = dg.AssetKey(["platform", "mesh", table.name])
-    rules = RULES[table.name]
+    rules = CATALOG_RULES[table.name]
     checks = [dg.AssetCheckSpec("every_domain_loads", asset=key, blocking=False,
                                 description="[warn] Every domain of the workspace has valid descriptors.")]
-    checks += [dg.AssetCheckSpec(r.check_name, asset=key, blocking=True, description=f"[error] {r.check_name}")
+    checks += [dg.AssetCheckSpec(r.check_name, asset=key, blocking=True, description=f"[error] {describe(r)}")
                for r in rules]
 
     @dg.asset(
@@ -79,10 +80,11 @@ def build_catalog_asset(table: CatalogTable, workspace: Path) -> dg.AssetsDefini
     return _asset
 
 
-def publish_catalog_table(warehouse, table: CatalogTable, mesh: Mesh, rules: tuple[Rule, ...], run_id: str | None):
+def publish_catalog_table(
+    warehouse: Warehouse, table: CatalogTable, mesh: Mesh, rules: tuple[Rule, ...], run_id: str | None,
+) -> tuple[list[RuleResult], Snapshot | None]:
     """Build one catalog table in memory, audit it, and publish it if no blocking rule fails."""
-    con = duckdb.connect()
-    with tempfile.TemporaryDirectory() as scratch:
+    with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:
         relation = rows_relation(con, table, table.rows(mesh), Path(scratch))
         relation.create("staged")
         results = [RuleResult("every_domain_loads", "warn", not mesh.problems, len(mesh.problems),
@@ -91,6 +93,6 @@ def publish_catalog_table(warehouse, table: CatalogTable, mesh: Mesh, rules: tup
                    *run_sql_rules(con, '"staged"', rules, lambda port: port, datetime.now(timezone.utc))]
         snapshot = None
         if not any(r.blocking for r in results):
-            snapshot = warehouse.publish(con, 'SELECT * FROM "staged"', f"platform.mesh.{table.name}", "1.0.0", run_id)
-    con.close()
+            snapshot = warehouse.publish(con, 'SELECT * FROM "staged"', f"platform.mesh.{table.name}",
+                                         CATALOG_VERSION, run_id)
     return results, snapshot
