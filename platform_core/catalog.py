@@ -18,7 +18,7 @@ import duckdb
 from platform_core.errors import PlatformError
 from platform_core.freshness import freshness_of
 from platform_core.loader import load_domain
-from platform_core.spec import CronFreshness, Domain, Port, Product
+from platform_core.spec import CronFreshness, Domain, Port, PortInput, Product
 from platform_core.types import format_duration
 from platform_core.workspace import domain_directories
 
@@ -67,7 +67,7 @@ def product_rows(mesh: Mesh) -> list[dict[str, object]]:
         "address": f"{p.domain}.{p.name}", **_common(p), "description": p.description, "tags": list(p.tags),
         "schedule": f"{p.schedule.cron} ({p.schedule.timezone})" if p.schedule else None,
         "ports": [port.name for port in p.output_ports],
-        "inputs": [getattr(i, "address", None) or f"file:{getattr(i, 'path', '')}" for i in p.inputs],
+        "inputs": [i.address if isinstance(i, PortInput) else f"file:{i.path}" for i in p.inputs],
     } for p in mesh.products]
 
 
