@@ -7,6 +7,7 @@ stay private to their product, whatever the consumer asks for.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -48,12 +49,21 @@ def resolve_port(address: str, domains_root: Path) -> Port:
 
 
 def _read_contract(path: Path, address: str) -> Product:
+    stat = path.stat()
+    product, problem = _parse_contract(str(path), stat.st_mtime_ns, stat.st_size)
+    if product is None:
+        raise AddressError(f"{address}: {problem}")
+    return product
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_contract(path: str, mtime_ns: int, size: int) -> tuple[Product | None, str]:
+    """A producer's descriptor, parsed once per version of the file (a consumer resolves many columns)."""
     problems = ProblemCollector()
-    data = read_yaml(path, problems)
+    data = read_yaml(Path(path), problems)
+    if data is None:
+        return None, f"the producer's descriptor cannot be read: {problems.problems[0].message}"
     try:
-        if data is not None:
-            return Product.model_validate(data)
+        return Product.model_validate(data), ""
     except ValidationError as error:
-        raise AddressError(f"{address}: the producer's descriptor is invalid ({error.error_count()} problem(s); "
-                           "run mesh check)") from None
-    raise AddressError(f"{address}: the producer's descriptor cannot be read: {problems.problems[0].message}")
+        return None, f"the producer's descriptor is invalid ({error.error_count()} problem(s); run mesh check)"
