@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 from platform_core.catalog import load_mesh
@@ -55,6 +56,32 @@ class Reader(threading.Thread):
             time.sleep(0.05)
 
 
+def _step_intervals(domain: str) -> list[tuple[str, str, float, float]]:
+    """(run, step, start, end) of every executed step of `domain`, from the instance's event log."""
+    instance = dg.DagsterInstance.get()  # DAGSTER_HOME is the test's, as for the runs
+    intervals = []
+    for run in instance.get_runs():
+        started: dict[str, float] = {}
+        for record in instance.all_logs(run.run_id):
+            event = record.dagster_event
+            if event is None or not (event.step_key or "").startswith(f"{domain}__"):
+                continue
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                started[event.step_key] = record.timestamp
+            elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                intervals.append((run.run_id, event.step_key, started[event.step_key], record.timestamp))
+    return intervals
+
+
+def _overlapping(intervals: list[tuple[str, str, float, float]]) -> list[tuple[str, str]]:
+    return [(f"{a[0][:8]}:{a[1]}", f"{b[0][:8]}:{b[1]}") for a in intervals for b in intervals
+            if a[0] < b[0] and a[2] < b[3] and b[2] < a[3]]
+
+
+def test_overlap_detection_sees_overlaps() -> None:
+    assert _overlapping([("a", "s1", 0.0, 2.0), ("b", "s2", 1.0, 3.0), ("b", "s3", 3.0, 4.0)]) == [("a:s1", "b:s2")]
+
+
 def test_parallel_domains_serialized_same_domain_and_readers(tmp_path: Path) -> None:
     producers = _producers()
     assert len(producers) >= 2, "the mesh needs two independent domains"
@@ -86,6 +113,9 @@ def test_parallel_domains_serialized_same_domain_and_readers(tmp_path: Path) -> 
     assert not any("Could not set lock" in t for t in texts)
     # the two runs of one domain overlapped, and the pool made one wait for the other's steps
     assert any(f"Step blocked by limit for pool duckdb_{first}" in t for t in texts[:2])
+    intervals = _step_intervals(first)  # what the pool guarantees, read from the instance's event log
+    assert len({run for run, *_ in intervals}) == 2
+    assert _overlapping(intervals) == []
     assert reader.errors == []
     assert reader.reads > 0
     for address in addresses:
