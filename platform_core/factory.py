@@ -15,14 +15,11 @@ from platform_core.addresses import domains_root_of, resolve_port
 from platform_core.errors import PlatformError, Problem
 from platform_core.freshness import freshness_policy
 from platform_core.loader import load_domain
-from platform_core.quality import RuleResult, describe
+from platform_core.quality import SCHEMA_CHECK_DESCRIPTION, RuleResult, describe
 from platform_core.runner import StepOutcome, run_step
 from platform_core.settings import Settings
 from platform_core.spec import Column, FileInput, Port, PortInput, Product, Step
 from platform_core.storage import Warehouse
-
-SCHEMA_CHECK_DESCRIPTION = "Produced columns and types match the contract."
-
 
 class WarehouseResource(dg.ConfigurableResource):
     """The storage root: compute databases and published ports (see platform_core.storage)."""

@@ -21,6 +21,7 @@ from platform_core.settings import Settings
 from platform_core.storage import Snapshot, Warehouse
 
 OWNER = "team:data-platform"
+DOMAINS_LOAD = "Every domain of the workspace has valid descriptors."
 CATALOG_VERSION = "1.0.0"  # the catalog tables' own contract version
 _rule = TypeAdapter(Rule).validate_python
 CATALOG_RULES: dict[str, tuple[Rule, ...]] = {
@@ -50,7 +51,7 @@ def build_catalog_asset(table: CatalogTable, workspace: Path) -> dg.AssetsDefini
     key = dg.AssetKey(["platform", "mesh", table.name])
     rules = CATALOG_RULES[table.name]
     checks = [dg.AssetCheckSpec("every_domain_loads", asset=key, blocking=False,
-                                description="[warn] Every domain of the workspace has valid descriptors.")]
+                                description=f"[warn] {DOMAINS_LOAD}")]
     checks += [dg.AssetCheckSpec(r.check_name, asset=key, blocking=True, description=f"[error] {describe(r)}")
                for r in rules]
 
@@ -89,7 +90,7 @@ def publish_catalog_table(
         relation.create("staged")
         results = [RuleResult("every_domain_loads", "warn", not mesh.problems, len(mesh.problems),
                               {"problems": list(mesh.problems)} if mesh.problems else {},
-                              "Every domain of the workspace has valid descriptors."),
+                              DOMAINS_LOAD),
                    *run_sql_rules(con, '"staged"', rules, lambda port: port, datetime.now(timezone.utc))]
         snapshot = None
         if not any(r.blocking for r in results):

@@ -153,6 +153,8 @@ def _run_sql_rule(con, table: str, rule: Rule, ref: RefResolver, now: datetime, 
 
 # --- the schema check every asset has -------------------------------------------------------
 
+SCHEMA_CHECK_DESCRIPTION = "Produced columns and types match the contract."
+
 
 def type_matches(logical: str, duckdb_type: str) -> bool:
     if logical.startswith("decimal"):
@@ -170,7 +172,7 @@ def schema_result(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[Col
                    for n in set(declared) & set(actual) if not type_matches(declared[n], actual[n]))
     observed = {k: v for k, v in {"missing": missing, "unexpected": extra, "wrong_type": wrong}.items() if v}
     return RuleResult("schema", "error", not observed, len(missing) + len(extra) + len(wrong), observed,
-                      "Produced columns and types match the contract.")
+                      SCHEMA_CHECK_DESCRIPTION)
 
 
 def cast_select(source: str, produced: list[str], columns: tuple[Column, ...]) -> str:

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -45,7 +45,6 @@ class Plan:
     root: Path
     folders: dict[Path, dict[str, str]]  # final folder -> {relative path: text}
     register: str | None = None
-    summary: list[str] = field(default_factory=list)
 
     def paths(self) -> list[str]:
         listed = [str((folder / rel).relative_to(self.root)) for folder, files in self.folders.items() for rel in files]
