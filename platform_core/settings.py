@@ -25,3 +25,12 @@ class Settings:
         root = environ.get(WAREHOUSE_VARIABLE) or "warehouse"
         workspace = environ.get(WORKSPACE_VARIABLE) or "workspace.yaml"
         return cls(warehouse_root=Path(root).expanduser().resolve(), workspace=Path(workspace).expanduser().resolve())
+
+
+def dagster_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The Dagster instance's directory, `DAGSTER_HOME`, as Dagster itself requires it."""
+    environ = os.environ if environ is None else environ
+    home = environ.get("DAGSTER_HOME")
+    if not home:
+        raise RuntimeError("DAGSTER_HOME is not set: it names the Dagster instance's directory (see README)")
+    return Path(home).expanduser().resolve()

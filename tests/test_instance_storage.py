@@ -1,0 +1,63 @@
+"""The instance's event log storage keeps concurrency pools exact across processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from platform_core.instance_storage import PoolSafeSqliteEventLogStorage
+from platform_core.settings import dagster_home
+from tests.conftest import PROJECT, subprocess_env
+from tests.slot_claimer import POOL
+
+ROUNDS, PERIOD = 40, 0.2
+
+
+def _project_instance(tmp_path: Path) -> dict[str, str]:
+    env = subprocess_env(tmp_path)
+    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
+    return env
+
+
+def test_project_instance_uses_pool_safe_storage_in_dagster_home(tmp_path: Path) -> None:
+    _project_instance(tmp_path)  # DAGSTER_HOME is already the test's (conftest)
+    instance = dg.DagsterInstance.get()
+    storage = instance.event_log_storage
+    assert isinstance(storage, PoolSafeSqliteEventLogStorage)
+    assert Path(storage._base_dir) == tmp_path / "dagster_home" / "history" / "runs"
+    # runs and schedules keep Dagster's default places next to it
+    assert (tmp_path / "dagster_home" / "history" / "runs.db").exists()
+
+
+def test_dagster_home_must_be_set() -> None:
+    with pytest.raises(RuntimeError, match="DAGSTER_HOME is not set"):
+        dagster_home({})
+
+
+def test_two_processes_never_hold_a_one_slot_pool_together(tmp_path: Path) -> None:
+    env = _project_instance(tmp_path)
+    instance = dg.DagsterInstance.get()
+    instance.event_log_storage.set_concurrency_slots(POOL, 1)
+    start = time.time() + 3  # both processes have imported Dagster by then
+    claimers = [
+        subprocess.Popen([sys.executable, "-m", "tests.slot_claimer", str(start), str(ROUNDS), str(PERIOD)],
+                         cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [claimer.communicate(timeout=120)[0] for claimer in claimers]
+    assert [claimer.returncode for claimer in claimers] == [0, 0]
+    first, second = (json.loads(output) for output in outputs)
+
+    together = [(a, b) for a in first for b in second if a[0] < b[1] and b[0] < a[1]]
+    assert together == []
+    # every round was won by someone: the pool admitted work, it did not just refuse it
+    assert len(first) + len(second) >= ROUNDS
+    info = instance.event_log_storage.get_concurrency_info(POOL)
+    assert (info.slot_count, info.claimed_slots, info.pending_steps) == (1, [], [])
