@@ -1,0 +1,125 @@
+"""What the Dagster UI shows, read through the webserver's GraphQL API (the UI's own source).
+
+The webserver is started on the project's workspace.yaml, as `scripts/platform.sh` does: every
+location must load, and the global asset graph must hold exactly the cross-domain edges the
+descriptors declare, so that the domains form one connected graph.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from platform_core.catalog import dependency_rows, load_mesh
+from platform_core.workspace import read_workspace
+from tests.conftest import PROJECT, subprocess_env
+
+pytestmark = pytest.mark.xdist_group("ui")  # one webserver for the module, on one worker
+
+WEBSERVER = str(Path(sys.executable).parent / "dagster-webserver")
+
+LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries {
+  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+ASSETS = """{ assetNodes { assetKey { path } dependencyKeys { path }
+  repository { location { name } } } }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Webserver:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def query(self, text: str) -> dict:
+        request = urllib.request.Request(f"{self.url}/graphql", data=json.dumps({"query": text}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.load(response)
+        assert "errors" not in body, body
+        return body["data"]
+
+    def loaded_locations(self, timeout: float = 240) -> list[dict]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            entries = self.query(LOCATIONS)["workspaceOrError"]["locationEntries"]
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                return entries
+            time.sleep(1)
+        raise AssertionError(f"locations still loading after {timeout} s: {entries}")
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
+    tmp_path = tmp_path_factory.mktemp("ui")
+    (tmp_path / "dagster_home").mkdir()
+    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
+    port = _free_port()
+    log = (tmp_path / "webserver.log").open("w")
+    process = subprocess.Popen([WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+                               cwd=PROJECT, env=subprocess_env(tmp_path), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/server_info", timeout=5).close()
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "webserver.log").read_text()[-3000:]
+                assert time.time() < deadline, "the webserver did not answer within 120 s"
+                time.sleep(1)
+        yield Webserver(url)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
+
+
+def test_every_location_of_the_workspace_loads(webserver: Webserver) -> None:
+    entries = webserver.loaded_locations()
+    expected = [location.name for location in read_workspace(PROJECT / "workspace.yaml")]
+    assert sorted(e["name"] for e in entries) == sorted(expected)
+    failed = {e["name"]: e["locationOrLoadError"] for e in entries
+              if e["locationOrLoadError"]["__typename"] != "RepositoryLocation"}
+    assert failed == {}
+
+
+def test_global_asset_graph_has_the_declared_cross_domain_edges_and_is_connected(webserver: Webserver) -> None:
+    webserver.loaded_locations()
+    nodes = webserver.query(ASSETS)["assetNodes"]
+    location_of = {tuple(n["assetKey"]["path"]): n["repository"]["location"]["name"] for n in nodes}
+    edges = {(tuple(n["assetKey"]["path"]), tuple(d["path"])) for n in nodes for d in n["dependencyKeys"]}
+    crossing = {(consumer, producer) for consumer, producer in edges
+                if location_of[consumer] != location_of.get(producer)}
+
+    mesh = load_mesh(PROJECT / "workspace.yaml")
+    declared = {((row["consumer_domain"], row["consumer_product"], reader), tuple(str(row["producer_address"]).split(".")))
+                for row in dependency_rows(mesh) if row["cross_domain"] for reader in row["read_by"]}
+    assert declared, "the mesh declares cross-domain inputs"
+    assert crossing == declared
+
+    # every domain's assets, with the edges between them, form one graph (the platform's
+    # catalog reads descriptors, not assets, so it stands apart)
+    domains = {d.name for d in mesh.domains}
+    keys = {key for key, location in location_of.items() if location in domains}
+    assert {key[0] for key in keys} == domains
+    component, frontier = set(), [next(iter(keys))]
+    while frontier:
+        key = frontier.pop()
+        if key not in component:
+            component.add(key)
+            frontier += [b for a, b in edges if a == key] + [a for a, b in edges if b == key]
+    assert component == keys
