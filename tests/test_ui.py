@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from platform_core.catalog import dependency_rows, load_mesh
+from platform_core.freshness import freshness_of
+from platform_core.spec import TimeWindowFreshness
 from platform_core.workspace import read_workspace
 from tests.conftest import PROJECT, subprocess_env
 
@@ -31,6 +33,14 @@ LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries {
   name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 ASSETS = """{ assetNodes { assetKey { path } dependencyKeys { path }
   repository { location { name } } } }"""
+# What an asset's page shows: owners, description, column schema, checks and freshness.
+ASSET_PAGES = """{ assetNodes { assetKey { path } description pools
+  owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
+  metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name } } } }
+  assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
+  internalFreshnessPolicy { __typename
+    ... on TimeWindowFreshnessPolicy { failWindowSeconds warnWindowSeconds }
+    ... on CronFreshnessPolicy { deadlineCron } } } }"""
 
 
 def _free_port() -> int:
@@ -123,3 +133,30 @@ def test_global_asset_graph_has_the_declared_cross_domain_edges_and_is_connected
             component.add(key)
             frontier += [b for a, b in edges if a == key] + [a for a, b in edges if b == key]
     assert component == keys
+
+
+def test_every_domain_asset_page_shows_owner_description_schema_checks_and_freshness(webserver: Webserver) -> None:
+    webserver.loaded_locations()
+    nodes = webserver.query(ASSET_PAGES)["assetNodes"]
+    mesh = load_mesh(PROJECT / "workspace.yaml")
+    products = {(p.domain, p.name): p for p in mesh.products}
+    pages = [n for n in nodes if tuple(n["assetKey"]["path"][:2]) in products]
+    # every step of every product has a page (raw inputs add theirs)
+    steps = {(p.domain, p.name, step.name) for p in mesh.products for _, step in p.steps}
+    assert steps <= {tuple(n["assetKey"]["path"]) for n in pages}
+    for page in pages:
+        domain, product_name, name = page["assetKey"]["path"]
+        product = products[(domain, product_name)]
+        owners = [o.get("team") or o.get("email") for o in page["owners"]]
+        assert product.owner.team in owners, (name, owners)
+        assert page["description"], name
+        assert page["pools"] == [f"duckdb_{domain}"], name
+        schemas = [e["schema"] for e in page["metadataEntries"] if e["label"] == "dagster/column_schema"]
+        assert len(schemas) == 1 and schemas[0]["columns"], name
+        checks = {c["name"]: c["blocking"] for c in page["assetChecksOrError"]["checks"]}
+        assert checks.get("schema") is True, (name, checks)
+        policy, freshness = page["internalFreshnessPolicy"], freshness_of(product)
+        if isinstance(freshness, TimeWindowFreshness):
+            assert policy["failWindowSeconds"] == freshness.fail_after.total_seconds(), name
+        else:
+            assert policy["deadlineCron"] == freshness.cron, name
