@@ -1,13 +1,16 @@
-"""What the Dagster UI shows, read through the webserver's GraphQL API (the UI's own source).
+"""What the Dagster UI shows: through the webserver's GraphQL API (the UI's own source), and
+in a real browser.
 
 The webserver is started on the project's workspace.yaml, as `scripts/platform.sh` does: every
 location must load, and the global asset graph must hold exactly the cross-domain edges the
-descriptors declare, so that the domains form one connected graph.
+descriptors declare, so that the domains form one connected graph. Headless Chromium then
+opens every HR asset's page and its checks tab, as a user would.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from platform_core.catalog import dependency_rows, load_mesh
 from platform_core.freshness import freshness_of
@@ -160,3 +164,61 @@ def test_every_domain_asset_page_shows_owner_description_schema_checks_and_fresh
             assert policy["failWindowSeconds"] == freshness.fail_after.total_seconds(), name
         else:
             assert policy["deadlineCron"] == freshness.cron, name
+
+
+# --- in a browser ---------------------------------------------------------------------------
+
+BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _chromium() -> str | None:
+    return os.environ.get("MESH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser_page(webserver: Webserver, tmp_path_factory: pytest.TempPathFactory):
+    executable = _chromium()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: scripts/browser.sh installs Debian's chromium")
+        pytest.skip("no Chromium on this machine (scripts/browser.sh installs Debian's chromium)")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)
+        # tall, because the UI renders only the rows of long lists that fit on the screen
+        page = browser.new_page(viewport={"width": 1600, "height": 4000})
+        page.set_default_timeout(60_000)
+        page.goto(f"{webserver.url}/assets")
+        # Dagster greets a first visit with a community dialog; a user would skip it once.
+        page.get_by_role("button", name="Skip").click()
+        yield page
+        browser.close()
+
+
+def test_every_hr_asset_page_shows_owner_description_columns_checks_and_freshness(
+        webserver: Webserver, browser_page) -> None:
+    webserver.loaded_locations()
+    nodes = {tuple(n["assetKey"]["path"]): n for n in webserver.query(ASSET_PAGES)["assetNodes"]}
+    (product,) = [p for p in load_mesh(PROJECT / "workspace.yaml").products if p.domain == "hr"]
+    freshness = freshness_of(product)
+    assert isinstance(freshness, TimeWindowFreshness)
+    fails_after = f"Fails if more than {int(freshness.fail_after.total_seconds() // 3600)} hours"
+    keys = sorted(key for key in nodes if key[:2] == ("hr", product.name))
+    assert len(keys) >= len(product.steps)
+
+    page = browser_page
+    body = page.locator("body")
+    for key in keys:
+        node = nodes[key]
+        (schema,) = [e["schema"] for e in node["metadataEntries"] if e["label"] == "dagster/column_schema"]
+        page.goto(f"{webserver.url}/assets/{'/'.join(key)}")
+        # parts of the page load one after another: each expectation waits for its text
+        for shown in [node["description"].splitlines()[0], product.owner.team, fails_after,
+                      *(column["name"] for column in schema["columns"])]:
+            expect(body).to_contain_text(shown)
+
+        checks = [c["name"] for c in node["assetChecksOrError"]["checks"]]
+        page.goto(f"{webserver.url}/assets/{'/'.join(key)}?view=checks")
+        for shown in [f"Checks ({len(checks)})", *checks]:
+            expect(body).to_contain_text(shown)
