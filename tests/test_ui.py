@@ -189,6 +189,7 @@ def browser_page(webserver: Webserver, tmp_path_factory: pytest.TempPathFactory)
         # tall, because the UI renders only the rows of long lists that fit on the screen
         page = browser.new_page(viewport={"width": 1600, "height": 4000})
         page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)  # a page's parts load one after another, slowly on CI
         page.goto(f"{webserver.url}/assets")
         # Dagster greets a first visit with a community dialog; a user would skip it once.
         page.get_by_role("button", name="Skip").click()
