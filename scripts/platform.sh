@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export DAGSTER_HOME="$PWD/dagster_home"
 export MESH_WAREHOUSE="${MESH_WAREHOUSE:-$PWD/warehouse}"
-.venv/bin/mesh check
+.venv/bin/mesh check || echo "mesh check found problems (above): those domains' code locations show them as load errors in the UI; every other domain runs."
 exec .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"

@@ -13,7 +13,7 @@ from platform_core.loader import load_domain
 from platform_core.settings import Settings
 from platform_core.storage import Warehouse
 from tests.conftest import materialize
-from tests.factories import consumer_product_yaml, write_consumer_domain, write_domain
+from tests.factories import consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
 
 FILE = "domains/ledger/products/vat/product.yaml"
 
@@ -38,6 +38,27 @@ def test_address_errors_name_the_address_and_the_ports_that_exist(tmp_path: Path
     with pytest.raises(PlatformError) as raised:
         load_domain(write_consumer_domain(tmp_path, consumer_product_yaml(address)))
     assert [str(p) for p in raised.value.problems] == [f"{FILE}: inputs[0].address: {message}"]
+
+
+def test_a_mistake_elsewhere_in_the_producer_is_not_the_consumers_error(tmp_path: Path) -> None:
+    producer = product_yaml()
+    producer["layers"]["silver"][0]["columns"][1]["type"] = "integr"  # not in the addressed port
+    write_domain(tmp_path, producer)
+    with pytest.raises(PlatformError, match="unknown type 'integr'"):
+        load_domain(tmp_path / "domains" / "shop")
+    consumer = load_domain(write_consumer_domain(tmp_path))
+    assert [p.name for p in consumer.products] == ["vat"]
+
+
+def test_a_broken_addressed_port_is_named_in_the_consumers_error(tmp_path: Path) -> None:
+    producer = product_yaml()
+    producer["output_ports"][1]["columns"][0]["type"] = "integr"  # daily_sales, which ledger reads
+    write_domain(tmp_path, producer)
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_consumer_domain(tmp_path))
+    assert [str(p) for p in raised.value.problems] == [
+        f"{FILE}: inputs[0].address: shop.sales.daily_sales: the producer's contract for this port is invalid "
+        "(1 problem(s); run mesh check on domains/shop/products/sales/product.yaml)"]
 
 
 def test_consumer_reads_the_producers_published_port(tmp_path: Path, settings: Settings, instance) -> None:
