@@ -32,6 +32,19 @@ def identifier_problem(name: str, column: bool = False) -> str | None:
     return None
 
 
+# A domain is a DuckDB database file, attached under its own name, and a product a schema in
+# it: neither may take a name DuckDB gives its own catalogs and schemas.
+DUCKDB_NAMESPACES = frozenset({"main", "temp", "system", "memory", "information_schema", "pg_catalog"})
+
+
+def namespace_problem(name: str) -> str | None:
+    """Why `name` cannot name a domain or a product, or None when it can."""
+    problem = identifier_problem(name)
+    if problem is None and name in DUCKDB_NAMESPACES:
+        return f"bad name {name!r}: DuckDB uses it for its own catalogs and schemas"
+    return problem
+
+
 def quote(name: str) -> str:
     """Quote an identifier for DuckDB. Names are validated on load; quoting still escapes defensively."""
     return '"' + name.replace('"', '""') + '"'

@@ -2,7 +2,7 @@
 
 Every rule compiles to one aggregate query over the table, with identifiers quoted and
 values bound as parameters. The pandas executor (`quality_pandera`) implements the same
-semantics; `tests/test_quality_conformance.py` holds the two to it:
+semantics; `tests/test_quality.py` holds the two to it:
 
 - row rules count failing rows; nulls fail only `not_null`;
 - `unique` counts every row of a duplicated key and ignores rows whose key is all null;

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from platform_core.errors import PlatformError, ProblemCollector
 from platform_core.loader import load_domain, load_product
-from platform_core.names import reserved_sql_keywords
+from platform_core.names import DUCKDB_NAMESPACES, reserved_sql_keywords
 from platform_core.workspace import read_workspace
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -69,6 +70,8 @@ def name_problem(kind: str, name: str) -> str | None:
         return f"{name!r} is a reserved SQL keyword"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"{name!r} is a Python keyword"
+    if name in DUCKDB_NAMESPACES:
+        return f"{name!r} is a name DuckDB uses for its own catalogs and schemas"
     if kind == "domain" and name in RESERVED_NAMES:
         return f"{name!r} is reserved by the platform"
     return None
@@ -99,6 +102,7 @@ def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, d
     if problem:
         raise _refuse("domain", name, problem)
     folder = root / "domains" / name
+    _check_workspace(root / "workspace.yaml")
     listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")}
     if folder.exists() or name in listed:
         raise ScaffoldError(f"refused: domain {name!r} already exists ({folder.relative_to(root)}); "
@@ -110,6 +114,20 @@ def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, d
                "product": EXAMPLE_PRODUCT, "product_title": f"{_title(name)} {_title(EXAMPLE_PRODUCT)}"}
     files = _render("domain", context) | _product_files(template, context)
     return Plan(root, {folder: files}, register=name)
+
+
+def _check_workspace(workspace: Path) -> None:
+    """The new domain is registered in workspace.yaml: make sure that can be done before writing."""
+    if not workspace.is_file():
+        raise ScaffoldError(f"refused: there is no {workspace}; run mesh from the project's folder or pass "
+                            "--project. Nothing was written.")
+    try:
+        data = pyyaml.safe_load(workspace.read_text(encoding="utf-8"))
+    except pyyaml.YAMLError as error:
+        raise ScaffoldError(f"refused: {workspace.name} is not valid YAML ({error}). Nothing was written.") from error
+    if not isinstance(data, dict) or not isinstance(data.get("load_from"), list):
+        raise ScaffoldError(f"refused: {workspace.name} has no load_from list to add the domain's code location to. "
+                            "Nothing was written.")
 
 
 def plan_product(root: Path, domain: str, name: str, template: str = "simple") -> Plan:
@@ -183,7 +201,14 @@ def apply(plan: Plan) -> None:
 
 
 def _verify(plan: Plan, scratch: Path) -> None:
-    """Load what was rendered with the platform's loader, so a template can never ship a broken product."""
+    """Load what was rendered with the platform's loader, and compile its Python, so a template
+    can never ship a broken product or a module that does not import."""
+    for module in scratch.rglob("*.py"):
+        try:
+            compile(module.read_text(encoding="utf-8"), str(module.relative_to(scratch)), "exec")
+        except SyntaxError as error:
+            raise ScaffoldError(f"refused: the generated {module.relative_to(scratch)} is not valid Python "
+                                f"({error.msg}, line {error.lineno}). Nothing was written.") from error
     for final in plan.folders:
         relative = final.relative_to(plan.root).parts  # domains/<d> or domains/<d>/products/<p> or .../data/<p>
         domain_dir = scratch / relative[0] / relative[1]

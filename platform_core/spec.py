@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Union
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from platform_core.rules import Rule, Unique, NotNull
-from platform_core.types import ColumnName, Duration, Email, Identifier, SemVer, Spec, Team, Text
+from platform_core.types import ColumnName, Duration, Email, Identifier, Namespace, SemVer, Spec, Team, Text
 from platform_core.types import Tag as TagText
 
 Classification = Literal["public", "internal", "confidential", "restricted"]
@@ -194,8 +194,8 @@ class Schedule(Spec):
 
 
 class Product(Spec):
-    name: Identifier
-    domain: Identifier
+    name: Namespace
+    domain: Namespace
     title: Text
     description: Text
     owner: Owner
@@ -236,7 +236,7 @@ class Product(Spec):
 
 
 class Domain(Spec):
-    name: Identifier
+    name: Namespace
     title: Text
     description: Text
     owner: Owner

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
-from platform_core.names import identifier_problem
+from platform_core.names import identifier_problem, namespace_problem
 
 
 class Spec(BaseModel):
@@ -17,9 +17,9 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _named(column: bool) -> AfterValidator:
+def _named(column: bool = False, namespace: bool = False) -> AfterValidator:
     def check(value: str) -> str:
-        problem = identifier_problem(value, column=column)
+        problem = namespace_problem(value) if namespace else identifier_problem(value, column=column)
         if problem:
             raise ValueError(problem)
         return value
@@ -29,6 +29,8 @@ def _named(column: bool) -> AfterValidator:
 
 Identifier = Annotated[str, _named(column=False)]
 ColumnName = Annotated[str, _named(column=True)]
+# Names of domains and products, which become DuckDB catalogs and schemas.
+Namespace = Annotated[str, _named(namespace=True)]
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 

@@ -9,7 +9,7 @@ import dagster as dg
 
 from platform_core.factory import build_domain
 from platform_core.settings import Settings
-from tests.factories import write_domain
+from tests.factories import product_yaml, write_domain
 
 
 def _specs(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
@@ -44,11 +44,16 @@ def test_asset_metadata_owners_tags_kinds(tmp_path: Path, settings: Settings) ->
 
 
 def test_checks_are_declared_with_blocking_by_severity(tmp_path: Path, settings: Settings) -> None:
-    defs = build_domain(write_domain(tmp_path), settings)
+    product = product_yaml()
+    product["output_ports"][1]["quality"].append(
+        {"type": "row_count", "min": 1000, "severity": "warn"})  # a warning, never blocking
+    defs = build_domain(write_domain(tmp_path, product), settings)
     checks = {(c.asset_key.to_user_string(), c.name): c for a in defs.assets for c in a.check_specs}
     assert sorted(name for key, name in checks if key == "shop/sales/orders") == [
         "accepted_values_status", "not_null_order_id", "schema", "unique_order_id"]
-    assert all(c.blocking for c in checks.values())
+    blocking = {name: c.blocking for (key, name), c in checks.items() if key == "shop/sales/daily_sales"}
+    assert blocking == {"schema": True, "unique_day": True, "range_revenue": True, "row_count": False}
+    assert all(c.blocking for (key, _), c in checks.items() if key != "shop/sales/daily_sales")
 
 
 def test_freshness_and_schedule_come_from_the_descriptor(tmp_path: Path, settings: Settings) -> None:

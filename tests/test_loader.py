@@ -94,6 +94,9 @@ INVALID = {
     "reserved keyword": (
         _set("output_ports[1].columns[0].name", "select"),
         "output_ports[1].columns[0].name: bad identifier 'select': it is a reserved SQL keyword"),
+    "DuckDB's own schema name": (
+        _set("name", "main"),
+        "name: bad name 'main': DuckDB uses it for its own catalogs and schemas"),
     "missing SQL file": (
         _set("output_ports[1].sql", "sql/nowhere.sql"),
         "output_ports[1].sql: SQL file not found: sql/nowhere.sql"),

@@ -87,6 +87,9 @@ def test_scaffolded_domain_and_products_load_check_and_materialize(project: Path
     (["product", "hr", "overtime"], "refused: domains/hr/products/overtime already exists"),
     (["product", "hr", "order"], "refused: 'order' is a reserved SQL keyword"),
     (["product", "hr", "../../x"], "refused: '../../x' looks like a path"),
+    (["product", "hr", "main"], "refused: 'main' is a name DuckDB uses for its own catalogs and schemas"),
+    (["product", "hr", "information_schema"], "refused: 'information_schema' is a name DuckDB uses"),
+    (["domain", "temp"], "refused: 'temp' is a name DuckDB uses for its own catalogs and schemas"),
     (["product", "nowhere", "stock"], "refused: there is no domain 'nowhere'; domains: finance, hr, sales"),
 ])
 def test_bad_names_are_refused_and_nothing_is_written(project: Path, args: list[str], message: str) -> None:
@@ -122,4 +125,38 @@ def test_bad_owner_is_refused(project: Path) -> None:
     before = _tree(project)
     code, output = mesh("new", "domain", "zeta_ops", "--owner", "Zeta Ops!", "--project", str(project))
     assert code == 1 and "owner 'Zeta Ops!' is not a team; write it as team:<slug>" in output
+    assert _tree(project) == before
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--description", 'ends with a quote"'),
+    ("--description", '"""\nimport os; os.system("touch pwned")\n"""'),
+    ("--contact", "a}b@x.io"),
+])
+def test_free_text_options_cannot_break_or_inject_into_generated_files(project: Path, tmp_path: Path,
+                                                                        option: str, value: str) -> None:
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", option, value,
+                        "--project", str(project))
+    assert code == 0, output
+    definitions = project / "domains" / "zeta_ops" / "definitions.py"
+    compile(definitions.read_text(), str(definitions), "exec")
+    assert value not in definitions.read_text()
+    code, output = mesh("check", "-w", str(project / "workspace.yaml"))
+    assert code == 0, output
+
+
+@pytest.mark.parametrize("workspace, message", [
+    (None, "workspace.yaml; run mesh from the project's folder or pass --project"),
+    ("# no locations yet\n", "workspace.yaml has no load_from list"),
+    ("load_from: [\n", "workspace.yaml is not valid YAML"),
+])
+def test_a_workspace_that_cannot_take_the_domain_is_refused_first(project: Path, workspace: str | None,
+                                                                   message: str) -> None:
+    if workspace is None:
+        (project / "workspace.yaml").unlink()
+    else:
+        (project / "workspace.yaml").write_text(workspace)
+    before = _tree(project)
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--project", str(project))
+    assert code == 1 and message in output and "Nothing was written." in output
     assert _tree(project) == before
