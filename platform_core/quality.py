@@ -82,7 +82,8 @@ def max_age_result(rule: MaxAge, newest: Any, now: datetime) -> RuleResult:
 
 
 def text_values(rule: AcceptedValues) -> list[str]:
-    return [str(v) for v in rule.values]
+    """The accepted values as DuckDB prints them (`true`, not Python's `True`)."""
+    return [str(v).lower() if isinstance(v, bool) else str(v) for v in rule.values]
 
 
 # --- SQL executor -----------------------------------------------------------------------
@@ -99,7 +100,7 @@ def run_sql_rules(
     return [_run_sql_rule(con, table, rule, ref, now, total, types) for rule in rules]
 
 
-def _as_text(column: str, duckdb_type: str) -> str:
+def as_text(column: str, duckdb_type: str) -> str:
     """Text form of a value as accepted_values compares it; 7.0 in a float column reads as 7."""
     if duckdb_type in DUCKDB_TYPES["double"]:
         return (f"CASE WHEN {column} = trunc({column}) THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) "
@@ -126,7 +127,7 @@ def _run_sql_rule(con, table: str, rule: Rule, ref: RefResolver, now: datetime, 
         failing = _count(con, f"SELECT sum(n) FROM (SELECT count(*) AS n FROM {table} "
                               f"WHERE NOT ({all_null}) GROUP BY {key} HAVING count(*) > 1)")
     elif isinstance(rule, AcceptedValues):
-        text = _as_text(quote(rule.column), types[rule.column])
+        text = as_text(quote(rule.column), types[rule.column])
         failing = _count(con, f"SELECT count(*) FROM {table} WHERE {quote(rule.column)} IS NOT NULL "
                               f"AND NOT list_contains($values, {text})",
                          {"values": text_values(rule)})

@@ -7,7 +7,7 @@ failing row count is simply the number of distinct rows pandera reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from platform_core.quality import (
-    RuleResult, dataset_result, max_age_result, row_count_passes, rows_result, text_values,
+    RuleResult, as_text, dataset_result, max_age_result, row_count_passes, rows_result, text_values,
 )
 from platform_core.rules import (
     AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships, RowCount, Rule, Unique,
@@ -25,18 +25,23 @@ from platform_core.rules import (
 ValuesResolver = Callable[[str, str], list[Any]]  # (port, column) -> values present in that port
 
 
-def run_pandera_rules(df: pd.DataFrame, rules: tuple[Rule, ...], ref_values: ValuesResolver, now: datetime) -> list[RuleResult]:
-    return [_run_rule(df, rule, ref_values, now) for rule in rules]
+def run_pandera_rules(df: pd.DataFrame, rules: tuple[Rule, ...], ref_values: ValuesResolver, now: datetime,
+                      types: Mapping[str, str] | None = None) -> list[RuleResult]:
+    """`types` are the DuckDB types of the columns when the frame was read from DuckDB (as a
+    step's staged output is): pandas cannot tell a DATE from a TIMESTAMP, and accepted_values
+    compares the text DuckDB would print for the declared type."""
+    return [_run_rule(df, rule, ref_values, now, types or {}) for rule in rules]
 
 
-def _run_rule(df: pd.DataFrame, rule: Rule, ref_values: ValuesResolver, now: datetime) -> RuleResult:
+def _run_rule(df: pd.DataFrame, rule: Rule, ref_values: ValuesResolver, now: datetime,
+              types: Mapping[str, str]) -> RuleResult:
     if isinstance(rule, RowCount):
         passed = _failure_cases(_row_count_schema(rule), df) is None
         return dataset_result(rule, passed, {"rows": len(df)})
     if isinstance(rule, MaxAge):
         newest = pd.to_datetime(df[rule.column]).max() if len(df) else None
         return max_age_result(rule, newest, now)
-    failures = _failure_cases(schema_for(rule, ref_values), df)
+    failures = _failure_cases(schema_for(rule, ref_values, types), df)
     failing = 0 if failures is None else int(failures["index"].dropna().nunique())
     return rows_result(rule, failing, len(df))
 
@@ -45,7 +50,7 @@ def _row_count_schema(rule: RowCount) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(checks=pa.Check(lambda d: row_count_passes(rule, len(d)), name=rule.check_name))
 
 
-def schema_for(rule: Rule, ref_values: ValuesResolver) -> pa.DataFrameSchema:
+def schema_for(rule: Rule, ref_values: ValuesResolver, types: Mapping[str, str] | None = None) -> pa.DataFrameSchema:
     """The pandera schema that enforces one row-level rule."""
     name = rule.check_name
     if isinstance(rule, NotNull):
@@ -56,7 +61,8 @@ def schema_for(rule: Rule, ref_values: ValuesResolver) -> pa.DataFrameSchema:
         return pa.DataFrameSchema(unique=list(rule.columns))
     if isinstance(rule, AcceptedValues):
         allowed = set(text_values(rule))
-        check = pa.Check(lambda s: s.map(_text).isin(allowed), name=name)
+        declared = (types or {}).get(rule.column)
+        check = pa.Check(lambda s: duckdb_text(s, declared).isin(allowed), name=name)
     elif isinstance(rule, Range):
         low = -float("inf") if rule.min is None else rule.min
         high = float("inf") if rule.max is None else rule.max
@@ -71,11 +77,20 @@ def schema_for(rule: Rule, ref_values: ValuesResolver) -> pa.DataFrameSchema:
     return pa.DataFrameSchema({rule.column: pa.Column(nullable=True, checks=check)})
 
 
-def _text(value: Any) -> str:
-    # pandas turns an integer column with nulls into floats; DuckDB still prints 7, not 7.0.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def duckdb_text(series: pd.Series, duckdb_type: str | None) -> pd.Series:
+    """Each value as DuckDB prints it for its type (`true`, `2026-01-01`, `7` for 7.0), which is
+    what the SQL executor compares: the same expression serves both executors."""
+    con = duckdb.connect()
+    try:
+        con.register("frame", pd.DataFrame({"v": series.reset_index(drop=True)}))
+        if duckdb_type is None:  # a frame of pandas' own: DuckDB's reading of its dtype
+            duckdb_type = con.execute("SELECT data_type FROM information_schema.columns "
+                                      "WHERE table_name = 'frame'").fetchall()[0][0]
+        rows = con.execute(f"SELECT {as_text('v', duckdb_type)} FROM (SELECT CAST(v AS {duckdb_type}) AS v FROM frame)"
+                           ).fetchall()
+    finally:
+        con.close()
+    return pd.Series([text for (text,) in rows], index=series.index, dtype=object)
 
 
 def expression_holds(df: pd.DataFrame, expression: str) -> pd.Series:

@@ -77,7 +77,8 @@ class AcceptedValues(_ColumnRule):
     """`{type: accepted_values, column: status, values: [approved, pending]}`: non-null values are in the list."""
 
     type: Literal["accepted_values"]
-    values: tuple[str | int, ...] = Field(min_length=1)
+    # bool first: YAML's true stays a boolean instead of becoming 1
+    values: tuple[bool | str | int, ...] = Field(min_length=1)
 
 
 class Range(_ColumnRule):

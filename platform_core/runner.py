@@ -170,5 +170,6 @@ def audit(con: duckdb.DuckDBPyConnection, staging: str, product: Product, step: 
             return [value for (value,) in rows]
 
         staged = con.sql(f"SELECT * FROM {staging}").df()
-        results = run_pandera_rules(staged, runnable, ref_values, now)
+        types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {staging}").fetchall()}
+        results = run_pandera_rules(staged, runnable, ref_values, now, types)
     return (schema, *results, *missing)

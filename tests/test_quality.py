@@ -7,7 +7,7 @@ semantic drift between them (nulls, composite keys, bounds) fails here.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pandas as pd
@@ -30,6 +30,9 @@ SHIFTS = pd.DataFrame({
     "amount": [40.0, 70.0, -25.0, 120.0, 999.0, 22.0, None],
     "status": ["approved", "approved", "pending", "approved", "bogus", None, "rejected"],
     "loaded_at": pd.to_datetime(["2026-11-01 08:00"] * 6 + ["2026-10-01 08:00"]),
+    "overtime": pd.array([True, False, True, True, False, None, True], dtype="boolean"),
+    "work_date": [date(2026, 10, 5), date(2026, 10, 5), date(2026, 10, 6), date(2026, 11, 2), date(2026, 11, 2),
+                  None, date(2026, 11, 30)],
 })
 EMPLOYEES = pd.DataFrame({"employee_id": ["E1", "E2", "E3", "E4"]})
 EVERYONE = pd.DataFrame({"employee_id": ["E1", "E2", "E3", "E4", "E9"]})
@@ -47,6 +50,13 @@ CASES = [
     (rule({"type": "accepted_values", "column": "status", "values": ["approved", "pending", "rejected"]}), False, 1, {}),
     (rule({"type": "accepted_values", "column": "status", "values": ["approved", "pending", "rejected", "bogus"]}), True, 0, {}),
     (rule({"type": "accepted_values", "column": "period_id", "values": [202610, 202611]}), True, 0, {}),
+    # booleans and dates compare as DuckDB prints them, whichever executor runs
+    (rule({"type": "accepted_values", "column": "overtime", "values": [True]}), False, 2, {}),
+    (rule({"type": "accepted_values", "column": "overtime", "values": [True, False]}), True, 0, {}),
+    (rule({"type": "accepted_values", "column": "work_date", "values": ["2026-10-05", "2026-10-06", "2026-11-02"]}),
+     False, 1, {}),
+    (rule({"type": "accepted_values", "column": "work_date",
+           "values": ["2026-10-05", "2026-10-06", "2026-11-02", "2026-11-30"]}), True, 0, {}),
     (rule({"type": "range", "column": "hours", "min": 0, "max": 16}), False, 2, {}),
     (rule({"type": "range", "column": "hours", "max": 16}), False, 1, {}),
     (rule({"type": "range", "column": "rate", "min": 10, "max": 30}), True, 0, {}),
@@ -61,7 +71,7 @@ CASES = [
 ]
 
 
-def _sql(rules: tuple[Rule, ...]) -> list[RuleResult]:
+def _connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.register("shifts_frame", SHIFTS)
     con.execute('CREATE TABLE "shifts" AS SELECT * FROM shifts_frame')
@@ -69,17 +79,30 @@ def _sql(rules: tuple[Rule, ...]) -> list[RuleResult]:
         con.register("frame", frame)
         con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
         con.unregister("frame")
-    return run_sql_rules(con, '"shifts"', rules, lambda port: f'"{port}"', NOW)
+    return con
+
+
+def _sql(rules: tuple[Rule, ...]) -> list[RuleResult]:
+    return run_sql_rules(_connection(), '"shifts"', rules, lambda port: f'"{port}"', NOW)
+
+
+def _ref_values(port: str, column: str) -> list:
+    return list(PORTS[port][column])
 
 
 def _pandas(rules: tuple[Rule, ...]) -> list[RuleResult]:
-    def ref_values(port: str, column: str) -> list:
-        return list(PORTS[port][column])
-
-    return run_pandera_rules(SHIFTS.copy(), rules, ref_values, NOW)
+    return run_pandera_rules(SHIFTS.copy(), rules, _ref_values, NOW)
 
 
-EXECUTORS = {"sql": _sql, "pandera": _pandas}
+def _pandas_staged(rules: tuple[Rule, ...]) -> list[RuleResult]:
+    """As the runner audits a pandas step: the staged table read back from DuckDB, with its types."""
+    con = _connection()
+    types = {name: kind for name, kind, *_ in con.execute('DESCRIBE "shifts"').fetchall()}
+    assert types["work_date"] == "DATE" and types["overtime"] == "BOOLEAN"
+    return run_pandera_rules(con.sql('SELECT * FROM "shifts"').df(), rules, _ref_values, NOW, types)
+
+
+EXECUTORS = {"sql": _sql, "pandera": _pandas, "pandera_staged": _pandas_staged}
 
 
 @pytest.mark.parametrize("executor", sorted(EXECUTORS))
@@ -92,9 +115,10 @@ def test_rule_on_each_executor(executor: str, case) -> None:
     assert result.blocking == (not passed)  # every rule here has the default severity, error
 
 
-def test_executors_agree_on_the_whole_contract() -> None:
+@pytest.mark.parametrize("pandas_executor", [_pandas, _pandas_staged])
+def test_executors_agree_on_the_whole_contract(pandas_executor) -> None:
     rules = tuple(case[0] for case in CASES)
-    sql, pandas = _sql(rules), _pandas(rules)
+    sql, pandas = _sql(rules), pandas_executor(rules)
     assert [(r.check_name, r.passed, r.failing_rows) for r in sql] == [
         (r.check_name, r.passed, r.failing_rows) for r in pandas]
 
