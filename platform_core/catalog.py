@@ -163,6 +163,38 @@ def rows_relation(con: duckdb.DuckDBPyConnection, table: CatalogTable, rows: lis
     return con.read_json(handle.name, format="newline_delimited", columns=columns)
 
 
+def step_cycle(mesh: Mesh) -> list[str]:
+    """A loop of steps through other products' ports (`[a, b, a]`), or [] when there is none.
+
+    Each product's own steps are checked when it loads; a loop that crosses products or
+    domains only shows once the whole mesh is in view, and automation would run it forever.
+    """
+    needs: dict[str, list[str]] = {}
+    for product in mesh.products:
+        ports = {source.name: source.address for source in product.port_inputs}
+        steps = {step.name for _, step in product.steps}
+        for _, step in product.steps:
+            needs[product.address(step.name)] = [
+                ports[dep] if dep in ports else product.address(dep) for dep in step.depends_on
+                if dep in ports or dep in steps]
+    state: dict[str, str] = {}  # "open" while on the current path, "done" once fully explored
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = "open"
+        for upstream in needs.get(node, []):
+            if state.get(upstream) == "open":
+                return [*path[path.index(upstream):], upstream] if upstream in path else [node, upstream]
+            if upstream not in state and (loop := visit(upstream, [*path, upstream])):
+                return loop
+        state[node] = "done"
+        return []
+
+    for start in sorted(needs):
+        if start not in state and (loop := visit(start, [start])):
+            return loop
+    return []
+
+
 def domain_order(mesh: Mesh) -> list[str]:
     """Domains ordered so that every producer comes before its consumers (workspace order otherwise)."""
     needs = {d.name: set() for d in mesh.domains}

@@ -23,19 +23,26 @@ def main() -> None:
               default="workspace.yaml", show_default=True, help="The workspace listing the domains.")
 def check(workspace: Path) -> None:
     """Load every descriptor of every domain in the workspace; report every problem."""
-    failures = 0
+    from platform_core.catalog import Mesh, step_cycle
+
+    problems, failed, domains = 0, 0, []
     directories = domain_directories(workspace)
     for directory in directories:
         try:
             domain = load_domain(directory)
         except PlatformError as error:
-            failures += len(error.problems)
+            problems, failed = problems + len(error.problems), failed + 1
             click.echo(str(error), err=True)
             continue
+        domains.append(domain)
         ports = sum(len(p.output_ports) for p in domain.products)
         click.echo(f"ok  {domain.name}: {len(domain.products)} product(s), {ports} output port(s)")
-    if failures:
-        click.echo(f"{failures} problem(s) found in {len(directories)} domain(s)", err=True)
+    loop = step_cycle(Mesh(tuple(domains), ()))
+    if loop:
+        problems += 1
+        click.echo(f"{workspace.name}: steps of the mesh depend on each other in a loop: {' -> '.join(loop)}", err=True)
+    if problems:
+        click.echo(f"{problems} problem(s) found; {failed} of {len(directories)} domain(s) did not load", err=True)
         sys.exit(1)
     click.echo(f"all {len(directories)} domain(s) valid")
 
