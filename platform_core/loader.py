@@ -20,13 +20,17 @@ from pydantic import ValidationError
 from platform_core.addresses import AddressError, domains_root_of, resolve_port
 from platform_core.errors import PlatformError, Problem, ProblemCollector
 from platform_core.loader_yaml import display_path, read_yaml
+from platform_core.quality import duckdb_type
 from platform_core.rules import RULES, Expression, Relationships
 from platform_core.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
-from platform_core.sql import parse_problem
+from platform_core.sql import bind_problem, parse_problem
 
 DOMAIN_FILE = "domain.yaml"
 PRODUCT_FILE = "product.yaml"
 LAYER_ORDER = {"input": 0, "port": 0, "bronze": 1, "silver": 2, "gold": 3}
+# The column types a rule can judge: range compares numbers, max_age the age of a date or time.
+RULE_COLUMN_TYPES = {"range": (("integer", "double", "decimal"), "a numeric column (integer, double or decimal)"),
+                     "max_age": (("date", "timestamp"), "a date or timestamp column")}
 
 
 # --- pydantic errors as problems ---------------------------------------------------------
@@ -210,6 +214,7 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
             found.add(where, dep_field, f"a {layer} step cannot read {dep!r} from the later {layer_of[dep]} layer")
 
     columns = {c.name for c in step.columns}
+    declared = {c.name: c.type for c in step.columns}
     _unique_names(found, where, f"{field}.columns", [c.name for c in step.columns])
     for j, column in enumerate(step.columns):
         for k, ref in enumerate(column.source):
@@ -227,10 +232,17 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
                 found.add(where, rule_field, f"unknown column {column!r}; the step declares {', '.join(sorted(columns))}")
         if isinstance(rule, Relationships):
             _relationship_problems(found, where, rule_field, rule, step, product)
+        if rule.type in RULE_COLUMN_TYPES and getattr(rule, "column", None) in declared:
+            types, wanted = RULE_COLUMN_TYPES[rule.type]
+            if not declared[rule.column].startswith(types):
+                found.add(where, f"{rule_field}.column",
+                          f"{rule.type} needs {wanted}; {rule.column!r} is {declared[rule.column]}")
         if isinstance(rule, Expression):
             problem = parse_problem(f"SELECT count(*) FROM t WHERE NOT ({rule.expression})")
             if problem:
                 found.add(where, f"{rule_field}.expression", f"not a valid SQL expression: {problem}")
+            elif problem := bind_problem(rule.expression, {n: duckdb_type(t) for n, t in declared.items()}):
+                found.add(where, f"{rule_field}.expression", f"does not fit the step's columns: {problem}")
 
 
 def _python_problems(found, where, field, reference: str, folder: Path) -> None:

@@ -38,6 +38,13 @@ CAST_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "double": "DOUBLE", "boo
               "date": "DATE", "timestamp": "TIMESTAMP", "decimal": "DECIMAL(18,2)"}
 
 
+
+
+def duckdb_type(logical: str) -> str:
+    """The DuckDB type a contract's logical column type is stored as."""
+    return CAST_TYPES.get(logical) or logical.upper()
+
+
 @dataclass(frozen=True)
 class RuleResult:
     check_name: str
@@ -63,6 +70,16 @@ def dataset_result(rule: Rule, passed: bool, observed: dict[str, Any]) -> RuleRe
 
 def rows_result(rule: Rule, failing: int, total: int) -> RuleResult:
     return RuleResult(rule.check_name, rule.severity, failing == 0, failing, {"rows": total}, describe(rule))
+
+
+def guarded(rule: Rule, evaluate: Callable[[], RuleResult]) -> RuleResult:
+    """Evaluate one rule; a rule that cannot be evaluated fails and says why, rather than
+    failing the whole step and hiding every other check's result."""
+    try:
+        return evaluate()
+    except Exception as error:  # noqa: BLE001 - any engine error is this rule's failure, reported
+        message = (str(error).splitlines() or [""])[0]
+        return dataset_result(rule, False, {"error": f"{type(error).__name__}: {message}"})
 
 
 def row_count_passes(rule: RowCount, count: int) -> bool:
@@ -97,7 +114,7 @@ def run_sql_rules(
     """Evaluate rules over `table` (an already-quoted reference) inside DuckDB."""
     total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
-    return [_run_sql_rule(con, table, rule, ref, now, total, types) for rule in rules]
+    return [guarded(rule, lambda rule=rule: _run_sql_rule(con, table, rule, ref, now, total, types)) for rule in rules]
 
 
 def as_text(column: str, duckdb_type: str) -> str:
@@ -185,6 +202,5 @@ def cast_select(source: str, produced: list[str], columns: tuple[Column, ...]) -
         if logical is None:
             parts.append(quote(name))
         else:
-            target = CAST_TYPES.get(logical) or logical.upper()
-            parts.append(f"CAST({quote(name)} AS {target}) AS {quote(name)}")
+            parts.append(f"CAST({quote(name)} AS {duckdb_type(logical)}) AS {quote(name)}")
     return f"SELECT {', '.join(parts)} FROM {source}"

@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from platform_core.quality import (
-    RuleResult, as_text, dataset_result, max_age_result, row_count_passes, rows_result, text_values,
+    RuleResult, as_text, dataset_result, guarded, max_age_result, row_count_passes, rows_result, text_values,
 )
 from platform_core.rules import (
     AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships, RowCount, Rule, Unique,
@@ -30,7 +30,7 @@ def run_pandera_rules(df: pd.DataFrame, rules: tuple[Rule, ...], ref_values: Val
     """`types` are the DuckDB types of the columns when the frame was read from DuckDB (as a
     step's staged output is): pandas cannot tell a DATE from a TIMESTAMP, and accepted_values
     compares the text DuckDB would print for the declared type."""
-    return [_run_rule(df, rule, ref_values, now, types or {}) for rule in rules]
+    return [guarded(rule, lambda rule=rule: _run_rule(df, rule, ref_values, now, types or {})) for rule in rules]
 
 
 def _run_rule(df: pd.DataFrame, rule: Rule, ref_values: ValuesResolver, now: datetime,
@@ -42,8 +42,14 @@ def _run_rule(df: pd.DataFrame, rule: Rule, ref_values: ValuesResolver, now: dat
         newest = pd.to_datetime(df[rule.column]).max() if len(df) else None
         return max_age_result(rule, newest, now)
     failures = _failure_cases(schema_for(rule, ref_values, types), df)
-    failing = 0 if failures is None else int(failures["index"].dropna().nunique())
-    return rows_result(rule, failing, len(df))
+    if failures is None:
+        return rows_result(rule, 0, len(df))
+    unplaced = failures[failures["index"].isna()]
+    if len(unplaced):
+        # A failure tied to no row is pandera reporting that the check itself could not run
+        # (it catches the error and reports it as a failure case); never count that as a pass.
+        raise RuntimeError(f"pandera could not evaluate the rule: {unplaced['failure_case'].iloc[0]}")
+    return rows_result(rule, int(failures["index"].nunique()), len(df))
 
 
 def _row_count_schema(rule: RowCount) -> pa.DataFrameSchema:

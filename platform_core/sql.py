@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import duckdb
+
+from platform_core.names import quote
 
 
 def parse_problem(sql: str) -> str | None:
@@ -15,4 +19,18 @@ def parse_problem(sql: str) -> str | None:
         return f"expected exactly one SELECT statement, found {len(statements)}"
     if statements[0].type != duckdb.StatementType.SELECT:
         return f"expected a SELECT statement, found {statements[0].type.name}"
+    return None
+
+
+def bind_problem(condition: str, columns: Mapping[str, str]) -> str | None:
+    """Why a row condition does not bind against a table of `columns` (name -> DuckDB type), or
+    None. The table is empty and in memory: unknown columns and type mismatches show, no data is read."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE t ({', '.join(f'{quote(name)} {kind}' for name, kind in columns.items())})")
+        con.execute(f"SELECT count(*) FROM t WHERE NOT ({condition})")
+    except duckdb.Error as error:
+        return str(error).split("\n\nLINE")[0].replace("\n", " ")
+    finally:
+        con.close()
     return None

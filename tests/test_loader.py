@@ -146,6 +146,12 @@ INVALID = {
     "expression that is not SQL": (
         _append_rule(1, {"type": "expression", "name": "positive", "expression": "revenue >= "}),
         None),  # DuckDB's parser words the message; the field path is what matters
+    "range on a date column": (
+        _append_rule(1, {"type": "range", "column": "day", "min": 0}),
+        "output_ports[1].quality[1].column: range needs a numeric column (integer, double or decimal); 'day' is date"),
+    "max_age on a number": (
+        _append_rule(1, {"type": "max_age", "column": "revenue", "max_age": "1d"}),
+        "output_ports[1].quality[1].column: max_age needs a date or timestamp column; 'revenue' is decimal"),
     "bad cron": (
         _set("schedule.cron", "61 * * * *"),
         "schedule.cron: bad cron expression '61 * * * *': use five fields, e.g. \"0 6 * * *\""),
@@ -173,6 +179,20 @@ def test_invalid_descriptor_reports_file_and_field(tmp_path: Path, case: str) ->
         expected = expected if isinstance(expected, list) else [expected]
         assert messages == [f"{FILE}: {e}" for e in expected]
     assert f"{FILE}: " in str(raised.value)
+
+
+@pytest.mark.parametrize("expression, says", [
+    ("revenu >= 0", 'Referenced column "revenu" not found'),
+    ("day > 5", "Cannot compare values of type DATE and type INTEGER"),
+])
+def test_an_expression_must_fit_the_steps_columns(tmp_path: Path, expression: str, says: str) -> None:
+    data = product_yaml()
+    _append_rule(1, {"type": "expression", "name": "revenue_rule", "expression": expression})(data)
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_domain(tmp_path, data))
+    (message,) = [str(p) for p in raised.value.problems]
+    assert message.startswith(f"{FILE}: output_ports[1].quality[1].expression: does not fit the step's columns: ")
+    assert says in message
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

@@ -130,6 +130,16 @@ def test_every_builtin_rule_is_covered() -> None:
         assert any(c[0].type == declared.type and not c[1] for c in CASES), f"{declared.type} never fails"
 
 
+@pytest.mark.parametrize("executor", sorted(EXECUTORS))
+def test_a_rule_that_cannot_run_fails_alone_and_says_why(executor: str) -> None:
+    broken = rule({"type": "expression", "name": "uses_a_missing_column", "expression": "bonus > 0"})
+    fine = rule({"type": "not_null", "column": "rate"})
+    failed, passed = EXECUTORS[executor]((broken, fine))
+    assert (failed.check_name, failed.passed, failed.blocking) == ("uses_a_missing_column", False, True)
+    assert "bonus" in failed.observed["error"]
+    assert (passed.check_name, passed.passed) == ("not_null_rate", True)
+
+
 def test_warn_severity_reports_without_blocking() -> None:
     (result,) = _sql((rule({"type": "not_null", "column": "employee_id", "severity": "warn"}),))
     assert not result.passed and not result.blocking
