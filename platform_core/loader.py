@@ -23,7 +23,7 @@ from platform_core.loader_yaml import display_path, read_yaml
 from platform_core.quality import duckdb_type
 from platform_core.rules import RULES, Expression, Relationships
 from platform_core.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
-from platform_core.sql import bind_problem, parse_problem
+from platform_core.sql import bind_problem, parse_problem, undeclared_reads_problem
 
 DOMAIN_FILE = "domain.yaml"
 PRODUCT_FILE = "product.yaml"
@@ -196,7 +196,8 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
         elif not sql_path.is_file():
             found.add(where, f"{field}.sql", f"SQL file not found: {step.sql}")
         else:
-            problem = parse_problem(sql_path.read_text(encoding="utf-8"))
+            sql = sql_path.read_text(encoding="utf-8")
+            problem = parse_problem(sql) or undeclared_reads_problem(sql, step.depends_on)
             if problem:
                 found.add(where, f"{field}.sql", f"{step.sql}: {problem}")
     else:

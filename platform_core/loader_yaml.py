@@ -19,7 +19,7 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present: 10x faster
     """Safe YAML loader that refuses duplicate keys instead of keeping the last one silently."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 
 import duckdb
@@ -22,15 +24,60 @@ def parse_problem(sql: str) -> str | None:
     return None
 
 
+def tables_read(sql: str) -> tuple[set[str], set[str]]:
+    """The tables a SELECT reads, from DuckDB's parse tree (nothing is bound or run): plain
+    names, and schema-qualified ones. Names of the query's own CTEs are left out."""
+    tree = json.loads(duckdb.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    if tree.get("error"):
+        raise ValueError(tree.get("error_message", "cannot parse"))
+    tables: list[tuple[str, str]] = []
+    ctes: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                schema = ".".join(part for part in (node.get("catalog_name"), node.get("schema_name")) if part)
+                tables.append((schema, node["table_name"]))
+            ctes.update(entry["key"] for entry in (node.get("cte_map") or {}).get("map", []))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    plain = {name for schema, name in tables if not schema and name not in ctes}
+    return plain, {f"{schema}.{name}" for schema, name in tables if schema}
+
+
+def undeclared_reads_problem(sql: str, depends_on: tuple[str, ...]) -> str | None:
+    """Why `sql` reads a table its step does not declare, or None. The platform orders steps and
+    draws lineage from `depends_on`, so a table read but not declared would run out of order."""
+    plain, qualified = tables_read(sql)
+    if qualified:
+        return f"reads {', '.join(sorted(qualified))} by schema; read tables by their name and list them in depends_on"
+    undeclared = sorted(plain - set(depends_on))
+    if undeclared:
+        return (f"reads {', '.join(undeclared)}, not in depends_on ({', '.join(depends_on) or 'empty'}); "
+                "list every table the SQL reads there")
+    return None
+
+
 def bind_problem(condition: str, columns: Mapping[str, str]) -> str | None:
     """Why a row condition does not bind against a table of `columns` (name -> DuckDB type), or
     None. The table is empty and in memory: unknown columns and type mismatches show, no data is read."""
-    con = duckdb.connect()
+    con = _scratch().cursor()  # a connection of its own, so its temporary table is its own too
     try:
-        con.execute(f"CREATE TABLE t ({', '.join(f'{quote(name)} {kind}' for name, kind in columns.items())})")
+        con.execute(f"CREATE TEMP TABLE t ({', '.join(f'{quote(name)} {kind}' for name, kind in columns.items())})")
         con.execute(f"SELECT count(*) FROM t WHERE NOT ({condition})")
     except duckdb.Error as error:
         return str(error).split("\n\nLINE")[0].replace("\n", " ")
     finally:
         con.close()
     return None
+
+
+@functools.cache
+def _scratch() -> duckdb.DuckDBPyConnection:
+    """One empty in-memory database for binding checks: opening one costs far more than a cursor."""
+    return duckdb.connect()

@@ -108,8 +108,10 @@ INVALID = {
         "output_ports[1].name: duplicate name 'raw_orders', already used by layers.bronze[0]"),
     "reference to a table that does not exist": (
         _set("output_ports[1].depends_on", ["ordres"]),
-        "output_ports[1].depends_on[0]: unknown table 'ordres'; known: customers, daily_sales, orders, "
-        "orders_file, raw_orders"),
+        ["output_ports[1].sql: sql/daily_sales.sql: reads orders, not in depends_on (ordres); "
+         "list every table the SQL reads there",
+         "output_ports[1].depends_on[0]: unknown table 'ordres'; known: customers, daily_sales, orders, "
+         "orders_file, raw_orders"]),
     "rule on an unknown column": (
         _append_rule(1, {"type": "not_null", "column": "revenu"}),
         "output_ports[1].quality[1]: unknown column 'revenu'; the step declares day, orders, revenue"),
@@ -129,7 +131,9 @@ INVALID = {
         "(ports: customers, daily_sales)"),
     "raw input read outside bronze": (
         _set("output_ports[1].depends_on", ["orders_file"]),
-        "output_ports[1].depends_on[0]: raw input 'orders_file' may only be read by a bronze step"),
+        ["output_ports[1].sql: sql/daily_sales.sql: reads orders, not in depends_on (orders_file); "
+         "list every table the SQL reads there",
+         "output_ports[1].depends_on[0]: raw input 'orders_file' may only be read by a bronze step"]),
     "dependency cycle across layers": (
         _set("layers.silver[0].depends_on", ["raw_orders", "daily_sales"]),
         ["layers.silver[0].depends_on[1]: a silver step cannot read 'daily_sales' from the later gold layer",
@@ -193,6 +197,23 @@ def test_an_expression_must_fit_the_steps_columns(tmp_path: Path, expression: st
     (message,) = [str(p) for p in raised.value.problems]
     assert message.startswith(f"{FILE}: output_ports[1].quality[1].expression: does not fit the step's columns: ")
     assert says in message
+
+
+@pytest.mark.parametrize("sql, says", [
+    ("SELECT o.ordered_at::DATE AS day, count(*) AS orders, sum(amount) AS revenue "
+     "FROM orders o JOIN raw_orders r USING (order_id) GROUP BY 1",
+     "reads raw_orders, not in depends_on (orders); list every table the SQL reads there"),
+    ("WITH paid AS (SELECT * FROM orders WHERE status = 'paid') "
+     "SELECT p.ordered_at::DATE AS day, count(*) AS orders, sum(p.amount) AS revenue FROM paid p "
+     "WHERE p.customer IN (SELECT customer FROM customers) GROUP BY 1",
+     "reads customers, not in depends_on (orders); list every table the SQL reads there"),
+    ('SELECT ordered_at::DATE AS day, count(*) AS orders, sum(amount) AS revenue FROM "sales"."orders" GROUP BY 1',
+     "reads sales.orders by schema; read tables by their name and list them in depends_on"),
+])
+def test_sql_may_read_only_what_its_step_declares(tmp_path: Path, sql: str, says: str) -> None:
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_domain(tmp_path, files={"products/sales/sql/daily_sales.sql": sql}))
+    assert [str(p) for p in raised.value.problems] == [f"{FILE}: output_ports[1].sql: sql/daily_sales.sql: {says}"]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
