@@ -10,7 +10,9 @@ import click
 from platform_core.errors import PlatformError
 from platform_core.loader import load_domain
 from platform_core.scaffold import PRODUCT_TEMPLATES, Plan, ScaffoldError, apply, plan_domain, plan_product
-from platform_core.workspace import domain_directories
+from platform_core.workspace import domain_directories, read_workspace
+
+PLATFORM_MODULE = "platform_core.definitions"  # the platform's own location: no descriptors to check
 
 
 @click.group()
@@ -27,6 +29,10 @@ def check(workspace: Path) -> None:
 
     problems, failed, domains = 0, 0, []
     directories = domain_directories(workspace)
+    for location in read_workspace(workspace):
+        if location.domain is None and location.module != PLATFORM_MODULE:
+            click.echo(f"note: location {location.name!r} ({location.module or 'not a python_module'}) is not a "
+                       "domain (domains.<name>.definitions), so its descriptors are not checked")
     for directory in directories:
         try:
             domain = load_domain(directory)

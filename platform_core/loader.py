@@ -323,8 +323,13 @@ def load_domain(directory: Path | str) -> Domain:
     problems = ProblemCollector()
     domain = _read_domain(directory, problems)
     products = []
-    for path in sorted((directory / "products").glob(f"*/{PRODUCT_FILE}")):
-        product = load_product(path, directory.name, problems)
+    for folder in sorted(p for p in (directory / "products").glob("*") if p.is_dir() and p.name != "__pycache__"):
+        if not (folder / PRODUCT_FILE).is_file():
+            # a product without its descriptor (or with product.yml) would otherwise vanish unnoticed
+            found = ", ".join(sorted(p.name for p in folder.glob("*.y*ml"))) or "no YAML file"
+            problems.add(display_path(folder), "", f"no {PRODUCT_FILE} in this product folder ({found})")
+            continue
+        product = load_product(folder / PRODUCT_FILE, directory.name, problems)
         if product is not None:
             products.append(product)
     if domain is not None and not products and not problems.problems:

@@ -23,11 +23,12 @@ def read_workspace(path: Path) -> list[Location]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     locations = []
     for entry in data.get("load_from", []):
-        target = entry.get("python_module")
-        module = target if isinstance(target, str) else (target or {}).get("module_name", "")
+        kind, target = next(iter(entry.items())) if isinstance(entry, dict) and entry else ("", None)
         options = target if isinstance(target, dict) else {}
+        module = (target if isinstance(target, str) else options.get("module_name", "")) if kind == "python_module" else ""
         match = DOMAIN_MODULE.match(module)
-        locations.append(Location(name=options.get("location_name", module), module=module,
+        name = options.get("location_name") or module or str(target if isinstance(target, str) else kind)
+        locations.append(Location(name=name, module=module,
                                   domain=match[1] if match else None,
                                   working_directory=options.get("working_directory", ".")))
     return locations

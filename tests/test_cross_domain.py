@@ -104,3 +104,22 @@ def test_consumers_follow_upstream_updates_through_automation(tmp_path: Path, se
     assert result.get_requested_partitions(vat_key) == {None}
     result = dg.evaluate_automation_conditions(defs=ledger, instance=instance, cursor=result.cursor)
     assert result.total_requested == 0  # requested once, not on every tick
+
+
+def test_a_producer_that_fails_its_checks_triggers_no_consumer(tmp_path: Path, settings: Settings, instance) -> None:
+    shop = build_domain(write_domain(tmp_path), settings)
+    ledger = build_domain(write_consumer_domain(tmp_path), settings)
+    assert materialize(shop, instance).success and materialize(ledger, instance).success
+    result = dg.evaluate_automation_conditions(defs=ledger, instance=instance)
+    assert result.total_requested == 0
+    warehouse = Warehouse(settings.warehouse_root)
+    published = warehouse.current("shop.sales.daily_sales")
+
+    strict = product_yaml()  # the same product, now with a blocking rule its data breaks
+    strict["output_ports"][1]["quality"].append({"type": "row_count", "min": 1000})
+    failing = build_domain(write_domain(tmp_path, strict), settings)
+    assert not materialize(failing, instance, "shop/sales/daily_sales").success
+
+    result = dg.evaluate_automation_conditions(defs=ledger, instance=instance, cursor=result.cursor)
+    assert result.total_requested == 0  # nothing new was published, so the consumer stays put
+    assert warehouse.current("shop.sales.daily_sales") == published  # and reads the last good version

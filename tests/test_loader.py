@@ -216,6 +216,17 @@ def test_sql_may_read_only_what_its_step_declares(tmp_path: Path, sql: str, says
     assert [str(p) for p in raised.value.problems] == [f"{FILE}: output_ports[1].sql: sql/daily_sales.sql: {says}"]
 
 
+def test_a_product_folder_without_its_descriptor_is_reported(tmp_path: Path) -> None:
+    domain_dir = write_domain(tmp_path)
+    misnamed = domain_dir / "products" / "returns"
+    misnamed.mkdir()
+    (misnamed / "product.yml").write_text("name: returns\n")
+    with pytest.raises(PlatformError) as raised:
+        load_domain(domain_dir)
+    assert [str(p) for p in raised.value.problems] == [
+        "domains/shop/products/returns: no product.yaml in this product folder (product.yml)"]
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     data = product_yaml()
     data["version"] = "one"

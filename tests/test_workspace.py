@@ -34,6 +34,20 @@ def test_mesh_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
     assert "2 problem(s) found; 1 of 1 domain(s) did not load" in result.output
 
 
+def test_mesh_check_says_which_locations_it_does_not_check(tmp_path: Path) -> None:
+    write_domain(tmp_path)
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n"
+        "  - python_module: {module_name: domains.shop.definitions, location_name: shop}\n"
+        "  - python_file: {relative_path: tools/other.py, location_name: other}\n"
+        "  - python_module: {module_name: platform_core.definitions, location_name: platform}\n")
+    result = CliRunner().invoke(main, ["check", "-w", str(tmp_path / "workspace.yaml")])
+    assert result.exit_code == 0, result.output
+    assert ("note: location 'other' (not a python_module) is not a domain (domains.<name>.definitions), "
+            "so its descriptors are not checked") in result.output
+    assert "'platform'" not in result.output
+
+
 def test_mesh_check_finds_a_loop_of_steps_across_domains(tmp_path: Path) -> None:
     """Each domain loads on its own; only the mesh as a whole shows that they feed each other."""
     shop = product_yaml()
