@@ -8,13 +8,24 @@ class here is all it takes to add a rule to the descriptor language. Execution l
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from platform_core.types import ColumnName, Duration, Identifier, Spec, Text
 
 Severity = Literal["error", "warn"]
+
+
+def _accepted_value(value: Any) -> Any:
+    # one clear message instead of one per member of the union below
+    if not isinstance(value, bool | str | int):
+        raise ValueError(f"{value!r} cannot be an accepted value: use text, a whole number, or true/false")
+    return value
+
+
+# bool first: YAML's true stays a boolean instead of becoming 1
+AcceptedValue = Annotated[bool | str | int, BeforeValidator(_accepted_value)]
 
 
 class _Rule(Spec):
@@ -77,8 +88,7 @@ class AcceptedValues(_ColumnRule):
     """`{type: accepted_values, column: status, values: [approved, pending]}`: non-null values are in the list."""
 
     type: Literal["accepted_values"]
-    # bool first: YAML's true stays a boolean instead of becoming 1
-    values: tuple[bool | str | int, ...] = Field(min_length=1)
+    values: tuple[AcceptedValue, ...] = Field(min_length=1)
 
 
 class Range(_ColumnRule):

@@ -150,6 +150,9 @@ INVALID = {
     "expression that is not SQL": (
         _append_rule(1, {"type": "expression", "name": "positive", "expression": "revenue >= "}),
         None),  # DuckDB's parser words the message; the field path is what matters
+    "accepted value that is a fraction": (
+        _append_rule(1, {"type": "accepted_values", "column": "orders", "values": [1, 1.5]}),
+        "output_ports[1].quality[1].values[1]: 1.5 cannot be an accepted value: use text, a whole number, or true/false"),
     "range on a date column": (
         _append_rule(1, {"type": "range", "column": "day", "min": 0}),
         "output_ports[1].quality[1].column: range needs a numeric column (integer, double or decimal); 'day' is date"),
