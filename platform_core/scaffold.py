@@ -20,6 +20,7 @@ import jinja2
 import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from platform_core.errors import PlatformError, ProblemCollector
 from platform_core.loader import load_domain, load_product
@@ -227,11 +228,13 @@ def _verify(plan: Plan, scratch: Path) -> None:
 
 def register_location(workspace: Path, domain: str) -> None:
     """Append the domain's code location to workspace.yaml, keeping every other line as it is."""
+    text = workspace.read_text(encoding="utf-8")
+    _, sequence_indent, dash_offset = load_yaml_guess_indent(text)  # keep the file's own list style
     yaml = YAML()
     yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.indent(mapping=2, sequence=sequence_indent or 4, offset=2 if dash_offset is None else dash_offset)
     yaml.width = 4096
-    data = yaml.load(workspace)
+    data = yaml.load(text)
     data["load_from"].append(CommentedMap(python_module=CommentedMap(
         module_name=f"domains.{domain}.definitions", location_name=domain, working_directory=".")))
     temporary = workspace.with_name(f".{workspace.name}.{uuid.uuid4().hex}")

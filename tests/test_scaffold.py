@@ -102,6 +102,17 @@ def test_bad_names_are_refused_and_nothing_is_written(project: Path, args: list[
     assert _tree(project.parent) == before
 
 
+def test_a_workspace_written_in_another_style_keeps_it(project: Path) -> None:
+    style = ("# locations, flush left\nload_from:\n- python_module:\n    module_name: domains.hr.definitions\n"
+             "    location_name: hr  # the flagship\n    working_directory: .\n")
+    (project / "workspace.yaml").write_text(style)
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--project", str(project))
+    assert code == 0, output
+    assert (project / "workspace.yaml").read_text() == style + (
+        "- python_module:\n    module_name: domains.zeta_ops.definitions\n    location_name: zeta_ops\n"
+        "    working_directory: .\n")
+
+
 def test_existing_folder_is_never_overwritten(project: Path) -> None:
     (project / "domains" / "zeta_ops").mkdir()
     (project / "domains" / "zeta_ops" / "notes.txt").write_text("keep me")
