@@ -68,17 +68,24 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
     @contextmanager
     def slots_locked(self) -> Iterator[None]:
         with self._thread_lock:
-            outermost = self._held is None
-            if outermost:
-                self._held = self._lock_path.open("a")
-                fcntl.flock(self._held, fcntl.LOCK_EX)
+            if self._held is not None:  # this thread holds it already, in an outer call
+                yield
+                return
+            handle = self._lock_path.open("a")
+            try:
+                # Interrupted here (a signal, an unsupported file system), nothing is marked as
+                # held: the next call waits for the lock again instead of running without it.
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except BaseException:
+                handle.close()
+                raise
+            self._held = handle
             try:
                 yield
             finally:
-                if outermost and self._held is not None:
-                    fcntl.flock(self._held, fcntl.LOCK_UN)
-                    self._held.close()
-                    self._held = None
+                self._held = None
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
 
     claim_concurrency_slot = _serialized(SqliteEventLogStorage.claim_concurrency_slot)
     free_concurrency_slot_for_step = _serialized(SqliteEventLogStorage.free_concurrency_slot_for_step)

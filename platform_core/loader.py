@@ -21,7 +21,7 @@ from platform_core.addresses import AddressError, domains_root_of, resolve_port
 from platform_core.errors import PlatformError, Problem, ProblemCollector
 from platform_core.loader_yaml import display_path, read_yaml
 from platform_core.quality import duckdb_type
-from platform_core.rules import RULES, Expression, Relationships
+from platform_core.rules import RULES, AcceptedValues, Expression, Relationships
 from platform_core.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
 from platform_core.sql import bind_problem, parse_problem, undeclared_reads_problem
 
@@ -233,6 +233,10 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
                 found.add(where, rule_field, f"unknown column {column!r}; the step declares {', '.join(sorted(columns))}")
         if isinstance(rule, Relationships):
             _relationship_problems(found, where, rule_field, rule, step, product)
+        if isinstance(rule, AcceptedValues) and declared.get(rule.column, "boolean") != "boolean" and any(
+                isinstance(v, bool) for v in rule.values):
+            found.add(where, f"{rule_field}.values", f"{rule.column!r} is {declared[rule.column]}, but YAML reads "
+                      "true/false/yes/no/on/off unquoted as booleans: quote them ('yes')")
         if rule.type in RULE_COLUMN_TYPES and getattr(rule, "column", None) in declared:
             types, wanted = RULE_COLUMN_TYPES[rule.type]
             if not declared[rule.column].startswith(types):
@@ -323,7 +327,8 @@ def load_domain(directory: Path | str) -> Domain:
     problems = ProblemCollector()
     domain = _read_domain(directory, problems)
     products = []
-    for folder in sorted(p for p in (directory / "products").glob("*") if p.is_dir() and p.name != "__pycache__"):
+    for folder in sorted(p for p in (directory / "products").glob("*")
+                         if p.is_dir() and p.name != "__pycache__" and not p.name.startswith(".")):
         if not (folder / PRODUCT_FILE).is_file():
             # a product without its descriptor (or with product.yml) would otherwise vanish unnoticed
             found = ", ".join(sorted(p.name for p in folder.glob("*.y*ml"))) or "no YAML file"

@@ -6,6 +6,8 @@ rules as domain products.
 """
 
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import dagster as dg
 import duckdb
 from pydantic import TypeAdapter
 
-from platform_core.catalog import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, rows_relation
+from platform_core.catalog import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, rows_relation, step_cycle
 from platform_core.factory import WarehouseResource, check_results
 from platform_core.quality import RuleResult, describe, run_sql_rules
 from platform_core.rules import Rule
@@ -21,7 +23,30 @@ from platform_core.settings import Settings
 from platform_core.storage import Snapshot, Warehouse
 
 OWNER = "team:data-platform"
-DOMAINS_LOAD = "Every domain of the workspace has valid descriptors."
+
+
+@dataclass(frozen=True)
+class MeshCheck:
+    """A warning about the mesh as a whole, reported on a catalog table: its problems, if any."""
+
+    name: str
+    description: str
+    problems: Callable[[Mesh], list[str]]
+
+
+def _loops(mesh: Mesh) -> list[str]:
+    loop = step_cycle(mesh)
+    return [" -> ".join(loop)] if loop else []
+
+
+EVERY_DOMAIN_LOADS = MeshCheck("every_domain_loads", "Every domain of the workspace has valid descriptors.",
+                               lambda mesh: list(mesh.problems))
+NO_STEP_LOOPS = MeshCheck("no_step_loops", "No step depends on its own output through other products' ports.", _loops)
+MESH_CHECKS: dict[str, tuple[MeshCheck, ...]] = {
+    "catalog_products": (EVERY_DOMAIN_LOADS,),
+    "catalog_ports": (EVERY_DOMAIN_LOADS,),
+    "dependencies": (EVERY_DOMAIN_LOADS, NO_STEP_LOOPS),  # the dependency graph is where a loop shows
+}
 CATALOG_VERSION = "1.0.0"  # the catalog tables' own contract version
 _rule = TypeAdapter(Rule).validate_python
 CATALOG_RULES: dict[str, tuple[Rule, ...]] = {
@@ -50,8 +75,8 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
 def build_catalog_asset(table: CatalogTable, workspace: Path) -> dg.AssetsDefinition:
     key = dg.AssetKey(["platform", "mesh", table.name])
     rules = CATALOG_RULES[table.name]
-    checks = [dg.AssetCheckSpec("every_domain_loads", asset=key, blocking=False,
-                                description=f"[warn] {DOMAINS_LOAD}")]
+    checks = [dg.AssetCheckSpec(c.name, asset=key, blocking=False, description=f"[warn] {c.description}")
+              for c in MESH_CHECKS[table.name]]
     checks += [dg.AssetCheckSpec(r.check_name, asset=key, blocking=True, description=f"[error] {describe(r)}")
                for r in rules]
 
@@ -88,9 +113,10 @@ def publish_catalog_table(
     with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:
         relation = rows_relation(con, table, table.rows(mesh), Path(scratch))
         relation.create("staged")
-        results = [RuleResult("every_domain_loads", "warn", not mesh.problems, len(mesh.problems),
-                              {"problems": list(mesh.problems)} if mesh.problems else {},
-                              DOMAINS_LOAD),
+        warnings = [(check, check.problems(mesh)) for check in MESH_CHECKS[table.name]]
+        results = [*(RuleResult(check.name, "warn", not problems, len(problems),
+                                {"problems": problems} if problems else {}, check.description)
+                     for check, problems in warnings),
                    *run_sql_rules(con, '"staged"', rules, lambda port: port, datetime.now(timezone.utc))]
         snapshot = None
         if not any(r.blocking for r in results):

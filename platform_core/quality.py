@@ -120,7 +120,8 @@ def run_sql_rules(
 def as_text(column: str, duckdb_type: str) -> str:
     """Text form of a value as accepted_values compares it; 7.0 in a float column reads as 7."""
     if duckdb_type in DUCKDB_TYPES["double"]:
-        return (f"CASE WHEN {column} = trunc({column}) THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) "
+        return (f"CASE WHEN isfinite({column}) AND {column} = trunc({column}) "
+                f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) "
                 f"ELSE CAST({column} AS VARCHAR) END")
     return f"CAST({column} AS VARCHAR)"
 

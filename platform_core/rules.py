@@ -8,6 +8,7 @@ class here is all it takes to add a rule to the descriptor language. Execution l
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -18,6 +19,8 @@ Severity = Literal["error", "warn"]
 
 
 def _accepted_value(value: Any) -> Any:
+    if isinstance(value, date):  # YAML reads 2026-01-31 as a date: compare it as DuckDB prints one
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     # one clear message instead of one per member of the union below
     if not isinstance(value, bool | str | int):
         raise ValueError(f"{value!r} cannot be an accepted value: use text, a whole number, or true/false")

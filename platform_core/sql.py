@@ -27,7 +27,11 @@ def parse_problem(sql: str) -> str | None:
 def tables_read(sql: str) -> tuple[set[str], set[str]]:
     """The tables a SELECT reads, from DuckDB's parse tree (nothing is bound or run): plain
     names, and schema-qualified ones. Names of the query's own CTEs are left out."""
-    tree = json.loads(duckdb.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    con = _scratch().cursor()  # a connection of its own: safe across threads, free of others' state
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    finally:
+        con.close()
     if tree.get("error"):
         raise ValueError(tree.get("error_message", "cannot parse"))
     tables: list[tuple[str, str]] = []
@@ -46,17 +50,22 @@ def tables_read(sql: str) -> tuple[set[str], set[str]]:
                 walk(value)
 
     walk(tree)
-    plain = {name for schema, name in tables if not schema and name not in ctes}
+    # DuckDB matches names whatever their case
+    ctes = {name.lower() for name in ctes}
+    plain = {name.lower() for schema, name in tables if not schema and name.lower() not in ctes}
     return plain, {f"{schema}.{name}" for schema, name in tables if schema}
 
 
 def undeclared_reads_problem(sql: str, depends_on: tuple[str, ...]) -> str | None:
     """Why `sql` reads a table its step does not declare, or None. The platform orders steps and
     draws lineage from `depends_on`, so a table read but not declared would run out of order."""
-    plain, qualified = tables_read(sql)
+    try:
+        plain, qualified = tables_read(sql)
+    except Exception as error:  # noqa: BLE001 - reported as the file's problem, never a crash of the loader
+        return f"cannot list the tables it reads: {error}"
     if qualified:
         return f"reads {', '.join(sorted(qualified))} by schema; read tables by their name and list them in depends_on"
-    undeclared = sorted(plain - set(depends_on))
+    undeclared = sorted(plain - {name.lower() for name in depends_on})
     if undeclared:
         return (f"reads {', '.join(undeclared)}, not in depends_on ({', '.join(depends_on) or 'empty'}); "
                 "list every table the SQL reads there")

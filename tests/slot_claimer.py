@@ -20,8 +20,10 @@ def main(start: float, rounds: int, period: float) -> None:
     run_id = f"claimer-{os.getpid()}"
     held = []
     for round_ in range(rounds):
-        while time.time() < start + round_ * period:
-            pass  # spin, so that the processes claim as close together as the clock allows
+        due = start + round_ * period
+        time.sleep(max(0.0, due - time.time() - 0.005))
+        while time.time() < due:
+            pass  # spin the last few milliseconds, so that the processes claim as close together as they can
         step = f"step_{round_}"
         if storage.claim_concurrency_slot(POOL, run_id, step, 0).is_claimed:
             claimed = time.time()

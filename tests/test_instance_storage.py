@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from platform_core import instance_storage
 from platform_core.instance_storage import PoolSafeSqliteEventLogStorage
 from platform_core.settings import dagster_home
 from tests.conftest import PROJECT, subprocess_env
@@ -51,7 +52,11 @@ def test_two_processes_never_hold_a_one_slot_pool_together(tmp_path: Path) -> No
                          cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
-    outputs = [claimer.communicate(timeout=120)[0] for claimer in claimers]
+    try:
+        outputs = [claimer.communicate(timeout=120)[0] for claimer in claimers]
+    finally:
+        for claimer in claimers:
+            claimer.kill()  # no-op once they have exited
     assert [claimer.returncode for claimer in claimers] == [0, 0]
     first, second = (json.loads(output) for output in outputs)
 
@@ -62,3 +67,24 @@ def test_two_processes_never_hold_a_one_slot_pool_together(tmp_path: Path) -> No
     assert first or second
     info = instance.event_log_storage.get_concurrency_info(POOL)
     assert (info.slot_count, info.claimed_slots, info.pending_steps) == (1, [], [])
+
+
+def test_a_lock_that_could_not_be_taken_is_not_left_marked_as_held(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _project_instance(tmp_path)
+    storage = dg.DagsterInstance.get().event_log_storage
+    real_flock, calls = instance_storage.fcntl.flock, []
+
+    def interrupted_once(handle, operation) -> None:
+        calls.append(operation)
+        if len(calls) == 1:
+            raise OSError("interrupted while waiting for the lock")
+        real_flock(handle, operation)
+
+    monkeypatch.setattr(instance_storage.fcntl, "flock", interrupted_once)
+    with pytest.raises(OSError, match="interrupted"):
+        storage.set_concurrency_slots(POOL, 1)
+    assert storage._held is None  # the next call must take the lock, not run as if nested
+    storage.set_concurrency_slots(POOL, 1)
+    assert calls[1:] == [instance_storage.fcntl.LOCK_EX, instance_storage.fcntl.LOCK_UN]
+    assert storage.get_concurrency_info(POOL).slot_count == 1

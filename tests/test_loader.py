@@ -153,6 +153,10 @@ INVALID = {
     "accepted value that is a fraction": (
         _append_rule(1, {"type": "accepted_values", "column": "orders", "values": [1, 1.5]}),
         "output_ports[1].quality[1].values[1]: 1.5 cannot be an accepted value: use text, a whole number, or true/false"),
+    "unquoted yes/no on a text column": (
+        _append_rule(0, {"type": "accepted_values", "column": "customer", "values": [True, False]}),
+        "output_ports[0].quality[1].values: 'customer' is string, but YAML reads true/false/yes/no/on/off unquoted "
+        "as booleans: quote them ('yes')"),
     "range on a date column": (
         _append_rule(1, {"type": "range", "column": "day", "min": 0}),
         "output_ports[1].quality[1].column: range needs a numeric column (integer, double or decimal); 'day' is date"),
@@ -200,6 +204,13 @@ def test_an_expression_must_fit_the_steps_columns(tmp_path: Path, expression: st
     (message,) = [str(p) for p in raised.value.problems]
     assert message.startswith(f"{FILE}: output_ports[1].quality[1].expression: does not fit the step's columns: ")
     assert says in message
+
+
+def test_sql_names_match_whatever_their_case(tmp_path: Path) -> None:
+    sql = ("WITH Paid AS (SELECT * FROM ORDERS WHERE status = 'paid') "
+           "SELECT ordered_at::DATE AS day, count(*) AS orders, sum(amount) AS revenue FROM paid GROUP BY 1")
+    domain = load_domain(write_domain(tmp_path, files={"products/sales/sql/daily_sales.sql": sql}))
+    assert domain.products[0].step("daily_sales").depends_on == ("orders",)  # loaded, not refused
 
 
 @pytest.mark.parametrize("sql, says", [

@@ -14,7 +14,7 @@ from platform_core.mesh_location import build_platform
 from platform_core.settings import Settings
 from platform_core.storage import Warehouse
 from tests.conftest import PROJECT, materialize
-from tests.factories import product_yaml, write_domain
+from tests.factories import product_yaml, write_consumer_domain, write_domain
 
 pytestmark = pytest.mark.xdist_group("mesh")
 
@@ -93,3 +93,21 @@ def test_catalog_reports_broken_domains_and_lists_the_others(tmp_path: Path, ins
     event = next(e for e in result.get_asset_check_evaluations() if not e.passed)
     assert "bad version 'latest'" in str(event.metadata["problems"].value)
     assert event.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_catalog_warns_of_a_loop_of_steps_across_domains(tmp_path: Path, instance) -> None:
+    """Each domain of a loop loads and runs; the platform's dependency table is where it shows."""
+    root = tmp_path / "project"
+    shop = product_yaml()
+    shop["inputs"].append({"name": "vat", "kind": "port", "address": "ledger.vat.vat_by_day"})
+    shop["output_ports"][1]["depends_on"].append("vat")
+    write_domain(root, shop)
+    write_consumer_domain(root)
+    (root / "workspace.yaml").write_text("load_from:\n" + "".join(
+        f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in ("shop", "ledger")))
+    settings = Settings(warehouse_root=tmp_path / "warehouse", workspace=root / "workspace.yaml")
+    result = materialize(build_platform(settings), instance)
+    assert result.success
+    (warning,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert (warning.asset_key.path[-1], warning.check_name) == ("dependencies", "no_step_loops")
+    assert warning.metadata["problems"].value == "ledger.vat.vat_by_day -> shop.sales.daily_sales -> ledger.vat.vat_by_day"

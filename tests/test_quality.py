@@ -57,6 +57,9 @@ CASES = [
      False, 1, {}),
     (rule({"type": "accepted_values", "column": "work_date",
            "values": ["2026-10-05", "2026-10-06", "2026-11-02", "2026-11-30"]}), True, 0, {}),
+    # unquoted in YAML, a date is a date: it compares as its ISO text
+    (rule({"type": "accepted_values", "column": "work_date",
+           "values": [date(2026, 10, 5), date(2026, 10, 6), date(2026, 11, 2), date(2026, 11, 30)]}), True, 0, {}),
     (rule({"type": "range", "column": "hours", "min": 0, "max": 16}), False, 2, {}),
     (rule({"type": "range", "column": "hours", "max": 16}), False, 1, {}),
     (rule({"type": "range", "column": "rate", "min": 10, "max": 30}), True, 0, {}),
@@ -138,6 +141,21 @@ def test_a_rule_that_cannot_run_fails_alone_and_says_why(executor: str) -> None:
     assert (failed.check_name, failed.passed, failed.blocking) == ("uses_a_missing_column", False, True)
     assert "bonus" in failed.observed["error"]
     assert (passed.check_name, passed.passed) == ("not_null_rate", True)
+
+
+@pytest.mark.parametrize("executor", ["sql", "pandera"])
+def test_accepted_values_on_floats_with_infinity_and_nan(executor: str) -> None:
+    frame = pd.DataFrame({"x": [7.0, float("inf"), float("nan"), 2.5]})
+    accepted = (rule({"type": "accepted_values", "column": "x", "values": [7, "2.5"]}),)
+    if executor == "sql":
+        con = duckdb.connect()
+        con.register("frame", frame)
+        con.execute('CREATE TABLE "t" AS SELECT * FROM frame')
+        (result,) = run_sql_rules(con, '"t"', accepted, lambda p: p, NOW)
+    else:
+        (result,) = run_pandera_rules(frame, accepted, _ref_values, NOW)
+    assert "error" not in result.observed
+    assert (result.passed, result.failing_rows) == (False, 1)  # inf; NaN is null to pandas and to DuckDB
 
 
 def test_warn_severity_reports_without_blocking() -> None:
