@@ -214,7 +214,6 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
         elif LAYER_ORDER[layer_of[dep]] > LAYER_ORDER[layer]:
             found.add(where, dep_field, f"a {layer} step cannot read {dep!r} from the later {layer_of[dep]} layer")
 
-    columns = {c.name for c in step.columns}
     declared = {c.name: c.type for c in step.columns}
     _unique_names(found, where, f"{field}.columns", [c.name for c in step.columns])
     for j, column in enumerate(step.columns):
@@ -229,8 +228,8 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
             found.add(where, f"{rule_field}.name", f"duplicate check name {rule.check_name!r}; give the rule a name")
         seen_checks.add(rule.check_name)
         for column in rule.columns_used:
-            if column not in columns:
-                found.add(where, rule_field, f"unknown column {column!r}; the step declares {', '.join(sorted(columns))}")
+            if column not in declared:
+                found.add(where, rule_field, f"unknown column {column!r}; the step declares {', '.join(sorted(declared))}")
         if isinstance(rule, Relationships):
             _relationship_problems(found, where, rule_field, rule, step, product)
         if isinstance(rule, AcceptedValues) and declared.get(rule.column, "boolean") != "boolean" and any(

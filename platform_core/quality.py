@@ -38,8 +38,6 @@ CAST_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "double": "DOUBLE", "boo
               "date": "DATE", "timestamp": "TIMESTAMP", "decimal": "DECIMAL(18,2)"}
 
 
-
-
 def duckdb_type(logical: str) -> str:
     """The DuckDB type a contract's logical column type is stored as."""
     return CAST_TYPES.get(logical) or logical.upper()
