@@ -195,6 +195,12 @@ def step_cycle(mesh: Mesh) -> list[str]:
     return []
 
 
+def loop_problems(mesh: Mesh) -> list[str]:
+    """The mesh's loop of steps as one readable line (`a -> b -> a`), or none."""
+    loop = step_cycle(mesh)
+    return [" -> ".join(loop)] if loop else []
+
+
 def domain_order(mesh: Mesh) -> list[str]:
     """Domains ordered so that every producer comes before its consumers (workspace order otherwise)."""
     needs = {d.name: set() for d in mesh.domains}

@@ -25,7 +25,7 @@ def main() -> None:
               default="workspace.yaml", show_default=True, help="The workspace listing the domains.")
 def check(workspace: Path) -> None:
     """Load every descriptor of every domain in the workspace; report every problem."""
-    from platform_core.catalog import Mesh, step_cycle
+    from platform_core.catalog import Mesh, loop_problems
 
     problems, failed, domains = 0, 0, []
     directories = domain_directories(workspace)
@@ -43,10 +43,9 @@ def check(workspace: Path) -> None:
         domains.append(domain)
         ports = sum(len(p.output_ports) for p in domain.products)
         click.echo(f"ok  {domain.name}: {len(domain.products)} product(s), {ports} output port(s)")
-    loop = step_cycle(Mesh(tuple(domains), ()))
-    if loop:
+    for loop in loop_problems(Mesh(tuple(domains), ())):
         problems += 1
-        click.echo(f"{workspace.name}: steps of the mesh depend on each other in a loop: {' -> '.join(loop)}", err=True)
+        click.echo(f"{workspace.name}: steps of the mesh depend on each other in a loop: {loop}", err=True)
     if problems:
         click.echo(f"{problems} problem(s) found; {failed} of {len(directories)} domain(s) did not load", err=True)
         sys.exit(1)

@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 from pydantic import TypeAdapter
 
-from platform_core.catalog import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, rows_relation, step_cycle
+from platform_core.catalog import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, loop_problems, rows_relation
 from platform_core.factory import WarehouseResource, check_results
 from platform_core.quality import RuleResult, describe, run_sql_rules
 from platform_core.rules import Rule
@@ -34,14 +34,10 @@ class MeshCheck:
     problems: Callable[[Mesh], list[str]]
 
 
-def _loops(mesh: Mesh) -> list[str]:
-    loop = step_cycle(mesh)
-    return [" -> ".join(loop)] if loop else []
-
-
 EVERY_DOMAIN_LOADS = MeshCheck("every_domain_loads", "Every domain of the workspace has valid descriptors.",
                                lambda mesh: list(mesh.problems))
-NO_STEP_LOOPS = MeshCheck("no_step_loops", "No step depends on its own output through other products' ports.", _loops)
+NO_STEP_LOOPS = MeshCheck("no_step_loops", "No step depends on its own output through other products' ports.",
+                          loop_problems)
 MESH_CHECKS: dict[str, tuple[MeshCheck, ...]] = {
     "catalog_products": (EVERY_DOMAIN_LOADS,),
     "catalog_ports": (EVERY_DOMAIN_LOADS,),
