@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
@@ -21,6 +20,7 @@ from platform_core.quality import (
 from platform_core.rules import (
     AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships, RowCount, Rule, Unique,
 )
+from platform_core.sql import scratch_cursor
 
 ValuesResolver = Callable[[str, str], list[Any]]  # (port, column) -> values present in that port
 
@@ -86,28 +86,21 @@ def schema_for(rule: Rule, ref_values: ValuesResolver, types: Mapping[str, str] 
 def duckdb_text(series: pd.Series, duckdb_type: str | None) -> pd.Series:
     """Each value as DuckDB prints it for its type (`true`, `2026-01-01`, `7` for 7.0), which is
     what the SQL executor compares: the same expression serves both executors."""
-    con = duckdb.connect()
-    try:
+    with scratch_cursor() as con:
         con.register("frame", pd.DataFrame({"v": series.reset_index(drop=True)}))
         if duckdb_type is None:  # a frame of pandas' own: DuckDB's reading of its dtype
             duckdb_type = con.execute("SELECT data_type FROM information_schema.columns "
                                       "WHERE table_name = 'frame'").fetchall()[0][0]
         rows = con.execute(f"SELECT {as_text('v', duckdb_type)} FROM (SELECT CAST(v AS {duckdb_type}) AS v FROM frame)"
                            ).fetchall()
-    finally:
-        con.close()
     return pd.Series([text for (text,) in rows], index=series.index, dtype=object)
 
 
 def expression_holds(df: pd.DataFrame, expression: str) -> pd.Series:
     """Evaluate a SQL row expression over a DataFrame with DuckDB; NULL counts as satisfied, as in SQL checks."""
-    con = duckdb.connect()
-    try:
-        frame = df.reset_index(drop=True).assign(__row=range(len(df)))
-        con.register("t", frame)
+    with scratch_cursor() as con:
+        con.register("t", df.reset_index(drop=True).assign(__row=range(len(df))))
         bad = con.execute(f"SELECT __row FROM t WHERE NOT ({expression})").fetchall()
-    finally:
-        con.close()
     holds = pd.Series(True, index=df.index)
     holds.iloc[[row for (row,) in bad]] = False
     return holds

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import duckdb
 
@@ -27,11 +28,8 @@ def parse_problem(sql: str) -> str | None:
 def tables_read(sql: str) -> tuple[set[str], set[str]]:
     """The tables a SELECT reads, from DuckDB's parse tree (nothing is bound or run): plain
     names, and schema-qualified ones. Names of the query's own CTEs are left out."""
-    con = _scratch().cursor()  # a connection of its own: safe across threads, free of others' state
-    try:
+    with scratch_cursor() as con:
         tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
-    finally:
-        con.close()
     if tree.get("error"):
         raise ValueError(tree.get("error_message", "cannot parse"))
     tables: list[tuple[str, str]] = []
@@ -75,18 +73,27 @@ def undeclared_reads_problem(sql: str, depends_on: tuple[str, ...]) -> str | Non
 def bind_problem(condition: str, columns: Mapping[str, str]) -> str | None:
     """Why a row condition does not bind against a table of `columns` (name -> DuckDB type), or
     None. The table is empty and in memory: unknown columns and type mismatches show, no data is read."""
-    con = _scratch().cursor()  # a connection of its own, so its temporary table is its own too
+    with scratch_cursor() as con:
+        try:
+            con.execute(f"CREATE TEMP TABLE t ({', '.join(f'{quote(n)} {kind}' for n, kind in columns.items())})")
+            con.execute(f"SELECT count(*) FROM t WHERE NOT ({condition})")
+        except duckdb.Error as error:
+            return str(error).split("\n\nLINE")[0].replace("\n", " ")
+    return None
+
+
+@contextmanager
+def scratch_cursor() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection of its own to one shared, empty in-memory database, for checks that need
+    DuckDB but no data of the warehouse. Opening a database costs far more than a cursor, and
+    a cursor's temporary tables and registered frames are its own, so threads never meet."""
+    con = _scratch().cursor()
     try:
-        con.execute(f"CREATE TEMP TABLE t ({', '.join(f'{quote(name)} {kind}' for name, kind in columns.items())})")
-        con.execute(f"SELECT count(*) FROM t WHERE NOT ({condition})")
-    except duckdb.Error as error:
-        return str(error).split("\n\nLINE")[0].replace("\n", " ")
+        yield con
     finally:
         con.close()
-    return None
 
 
 @functools.cache
 def _scratch() -> duckdb.DuckDBPyConnection:
-    """One empty in-memory database for binding checks: opening one costs far more than a cursor."""
     return duckdb.connect()
