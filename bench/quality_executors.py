@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 import duckdb
 from pydantic import TypeAdapter
 
-from platform_core.quality import run_sql_rules
-from platform_core.quality_pandera import run_pandera_rules
-from platform_core.rules import Rule
+from platform_core.quality.sql_executor import run_sql_rules
+from platform_core.quality.pandera_executor import run_pandera_rules
+from platform_core.descriptors.rules import Rule
 
 RULES = tuple(TypeAdapter(Rule).validate_python(r) for r in (
     {"type": "not_null", "column": "employee_id"},

@@ -12,7 +12,7 @@ __all__ = ["PlatformError", "Problem", "build_domain"]
 def __getattr__(name: str):
     # Imported on first use, so `mesh` commands that never build Dagster definitions start fast.
     if name == "build_domain":
-        from platform_core.factory import build_domain
+        from platform_core.dagster.factory import build_domain
 
         return build_domain
     raise AttributeError(f"module 'platform_core' has no attribute {name!r}")

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from platform_core.errors import PlatformError
-from platform_core.loader import load_domain
-from platform_core.scaffold import PRODUCT_TEMPLATES, Plan, ScaffoldError, apply, plan_domain, plan_product
-from platform_core.workspace import domain_directories, read_workspace
+from platform_core.descriptors.loader import load_domain
+from platform_core.scaffold.plan import PRODUCT_TEMPLATES, Plan, ScaffoldError, apply, plan_domain, plan_product
+from platform_core.descriptors.workspace import domain_directories, read_workspace
 
 PLATFORM_MODULE = "platform_core.definitions"  # the platform's own location: no descriptors to check
 
@@ -25,7 +25,7 @@ def main() -> None:
               default="workspace.yaml", show_default=True, help="The workspace listing the domains.")
 def check(workspace: Path) -> None:
     """Load every descriptor of every domain in the workspace; report every problem."""
-    from platform_core.catalog import Mesh, loop_problems
+    from platform_core.catalog.mesh import Mesh, loop_problems
 
     problems, failed, domains = 0, 0, []
     directories = domain_directories(workspace)

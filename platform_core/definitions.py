@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from platform_core.mesh_location import build_platform
+from platform_core.dagster.platform_location import build_platform
 
 
 @dg.definitions

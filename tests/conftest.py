@@ -10,10 +10,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from platform_core.catalog import domain_order, load_mesh
-from platform_core.factory import build_domain
+from platform_core.catalog.mesh import domain_order, load_mesh
+from platform_core.dagster.factory import build_domain
 from platform_core.settings import WAREHOUSE_VARIABLE, Settings
-from platform_core.storage import Warehouse
+from platform_core.storage.warehouse import Warehouse
 
 PROJECT = Path(__file__).resolve().parent.parent
 

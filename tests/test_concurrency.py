@@ -18,8 +18,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from platform_core.catalog import load_mesh
-from platform_core.storage import Warehouse
+from platform_core.catalog.mesh import load_mesh
+from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")

@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 
 from platform_core.errors import PlatformError
-from platform_core.factory import build_domain
-from platform_core.loader import load_domain
+from platform_core.dagster.factory import build_domain
+from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
-from platform_core.storage import Warehouse
+from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
 from tests.factories import consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
 

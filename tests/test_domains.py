@@ -5,11 +5,11 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from platform_core.catalog import dependency_rows, load_mesh
-from platform_core.factory import build_domain, domain_directory
-from platform_core.loader import load_domain
+from platform_core.catalog.mesh import dependency_rows, load_mesh
+from platform_core.dagster.factory import build_domain, domain_directory
+from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
-from platform_core.workspace import read_workspace
+from platform_core.descriptors.workspace import read_workspace
 from tests.conftest import PROJECT
 
 DOMAINS = [location.domain for location in read_workspace(PROJECT / "workspace.yaml") if location.domain]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from platform_core.factory import build_domain
+from platform_core.dagster.factory import build_domain
 from platform_core.settings import Settings
 from tests.factories import product_yaml, write_domain
 

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from domains.hr.sample_data import DIRTY_RECORDS
-from platform_core.factory import build_domain
+from platform_core.dagster.factory import build_domain
 from platform_core.settings import Settings
 from tests.conftest import PROJECT
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from platform_core import instance_storage
-from platform_core.instance_storage import PoolSafeSqliteEventLogStorage
+from platform_core.dagster import instance_storage
+from platform_core.dagster.instance_storage import PoolSafeSqliteEventLogStorage
 from platform_core.settings import dagster_home
 from tests.conftest import PROJECT, subprocess_env
 from tests.slot_claimer import POOL

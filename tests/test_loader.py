@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from platform_core.errors import PlatformError
-from platform_core.loader import load_domain
-from platform_core.spec import CronFreshness, Port
+from platform_core.descriptors.loader import load_domain
+from platform_core.descriptors.spec import CronFreshness, Port
 from tests.factories import product_yaml, write_domain
 
 FILE = "domains/shop/products/sales/product.yaml"

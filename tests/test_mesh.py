@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from platform_core.factory import build_domain
-from platform_core.mesh_location import build_platform
+from platform_core.dagster.factory import build_domain
+from platform_core.dagster.platform_location import build_platform
 from platform_core.settings import Settings
-from platform_core.storage import Warehouse
+from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
 from tests.factories import product_yaml, write_consumer_domain, write_domain
 

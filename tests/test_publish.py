@@ -6,9 +6,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from platform_core.factory import build_domain
+from platform_core.dagster.factory import build_domain
 from platform_core.settings import Settings
-from platform_core.storage import Warehouse
+from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
 from tests.factories import ORDERS_CSV, write_domain
 

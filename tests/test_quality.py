@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 from pydantic import TypeAdapter
 
-from platform_core.quality import RuleResult, run_sql_rules
-from platform_core.quality_pandera import run_pandera_rules
-from platform_core.rules import RULES, Rule
+from platform_core.quality.results import RuleResult
+from platform_core.quality.sql_executor import run_sql_rules
+from platform_core.quality.pandera_executor import run_pandera_rules
+from platform_core.descriptors.rules import RULES, Rule
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from platform_core.cli import main
-from platform_core.factory import build_domain
+from platform_core.dagster.factory import build_domain
 from platform_core.settings import Settings
 from tests.conftest import PROJECT, materialize, subprocess_env
 

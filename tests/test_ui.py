@@ -24,10 +24,10 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
-from platform_core.catalog import dependency_rows, load_mesh
-from platform_core.freshness import freshness_of
-from platform_core.spec import TimeWindowFreshness
-from platform_core.workspace import read_workspace
+from platform_core.catalog.mesh import dependency_rows, load_mesh
+from platform_core.descriptors.freshness import freshness_of
+from platform_core.descriptors.spec import TimeWindowFreshness
+from platform_core.descriptors.workspace import read_workspace
 from tests.conftest import PROJECT, subprocess_env
 
 pytestmark = pytest.mark.xdist_group("ui")  # one webserver for the module, on one worker

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from platform_core.cli import main
-from platform_core.workspace import read_workspace
+from platform_core.descriptors.workspace import read_workspace
 from tests.conftest import PROJECT, subprocess_env
 from tests.factories import product_yaml, write_consumer_domain, write_domain
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from platform_core.sample_data import run_generator, write_csv
+from platform_core.scaffold.sample_data import run_generator, write_csv
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from platform_core.sample_data import days, money, run_generator, write_csv
+from platform_core.scaffold.sample_data import days, money, run_generator, write_csv
 
 SEED = 20251001
 DATA_DIR = Path(__file__).resolve().parent / "data"

@@ -1,4 +1,4 @@
-"""`mesh new`: scaffold domains and products from the templates in platform_core/templates.
+"""`mesh new`: scaffold domains and products from the templates in platform_core/scaffold/templates.
 
 Everything is decided before anything is written: names are validated, files rendered
 (Jinja2) and the result loaded by the platform's own loader in a scratch folder. Only then
@@ -23,9 +23,9 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from platform_core.errors import PlatformError, ProblemCollector
-from platform_core.loader import load_domain, load_product
-from platform_core.names import DUCKDB_NAMESPACES, reserved_sql_keywords
-from platform_core.workspace import read_workspace
+from platform_core.descriptors.loader import load_domain, load_product
+from platform_core.descriptors.names import DUCKDB_NAMESPACES, reserved_sql_keywords
+from platform_core.descriptors.workspace import read_workspace
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PRODUCT_TEMPLATES = ("simple", "dimensional")

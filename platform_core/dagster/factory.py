@@ -11,18 +11,19 @@ from pathlib import Path
 
 import dagster as dg
 
-from platform_core.addresses import domains_root_of, resolve_port
+from platform_core.descriptors.addresses import domains_root_of, resolve_port
 from platform_core.errors import PlatformError, Problem
-from platform_core.freshness import freshness_policy
-from platform_core.loader import load_domain
-from platform_core.quality import SCHEMA_CHECK_DESCRIPTION, RuleResult, describe
-from platform_core.runner import StepOutcome, run_step
+from platform_core.dagster.freshness import freshness_policy
+from platform_core.descriptors.loader import load_domain
+from platform_core.quality.results import RuleResult, describe
+from platform_core.quality.schema_check import SCHEMA_CHECK_DESCRIPTION
+from platform_core.execution.steps import StepOutcome, run_step
 from platform_core.settings import Settings
-from platform_core.spec import Column, FileInput, Port, PortInput, Product, Step
-from platform_core.storage import Warehouse
+from platform_core.descriptors.spec import Column, FileInput, Port, PortInput, Product, Step
+from platform_core.storage.warehouse import Warehouse
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The storage root: compute databases and published ports (see platform_core.storage)."""
+    """The storage root: compute databases and published ports (see platform_core.storage.warehouse)."""
 
     root: str
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from platform_core.names import qualified, quote
+from platform_core.descriptors.names import qualified, quote
 
 POINTER_FILE = "_current.json"
 SNAPSHOTS_KEPT = 5

@@ -17,13 +17,13 @@ from typing import Any
 import dagster as dg
 from pydantic import ValidationError
 
-from platform_core.addresses import AddressError, domains_root_of, resolve_port
+from platform_core.descriptors.addresses import AddressError, domains_root_of, resolve_port
 from platform_core.errors import PlatformError, Problem, ProblemCollector
-from platform_core.loader_yaml import display_path, read_yaml
-from platform_core.quality import duckdb_type
-from platform_core.rules import RULES, AcceptedValues, Expression, Relationships
-from platform_core.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
-from platform_core.sql import bind_problem, parse_problem, undeclared_reads_problem
+from platform_core.descriptors.yaml_reader import display_path, read_yaml
+from platform_core.descriptors.column_types import duckdb_type
+from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, Relationships
+from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
+from platform_core.descriptors.sql import bind_problem, parse_problem, undeclared_reads_problem
 
 DOMAIN_FILE = "domain.yaml"
 PRODUCT_FILE = "product.yaml"

@@ -18,13 +18,15 @@ import duckdb
 import pandas as pd
 
 from platform_core.errors import PlatformError, Problem
-from platform_core.loader import display_path
-from platform_core.names import qualified, quote
-from platform_core.quality import RuleResult, cast_select, run_sql_rules, schema_result
-from platform_core.quality_pandera import run_pandera_rules
-from platform_core.spec import FileInput, Port, PortInput, Product, Step
-from platform_core.sql import parse_problem
-from platform_core.storage import Snapshot, Warehouse, staging_name
+from platform_core.descriptors.loader import display_path
+from platform_core.descriptors.names import qualified, quote
+from platform_core.quality.results import RuleResult
+from platform_core.quality.schema_check import cast_select, schema_result
+from platform_core.quality.sql_executor import run_sql_rules
+from platform_core.quality.pandera_executor import run_pandera_rules
+from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
+from platform_core.descriptors.sql import parse_problem
+from platform_core.storage.warehouse import Snapshot, Warehouse, staging_name
 
 
 def read_input(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> duckdb.DuckDBPyRelation:

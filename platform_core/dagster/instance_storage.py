@@ -12,7 +12,7 @@ locks already do this, and this class is not used.
 Configured in `dagster_home/dagster.yaml`:
 
     event_log_storage:
-      module: platform_core.instance_storage
+      module: platform_core.dagster.instance_storage
       class: PoolSafeSqliteEventLogStorage
       config:
         base_dir: history/runs     # relative paths are taken from DAGSTER_HOME

@@ -1,6 +1,6 @@
 """Run a contract's rules as pandera schemas over a pandas DataFrame.
 
-Same semantics as the SQL executor (`platform_core.quality`). Each rule becomes its own
+Same semantics as the SQL executor (`platform_core.quality.sql_executor`). Each rule becomes its own
 small schema validated lazily, so one rule's failure cases never hide another's and the
 failing row count is simply the number of distinct rows pandera reports.
 """
@@ -14,13 +14,13 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from platform_core.quality import (
+from platform_core.quality.results import (
     RuleResult, as_text, dataset_result, guarded, max_age_result, row_count_passes, rows_result, text_values,
 )
-from platform_core.rules import (
+from platform_core.descriptors.rules import (
     AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships, RowCount, Rule, Unique,
 )
-from platform_core.sql import scratch_cursor
+from platform_core.descriptors.sql import scratch_cursor
 
 ValuesResolver = Callable[[str, str], list[Any]]  # (port, column) -> values present in that port
 

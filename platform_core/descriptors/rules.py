@@ -3,7 +3,7 @@
 Products reference rules by `type`; each class below is one rule, its docstring the
 one-line usage a domain team copies. `RULES` is derived from the declarations, so adding a
 class here is all it takes to add a rule to the descriptor language. Execution lives in
-`platform_core.quality` (SQL in DuckDB) and `platform_core.quality_pandera` (pandas).
+`platform_core.quality.sql_executor` (SQL in DuckDB) and `platform_core.quality.pandera_executor` (pandas).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from platform_core.types import ColumnName, Duration, Identifier, Spec, Text
+from platform_core.descriptors.types import ColumnName, Duration, Identifier, Spec, Text
 
 Severity = Literal["error", "warn"]
 

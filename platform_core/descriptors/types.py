@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
-from platform_core.names import identifier_problem, namespace_problem
+from platform_core.descriptors.names import identifier_problem, namespace_problem
 
 
 class Spec(BaseModel):

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import duckdb
 
-from platform_core.names import quote
+from platform_core.descriptors.names import quote
 
 
 def parse_problem(sql: str) -> str | None:

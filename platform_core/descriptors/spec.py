@@ -1,6 +1,6 @@
 """The descriptor language: frozen, typed models of domains and data products.
 
-`platform_core.loader` turns YAML files into these models and adds the checks that need
+`platform_core.descriptors.loader` turns YAML files into these models and adds the checks that need
 more than one field (references, files on disk, SQL parse). Everything downstream (the
 asset factory, the quality executors, the catalog) reads only these models.
 """
@@ -14,30 +14,16 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
-from platform_core.rules import Rule, Unique, NotNull
-from platform_core.types import ColumnName, Duration, Email, Identifier, Namespace, SemVer, Spec, Team, Text
-from platform_core.types import Tag as TagText
+from platform_core.descriptors.column_types import column_type
+from platform_core.descriptors.rules import Rule, Unique, NotNull
+from platform_core.descriptors.types import ColumnName, Duration, Email, Identifier, Namespace, SemVer, Spec, Team, Text
+from platform_core.descriptors.types import Tag as TagText
 
 Classification = Literal["public", "internal", "confidential", "restricted"]
 CLASSIFICATION_ORDER: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 Layer = Literal["bronze", "silver", "gold"]
 
-# Contract types and the DuckDB types that satisfy them.
-LOGICAL_TYPES = ("string", "integer", "double", "decimal", "boolean", "date", "timestamp")
-_DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
-
-
-def _column_type(value: str) -> str:
-    text = value.strip().lower()
-    if text in LOGICAL_TYPES:
-        return text
-    match = _DECIMAL.match(text)
-    if match and 0 < int(match[1]) <= 38 and int(match[2]) <= int(match[1]):
-        return f"decimal({int(match[1])},{int(match[2])})"
-    raise ValueError(f"unknown type {value!r}: use one of {', '.join(LOGICAL_TYPES)} or decimal(p,s)")
-
-
-ColumnType = Annotated[str, AfterValidator(_column_type)]
+ColumnType = Annotated[str, AfterValidator(column_type)]
 
 
 class Owner(Spec):

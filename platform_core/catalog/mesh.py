@@ -16,11 +16,11 @@ from pathlib import Path
 import duckdb
 
 from platform_core.errors import PlatformError
-from platform_core.freshness import freshness_of
-from platform_core.loader import load_domain
-from platform_core.spec import CronFreshness, Domain, Port, PortInput, Product
-from platform_core.types import format_duration
-from platform_core.workspace import domain_directories
+from platform_core.descriptors.freshness import freshness_of
+from platform_core.descriptors.loader import load_domain
+from platform_core.descriptors.spec import CronFreshness, Domain, Port, PortInput, Product
+from platform_core.descriptors.types import format_duration
+from platform_core.descriptors.workspace import domain_directories
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,13 @@ import dagster as dg
 import duckdb
 from pydantic import TypeAdapter
 
-from platform_core.catalog import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, loop_problems, rows_relation
-from platform_core.factory import WarehouseResource, check_results
-from platform_core.quality import RuleResult, describe, run_sql_rules
-from platform_core.rules import Rule
+from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, loop_problems, rows_relation
+from platform_core.dagster.factory import WarehouseResource, check_results
+from platform_core.quality.results import RuleResult, describe
+from platform_core.quality.sql_executor import run_sql_rules
+from platform_core.descriptors.rules import Rule
 from platform_core.settings import Settings
-from platform_core.storage import Snapshot, Warehouse
+from platform_core.storage.warehouse import Snapshot, Warehouse
 
 OWNER = "team:data-platform"
 

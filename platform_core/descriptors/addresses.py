@@ -14,8 +14,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from platform_core.errors import ProblemCollector
-from platform_core.loader_yaml import display_path, read_yaml
-from platform_core.spec import Port, Product
+from platform_core.descriptors.yaml_reader import display_path, read_yaml
+from platform_core.descriptors.spec import Port, Product
 
 
 class AddressError(ValueError):

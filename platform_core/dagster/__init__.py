@@ -1,0 +1,1 @@
+"""Dagster adapters: asset factories, freshness policies, resources, instance storage, the platform's location."""

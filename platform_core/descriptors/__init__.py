@@ -1,0 +1,1 @@
+"""What domain teams write: descriptor specs, names and types, rules as data, YAML loading, addresses, the workspace."""

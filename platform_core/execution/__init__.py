@@ -1,0 +1,1 @@
+"""Write, audit, publish: running a product's steps without Dagster."""

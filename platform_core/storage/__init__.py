@@ -1,0 +1,1 @@
+"""Where data lives: the domains' compute databases and the lake of published ports."""
