@@ -5,26 +5,56 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+from platform_core.descriptors.types import parse_duration
+from platform_core.storage.lake import LakeConfig
 
 WAREHOUSE_VARIABLE = "MESH_WAREHOUSE"
 WORKSPACE_VARIABLE = "MESH_WORKSPACE"
+LAKE_CATALOG_VARIABLE = "MESH_LAKE_CATALOG"
+LAKE_DATA_VARIABLE = "MESH_LAKE_DATA"
+LAKE_RETENTION_VARIABLE = "MESH_LAKE_RETENTION"
+DEFAULT_RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True)
 class Settings:
     warehouse_root: Path
     workspace: Path = Path("workspace.yaml")
+    lake: LakeConfig | None = None  # None: the local lake under the warehouse root
+    lake_retention: timedelta = DEFAULT_RETENTION
+
+    @property
+    def lake_config(self) -> LakeConfig:
+        return self.lake or LakeConfig.local(self.warehouse_root)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """`MESH_WAREHOUSE` sets the storage root (default `warehouse/`), `MESH_WORKSPACE` the
         workspace whose domains the catalog lists (default `workspace.yaml`), both relative to
-        the working directory."""
+        the working directory. The lake defaults to a SQLite catalog and a data folder under the
+        root; `MESH_LAKE_CATALOG` (`sqlite:<file>` or `postgres:<connection string>`) and
+        `MESH_LAKE_DATA` (a folder or `s3://bucket/prefix/`) move it, `MESH_LAKE_RETENTION`
+        (`30d`) says how long its history is kept."""
         environ = os.environ if environ is None else environ
-        root = environ.get(WAREHOUSE_VARIABLE) or "warehouse"
-        workspace = environ.get(WORKSPACE_VARIABLE) or "workspace.yaml"
-        return cls(warehouse_root=Path(root).expanduser().resolve(), workspace=Path(workspace).expanduser().resolve())
+        root = Path(environ.get(WAREHOUSE_VARIABLE) or "warehouse").expanduser().resolve()
+        workspace = Path(environ.get(WORKSPACE_VARIABLE) or "workspace.yaml").expanduser().resolve()
+        default = LakeConfig.local(root)
+        catalog = environ.get(LAKE_CATALOG_VARIABLE) or default.catalog
+        if catalog.startswith("sqlite:"):  # a relative file is taken from the working directory, like the root
+            catalog = f"sqlite:{Path(catalog.removeprefix('sqlite:')).expanduser().resolve()}"
+        data = environ.get(LAKE_DATA_VARIABLE) or default.data_path
+        if "://" not in data:
+            data = f"{Path(data).expanduser().resolve()}/"
+        lake = LakeConfig(catalog=catalog, data_path=data)
+        try:
+            retention = parse_duration(environ.get(LAKE_RETENTION_VARIABLE) or "30d")
+        except ValueError as error:
+            raise ValueError(f"{LAKE_RETENTION_VARIABLE}: {error}") from None
+        return cls(warehouse_root=root, workspace=workspace, lake=None if lake == default else lake,
+                   lake_retention=retention)
 
 
 def dagster_home(environ: Mapping[str, str] | None = None) -> Path:

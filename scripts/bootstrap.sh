@@ -13,6 +13,9 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ".[test]"
   rm -f .venv/.installed-* && touch "$stamp"
 fi
+# DuckDB cannot download extensions on a closed network: the lake's come from their wheels
+# into DuckDB's extension folder (where any DuckDB client on the machine finds them).
+.venv/bin/python -m platform_core.storage.extensions ducklake sqlite_scanner >/dev/null
 
 # Sample data is committed; regenerate only what is missing (the generators are deterministic).
 for generator in domains/*/sample_data.py; do

@@ -85,14 +85,16 @@ def product_yaml() -> dict[str, Any]:
     })
 
 
-def write_domain(root: Path, product: dict[str, Any] | None = None, files: dict[str, str] | None = None) -> Path:
-    """Write domain `shop` with product `sales` under root/domains; return the domain folder."""
-    domain_dir = root / "domains" / "shop"
+def write_domain(root: Path, product: dict[str, Any] | None = None, files: dict[str, str] | None = None,
+                 name: str = "shop") -> Path:
+    """Write domain `name` (default `shop`) with product `sales` under root/domains; return the domain folder."""
+    domain_dir = root / "domains" / name
     product_dir = domain_dir / "products" / "sales"
+    product = product if product is not None else {**product_yaml(), "domain": name}
     contents = {
-        "domain.yaml": yaml.safe_dump(domain_yaml()),
+        "domain.yaml": yaml.safe_dump(domain_yaml(name)),
         "data/orders.csv": ORDERS_CSV,
-        "products/sales/product.yaml": yaml.safe_dump(product if product is not None else product_yaml(), sort_keys=False),
+        "products/sales/product.yaml": yaml.safe_dump(product, sort_keys=False),
         "products/sales/sql/raw_orders.sql": RAW_ORDERS_SQL,
         "products/sales/sql/orders.sql": ORDERS_SQL,
         "products/sales/sql/daily_sales.sql": DAILY_SQL,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from platform_core.errors import PlatformError
 from platform_core.dagster.factory import build_domain
@@ -13,7 +14,7 @@ from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
-from tests.factories import consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
+from tests.factories import LEDGER_SQL, consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
 
 FILE = "domains/ledger/products/vat/product.yaml"
 
@@ -123,3 +124,26 @@ def test_a_producer_that_fails_its_checks_triggers_no_consumer(tmp_path: Path, s
     result = dg.evaluate_automation_conditions(defs=ledger, instance=instance, cursor=result.cursor)
     assert result.total_requested == 0  # nothing new was published, so the consumer stays put
     assert warehouse.current("shop.sales.daily_sales") == published  # and reads the last good version
+
+
+def test_products_of_one_domain_reading_each_other_in_a_loop_are_refused(tmp_path: Path) -> None:
+    """sales.enriched reads extra.x, which reads sales.daily_sales: no loop of steps, but one run
+    would build sales twice and publish it in two commits."""
+    sales = product_yaml()
+    sales["inputs"].append({"name": "x", "kind": "port", "address": "shop.extra.x"})
+    sales["output_ports"].append({
+        "name": "enriched", "kind": "view", "description": "Days again.", "sql": "sql/enriched.sql",
+        "depends_on": ["x"], "columns": [{"name": "day", "type": "date", "description": "Day."}]})
+    extra = {**consumer_product_yaml("shop.sales.daily_sales"), "name": "extra", "domain": "shop"}
+    extra["output_ports"] = [{**extra["output_ports"][0], "name": "x"}]
+    domain_dir = write_domain(tmp_path, sales, files={
+        "products/sales/sql/enriched.sql": "SELECT day FROM x",
+        "products/extra/product.yaml": yaml.safe_dump(extra, sort_keys=False),
+        "products/extra/sql/vat_by_day.sql": LEDGER_SQL,
+    })
+    with pytest.raises(PlatformError) as raised:
+        load_domain(domain_dir)
+    assert [str(p) for p in raised.value.problems] == [
+        "domains/shop/products/extra/product.yaml: inputs: products of domain 'shop' read each other's ports in a "
+        "loop (extra -> sales -> extra): a run would have to build one of them twice and could not publish it "
+        "whole; move the steps that close the loop into one product"]

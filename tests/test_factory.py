@@ -35,12 +35,12 @@ def test_asset_metadata_owners_tags_kinds(tmp_path: Path, settings: Settings) ->
     assert spec.description == "Orders per customer."
     assert spec.tags["layer"] == "gold" and spec.tags["port"] == "table"
     assert spec.tags["classification"] == "confidential" and spec.tags["demo"] == ""
-    assert spec.kinds == {"duckdb", "pandas"}
+    assert spec.kinds == {"duckdb", "pandas", "ducklake"}  # computed in DuckDB by pandas, published to the lake
     schema = spec.metadata["dagster/column_schema"]
     assert [(c.name, c.type) for c in schema.columns] == [("customer", "string"), ("order_count", "integer")]
     assert schema.columns[0].constraints.unique and schema.columns[0].description == "Customer. [confidential]"
     assert spec.metadata["address"] == "shop.sales.customers"
-    assert spec.metadata["dagster/table_name"] == "shop.sales.customers"
+    assert spec.metadata["dagster/table_name"] == "lake.shop.sales__customers"  # where a reader queries it
 
 
 def test_checks_are_declared_with_blocking_by_severity(tmp_path: Path, settings: Settings) -> None:

@@ -66,7 +66,8 @@ def test_row_counts(run) -> None:
     _, warehouse = run
     records = _rows("overtime_records.csv")
     rejected = [d for d in DIRTY_RECORDS if d["expected"] == "rejected"]
-    counts = {port: warehouse.current(f"hr.overtime.{port}").row_count for port in
+    at = warehouse.snapshot()
+    counts = {port: warehouse.read(f"hr.overtime.{port}", at=at).count("*").fetchall()[0][0] for port in
               ("dim_entity", "dim_employee", "dim_overtime_reason", "dim_period", "fact_overtime")}
     assert counts == {
         "dim_entity": len(_rows("entities.csv")),
@@ -121,12 +122,15 @@ def test_oversight_and_analysis_views_reconcile_with_the_sources(run) -> None:
 
 
 def test_published_ports_show_metadata(run) -> None:
-    result, _ = run
+    result, warehouse = run
     (event,) = [e for e in result.get_asset_materialization_events()
                 if e.asset_key == dg.AssetKey(["hr", "overtime", "fact_overtime"])]
     metadata = event.materialization.metadata
     assert metadata["dagster/row_count"].value == len(_valid_records())
-    assert "snapshot" in metadata and "dagster/column_lineage" in metadata
+    assert metadata["lake_table"].value == "lake.hr.overtime__fact_overtime"
+    (publication,) = [p for p in warehouse.publications("hr.overtime") if p.run_id == result.run_id]
+    assert metadata["lake_snapshot"].value == publication.snapshot_id
+    assert metadata["product_version"].value == "1.0.0" and "dagster/column_lineage" in metadata
 
 
 def test_hr_definitions_shape() -> None:
@@ -145,7 +149,7 @@ def test_hr_definitions_shape() -> None:
     }
     fact_deps = sorted(d.asset_key.path[-1] for d in specs["fact_overtime"].deps)
     assert fact_deps == ["dim_employee", "dim_entity", "dim_overtime_reason", "dim_period", "overtime_records"]
-    assert specs["employees"].kinds == {"duckdb", "pandas"} and specs["fact_overtime"].kinds == {"duckdb", "sql"}
+    assert specs["employees"].kinds == {"duckdb", "pandas"} and specs["fact_overtime"].kinds == {"duckdb", "sql", "ducklake"}
     assert specs["dim_employee"].tags["classification"] == "restricted"
     for spec in specs.values():  # what the UI shows on every HR asset
         assert spec.owners == ["team:hr-data", "hr-data@example.com"] and spec.group_name == "hr"

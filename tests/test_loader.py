@@ -97,6 +97,9 @@ INVALID = {
     "DuckDB's own schema name": (
         _set("name", "main"),
         "name: bad name 'main': DuckDB uses it for its own catalogs and schemas"),
+    "a name the lake's table names cannot tell apart": (
+        _set("domain", "shop_"),
+        "domain: bad name 'shop_': no '__' and no '_' at the end (the lake names a port <product>__<port>)"),
     "missing SQL file": (
         _set("output_ports[1].sql", "sql/nowhere.sql"),
         "output_ports[1].sql: SQL file not found: sql/nowhere.sql"),

@@ -73,6 +73,19 @@ def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Pat
         ("finance.overtime_cost_ratio", "hr.overtime.payroll_compensation", True),
         ("finance.overtime_cost_ratio", "sales.orders.revenue_by_entity_month", True),
     }
+    (publication,) = warehouse.publications("platform.mesh")  # the three tables, in one commit
+    assert publication.ports == ("catalog_ports", "catalog_products", "dependencies")
+
+    # its checks alone audit the published tables again and publish nothing
+    platform = build_platform(settings)
+    key = dg.AssetKey(["platform", "mesh", "catalog_ports"])
+    job = dg.define_asset_job("catalog_port_checks", selection=dg.AssetSelection.checks_for_assets(key))
+    checks = dg.Definitions(assets=platform.assets, jobs=[job], resources=platform.resources).resolve_job_def(
+        "catalog_port_checks").execute_in_process(instance=mesh_run.instance)
+    assert checks.success and checks.get_asset_materialization_events() == []
+    assert {(e.asset_key, e.check_name, e.passed) for e in checks.get_asset_check_evaluations()} == {
+        (key, "every_domain_loads", True), (key, "unique_address", True), (key, "not_null_classification", True)}
+    assert warehouse.publications("platform.mesh") == [publication]
 
 
 def test_catalog_reports_broken_domains_and_lists_the_others(tmp_path: Path, instance) -> None:

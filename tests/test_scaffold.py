@@ -90,6 +90,8 @@ def test_scaffolded_domain_and_products_load_check_and_materialize(project: Path
     (["product", "hr", "main"], "refused: 'main' is a name DuckDB uses for its own catalogs and schemas"),
     (["product", "hr", "information_schema"], "refused: 'information_schema' is a name DuckDB uses"),
     (["domain", "temp"], "refused: 'temp' is a name DuckDB uses for its own catalogs and schemas"),
+    (["product", "hr", "over__time"], "refused: 'over__time': no '__' and no '_' at the end (the lake names a port"),
+    (["domain", "lake"], "refused: 'lake': the platform attaches the lake of published ports under that name"),
     (["product", "nowhere", "stock"], "refused: there is no domain 'nowhere'; domains: finance, hr, sales"),
 ])
 def test_bad_names_are_refused_and_nothing_is_written(project: Path, args: list[str], message: str) -> None:

@@ -38,6 +38,8 @@ LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries {
   name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 ASSETS = """{ assetNodes { assetKey { path } dependencyKeys { path }
   repository { location { name } } } }"""
+RESOURCES = """{ repositoryOrError(repositorySelector: {repositoryLocationName: "%s", repositoryName: "__repository__"}) {
+  ... on Repository { allTopLevelResourceDetails { name configuredValues { key value } } } } }"""
 # What an asset's page shows: owners, description, column schema, checks and freshness.
 ASSET_PAGES = """{ assetNodes { assetKey { path } description pools
   owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
@@ -138,6 +140,18 @@ def test_global_asset_graph_has_the_declared_cross_domain_edges_and_is_connected
             component.add(key)
             frontier += [b for a, b in edges if a == key] + [a for a, b in edges if b == key]
     assert component == keys
+
+
+def test_every_domain_shows_its_compute_database_and_the_lake_as_resources(webserver: Webserver) -> None:
+    webserver.loaded_locations()
+    for domain in load_mesh(PROJECT / "workspace.yaml").domains:
+        details = webserver.query(RESOURCES % domain.name)["repositoryOrError"]["allTopLevelResourceDetails"]
+        values = {r["name"]: {v["key"]: json.loads(v["value"]) for v in r["configuredValues"]} for r in details}
+        assert set(values) == {"duckdb", "lake"}
+        assert values["duckdb"]["database"].endswith(f"/warehouse/compute/{domain.name}.duckdb")
+        assert values["lake"]["catalog"].startswith("sqlite:") and values["lake"]["catalog"].endswith(
+            "/warehouse/lake/catalog.sqlite")
+        assert values["lake"]["data_path"].endswith("/warehouse/lake/data/")
 
 
 def test_every_domain_asset_page_shows_owner_description_schema_checks_and_freshness(webserver: Webserver) -> None:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from platform_core.cli import main
 from platform_core.descriptors.workspace import read_workspace
+from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
 from tests.factories import product_yaml, write_consumer_domain, write_domain
 
@@ -90,4 +91,7 @@ def test_dagster_cli_materializes_the_hr_domain(tmp_path: Path) -> None:
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert "RUN_SUCCESS" in log and "did not pass" not in log
-    assert (tmp_path / "warehouse" / "published" / "hr" / "overtime" / "payroll_compensation" / "_current.json").is_file()
+    warehouse = Warehouse(tmp_path / "warehouse")  # the product is in the lake, read as any reader would
+    assert warehouse.read("hr.overtime.payroll_compensation").count("*").fetchall()[0][0] > 0
+    assert (tmp_path / "warehouse" / "lake" / "catalog.sqlite").is_file()
+    assert not list((tmp_path / "warehouse").rglob("*.json"))  # no pointer files of our own

@@ -17,6 +17,7 @@ import duckdb
 
 from platform_core.errors import PlatformError
 from platform_core.descriptors.freshness import freshness_of
+from platform_core.descriptors.graphs import find_cycle
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.spec import CronFreshness, Domain, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
@@ -177,22 +178,7 @@ def step_cycle(mesh: Mesh) -> list[str]:
             needs[product.address(step.name)] = [
                 ports[dep] if dep in ports else product.address(dep) for dep in step.depends_on
                 if dep in ports or dep in steps]
-    state: dict[str, str] = {}  # "open" while on the current path, "done" once fully explored
-
-    def visit(node: str, path: list[str]) -> list[str]:
-        state[node] = "open"
-        for upstream in needs.get(node, []):
-            if state.get(upstream) == "open":
-                return [*path[path.index(upstream):], upstream] if upstream in path else [node, upstream]
-            if upstream not in state and (loop := visit(upstream, [*path, upstream])):
-                return loop
-        state[node] = "done"
-        return []
-
-    for start in sorted(needs):
-        if start not in state and (loop := visit(start, [start])):
-            return loop
-    return []
+    return find_cycle(needs)
 
 
 def loop_problems(mesh: Mesh) -> list[str]:

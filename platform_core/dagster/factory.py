@@ -1,38 +1,36 @@
 """Compile product specs into Dagster definitions: assets, checks, freshness, schedules.
 
 `build_domain` is the single call a domain's `definitions.py` makes. Each step of a
-product becomes one asset keyed `[domain, product, step]` whose body is `run_step`
-(write, audit, publish); each contract rule becomes an asset check on it.
+product is one asset keyed `[domain, product, step]`, and each contract rule an asset
+check on it. A product's steps share one subsettable multi-asset, whose body is
+`run_product`: the steps a run selects are staged and audited, then the product's ports
+are published in one commit of the lake, or, if any step fails, not at all.
 """
 
+
 import importlib.util
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
-from platform_core.descriptors.addresses import domains_root_of, resolve_port
-from platform_core.errors import PlatformError, Problem
 from platform_core.dagster.freshness import freshness_policy
+from platform_core.dagster.metadata import (
+    asset_key, check_results, definition_metadata, dependency_key, materialization_metadata, owners, tags,
+)
+from platform_core.dagster.resources import LakeResource, compute_resource, input_snapshot, lake_resource
 from platform_core.descriptors.loader import load_domain
-from platform_core.quality.results import RuleResult, describe
+from platform_core.descriptors.spec import FileInput, Port, Product, Step
+from platform_core.errors import PlatformError, Problem
+from platform_core.execution.products import ProductOutcome, run_product
+from platform_core.quality.results import describe
 from platform_core.quality.schema_check import SCHEMA_CHECK_DESCRIPTION
-from platform_core.execution.steps import StepOutcome, run_step
 from platform_core.settings import Settings
-from platform_core.descriptors.spec import Column, FileInput, Port, PortInput, Product, Step
-from platform_core.storage.warehouse import Warehouse
-
-class WarehouseResource(dg.ConfigurableResource):
-    """The storage root: compute databases and published ports (see platform_core.storage.warehouse)."""
-
-    root: str
-
-    def get(self) -> Warehouse:
-        return Warehouse(Path(self.root))
 
 
 def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Definitions:
-    """Definitions of one domain: every product's assets, checks and schedule, and the warehouse."""
+    """Definitions of one domain: every product's assets, checks and schedule, and its resources."""
     spec = load_domain(domain if isinstance(domain, Path) else domain_directory(domain))
     settings = settings or Settings.from_env()
     sensors = []
@@ -45,9 +43,9 @@ def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Def
     return dg.Definitions.merge(
         *(build_product(product) for product in spec.products),
         dg.Definitions(
-            resources={"warehouse": WarehouseResource(root=str(settings.warehouse_root))},
+            resources={"duckdb": compute_resource(settings, spec.name), "lake": lake_resource(settings)},
             sensors=sensors,
-            # One DuckDB writer per domain: steps of a run go one after another in one process.
+            # One DuckDB writer per domain: a run's products go one after another in one process.
             executor=dg.in_process_executor,
         ),
     )
@@ -65,31 +63,68 @@ def build_product(product: Product) -> dg.Definitions:
     # Steps fed by other products' ports follow their producers (the schedule still runs the rest):
     # the daemon materializes them when an upstream port is published anew.
     following = follows_other_products(product)
-    assets = [build_step_asset(product, layer, step,
-                               dg.AutomationCondition.eager() if step.name in following else None)
-              for layer, step in product.steps]
+    specs = [asset_spec(product, layer, step, dg.AutomationCondition.eager() if step.name in following else None)
+             for layer, step in product.steps]
+    checks = [check for _, step in product.steps for check in check_specs(product, step)]
+
+    @dg.multi_asset(
+        name=f"{product.domain}__{product.name}", specs=specs, check_specs=checks, can_subset=True,
+        pool=f"duckdb_{product.domain}",
+        description=f"Builds, audits and publishes the {product.title} data product ({product.domain}.{product.name}).",
+    )
+    def _product(context: dg.AssetExecutionContext, duckdb: DuckDBResource, lake: LakeResource):
+        build = {key.path[-1] for key in context.selected_asset_keys}
+        audit_only = {key.asset_key.path[-1] for key in context.selected_asset_check_keys} - build
+        with lake.writer(duckdb) as con:
+            outcome = run_product(con, lake.get(), product, build=build, audit_only=audit_only,
+                                  input_snapshot=input_snapshot(context, lake.get(), con), run_id=context.run_id)
+        yield from report(context, product, outcome)
+
     schedules = []
     if product.schedule is not None:
         schedules.append(dg.ScheduleDefinition(
             name=f"{product.domain}__{product.name}__schedule",
             cron_schedule=product.schedule.cron,
             execution_timezone=product.schedule.timezone,
-            target=dg.AssetSelection.assets(*assets),
+            target=dg.AssetSelection.assets(*(spec.key for spec in specs)),
             description=f"Materializes the {product.title} data product.",
             default_status=dg.DefaultScheduleStatus.RUNNING if product.schedule.enabled
             else dg.DefaultScheduleStatus.STOPPED,
         ))
-    return dg.Definitions(assets=assets, schedules=schedules)
+    return dg.Definitions(assets=[_product], schedules=schedules)
 
 
-def asset_key(product: Product, name: str) -> dg.AssetKey:
-    return dg.AssetKey([product.domain, product.name, name])
-
-
-def dependency_key(product: Product, name: str) -> dg.AssetKey:
-    """A step of this product, or the asset of another product's port: addresses map 1:1 to keys."""
-    source = product.input(name)
-    return dg.AssetKey(list(source.parts)) if isinstance(source, PortInput) else asset_key(product, name)
+def report(context: dg.AssetExecutionContext, product: Product, outcome: ProductOutcome) -> Iterator[object]:
+    """The run's results as Dagster events: materializations with their checks once the product is
+    published; otherwise the checks that ran, then a failure that says what stopped it."""
+    selected_checks = context.selected_asset_check_keys
+    address = f"{product.domain}.{product.name}"
+    for step in outcome.steps:
+        key = asset_key(product, step.step.name)
+        results = [r for r in check_results(key, step.results)
+                   if dg.AssetCheckKey(key, r.check_name) in selected_checks]
+        if step.detail:
+            context.log.error(f"{product.address(step.step.name)}: {step.error}\n{step.detail}")
+        if step.audit_only or not outcome.built:
+            yield from results  # a blocking one that failed fails the run, as Dagster does for any check
+        else:
+            yield dg.MaterializeResult(asset_key=key, check_results=results, metadata=materialization_metadata(
+                product, step.step, step, outcome.publication))
+    if outcome.failed:
+        raise dg.Failure(
+            description=f"{address} not published; every port keeps its last good version.\n"
+                        + outcome.summary(outcome.failed),
+            metadata={"failed_steps": ", ".join(s.step.name for s in outcome.failed),
+                      "input_snapshot": outcome.input_snapshot},
+        )
+    if outcome.publication is not None:
+        context.log.info(f"{address} {outcome.publication.version} published as lake snapshot "
+                         f"{outcome.publication.snapshot_id}: {', '.join(outcome.publication.ports)}")
+    if outcome.promotion_error:
+        raise dg.Failure(description=f"{address} was published, but the compute database kept its previous "
+                                     f"tables ({outcome.promotion_error}); the next run rebuilds them.")
+    if outcome.unchecked:
+        raise dg.Failure(description=f"checks of {address} could not run:\n" + outcome.summary(outcome.unchecked))
 
 
 def follows_other_products(product: Product) -> set[str]:
@@ -101,132 +136,23 @@ def follows_other_products(product: Product) -> set[str]:
     return following - {i.name for i in product.port_inputs}
 
 
-def build_step_asset(
-    product: Product, layer: str, step: Step, automation: dg.AutomationCondition | None = None,
-) -> dg.AssetsDefinition:
+def check_specs(product: Product, step: Step) -> list[dg.AssetCheckSpec]:
     key = asset_key(product, step.name)
     checks = [dg.AssetCheckSpec("schema", asset=key, blocking=True, description=SCHEMA_CHECK_DESCRIPTION)]
-    checks += [dg.AssetCheckSpec(rule.check_name, asset=key, blocking=rule.severity == "error",
-                                 description=f"[{rule.severity}] {describe(rule)}") for rule in step.rules]
+    return checks + [dg.AssetCheckSpec(rule.check_name, asset=key, blocking=rule.severity == "error",
+                                       description=f"[{rule.severity}] {describe(rule)}") for rule in step.rules]
 
-    @dg.asset(
-        key=key,
+
+def asset_spec(product: Product, layer: str, step: Step, automation: dg.AutomationCondition | None) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=asset_key(product, step.name),
         deps=[dependency_key(product, d) for d in step.depends_on if not isinstance(product.input(d), FileInput)],
-        check_specs=checks,
         group_name=product.domain,
         owners=owners(product),
         description=step.description,
         tags=tags(product, layer, step),
-        kinds={"duckdb", step.engine},
+        kinds={"duckdb", step.engine} | ({"ducklake"} if isinstance(step, Port) else set()),
         metadata=definition_metadata(product, layer, step),
         freshness_policy=freshness_policy(product),
-        pool=f"duckdb_{product.domain}",
         automation_condition=automation,
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        outcome = run_step(warehouse.get(), product, step, run_id=context.run_id)
-        yield from check_results(outcome.results)
-        if outcome.blocking_failures:
-            names = ", ".join(r.check_name for r in outcome.blocking_failures)
-            raise dg.Failure(
-                description=f"{product.address(step.name)} not published: blocking checks failed ({names}); "
-                            "the last good version stays in place.",
-                metadata={"failed_checks": names, "rows_in_rejected_version": outcome.row_count},
-            )
-        yield dg.MaterializeResult(metadata=materialization_metadata(product, step, outcome))
-
-    return _asset
-
-
-def owners(product: Product) -> list[str]:
-    return [f"team:{product.owner.team}"] + ([product.owner.contact] if product.owner.contact else [])
-
-
-def tags(product: Product, layer: str, step: Step) -> dict[str, str]:
-    result = {"layer": layer, "product": product.name, "domain": product.domain}
-    if isinstance(step, Port):
-        result.update({"port": step.kind, "classification": step.effective_classification})
-    else:
-        result["classification"] = "internal"
-    result.update({tag: "" for tag in product.tags})
-    return result
-
-
-def column_schema(product: Product, step: Step) -> dg.TableSchema:
-    def describe_column(column: Column) -> str:
-        level = step.column_classification(column) if isinstance(step, Port) else column.classification
-        return column.description + (f" [{level}]" if level else "")
-
-    return dg.TableSchema(columns=[
-        dg.TableColumn(
-            name=c.name, type=c.type, description=describe_column(c),
-            constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=c.unique),
-        )
-        for c in step.columns
-    ])
-
-
-def definition_metadata(product: Product, layer: str, step: Step) -> dict[str, object]:
-    metadata: dict[str, object] = {
-        "dagster/column_schema": column_schema(product, step),
-        "dagster/table_name": f"{product.domain}.{product.name}.{step.name}",
-        "product": f"{product.title} v{product.version} ({product.status})",
-        "layer": layer,
-        "consumers": dg.MetadataValue.md("\n".join(f"- **{c.name}**: {c.purpose}" for c in product.consumers)
-                                         or "none declared"),
-    }
-    if isinstance(step, Port):
-        metadata["address"] = product.address(step.name)
-    transform = step.sql or step.python
-    metadata["transform"] = dg.MetadataValue.path(str(product.directory / str(transform).split(":")[0]))
-    return metadata
-
-
-def upstream_columns(product: Product, name: str) -> set[str]:
-    source = product.input(name)
-    if isinstance(source, PortInput):
-        return {c.name for c in resolve_port(source.address, domains_root_of(product)).columns}
-    return {c.name for c in product.step(name).columns}
-
-
-def column_lineage(product: Product, step: Step) -> dg.TableColumnLineage | None:
-    """Declared `source` columns, or a same-named column of exactly one upstream step or port."""
-    upstream = {d: upstream_columns(product, d) for d in step.depends_on
-                if not isinstance(product.input(d), FileInput)}
-    deps: dict[str, list[dg.TableColumnDep]] = {}
-    for column in step.columns:
-        sources = [tuple(ref.split(".")) for ref in column.source]
-        if not sources:
-            owners_of_name = [table for table, names in upstream.items() if column.name in names]
-            sources = [(owners_of_name[0], column.name)] if len(owners_of_name) == 1 else []
-        found = [dg.TableColumnDep(asset_key=dependency_key(product, t), column_name=c)
-                 for t, c in sources if t in upstream]
-        if found:
-            deps[column.name] = found
-    return dg.TableColumnLineage(deps_by_column=deps) if deps else None
-
-
-def materialization_metadata(product: Product, step: Step, outcome: StepOutcome) -> dict[str, object]:
-    metadata: dict[str, object] = {"dagster/row_count": outcome.row_count, "compute_table": outcome.table}
-    lineage = column_lineage(product, step)
-    if lineage is not None:
-        metadata["dagster/column_lineage"] = lineage
-    if outcome.snapshot is not None:
-        metadata["snapshot"] = outcome.snapshot.file
-        metadata["published_version"] = outcome.snapshot.version_id
-    return metadata
-
-
-def check_results(results: Iterable[RuleResult]) -> Iterator[dg.AssetCheckResult]:
-    for result in results:
-        yield dg.AssetCheckResult(
-            check_name=result.check_name,
-            passed=result.passed,
-            severity=dg.AssetCheckSeverity.ERROR if result.severity == "error" else dg.AssetCheckSeverity.WARN,
-            metadata={"failing_rows": result.failing_rows, **{k: _metadata_value(v) for k, v in result.observed.items()}},
-            description=result.description,
-        )
-
-
-def _metadata_value(value: object) -> object:
-    return ", ".join(map(str, value)) if isinstance(value, list) else value

@@ -1,27 +1,34 @@
-"""The platform's own code location: mesh-level assets built from every domain's descriptors.
+"""The platform's own code location: the mesh catalog, and the lake's upkeep.
 
-The catalog tables are published like any port (`platform.mesh.catalog_ports`, ...), so
-anyone can query them with DuckDB or a BI tool, and are audited with the same built-in
-rules as domain products.
+The catalog tables are a product of the platform (`platform.mesh`): built from every
+domain's descriptors, audited with the same built-in rules as domain products, and
+published to the lake together, so anyone can query them with DuckDB or a BI tool. A
+daily job expires the lake's history beyond its retention and deletes the files no kept
+snapshot needs.
 """
 
+
+import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, loop_problems, rows_relation
-from platform_core.dagster.factory import WarehouseResource, check_results
+from platform_core.dagster.metadata import check_results
+from platform_core.dagster.resources import LakeResource, lake_resource
+from platform_core.descriptors.contract import contract_fingerprint
+from platform_core.descriptors.rules import Rule
+from platform_core.descriptors.types import format_duration, parse_duration
 from platform_core.quality.results import RuleResult, describe
 from platform_core.quality.sql_executor import run_sql_rules
-from platform_core.descriptors.rules import Rule
 from platform_core.settings import Settings
-from platform_core.storage.warehouse import Snapshot, Warehouse
+from platform_core.storage.lake import Lake, Publication, table_name
 
 OWNER = "team:data-platform"
 
@@ -44,6 +51,7 @@ MESH_CHECKS: dict[str, tuple[MeshCheck, ...]] = {
     "catalog_ports": (EVERY_DOMAIN_LOADS,),
     "dependencies": (EVERY_DOMAIN_LOADS, NO_STEP_LOOPS),  # the dependency graph is where a loop shows
 }
+CATALOG_PRODUCT = "platform.mesh"
 CATALOG_VERSION = "1.0.0"  # the catalog tables' own contract version
 _rule = TypeAdapter(Rule).validate_python
 CATALOG_RULES: dict[str, tuple[Rule, ...]] = {
@@ -57,66 +65,137 @@ CATALOG_RULES: dict[str, tuple[Rule, ...]] = {
 
 def build_platform(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    assets = [build_catalog_asset(table, settings.workspace) for table in CATALOG_TABLES]
+    catalog = build_catalog(settings.workspace)
+    maintenance = build_lake_maintenance(settings.lake_retention)
     return dg.Definitions(
-        assets=assets,
-        schedules=[dg.ScheduleDefinition(
-            name="platform__catalog__schedule", cron_schedule="*/30 * * * *", target=dg.AssetSelection.assets(*assets),
-            description="Refreshes the mesh catalog from the descriptors every 30 minutes.",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-        )],
-        resources={"warehouse": WarehouseResource(root=str(settings.warehouse_root))},
+        assets=[catalog],
+        jobs=[maintenance],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="platform__catalog__schedule", cron_schedule="*/30 * * * *",
+                target=dg.AssetSelection.assets(*catalog.keys),
+                description="Refreshes the mesh catalog from the descriptors every 30 minutes.",
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            ),
+            dg.ScheduleDefinition(
+                name="platform__lake_maintenance__schedule", cron_schedule="0 3 * * *", job=maintenance,
+                execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+                description="Expires the lake's history beyond its retention and deletes unneeded files, daily.",
+            ),
+        ],
+        resources={"lake": lake_resource(settings)},
     )
 
 
-def build_catalog_asset(table: CatalogTable, workspace: Path) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["platform", "mesh", table.name])
-    rules = CATALOG_RULES[table.name]
-    checks = [dg.AssetCheckSpec(c.name, asset=key, blocking=False, description=f"[warn] {c.description}")
-              for c in MESH_CHECKS[table.name]]
-    checks += [dg.AssetCheckSpec(r.check_name, asset=key, blocking=True, description=f"[error] {describe(r)}")
-               for r in rules]
+def catalog_key(table: CatalogTable) -> dg.AssetKey:
+    return dg.AssetKey(["platform", "mesh", table.name])
 
-    @dg.asset(
-        key=key, group_name="platform", owners=[OWNER], description=table.description, kinds={"duckdb", "parquet"},
-        check_specs=checks,
+
+def build_catalog(workspace: Path) -> dg.AssetsDefinition:
+    specs = [dg.AssetSpec(
+        key=catalog_key(table), group_name="platform", owners=[OWNER], description=table.description,
+        kinds={"duckdb", "ducklake"},
         metadata={
             "dagster/column_schema": dg.TableSchema(columns=[
                 dg.TableColumn(name, kind, description) for name, kind, description in table.columns]),
-            "dagster/table_name": f"platform.mesh.{table.name}",
-            "address": f"platform.mesh.{table.name}",
+            "dagster/table_name": ".".join(("lake", *table_name(f"{CATALOG_PRODUCT}.{table.name}"))),
+            "address": f"{CATALOG_PRODUCT}.{table.name}",
         },
         tags={"layer": "gold", "port": "table", "classification": "internal"},
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)),
-    )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    ) for table in CATALOG_TABLES]
+    checks = [dg.AssetCheckSpec(c.name, asset=catalog_key(t), blocking=False, description=f"[warn] {c.description}")
+              for t in CATALOG_TABLES for c in MESH_CHECKS[t.name]]
+    checks += [dg.AssetCheckSpec(r.check_name, asset=catalog_key(t), blocking=True, description=f"[error] {describe(r)}")
+               for t in CATALOG_TABLES for r in CATALOG_RULES[t.name]]
+
+    @dg.multi_asset(name="platform__mesh", specs=specs, check_specs=checks, can_subset=True,
+                    description="Builds the mesh catalog from every domain's descriptors and publishes it.")
+    def _catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> Iterator[object]:
+        build = [t for t in CATALOG_TABLES if catalog_key(t) in context.selected_asset_keys]
+        checked = {key.asset_key for key in context.selected_asset_check_keys}
+        audit = [t for t in CATALOG_TABLES if catalog_key(t) in checked and t not in build]
         mesh = load_mesh(workspace)
-        results, snapshot = publish_catalog_table(warehouse.get(), table, mesh, rules, context.run_id)
-        yield from check_results(results)
-        if any(r.blocking for r in results):
-            raise dg.Failure(description=f"platform.mesh.{table.name} not published: blocking checks failed")
-        yield dg.MaterializeResult(metadata={
-            "dagster/row_count": snapshot.row_count, "snapshot": snapshot.file,
-            "domains": len(mesh.domains), "domains_with_problems": len(mesh.problems),
-        })
+        results, publication, rows = publish_catalog(lake.get(), build, audit, mesh, context.run_id)
+        blocked = any(r.blocking for table in build for r in results[table.name])
+        for table in build + audit:
+            key = catalog_key(table)
+            checks = [r for r in check_results(key, results[table.name])
+                      if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys]
+            if blocked or table in audit:
+                yield from checks
+                continue
+            yield dg.MaterializeResult(asset_key=key, check_results=checks, metadata={
+                "dagster/row_count": rows[table.name], "lake_snapshot": publication.snapshot_id,
+                "domains": len(mesh.domains), "domains_with_problems": len(mesh.problems),
+            })
+        if blocked:
+            raise dg.Failure(description=f"{CATALOG_PRODUCT} not published: blocking checks failed; "
+                                         "the last good catalog stays in place")
 
-    return _asset
+    return _catalog
 
 
-def publish_catalog_table(
-    warehouse: Warehouse, table: CatalogTable, mesh: Mesh, rules: tuple[Rule, ...], run_id: str | None,
-) -> tuple[list[RuleResult], Snapshot | None]:
-    """Build one catalog table in memory, audit it, and publish it if no blocking rule fails."""
-    with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:
-        relation = rows_relation(con, table, table.rows(mesh), Path(scratch))
-        relation.create("staged")
-        warnings = [(check, check.problems(mesh)) for check in MESH_CHECKS[table.name]]
-        results = [*(RuleResult(check.name, "warn", not problems, len(problems),
-                                {"problems": problems} if problems else {}, check.description)
-                     for check, problems in warnings),
-                   *run_sql_rules(con, '"staged"', rules, lambda port: port, datetime.now(timezone.utc))]
-        snapshot = None
-        if not any(r.blocking for r in results):
-            snapshot = warehouse.publish(con, 'SELECT * FROM "staged"', f"platform.mesh.{table.name}",
-                                         CATALOG_VERSION, run_id)
-    return results, snapshot
+def publish_catalog(lake: Lake, build: list[CatalogTable], audit: list[CatalogTable], mesh: Mesh,
+                    run_id: str | None) -> tuple[dict[str, list[RuleResult]], Publication | None, dict[str, int]]:
+    """Build the tables of `build` in memory from the descriptors, audit them, and publish them
+    together if no blocking rule fails; audit the published version of the tables of `audit`."""
+    with lake.connect(read_only=False) as con, tempfile.TemporaryDirectory() as scratch:
+        results, rows = {}, {}
+        for table in build + audit:
+            staged = f"staged_{table.name}"
+            if table in build:
+                rows_relation(con, table, table.rows(mesh), Path(scratch)).create(staged)
+            else:
+                lake.read(con, f"{CATALOG_PRODUCT}.{table.name}").create(staged)
+            warnings = [(check, check.problems(mesh)) for check in MESH_CHECKS[table.name]]
+            results[table.name] = [
+                *(RuleResult(check.name, "warn", not problems, len(problems),
+                             {"problems": problems} if problems else {}, check.description)
+                  for check, problems in warnings),
+                *run_sql_rules(con, f'"{staged}"', CATALOG_RULES[table.name], lambda port: port,
+                               datetime.now(timezone.utc))]
+            rows[table.name] = con.execute(f'SELECT count(*) FROM "{staged}"').fetchone()[0]
+        if not build or any(r.blocking for t in build for r in results[t.name]):
+            return results, None, rows
+        document = catalog_contract()
+        publication = lake.publish(con, CATALOG_PRODUCT, {t.name: f'SELECT * FROM "staged_{t.name}"' for t in build},
+                                   version=CATALOG_VERSION, contract=contract_fingerprint(document),
+                                   contract_document=document, run_id=run_id)
+    return results, publication, rows
+
+
+def catalog_contract() -> str:
+    """The catalog tables' contract: their columns and rules."""
+    return json.dumps({"product": CATALOG_PRODUCT, "version": CATALOG_VERSION, "ports": [
+        {"name": t.name, "description": t.description, "columns": [list(c) for c in t.columns],
+         "quality": [r.model_dump(mode="json") for r in CATALOG_RULES[t.name]]} for t in CATALOG_TABLES]},
+        sort_keys=True, separators=(",", ":"))
+
+
+# --- the lake's upkeep ------------------------------------------------------------------------
+
+
+class LakeMaintenanceConfig(dg.Config):
+    keep: str = Field(default="30d", description="History to keep (30d, 12h, ...): older snapshots are expired.")
+
+
+def build_lake_maintenance(retention: timedelta) -> dg.JobDefinition:
+    @dg.op(name="expire_lake_history",
+           description="Expires lake snapshots older than the retention, then deletes the data files that no "
+                       "kept snapshot needs and files no commit ever recorded (a writer killed mid-publication).")
+    def expire_lake_history(context: dg.OpExecutionContext, config: LakeMaintenanceConfig,
+                            lake: LakeResource) -> dg.Output[dict]:
+        keep = parse_duration(config.keep)
+        with lake.get().connect(read_only=False) as con:
+            counts = lake.get().expire(con, keep)
+        context.log.info(f"lake history kept: {format_duration(keep)}; " +
+                         ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items()))
+        return dg.Output(counts, metadata={**counts, "kept": format_duration(keep)})
+
+    @dg.job(name="lake_maintenance", description="The lake's upkeep: retention of its history, unneeded files.",
+            config=dg.RunConfig(ops={"expire_lake_history": LakeMaintenanceConfig(keep=format_duration(retention))}))
+    def lake_maintenance() -> None:
+        expire_lake_history()
+
+    return lake_maintenance

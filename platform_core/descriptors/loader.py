@@ -18,6 +18,7 @@ import dagster as dg
 from pydantic import ValidationError
 
 from platform_core.descriptors.addresses import AddressError, domains_root_of, resolve_port
+from platform_core.descriptors.graphs import find_cycle
 from platform_core.errors import PlatformError, Problem, ProblemCollector
 from platform_core.descriptors.yaml_reader import display_path, read_yaml
 from platform_core.descriptors.column_types import duckdb_type
@@ -338,9 +339,30 @@ def load_domain(directory: Path | str) -> Domain:
             products.append(product)
     if domain is not None and not products and not problems.problems:
         problems.add(display_path(directory / "products"), "", f"domain {directory.name!r} has no products")
+    problems.extend(product_loop_problems(directory.name, products))
     problems.raise_if_any(f"domain {directory.name!r} cannot be loaded")
     assert domain is not None
     return domain.model_copy(update={"products": tuple(products)})
+
+
+def product_loop_problems(domain: str, products: list[Product]) -> list[Problem]:
+    """Products of one domain that read each other's ports, in a loop.
+
+    A domain's products run in one Dagster run, each as one op that publishes the product
+    whole; in a loop, Dagster would have to run one product twice within the run, publishing
+    it in two parts. Across domains each run is its own location's, so no loop of this kind
+    arises there (loops of steps are `mesh check`'s)."""
+    # (a product addressing its own port is refused on that input already)
+    needs = {p.name: {i.parts[1] for i in p.port_inputs if i.parts[0] == domain and i.parts[1] != p.name}
+             for p in products}
+    loop = find_cycle(needs)
+    if not loop:
+        return []
+    first = next(p for p in products if p.name == loop[0])
+    return [Problem(display_path(first.directory / PRODUCT_FILE), "inputs",
+                    f"products of domain {domain!r} read each other's ports in a loop ({' -> '.join(loop)}): "
+                    "a run would have to build one of them twice and could not publish it whole; "
+                    "move the steps that close the loop into one product")]
 
 
 def _read_domain(directory: Path, problems: ProblemCollector) -> Domain | None:

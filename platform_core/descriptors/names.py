@@ -35,6 +35,8 @@ def identifier_problem(name: str, column: bool = False) -> str | None:
 # A domain is a DuckDB database file, attached under its own name, and a product a schema in
 # it: neither may take a name DuckDB gives its own catalogs and schemas.
 DUCKDB_NAMESPACES = frozenset({"main", "temp", "system", "memory", "information_schema", "pg_catalog"})
+# The name the platform attaches the lake of published ports under, beside a domain's database.
+LAKE_ALIAS = "lake"
 
 
 def namespace_problem(name: str) -> str | None:
@@ -42,7 +44,18 @@ def namespace_problem(name: str) -> str | None:
     problem = identifier_problem(name)
     if problem is None and name in DUCKDB_NAMESPACES:
         return f"bad name {name!r}: DuckDB uses it for its own catalogs and schemas"
-    return problem
+    return problem or lake_name_problem(name)
+
+
+def lake_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a domain or product given how the lake names things, or None."""
+    if name == LAKE_ALIAS:
+        return f"bad name {name!r}: the platform attaches the lake of published ports under that name"
+    # A port is the lake table `<product>__<port>` in schema `<domain>`: `__` inside a domain or
+    # product name, or one at its end, would let two addresses share a table.
+    if "__" in name or name.endswith("_"):
+        return f"bad name {name!r}: no '__' and no '_' at the end (the lake names a port <product>__<port>)"
+    return None
 
 
 def quote(name: str) -> str:

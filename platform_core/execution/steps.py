@@ -1,32 +1,28 @@
-"""Write, audit, publish: how one step of a product is materialized, without Dagster.
+"""One step of a product: its inputs bound under their plain names, its transform staged.
 
-The asset factory wraps `run_step` in a thin Dagster adapter; tests call it directly.
-A step is computed into a staging table, audited against its contract, and only then
-promoted (and, for an output port, published as a new snapshot). A blocking failure
-leaves the live table and the published snapshot exactly as they were.
+A step's SQL (or pandas function) sees each table it declares in `depends_on` under that
+name: raw files as ingested, steps of its product, other products' ports. Where each comes
+from is the run's decision (`platform_core.execution.products`); this module binds it and
+computes the step into its staging table.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from platform_core.errors import PlatformError, Problem
 from platform_core.descriptors.loader import display_path
-from platform_core.descriptors.names import qualified, quote
-from platform_core.quality.results import RuleResult
-from platform_core.quality.schema_check import cast_select, schema_result
-from platform_core.quality.sql_executor import run_sql_rules
-from platform_core.quality.pandera_executor import run_pandera_rules
-from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
+from platform_core.descriptors.names import quote
+from platform_core.descriptors.spec import FileInput, Product, Step
 from platform_core.descriptors.sql import parse_problem
-from platform_core.storage.warehouse import Snapshot, Warehouse, staging_name
+from platform_core.errors import PlatformError, Problem
+from platform_core.quality.schema_check import cast_select
+
+TableOf = Callable[[str], str]  # a dependency's name -> what to read it from, as SQL (a table, maybe AT a snapshot)
 
 
 def read_input(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> duckdb.DuckDBPyRelation:
@@ -46,76 +42,34 @@ def read_input(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> 
     )
 
 
-@dataclass(frozen=True)
-class StepOutcome:
-    table: str
-    results: tuple[RuleResult, ...]
-    row_count: int
-    snapshot: Snapshot | None = None  # the new published version, for a port that passed its audit
-
-    @property
-    def blocking_failures(self) -> tuple[RuleResult, ...]:
-        return tuple(r for r in self.results if r.blocking)
-
-
-def run_step(
-    warehouse: Warehouse, product: Product, step: Step, *, now: datetime | None = None, run_id: str | None = None,
-) -> StepOutcome:
-    now = now or datetime.now(timezone.utc)
-    schema = product.name
-    staging = qualified(schema, staging_name(step.name))
-    with warehouse.connect(product.domain) as con:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        bind_dependencies(con, warehouse, product, step)
-        if step.engine == "sql":
-            con.execute(f"CREATE OR REPLACE TABLE {staging} AS {read_sql(product, step)}")
-        else:
-            stage_dataframe(con, staging, step, run_transform(con, product, step))
-        results = audit(con, staging, product, step, now)
-        row_count = con.execute(f"SELECT count(*) FROM {staging}").fetchall()[0][0]
-        table = f"{schema}.{step.name}"
-        if any(r.blocking for r in results):  # the live table and the published port stay as they were
-            con.execute(f"DROP TABLE {staging}")
-            return StepOutcome(table, results, row_count)
-        snapshot = None
-        if isinstance(step, Port):
-            snapshot = warehouse.publish(con, f"SELECT * FROM {staging}", product.address(step.name),
-                                         product.version, run_id)
-        warehouse.promote(con, schema, step.name)
-    return StepOutcome(table, results, row_count, snapshot)
-
-
-def bind_dependencies(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, product: Product, step: Step) -> None:
-    """Make each declared dependency visible under its plain name, and nothing else by that name.
-
-    Raw files are read where they lie; other products' ports from their current published
-    snapshot (never from the producer's compute database, which its own runs may hold);
-    steps of this product from the live tables of its schema.
-    """
+def bind_dependencies(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table_of: TableOf) -> None:
+    """Make each declared dependency visible under its plain name (a temporary view), and
+    nothing else by that name. Raw files are read where they lie."""
     domain_dir = product.directory.parent.parent
     for name in step.depends_on:
         source = product.input(name)
         if isinstance(source, FileInput):
-            con.register(name, read_input(con, domain_dir / source.path, source.format))  # a temp view
-        elif isinstance(source, PortInput):
-            try:
-                con.register(name, con.read_parquet(str(warehouse.current_file(source.address))))
-            except LookupError as error:
-                raise _not_ready(product, step, str(error)) from None
-        elif not _table_exists(con, product.name, name):
-            raise _not_ready(product, step, f"upstream {product.address(name)} has not been materialized yet")
+            con.register(name, read_input(con, domain_dir / source.path, source.format))
         else:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT * FROM {qualified(product.name, name)}")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT * FROM {table_of(name)}")
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    query = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $s AND table_name = $t"
-    return con.execute(query, {"s": schema, "t": table}).fetchall()[0][0] > 0
-
-
-def _not_ready(product: Product, step: Step, message: str) -> PlatformError:
+def not_ready(product: Product, step: Step, message: str) -> PlatformError:
     return PlatformError([Problem(display_path(product.directory / "product.yaml"), step.name, message)],
                          f"cannot run {product.address(step.name)}")
+
+
+def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: str) -> None:
+    """Compute the step into `table` (quoted), its dependencies already bound."""
+    if step.engine == "sql":
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {read_sql(product, step)}")
+        return
+    frame = run_transform(con, product, step)
+    con.register("step_output", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {cast_select('step_output', list(frame.columns), step.columns)}")
+    finally:
+        con.unregister("step_output")
 
 
 def read_sql(product: Product, step: Step) -> str:
@@ -144,34 +98,3 @@ def run_transform(con: duckdb.DuckDBPyConnection, product: Product, step: Step) 
     if not isinstance(result, pd.DataFrame):
         raise TypeError(f"{step.python} returned {type(result).__name__}, expected a pandas DataFrame")
     return result
-
-
-def stage_dataframe(con: duckdb.DuckDBPyConnection, staging: str, step: Step, df: pd.DataFrame) -> None:
-    con.register("step_output", df)
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {staging} AS {cast_select('step_output', list(df.columns), step.columns)}")
-    finally:
-        con.unregister("step_output")
-
-
-def audit(con: duckdb.DuckDBPyConnection, staging: str, product: Product, step: Step, now: datetime) -> tuple[RuleResult, ...]:
-    """The schema check, then every rule on the staged data, with the step's own executor."""
-    schema = schema_result(con, staging, step.columns)
-    produced = {name for (name,) in con.execute(f"SELECT column_name FROM (DESCRIBE {staging})").fetchall()}
-    runnable = tuple(r for r in step.rules if set(r.columns_used) <= produced)
-    missing = tuple(
-        RuleResult(r.check_name, r.severity, False, 0, {"error": "column not produced: " +
-                                                         ", ".join(sorted(set(r.columns_used) - produced))})
-        for r in step.rules if r not in runnable
-    )
-    if step.engine == "sql":
-        results = run_sql_rules(con, staging, runnable, lambda port: qualified(product.name, port), now)
-    else:
-        def ref_values(port: str, column: str) -> list:
-            rows = con.execute(f"SELECT DISTINCT {quote(column)} FROM {qualified(product.name, port)}").fetchall()
-            return [value for (value,) in rows]
-
-        staged = con.sql(f"SELECT * FROM {staging}").df()
-        types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {staging}").fetchall()}
-        results = run_pandera_rules(staged, runnable, ref_values, now, types)
-    return (schema, *results, *missing)

@@ -24,7 +24,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from platform_core.errors import PlatformError, ProblemCollector
 from platform_core.descriptors.loader import load_domain, load_product
-from platform_core.descriptors.names import DUCKDB_NAMESPACES, reserved_sql_keywords
+from platform_core.descriptors.names import DUCKDB_NAMESPACES, lake_name_problem, reserved_sql_keywords
 from platform_core.descriptors.workspace import read_workspace
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -73,6 +73,8 @@ def name_problem(kind: str, name: str) -> str | None:
         return f"{name!r} is a Python keyword"
     if name in DUCKDB_NAMESPACES:
         return f"{name!r} is a name DuckDB uses for its own catalogs and schemas"
+    if problem := lake_name_problem(name):
+        return problem.removeprefix("bad name ")
     if kind == "domain" and name in RESERVED_NAMES:
         return f"{name!r} is reserved by the platform"
     return None

@@ -1,159 +1,90 @@
-"""Where data lives, and how it changes without anyone seeing it half-written.
+"""The warehouse as its readers see it: the published ports, at any version the lake keeps.
 
-- Compute: one DuckDB file per domain (`<root>/compute/<domain>.duckdb`). Only that
-  domain's runs open it, one step at a time (the `duckdb_<domain>` concurrency pool),
-  because DuckDB lets a single process write a file and locks everyone else out meanwhile.
-  Every step writes a staging table; only an audited staging table replaces the live one,
-  in one transaction.
-- Published ports: immutable Parquet snapshots under `<root>/published/<domain>/<product>/<port>/`
-  and a `_current.json` pointer swapped atomically (`os.replace`). Readers (other domains,
-  the catalog, BI tools) never open a compute file, so they never wait on a writer and never
-  see a partial version; a failed run never moves the pointer.
+```python
+warehouse = Warehouse(Path("warehouse"))            # or Warehouse.from_settings(Settings.from_env())
+warehouse.read("hr.overtime.payroll_compensation")  # the current version, as a DuckDB relation
+warehouse.read("hr.overtime.payroll_compensation", at="1.0.0")  # the last publication of version 1.0.0
+at = warehouse.snapshot()                           # pin one snapshot to read several ports consistently
+warehouse.read("hr.overtime.fact_overtime", at=at), warehouse.read("hr.overtime.dim_entity", at=at)
+```
+
+`at` takes a snapshot id, a datetime (naive means UTC) or a product version. Compute
+databases are private to their domain's runs; readers never open them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import tempfile
-import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+import functools
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from platform_core.descriptors.names import qualified, quote
+from platform_core.storage.lake import Lake, LakeConfig, NotPublished, Publication
 
-POINTER_FILE = "_current.json"
-SNAPSHOTS_KEPT = 5
-LOCK_WAIT_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One published version of a port."""
-
-    address: str
-    file: str
-    version_id: str
-    published_at: str
-    row_count: int
-    product_version: str
-    run_id: str | None = None
-
-
-def staging_name(table: str) -> str:
-    return f"_staging_{table}"
+if TYPE_CHECKING:  # settings build on storage, not the reverse
+    from platform_core.settings import Settings
 
 
 @dataclass(frozen=True)
 class Warehouse:
     root: Path
+    lake_config: LakeConfig | None = None  # None: the local lake under root
 
-    # --- compute ---------------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Warehouse:
+        return cls(settings.warehouse_root, settings.lake_config)
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.lake_config or LakeConfig.local(self.root))
 
     def database(self, domain: str) -> Path:
+        """The domain's compute database."""
         return self.root / "compute" / f"{domain}.duckdb"
 
-    @contextlib.contextmanager
-    def connect(self, domain: str) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the domain's compute database for writing.
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own to an in-memory DuckDB with the lake attached read-only, as `lake`."""
+        return _reading_database(self.lake.config).cursor()
 
-        Runs of one domain are serialized by its concurrency pool; the bounded wait covers
-        someone else holding the file open (a notebook, a BI tool pointed at it by mistake).
-        """
-        path = self.database(domain)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                con = duckdb.connect(str(path))
-                break
-            except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.25)
+    def read(self, address: str, at: int | datetime | str | None = None) -> duckdb.DuckDBPyRelation:
+        """A port (`<domain>.<product>.<port>`) as a DuckDB relation: current, or as of `at`."""
+        return self.lake.read(self.reader(), address, at)
+
+    def snapshot(self) -> int:
+        """The lake's current snapshot id."""
+        with self.reader() as con:
+            return self.lake.current_snapshot(con)
+
+    def publications(self, address: str) -> list[Publication]:
+        """Every publication kept of a product (`hr.overtime`) or of a port's product, oldest first;
+        for a port, only those that included it."""
+        product = address if address.count(".") == 1 else address.rsplit(".", 1)[0]
         try:
-            # Naive timestamps (ingestion times, max_age checks) are UTC wherever the platform runs.
-            con.execute("SET TimeZone = 'UTC'")
-            yield con
-        finally:
-            con.close()
+            with self.reader() as con:
+                found = self.lake.publications(con, product)
+        except NotPublished:
+            return []
+        return found if address == product else [p for p in found if p.includes(address)]
 
-    @staticmethod
-    def promote(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
-        """Replace the live table with its audited staging table in one transaction."""
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(f"DROP TABLE IF EXISTS {qualified(schema, table)}")
-            con.execute(f"ALTER TABLE {qualified(schema, staging_name(table))} RENAME TO {quote(table)}")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-
-    # --- published ports --------------------------------------------------------------------
-
-    def port_directory(self, address: str) -> Path:
-        domain, product, port = address.split(".")
-        return self.root / "published" / domain / product / port
-
-    def publish(
-        self, con: duckdb.DuckDBPyConnection, relation_sql: str, address: str, product_version: str,
-        run_id: str | None = None,
-    ) -> Snapshot:
-        """Write a new immutable snapshot of a port, then point readers at it atomically."""
-        directory = self.port_directory(address)
-        directory.mkdir(parents=True, exist_ok=True)
-        now = datetime.now(timezone.utc)
-        version_id = f"{now:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
-        file = directory / f"{version_id}.parquet"
-        relation = con.sql(relation_sql)
-        relation.write_parquet(str(file), compression="zstd")
-        row_count = con.execute("SELECT count(*) FROM read_parquet($file)", {"file": str(file)}).fetchall()[0][0]
-        snapshot = Snapshot(address, file.name, version_id, now.isoformat(), row_count, product_version, run_id)
-        _write_atomically(directory / POINTER_FILE, json.dumps(asdict(snapshot), indent=2))
-        self._prune(directory, keep=file.name)
-        return snapshot
-
-    def current(self, address: str) -> Snapshot | None:
-        pointer = self.port_directory(address) / POINTER_FILE
-        try:
-            return Snapshot(**json.loads(pointer.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return None
-
-    def current_file(self, address: str) -> Path:
-        snapshot = self.current(address)
-        if snapshot is None:
-            raise LookupError(f"port {address} has not been published yet")
-        return self.port_directory(address) / snapshot.file
-
-    def read(self, address: str, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyRelation:
-        """The current published version of a port, as a DuckDB relation."""
-        return (con or duckdb).read_parquet(str(self.current_file(address)))
-
-    def _prune(self, directory: Path, keep: str) -> None:
-        # Old snapshots stay for a while: a reader that resolved the pointer just before the
-        # swap is still reading one of them.
-        snapshots = sorted(directory.glob("*.parquet"))
-        for old in snapshots[:-SNAPSHOTS_KEPT]:
-            if old.name != keep:
-                old.unlink(missing_ok=True)
+    def current(self, address: str) -> Publication | None:
+        """The publication a port's current version comes from, or None before its first."""
+        found = self.publications(address)
+        return found[-1] if found else None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+@functools.lru_cache(maxsize=8)
+def _reading_database(config: LakeConfig) -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process and lake, for readers: loading the lake's extensions costs
+    about 0.3 s per database, a cursor on this one 1 ms. Each query still reads the lake's latest
+    commit (or the snapshot it names); cursors keep their own transactions and temporary objects."""
+    con = duckdb.connect()
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+        Lake(config).attach(con, read_only=True)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        con.close()
         raise
+    return con

@@ -1,0 +1,130 @@
+"""What the UI shows of a step: owners, tags, column schema and lineage, materialization
+metadata, and check results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import dagster as dg
+
+from platform_core.descriptors.addresses import domains_root_of, resolve_port
+from platform_core.descriptors.spec import Column, FileInput, Port, PortInput, Product, Step
+from platform_core.execution.products import StepOutcome
+from platform_core.quality.results import RuleResult
+from platform_core.storage.lake import Publication, table_name
+
+
+def asset_key(product: Product, name: str) -> dg.AssetKey:
+    return dg.AssetKey([product.domain, product.name, name])
+
+
+def dependency_key(product: Product, name: str) -> dg.AssetKey:
+    """A step of this product, or the asset of another product's port: addresses map 1:1 to keys."""
+    source = product.input(name)
+    return dg.AssetKey(list(source.parts)) if isinstance(source, PortInput) else asset_key(product, name)
+
+
+def table_of(product: Product, step: Step) -> str:
+    """Where a reader finds the step: a port in the lake, an internal table in the domain's compute database."""
+    if isinstance(step, Port):
+        return ".".join(("lake", *table_name(product.address(step.name))))
+    return f"{product.domain}.{product.name}.{step.name}"
+
+
+def owners(product: Product) -> list[str]:
+    return [f"team:{product.owner.team}"] + ([product.owner.contact] if product.owner.contact else [])
+
+
+def tags(product: Product, layer: str, step: Step) -> dict[str, str]:
+    result = {"layer": layer, "product": product.name, "domain": product.domain}
+    if isinstance(step, Port):
+        result.update({"port": step.kind, "classification": step.effective_classification})
+    else:
+        result["classification"] = "internal"
+    result.update({tag: "" for tag in product.tags})
+    return result
+
+
+def column_schema(product: Product, step: Step) -> dg.TableSchema:
+    def describe_column(column: Column) -> str:
+        level = step.column_classification(column) if isinstance(step, Port) else column.classification
+        return column.description + (f" [{level}]" if level else "")
+
+    return dg.TableSchema(columns=[
+        dg.TableColumn(
+            name=c.name, type=c.type, description=describe_column(c),
+            constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=c.unique),
+        )
+        for c in step.columns
+    ])
+
+
+def definition_metadata(product: Product, layer: str, step: Step) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "dagster/column_schema": column_schema(product, step),
+        "dagster/table_name": table_of(product, step),
+        "product": f"{product.title} v{product.version} ({product.status})",
+        "layer": layer,
+        "consumers": dg.MetadataValue.md("\n".join(f"- **{c.name}**: {c.purpose}" for c in product.consumers)
+                                         or "none declared"),
+    }
+    if isinstance(step, Port):
+        metadata["address"] = product.address(step.name)
+    transform = step.sql or step.python
+    metadata["transform"] = dg.MetadataValue.path(str(product.directory / str(transform).split(":")[0]))
+    return metadata
+
+
+def upstream_columns(product: Product, name: str) -> set[str]:
+    source = product.input(name)
+    if isinstance(source, PortInput):
+        return {c.name for c in resolve_port(source.address, domains_root_of(product)).columns}
+    return {c.name for c in product.step(name).columns}
+
+
+def column_lineage(product: Product, step: Step) -> dg.TableColumnLineage | None:
+    """Declared `source` columns, or a same-named column of exactly one upstream step or port."""
+    upstream = {d: upstream_columns(product, d) for d in step.depends_on
+                if not isinstance(product.input(d), FileInput)}
+    deps: dict[str, list[dg.TableColumnDep]] = {}
+    for column in step.columns:
+        sources = [tuple(ref.split(".")) for ref in column.source]
+        if not sources:
+            owners_of_name = [table for table, names in upstream.items() if column.name in names]
+            sources = [(owners_of_name[0], column.name)] if len(owners_of_name) == 1 else []
+        found = [dg.TableColumnDep(asset_key=dependency_key(product, t), column_name=c)
+                 for t, c in sources if t in upstream]
+        if found:
+            deps[column.name] = found
+    return dg.TableColumnLineage(deps_by_column=deps) if deps else None
+
+
+def materialization_metadata(product: Product, step: Step, outcome: StepOutcome,
+                             publication: Publication | None) -> dict[str, object]:
+    metadata: dict[str, object] = {"dagster/row_count": outcome.row_count,
+                                   "compute_table": f"{product.domain}.{product.name}.{step.name}"}
+    lineage = column_lineage(product, step)
+    if lineage is not None:
+        metadata["dagster/column_lineage"] = lineage
+    if publication is not None and isinstance(step, Port):
+        metadata["lake_table"] = table_of(product, step)
+        metadata["lake_snapshot"] = publication.snapshot_id
+        metadata["product_version"] = publication.version
+        metadata["contract"] = publication.contract
+    return metadata
+
+
+def check_results(key: dg.AssetKey, results: Iterable[RuleResult]) -> Iterator[dg.AssetCheckResult]:
+    for result in results:
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=result.check_name,
+            passed=result.passed,
+            severity=dg.AssetCheckSeverity.ERROR if result.severity == "error" else dg.AssetCheckSeverity.WARN,
+            metadata={"failing_rows": result.failing_rows, **{k: _metadata_value(v) for k, v in result.observed.items()}},
+            description=result.description,
+        )
+
+
+def _metadata_value(value: object) -> object:
+    return ", ".join(map(str, value)) if isinstance(value, list) else value

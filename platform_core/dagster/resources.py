@@ -1,0 +1,67 @@
+"""The resources a location's runs use, as the UI shows them: the domain's compute database
+(dagster-duckdb's `DuckDBResource`) and the lake of published ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from platform_core.settings import Settings
+from platform_core.storage.lake import Lake, LakeConfig
+from platform_core.storage.warehouse import Warehouse
+
+# Run tags that pin the lake snapshot a run reads other products' ports at, and for which run.
+INPUT_SNAPSHOT_TAG = "mesh/input_snapshot"
+PINNED_FOR_TAG = "mesh/input_snapshot_run"
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The DuckLake of published ports: its catalog database and its data path (see platform_core.storage.lake)."""
+
+    catalog: str
+    data_path: str
+
+    def get(self) -> Lake:
+        return Lake(LakeConfig(catalog=self.catalog, data_path=self.data_path))
+
+    @contextmanager
+    def writer(self, compute: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The compute database with the lake attached: steps run there and publish from there."""
+        if compute.database != ":memory:":  # DuckDB creates the file, not its folder
+            Path(compute.database).parent.mkdir(parents=True, exist_ok=True)
+        with compute.get_connection() as con:
+            try:  # DuckDBResource leaves a connection open when the body raises; a held file blocks the next run
+                con.execute("SET TimeZone = 'UTC'")  # naive timestamps (ingestion, max_age) are UTC everywhere
+                self.get().attach(con)
+                yield con
+            finally:
+                con.close()
+
+
+def lake_resource(settings: Settings) -> LakeResource:
+    config = settings.lake_config
+    return LakeResource(catalog=config.catalog, data_path=config.data_path)
+
+
+def compute_resource(settings: Settings, domain: str) -> DuckDBResource:
+    return DuckDBResource(database=str(Warehouse.from_settings(settings).database(domain)))
+
+
+def input_snapshot(context: dg.AssetExecutionContext, lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
+    """The lake snapshot this run reads other products' ports at: taken when its first product
+    starts, then kept in a run tag (visible in the UI) for the run's other products.
+
+    A re-execution inherits its parent's tags; it pins anew, as a run of its own, so that it
+    reads what its parent published before it failed."""
+    run = context.instance.get_run_by_id(context.run_id)
+    tags = run.tags if run is not None else {}
+    if tags.get(PINNED_FOR_TAG) == context.run_id and INPUT_SNAPSHOT_TAG in tags:
+        return int(tags[INPUT_SNAPSHOT_TAG])
+    pinned = lake.current_snapshot(con)
+    context.instance.add_run_tags(context.run_id, {INPUT_SNAPSHOT_TAG: str(pinned), PINNED_FOR_TAG: context.run_id})
+    return pinned

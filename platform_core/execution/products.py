@@ -1,0 +1,215 @@
+"""Write, audit, publish, per product: one run of a product's steps, without Dagster.
+
+The steps a run builds are staged and audited one after another, in dependency order,
+each reading what earlier steps of the run staged. Only when every one of them passed its
+blocking checks are the product's ports published, together, in one commit of the lake,
+and the staged tables promoted in the compute database. If any step fails, nothing of the
+product changes: consumers keep reading the previous version of every port.
+
+Other products' ports are read from the lake at one snapshot for the whole run (the one it
+started from), except ports this same run has published since, read as it published them.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+
+from platform_core.descriptors.contract import contract_document, contract_fingerprint
+from platform_core.descriptors.names import qualified, quote
+from platform_core.descriptors.spec import Port, PortInput, Product, Step
+from platform_core.errors import PlatformError
+from platform_core.execution.steps import bind_dependencies, not_ready, stage
+from platform_core.quality.audit import audit
+from platform_core.quality.results import RuleResult
+from platform_core.storage.compute import drop_staging, promote, staging_name, table_exists
+from platform_core.storage.lake import Lake, NotPublished, Publication, lake_table
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    layer: str
+    step: Step
+    results: tuple[RuleResult, ...] = ()
+    row_count: int = 0
+    error: str | None = None  # why the step could not be computed or audited
+    detail: str | None = None  # the error's traceback, for the run log
+    audit_only: bool = False  # checks run on the live table; nothing was built
+
+    @property
+    def blocking_failures(self) -> tuple[RuleResult, ...]:
+        return tuple(r for r in self.results if r.blocking)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or bool(self.blocking_failures)
+
+
+@dataclass(frozen=True)
+class ProductOutcome:
+    product: Product
+    steps: tuple[StepOutcome, ...]
+    input_snapshot: int
+    built: bool = False  # the steps built passed, and their ports were published
+    publication: Publication | None = None  # None when nothing was published (a failure, or no port built)
+    promotion_error: str | None = None  # published, but the compute database kept its previous tables
+
+    @property
+    def failed(self) -> tuple[StepOutcome, ...]:
+        """Steps built that failed: the reason nothing of the product was published."""
+        return tuple(s for s in self.steps if s.failed and not s.audit_only)
+
+    @property
+    def unchecked(self) -> tuple[StepOutcome, ...]:
+        """Steps whose checks alone were asked for and could not run."""
+        return tuple(s for s in self.steps if s.audit_only and s.error)
+
+    def summary(self, outcomes: tuple[StepOutcome, ...]) -> str:
+        """One line per step of `outcomes`: its error, or the blocking checks it failed."""
+        lines = []
+        for outcome in outcomes:
+            address = self.product.address(outcome.step.name)
+            if outcome.error:
+                lines.append(f"{address}: {outcome.error}")
+            else:
+                names = ", ".join(r.check_name for r in outcome.blocking_failures)
+                lines.append(f"{address}: blocking checks failed ({names})")
+        return "\n".join(lines)
+
+
+def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *, build: Collection[str],
+                audit_only: Collection[str] = (), input_snapshot: int, run_id: str | None = None,
+                now: datetime | None = None) -> ProductOutcome:
+    """Build the steps named in `build` and audit the live tables of those in `audit_only`.
+
+    `con` is the domain's compute database with the lake attached (`Lake.attach`).
+    """
+    now = now or datetime.now(timezone.utc)
+    schema = product.name
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+    run = _Run(con, lake, product, input_snapshot, run_id)
+    outcomes: list[StepOutcome] = []
+    for layer, step in dependency_order(product, set(build) | set(audit_only)):
+        if step.name in build:
+            blocked = sorted(set(step.depends_on) & run.failed)
+            outcome = (StepOutcome(layer, step, error=f"not built: {', '.join(blocked)} failed") if blocked
+                       else run.build(layer, step, now))
+        else:
+            outcome = run.audit_live(layer, step, now)
+        outcomes.append(outcome)
+        if outcome.failed and not outcome.audit_only:
+            run.failed.add(step.name)
+    built = [o.step.name for o in outcomes if not o.audit_only]
+    if run.failed:
+        drop_staging(con, schema, built)
+        return ProductOutcome(product, tuple(outcomes), input_snapshot)
+    publication = publish(con, lake, product, built, run_id)
+    try:
+        promote(con, schema, built)
+    except duckdb.Error as error:  # the lake has the new version; the next run rebuilds the compute tables
+        return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, str(error).splitlines()[0])
+    return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication)
+
+
+def publish(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, built: list[str],
+            run_id: str | None) -> Publication | None:
+    """Commit the ports among the staged steps `built` to the lake, all in one snapshot."""
+    schema = product.name
+    ports = {name: f"SELECT * FROM {qualified(schema, staging_name(name))}" for name in built
+             if isinstance(product.step(name), Port)}
+    if not ports:
+        return None
+    document = contract_document(product)
+    try:
+        return lake.publish(con, f"{product.domain}.{product.name}", ports, version=product.version,
+                            contract=contract_fingerprint(document), contract_document=document, run_id=run_id)
+    except BaseException:
+        drop_staging(con, schema, built)
+        raise
+
+
+def dependency_order(product: Product, names: set[str]) -> list[tuple[str, Step]]:
+    """The named steps, each after the steps it depends on, otherwise in declaration order."""
+    steps = {step.name: (layer, step) for layer, step in product.steps if step.name in names}
+    ordered: list[tuple[str, Step]] = []
+    done: set[str] = set()
+    while steps:
+        ready = [name for name, (_, step) in steps.items() if not (set(step.depends_on) & set(steps)) - done]
+        name = ready[0]  # the loader refuses dependency cycles, so some step is always ready
+        ordered.append(steps.pop(name))
+        done.add(name)
+    return ordered
+
+
+class _Run:
+    """What one run of a product has staged, and where it reads each dependency from."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, input_snapshot: int,
+                 run_id: str | None) -> None:
+        self.con, self.lake, self.product = con, lake, product
+        self.input_snapshot, self.run_id = input_snapshot, run_id
+        self.staged: set[str] = set()
+        self.failed: set[str] = set()
+
+    def build(self, layer: str, step: Step, now: datetime) -> StepOutcome:
+        staging = qualified(self.product.name, staging_name(step.name))
+        try:
+            bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
+            stage(self.con, self.product, step, staging)
+            self.staged.add(step.name)
+            results = audit(self.con, staging, step, self.port_table, now)
+            (rows,) = self.con.execute(f"SELECT count(*) FROM {staging}").fetchone()
+        except Exception as error:  # noqa: BLE001 - the step fails alone, with its error; the product is not published
+            return _failure(layer, step, error)
+        return StepOutcome(layer, step, results, rows)
+
+    def audit_live(self, layer: str, step: Step, now: datetime) -> StepOutcome:
+        try:
+            if not table_exists(self.con, self.product.name, step.name):
+                raise not_ready(self.product, step, f"{self.product.address(step.name)} has not been materialized "
+                                                    "yet, so its checks have nothing to check")
+            results = audit(self.con, qualified(self.product.name, step.name), step, self.port_table, now)
+        except Exception as error:  # noqa: BLE001 - reported as this step's error
+            return _failure(layer, step, error, audit_only=True)
+        return StepOutcome(layer, step, results, audit_only=True)
+
+    def table_of(self, step: Step, name: str) -> str:
+        """Where `step` reads dependency `name`: what this run staged, the live table, or the lake."""
+        source = self.product.input(name)
+        if isinstance(source, PortInput):
+            return self.port_input(step, source)
+        if name in self.staged:
+            return qualified(self.product.name, staging_name(name))
+        if table_exists(self.con, self.product.name, name):
+            return qualified(self.product.name, name)
+        raise not_ready(self.product, step, f"upstream {self.product.address(name)} has not been materialized yet")
+
+    def port_table(self, port: str) -> str:
+        """The table of one of this product's ports, as a `relationships` rule reads it."""
+        return qualified(self.product.name, staging_name(port) if port in self.staged else port)
+
+    def port_input(self, step: Step, source: PortInput) -> str:
+        producer = source.address.rsplit(".", 1)[0]
+        # A producer this run published is read as published: all its ports at that one snapshot.
+        own = [p.snapshot_id for p in self.lake.publications(self.con, producer)
+               if self.run_id is not None and p.run_id == self.run_id]
+        snapshot = own[-1] if own else self.input_snapshot
+        try:
+            self.lake.read(self.con, source.address, snapshot)
+        except NotPublished:
+            raise not_ready(self.product, step, f"port {source.address} has not been published yet "
+                                                f"(lake snapshot {snapshot})") from None
+        return f"{lake_table(source.address)} AT (VERSION => {int(snapshot)})"
+
+
+def _failure(layer: str, step: Step, error: Exception, audit_only: bool = False) -> StepOutcome:
+    if isinstance(error, PlatformError):
+        message = "; ".join(p.message for p in error.problems) or str(error)
+    else:
+        message = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+    detail = "".join(traceback.format_exception(error))
+    return StepOutcome(layer, step, error=message, detail=detail, audit_only=audit_only)
