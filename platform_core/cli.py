@@ -26,10 +26,15 @@ def main() -> None:
 def check(workspace: Path) -> None:
     """Load every descriptor of every domain in the workspace; report every problem."""
     from platform_core.catalog.mesh import Mesh, loop_problems
+    from platform_core.dagster.factory import dagster_problem
 
     problems, failed, domains = 0, 0, []
-    directories = domain_directories(workspace)
-    for location in read_workspace(workspace):
+    try:
+        directories, locations = domain_directories(workspace), read_workspace(workspace)
+    except PlatformError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    for location in locations:
         if location.domain is None and location.module != PLATFORM_MODULE:
             click.echo(f"note: location {location.name!r} ({location.module or 'not a python_module'}) is not a "
                        "domain (domains.<name>.definitions), so its descriptors are not checked")
@@ -39,6 +44,11 @@ def check(workspace: Path) -> None:
         except PlatformError as error:
             problems, failed = problems + len(error.problems), failed + 1
             click.echo(str(error), err=True)
+            continue
+        refused = dagster_problem(domain)
+        if refused:
+            problems, failed = problems + 1, failed + 1
+            click.echo(f"domain {domain.name!r} does not load in Dagster: {refused}", err=True)
             continue
         domains.append(domain)
         ports = sum(len(p.output_ports) for p in domain.products)

@@ -18,7 +18,8 @@ from pathlib import Path
 import dagster as dg
 
 from platform_core.catalog.mesh import load_mesh
-from platform_core.storage.lake import NotPublished
+from platform_core.execution.products import CHECKSUM
+from platform_core.storage.lake import table_name
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
 
@@ -33,36 +34,51 @@ def _producers() -> list[str]:
 
 class Reader(threading.Thread):
     """Reads every port of the given products from the lake in a loop until told to stop: each
-    product's ports at one snapshot, which must hold a complete version of the product."""
+    product's ports at one snapshot, which must hold a complete version of the product. Keeps
+    what it read of each publication: row count and checksum per port."""
 
     def __init__(self, warehouse: Warehouse, products: dict[str, list[str]]) -> None:
         super().__init__(daemon=True)
         self.warehouse, self.products = warehouse, products
         self.reads, self.errors, self.stop = 0, [], threading.Event()
+        self.seen: dict[tuple[str, int], set[tuple[int, str]]] = {}  # (port, publication) -> what was read
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                at = self.warehouse.snapshot()
-            except NotPublished:  # the first run has not created the lake yet
-                time.sleep(0.05)
-                continue
-            except Exception as error:  # noqa: BLE001 - reported, and the reader goes on
-                self.errors.append(f"snapshot: {error}")
-                continue
+                self.read_all()
+            except Exception as error:  # noqa: BLE001 - any failure to read is what this test looks for
+                self.errors.append(str(error))
+            time.sleep(0.02)
+
+    def read_all(self) -> None:
+        at = self.warehouse.snapshot()
+        with self.warehouse.reader() as con:
             for product, ports in self.products.items():
-                try:
-                    published = [p for p in self.warehouse.publications(product) if p.snapshot_id <= at]
-                    if not published:
-                        continue
-                    if set(published[-1].ports) != set(ports):
-                        self.errors.append(f"{product} at snapshot {at}: published {published[-1].ports}")
-                    for port in ports:
-                        self.warehouse.read(f"{product}.{port}", at=at).count("*").fetchall()
-                    self.reads += 1
-                except Exception as error:  # noqa: BLE001 - any failure to read is what this test looks for
-                    self.errors.append(f"{product} at snapshot {at}: {error}")
-            time.sleep(0.05)
+                published = [p for p in self.warehouse.publications(product) if p.snapshot_id <= at]
+                if not published:
+                    continue
+                if set(published[-1].ports) != set(ports):
+                    self.errors.append(f"{product} at snapshot {at}: published {published[-1].ports}")
+                for port in ports:
+                    schema, table = table_name(f"{product}.{port}")
+                    rows, checksum = con.execute(f'SELECT count(*), {CHECKSUM} FROM lake."{schema}"."{table}" AS t '
+                                                 f"AT (VERSION => {at})").fetchone()
+                    key = (f"{product}.{port}", published[-1].snapshot_id)
+                    self.seen.setdefault(key, set()).add((rows, f"{checksum or 0:016x}"))
+                self.reads += 1
+
+
+def _written(instance: dg.DagsterInstance, addresses: list[str]) -> dict[tuple[str, int], tuple[int, str]]:
+    """What each publication wrote of each port, as its materialization recorded it."""
+    written = {}
+    for address in addresses:
+        records = instance.fetch_materializations(dg.AssetKey(address.split(".")), limit=100).records
+        for record in records:
+            metadata = record.asset_materialization.metadata
+            written[(address, metadata["lake_snapshot"].value)] = (metadata["dagster/row_count"].value,
+                                                                   metadata["checksum"].value)
+    return written
 
 
 def _step_intervals(domain: str) -> list[tuple[str, str, float, float]]:
@@ -91,41 +107,56 @@ def test_overlap_detection_sees_overlaps() -> None:
     assert _overlapping([("a", "s1", 0.0, 2.0), ("b", "s2", 1.0, 3.0), ("b", "s3", 3.0, 4.0)]) == [("a:s1", "b:s2")]
 
 
-def test_parallel_domains_serialized_same_domain_and_readers(tmp_path: Path) -> None:
+def _materialize(domains: list[str], env: dict[str, str], logs: list[Path]) -> list[str]:
+    """Run `dagster asset materialize` for each domain, all at once; each run's log."""
+    processes = [
+        subprocess.Popen([DAGSTER, "asset", "materialize", "-m", f"domains.{domain}.definitions", "--select", "*"],
+                         cwd=PROJECT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        for domain, log in zip(domains, logs)
+    ]
+    codes = [p.wait(timeout=900) for p in processes]
+    texts = [log.read_text() for log in logs]
+    assert codes == [0] * len(domains), "\n".join(t[-2000:] for t in texts)
+    assert all("RUN_SUCCESS" in t for t in texts)
+    assert not any("Could not set lock" in t or "database is locked" in t for t in texts)
+    return texts
+
+
+def test_domains_in_parallel_one_domain_serialized_and_readers_read_what_was_written(tmp_path: Path) -> None:
     producers = _producers()
     assert len(producers) >= 2, "the mesh needs two independent domains"
     first, second = producers[:2]
+    mesh = load_mesh(PROJECT / "workspace.yaml")
+    consumers = [d.name for d in mesh.domains if d.name not in producers]
     env = subprocess_env(tmp_path)
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
     # Create the instance's storage once, as `dagster dev` would have, before runs race to do it.
     subprocess.run([DAGSTER, "instance", "migrate"], cwd=PROJECT, env=env, check=True, capture_output=True)
     warehouse = Warehouse(tmp_path / "warehouse")
-    mesh = load_mesh(PROJECT / "workspace.yaml")
-    products = {f"{d.name}.{p.name}": [port.name for port in p.output_ports]
-                for d in mesh.domains if d.name in (first, second) for p in d.products}
+    _materialize(producers, env, [tmp_path / f"first-{d}.log" for d in producers])  # consumers need inputs
+
+    products = {f"{d.name}.{p.name}": [port.name for port in p.output_ports] for d in mesh.domains for p in d.products}
     reader = Reader(warehouse, products)
     reader.start()
+    domains = [first, first, second, *consumers]  # two runs of one domain, and every other domain, at once
+    try:
+        texts = _materialize(domains, env, [tmp_path / f"run{i}.log" for i in range(len(domains))])
+    finally:
+        reader.stop.set()
+        reader.join(timeout=60)
 
-    logs = [tmp_path / f"run{i}.log" for i in range(3)]
-    processes = [
-        subprocess.Popen([DAGSTER, "asset", "materialize", "-m", f"domains.{domain}.definitions", "--select", "*"],
-                         cwd=PROJECT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-        for domain, log in zip((first, first, second), logs)
-    ]
-    codes = [p.wait(timeout=900) for p in processes]
-    reader.stop.set()
-    reader.join(timeout=30)
-
-    texts = [log.read_text() for log in logs]
-    assert codes == [0, 0, 0], "\n".join(t[-2000:] for t in texts)
-    assert all("RUN_SUCCESS" in t for t in texts)
-    assert not any("Could not set lock" in t for t in texts)
-    # the two runs of one domain overlapped, and the pool made one wait for the other's steps
+    # the two runs of one domain overlapped, and the pool made one wait for the other's products
     assert any(f"Step blocked by limit for pool duckdb_{first}" in t for t in texts[:2])
     intervals = _step_intervals(first)  # what the pool guarantees, read from the instance's event log
-    assert len({run for run, *_ in intervals}) == 2
+    assert len({run for run, *_ in intervals}) == 3
     assert _overlapping(intervals) == []
     assert reader.errors == []
     assert reader.reads > 0
-    for product, ports in products.items():  # both runs of the first domain published, one after the other
-        assert len(warehouse.publications(product)) == (2 if product.startswith(f"{first}.") else 1)
+    # every read of a publication saw exactly the rows and checksum its run wrote
+    written = _written(dg.DagsterInstance.get(), [f"{product}.{port}" for product, ports in products.items()
+                                                  for port in ports])
+    assert reader.seen and all(seen == {written[key]} for key, seen in reader.seen.items()), {
+        key: (seen, written.get(key)) for key, seen in reader.seen.items() if seen != {written.get(key)}}
+    for product in products:  # first domain: once before and twice now; the others once each run
+        runs = 3 if product.startswith(f"{first}.") else 2 if product.startswith(f"{second}.") else 1
+        assert len(warehouse.publications(product)) == runs

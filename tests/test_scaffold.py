@@ -144,7 +144,7 @@ def test_bad_owner_is_refused(project: Path) -> None:
 @pytest.mark.parametrize("option, value", [
     ("--description", 'ends with a quote"'),
     ("--description", '"""\nimport os; os.system("touch pwned")\n"""'),
-    ("--contact", "a}b@x.io"),
+    ("--contact", "a.b%c+d-e@x.io"),  # every character Dagster takes in an address
 ])
 def test_free_text_options_cannot_break_or_inject_into_generated_files(project: Path, tmp_path: Path,
                                                                         option: str, value: str) -> None:
@@ -172,4 +172,13 @@ def test_a_workspace_that_cannot_take_the_domain_is_refused_first(project: Path,
     before = _tree(project)
     code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--project", str(project))
     assert code == 1 and message in output and "Nothing was written." in output
+    assert _tree(project) == before
+
+
+@pytest.mark.parametrize("contact", ["a}b@x.io", '"evil"@x.io', "x@y.z"])
+def test_a_contact_dagster_would_refuse_is_refused_first(project: Path, contact: str) -> None:
+    before = _tree(project)
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--contact", contact,
+                        "--project", str(project))
+    assert code == 1 and f"refused: contact {contact!r} is not an e-mail address" in output
     assert _tree(project) == before

@@ -21,7 +21,7 @@ from platform_core.dagster.metadata import (
 )
 from platform_core.dagster.resources import LakeResource, compute_resource, input_snapshot, lake_resource
 from platform_core.descriptors.loader import load_domain
-from platform_core.descriptors.spec import FileInput, Port, Product, Step
+from platform_core.descriptors.spec import Domain, FileInput, Port, Product, Step
 from platform_core.errors import PlatformError, Problem
 from platform_core.execution.products import ProductOutcome, run_product
 from platform_core.quality.results import describe
@@ -32,7 +32,20 @@ from platform_core.settings import Settings
 def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Definitions:
     """Definitions of one domain: every product's assets, checks and schedule, and its resources."""
     spec = load_domain(domain if isinstance(domain, Path) else domain_directory(domain))
-    settings = settings or Settings.from_env()
+    return definitions_of(spec, settings or Settings.from_env())
+
+
+def dagster_problem(spec: Domain) -> str | None:
+    """Why Dagster would refuse to load the domain's definitions, or None: `mesh check` asks,
+    so that what it accepts also loads in Dagster."""
+    try:
+        dg.Definitions.validate_loadable(definitions_of(spec, Settings.from_env()))
+    except Exception as error:  # noqa: BLE001 - any refusal is the answer
+        return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+    return None
+
+
+def definitions_of(spec: Domain, settings: Settings) -> dg.Definitions:
     sensors = []
     if any(product.port_inputs for product in spec.products):
         sensors.append(dg.AutomationConditionSensorDefinition(

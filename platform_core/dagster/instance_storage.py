@@ -20,18 +20,22 @@ Configured in `dagster_home/dagster.yaml`:
 
 import fcntl
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from dagster import DagsterInstance, DagsterInvariantViolationError
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._serdes import ConfigurableClassData
 
+from platform_core.dagster.dead_runs import reap_dead_runs
 from platform_core.settings import dagster_home
 
 LOCK_FILE = "concurrency.lock"
+REAP_INTERVAL_SECONDS = 5.0
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -58,6 +62,7 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
         # a reentrant lock, and only the outermost holder opens and locks the file.
         self._thread_lock = threading.RLock()
         self._held: IO[str] | None = None
+        self._looked: dict[str, float] = {}  # pool -> when this process last looked for its dead holders
 
     @classmethod
     def from_config_value(
@@ -87,7 +92,36 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
                 fcntl.flock(handle, fcntl.LOCK_UN)
                 handle.close()
 
-    claim_concurrency_slot = _serialized(SqliteEventLogStorage.claim_concurrency_slot)
+    _claim = _serialized(SqliteEventLogStorage.claim_concurrency_slot)
+
+    def claim_concurrency_slot(self, concurrency_key: str, run_id: str, step_key: str,
+                               priority: int | None = None) -> Any:
+        """Claim a slot; when none is free and a run holding one is dead (its process killed),
+        reap it first, so a killed run never blocks its pool, daemon or not."""
+        status = self._claim(concurrency_key, run_id, step_key, priority)
+        instance = self._live_instance()
+        if status.is_claimed or instance is None or not self._time_to_look(concurrency_key):
+            return status
+        holders = {slot.run_id for slot in self.get_concurrency_info(concurrency_key).claimed_slots} - {run_id}
+        if holders and reap_dead_runs(instance, sorted(holders)):
+            status = self._claim(concurrency_key, run_id, step_key, priority)
+        return status
+
+    def _live_instance(self) -> DagsterInstance | None:
+        """The instance this storage belongs to, while it exists (a storage may outlive it)."""
+        try:
+            return self._instance if self.has_instance else None
+        except DagsterInvariantViolationError:
+            return None
+
+    def _time_to_look(self, concurrency_key: str) -> bool:
+        """Look for dead holders of a pool at most every few seconds: a waiting run claims often."""
+        now = time.monotonic()
+        if now - self._looked.get(concurrency_key, float("-inf")) < REAP_INTERVAL_SECONDS:
+            return False
+        self._looked[concurrency_key] = now
+        return True
+
     free_concurrency_slot_for_step = _serialized(SqliteEventLogStorage.free_concurrency_slot_for_step)
     free_concurrency_slots_for_run = _serialized(SqliteEventLogStorage.free_concurrency_slots_for_run)
     assign_pending_steps = _serialized(SqliteEventLogStorage.assign_pending_steps)

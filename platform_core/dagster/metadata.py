@@ -108,6 +108,7 @@ def materialization_metadata(product: Product, step: Step, outcome: StepOutcome,
         metadata["dagster/column_lineage"] = lineage
     if publication is not None and isinstance(step, Port):
         metadata["lake_table"] = table_of(product, step)
+        metadata["checksum"] = outcome.checksum
         metadata["lake_snapshot"] = publication.snapshot_id
         metadata["product_version"] = publication.version
         metadata["contract"] = publication.contract
@@ -127,4 +128,6 @@ def check_results(key: dg.AssetKey, results: Iterable[RuleResult]) -> Iterator[d
 
 
 def _metadata_value(value: object) -> object:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return dg.MetadataValue.json(value)  # a sample of failing rows: a table in the UI
     return ", ".join(map(str, value)) if isinstance(value, list) else value

@@ -1,12 +1,11 @@
-"""The platform's own code location: the mesh catalog, and the lake's upkeep.
+"""The platform's own code location: the mesh catalog, the lake's upkeep, dead runs.
 
 The catalog tables are a product of the platform (`platform.mesh`): built from every
 domain's descriptors, audited with the same built-in rules as domain products, and
 published to the lake together, so anyone can query them with DuckDB or a BI tool. A
 daily job expires the lake's history beyond its retention and deletes the files no kept
-snapshot needs.
+snapshot needs. A sensor marks failed the runs whose process died, so their pool slots free.
 """
-
 
 import json
 import tempfile
@@ -20,6 +19,7 @@ import duckdb
 from pydantic import Field, TypeAdapter
 
 from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, loop_problems, rows_relation
+from platform_core.dagster.dead_runs import build_dead_run_sensor
 from platform_core.dagster.metadata import check_results
 from platform_core.dagster.resources import LakeResource, lake_resource
 from platform_core.descriptors.contract import contract_fingerprint
@@ -70,6 +70,7 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[catalog],
         jobs=[maintenance],
+        sensors=[build_dead_run_sensor()],
         schedules=[
             dg.ScheduleDefinition(
                 name="platform__catalog__schedule", cron_schedule="*/30 * * * *",

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from platform_core.errors import ProblemCollector
-from platform_core.descriptors.yaml_reader import display_path, read_yaml
+from platform_core.descriptors.files import display_path, read_yaml
 from platform_core.descriptors.spec import Port, Product
 
 
@@ -61,7 +61,11 @@ class Contract:
 
 def _read_contract(path: Path, address: str) -> Contract:
     stat = path.stat()
-    contract, problem = _parse_contract(str(path), stat.st_mtime_ns, stat.st_size)
+    try:
+        contract, problem = _parse_contract(str(path), stat.st_mtime_ns, stat.st_size)
+    except Exception as error:  # noqa: BLE001 - the producer's mistake stays the producer's; the consumer learns which
+        contract, problem = None, (f"the producer's descriptor {display_path(path)} cannot be read "
+                                   f"({type(error).__name__}); run mesh check on it")
     if contract is None:
         raise AddressError(f"{address}: {problem}")
     return contract

@@ -20,11 +20,11 @@ from pydantic import ValidationError
 from platform_core.descriptors.addresses import AddressError, domains_root_of, resolve_port
 from platform_core.descriptors.graphs import find_cycle
 from platform_core.errors import PlatformError, Problem, ProblemCollector
-from platform_core.descriptors.yaml_reader import display_path, read_yaml
+from platform_core.descriptors.files import FileProblem, display_path, read_text, read_yaml
 from platform_core.descriptors.column_types import duckdb_type
 from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, Relationships
-from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
-from platform_core.descriptors.sql import bind_problem, parse_problem, undeclared_reads_problem
+from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, Owner, PortInput, Product, Step
+from platform_core.descriptors.sql import bind_problem, expression_problem, parse_problem, undeclared_reads_problem
 
 DOMAIN_FILE = "domain.yaml"
 PRODUCT_FILE = "product.yaml"
@@ -108,6 +108,7 @@ def product_problems(product: Product, domain: str, where: str) -> list[Problem]
         found.add(where, "name", f"product name {product.name!r} must match its folder {folder.name!r}")
     if product.domain != domain:
         found.add(where, "domain", f"product declares domain {product.domain!r} but lives in domain {domain!r}")
+    _dagster_problems(found, where, product.owner, product.tags)
 
     layer_of: dict[str, str] = {}
     fields: dict[str, str] = {}
@@ -197,10 +198,14 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
         elif not sql_path.is_file():
             found.add(where, f"{field}.sql", f"SQL file not found: {step.sql}")
         else:
-            sql = sql_path.read_text(encoding="utf-8")
-            problem = parse_problem(sql) or undeclared_reads_problem(sql, step.depends_on)
-            if problem:
+            try:
+                sql = read_text(sql_path)
+            except FileProblem as problem:
                 found.add(where, f"{field}.sql", f"{step.sql}: {problem}")
+            else:
+                problem = parse_problem(sql) or undeclared_reads_problem(sql, step.depends_on)
+                if problem:
+                    found.add(where, f"{field}.sql", f"{step.sql}: {problem}")
     else:
         _python_problems(found, where, f"{field}.python", step.python or "", folder)
 
@@ -243,9 +248,9 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
                 found.add(where, f"{rule_field}.column",
                           f"{rule.type} needs {wanted}; {rule.column!r} is {declared[rule.column]}")
         if isinstance(rule, Expression):
-            problem = parse_problem(f"SELECT count(*) FROM t WHERE NOT ({rule.expression})")
+            problem = expression_problem(rule.expression)
             if problem:
-                found.add(where, f"{rule_field}.expression", f"not a valid SQL expression: {problem}")
+                found.add(where, f"{rule_field}.expression", problem)
             elif problem := bind_problem(rule.expression, {n: duckdb_type(t) for n, t in declared.items()}):
                 found.add(where, f"{rule_field}.expression", f"does not fit the step's columns: {problem}")
 
@@ -260,9 +265,19 @@ def _python_problems(found, where, field, reference: str, folder: Path) -> None:
         found.add(where, field, f"Python file not found: {file_name}")
         return
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        source = read_text(path)
+        # compiled, not only parsed: what compiles here imports when the step runs
+        compile(source, file_name, "exec", dont_inherit=True)
+        tree = ast.parse(source)
+    except FileProblem as problem:
+        found.add(where, field, f"{file_name}: {problem}")
+        return
     except SyntaxError as error:
-        found.add(where, field, f"{file_name}: Python syntax error at line {error.lineno}: {error.msg}")
+        line = f" at line {error.lineno}" if error.lineno else ""
+        found.add(where, field, f"{file_name}: Python syntax error{line}: {error.msg}")
+        return
+    except (ValueError, RecursionError, MemoryError) as error:  # nesting beyond what the compiler takes
+        found.add(where, field, f"{file_name}: cannot be compiled: {type(error).__name__}: {error}")
         return
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     if function not in defined:
@@ -322,8 +337,22 @@ def _cycle_problems(found, where, product: Product, fields: dict[str, str]) -> N
 
 
 def load_domain(directory: Path | str) -> Domain:
-    """Load a domain folder and all its products; raise one PlatformError listing every problem."""
+    """Load a domain folder and all its products; raise one PlatformError listing every problem.
+
+    Nothing else ever escapes: whatever its files hold, a domain fails with the platform's
+    error, and alone (mesh check, the catalog and its consumers go on)."""
     directory = Path(directory)
+    try:
+        return _load_domain(directory)
+    except PlatformError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the last line of defence; the corpus and fuzz tests aim never to reach it
+        raise PlatformError([Problem(display_path(directory), "", f"cannot be loaded ({type(error).__name__}: "
+                                                                  f"{str(error)[:300]})")],
+                            f"domain {directory.name!r} cannot be loaded") from error
+
+
+def _load_domain(directory: Path) -> Domain:
     problems = ProblemCollector()
     domain = _read_domain(directory, problems)
     products = []
@@ -382,7 +411,28 @@ def _read_domain(directory: Path, problems: ProblemCollector) -> Domain | None:
         return None
     if domain.name != directory.name:
         problems.add(where, "name", f"domain name {domain.name!r} must match its folder {directory.name!r}")
+    _dagster_problems(problems, where, domain.owner)
     return domain
+
+
+def _dagster_problems(found: ProblemCollector, where: str, owner: Owner, tags: tuple[str, ...] = ()) -> None:
+    """What Dagster would refuse when the code location loads, refused now with its field, by
+    Dagster's own rules: what `mesh check` accepts loads."""
+    candidates = [("owner.team", {"owners": [f"team:{owner.team}"]})]
+    candidates += [("owner.contact", {"owners": [owner.contact]})] if owner.contact else []
+    candidates += [(f"tags[{i}]", {"tags": {tag: ""}}) for i, tag in enumerate(tags)]
+    for field, spec in candidates:
+        if reason := dagster_refuses(**spec):
+            found.add(where, field, f"Dagster refuses it: {reason}")
+
+
+def dagster_refuses(**spec: object) -> str | None:
+    """Why Dagster refuses an asset with these owners or tags, in its words, or None."""
+    try:
+        dg.AssetSpec(key="probe", **spec)
+    except dg.DagsterInvalidDefinitionError as error:
+        return str(error).replace(" for asset 'AssetKey(['probe'])'", "")
+    return None
 
 
 __all__ = ["load_domain", "load_product", "display_path", "PlatformError"]

@@ -8,6 +8,7 @@ class here is all it takes to add a rule to the descriptor language. Execution l
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 
@@ -49,6 +50,10 @@ class _Rule(Spec):
 
 
 def _check_bounds(rule: Range | RowCount) -> Range | RowCount:
+    for name in ("min", "max"):  # NaN compares false to everything: the executors would disagree on it
+        bound = getattr(rule, name)
+        if bound is not None and not math.isfinite(bound):
+            raise ValueError(f"{rule.type} {name} must be a finite number, not {bound}")
     if rule.min is None and rule.max is None:
         raise ValueError(f"{rule.type} needs min, max or both")
     if rule.min is not None and rule.max is not None and rule.min > rule.max:

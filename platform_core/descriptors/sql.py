@@ -1,4 +1,11 @@
-"""SQL text handling: parse checks for authored SQL, and the few statements the platform writes."""
+"""Authored SQL, judged from DuckDB's parse tree before anything runs.
+
+A step's SQL is one SELECT that reads only the tables its step declares and calls no table
+function that reaches outside them (`read_csv`, `glob`, `query_table`, ...). A rule's
+expression is one SQL expression, parsed as such (never pasted into a statement), with no
+subquery. The same rules hold again at run time, where DuckDB's external access is closed
+(platform_core.storage.sandbox); this is where a team learns of a mistake, with its file.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,35 @@ import functools
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import duckdb
 
 from platform_core.descriptors.names import quote
+
+# Table functions that only compute: everything else reads files, URLs, settings or other tables.
+SAFE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+# Scalar functions that read the process's environment or configuration.
+UNSAFE_FUNCTIONS = frozenset({"getenv", "current_setting"})
+
+
+@dataclass
+class Reads:
+    """What a parsed query reaches: tables by plain name, tables named with a schema, functions."""
+
+    tables: set[str] = field(default_factory=set)
+    qualified: set[str] = field(default_factory=set)
+    table_functions: set[str] = field(default_factory=set)
+    functions: set[str] = field(default_factory=set)
+    subqueries: int = 0
+
+    def outside_problem(self) -> str | None:
+        """Why the query reaches beyond its declared inputs through functions, or None."""
+        escaping = sorted(self.table_functions - SAFE_TABLE_FUNCTIONS) + sorted(self.functions & UNSAFE_FUNCTIONS)
+        if escaping:
+            return (f"calls {', '.join(escaping)}, which can reach files, URLs, settings or tables the step does "
+                    "not declare; declare inputs in the descriptor and read them by name")
+        return None
 
 
 def parse_problem(sql: str) -> str | None:
@@ -25,21 +57,27 @@ def parse_problem(sql: str) -> str | None:
     return None
 
 
-def tables_read(sql: str) -> tuple[set[str], set[str]]:
-    """The tables a SELECT reads, from DuckDB's parse tree (nothing is bound or run): plain
-    names, and schema-qualified ones. Names of the query's own CTEs are left out."""
+def parse_tree(sql: str) -> Reads:
+    """What a SELECT reads, from DuckDB's parse tree (nothing is bound or run). Names of the
+    query's own CTEs are left out of the tables."""
     with scratch_cursor() as con:
         tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
     if tree.get("error"):
         raise ValueError(tree.get("error_message", "cannot parse"))
-    tables: list[tuple[str, str]] = []
-    ctes: set[str] = set()
+    reads, tables, ctes = Reads(), [], set()
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
-            if node.get("type") == "BASE_TABLE":
+            kind = node.get("type")
+            if kind == "BASE_TABLE":
                 schema = ".".join(part for part in (node.get("catalog_name"), node.get("schema_name")) if part)
                 tables.append((schema, node["table_name"]))
+            elif kind == "TABLE_FUNCTION":
+                reads.table_functions.add(str((node.get("function") or {}).get("function_name", "")).lower())
+            elif kind == "SUBQUERY":
+                reads.subqueries += 1
+            if node.get("class") == "FUNCTION" and "function_name" in node:
+                reads.functions.add(str(node["function_name"]).lower())
             ctes.update(entry["key"] for entry in (node.get("cte_map") or {}).get("map", []))
             for value in node.values():
                 walk(value)
@@ -48,26 +86,43 @@ def tables_read(sql: str) -> tuple[set[str], set[str]]:
                 walk(value)
 
     walk(tree)
-    # DuckDB matches names whatever their case
-    ctes = {name.lower() for name in ctes}
-    plain = {name.lower() for schema, name in tables if not schema and name.lower() not in ctes}
-    return plain, {f"{schema}.{name}" for schema, name in tables if schema}
+    ctes = {name.lower() for name in ctes}  # DuckDB matches names whatever their case
+    reads.tables = {name.lower() for schema, name in tables if not schema and name.lower() not in ctes}
+    reads.qualified = {f"{schema}.{name}" for schema, name in tables if schema}
+    return reads
 
 
 def undeclared_reads_problem(sql: str, depends_on: tuple[str, ...]) -> str | None:
-    """Why `sql` reads a table its step does not declare, or None. The platform orders steps and
-    draws lineage from `depends_on`, so a table read but not declared would run out of order."""
+    """Why `sql` reads a table its step does not declare, or reaches outside through a function,
+    or None. The platform orders steps and draws lineage from `depends_on`, so a table read but
+    not declared would also run out of order."""
     try:
-        plain, qualified = tables_read(sql)
+        reads = parse_tree(sql)
     except Exception as error:  # noqa: BLE001 - reported as the file's problem, never a crash of the loader
         return f"cannot list the tables it reads: {error}"
-    if qualified:
-        return f"reads {', '.join(sorted(qualified))} by schema; read tables by their name and list them in depends_on"
-    undeclared = sorted(plain - {name.lower() for name in depends_on})
+    if reads.qualified:
+        return (f"reads {', '.join(sorted(reads.qualified))} by schema; read tables by their name and list them in "
+                "depends_on")
+    undeclared = sorted(reads.tables - {name.lower() for name in depends_on})
     if undeclared:
         return (f"reads {', '.join(undeclared)}, not in depends_on ({', '.join(depends_on) or 'empty'}); "
                 "list every table the SQL reads there")
-    return None
+    return reads.outside_problem()
+
+
+def expression_problem(expression: str) -> str | None:
+    """Why `expression` is not one SQL row expression over the table's own columns, or None."""
+    try:
+        parsed = duckdb.SQLExpression(expression)
+    except duckdb.Error as error:
+        return f"not one SQL expression: {str(error).splitlines()[0]}"
+    try:
+        reads = parse_tree(f"SELECT {parsed}")  # the parser's own rendering of the one expression
+    except Exception as error:  # noqa: BLE001 - reported as the rule's problem
+        return f"cannot be analysed: {error}"
+    if reads.subqueries or reads.tables or reads.qualified:
+        return "reads a table (a subquery); an expression may use only the columns of the row it checks"
+    return reads.outside_problem()
 
 
 def bind_problem(condition: str, columns: Mapping[str, str]) -> str | None:
@@ -76,7 +131,7 @@ def bind_problem(condition: str, columns: Mapping[str, str]) -> str | None:
     with scratch_cursor() as con:
         try:
             con.execute(f"CREATE TEMP TABLE t ({', '.join(f'{quote(n)} {kind}' for n, kind in columns.items())})")
-            con.execute(f"SELECT count(*) FROM t WHERE NOT ({condition})")
+            con.table("t").filter(duckdb.SQLExpression(condition)).count("*").fetchall()
         except duckdb.Error as error:
             return str(error).split("\n\nLINE")[0].replace("\n", " ")
     return None
@@ -86,7 +141,8 @@ def bind_problem(condition: str, columns: Mapping[str, str]) -> str | None:
 def scratch_cursor() -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection of its own to one shared, empty in-memory database, for checks that need
     DuckDB but no data of the warehouse. Opening a database costs far more than a cursor, and
-    a cursor's temporary tables and registered frames are its own, so threads never meet."""
+    a cursor's temporary tables and registered frames are its own, so threads never meet.
+    The database reaches no file, URL or setting: what runs there is authored SQL."""
     con = _scratch().cursor()
     try:
         yield con
@@ -96,4 +152,6 @@ def scratch_cursor() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @functools.cache
 def _scratch() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect()
+    con = duckdb.connect(config={"enable_external_access": False})
+    con.execute("SET lock_configuration = true")
+    return con

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from platform_core.descriptors.files import display_path, read_yaml
+from platform_core.errors import ProblemCollector
 
 DOMAIN_MODULE = re.compile(r"^domains\.([a-z][a-z0-9_]*)\.definitions$")
 
@@ -20,17 +21,24 @@ class Location:
 
 
 def read_workspace(path: Path) -> list[Location]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """The code locations of the workspace file; PlatformError when it cannot be read."""
+    problems = ProblemCollector()
+    data = read_yaml(path, problems)
+    entries = data.get("load_from") if data is not None else None
+    if data is not None and not isinstance(entries, list):
+        problems.add(display_path(path), "load_from", "must list the code locations")
+    problems.raise_if_any(f"the workspace {path.name} cannot be read")
     locations = []
-    for entry in data.get("load_from", []):
+    for entry in entries:
         kind, target = next(iter(entry.items())) if isinstance(entry, dict) and entry else ("", None)
         options = target if isinstance(target, dict) else {}
-        module = (target if isinstance(target, str) else options.get("module_name", "")) if kind == "python_module" else ""
+        module = str((target if isinstance(target, str) else options.get("module_name", ""))
+                     if kind == "python_module" else "")
         match = DOMAIN_MODULE.match(module)
-        name = options.get("location_name") or module or str(target if isinstance(target, str) else kind)
+        name = str(options.get("location_name") or module or (target if isinstance(target, str) else kind))
         locations.append(Location(name=name, module=module,
                                   domain=match[1] if match else None,
-                                  working_directory=options.get("working_directory", ".")))
+                                  working_directory=str(options.get("working_directory", "."))))
     return locations
 
 

@@ -21,13 +21,19 @@ import duckdb
 
 from platform_core.descriptors.contract import contract_document, contract_fingerprint
 from platform_core.descriptors.names import qualified, quote
-from platform_core.descriptors.spec import Port, PortInput, Product, Step
+from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
 from platform_core.errors import PlatformError
+from platform_core.execution.sources import explain
 from platform_core.execution.steps import bind_dependencies, not_ready, stage
 from platform_core.quality.audit import audit
 from platform_core.quality.results import RuleResult
-from platform_core.storage.compute import drop_staging, promote, staging_name, table_exists
+from platform_core.storage.compute import drop_staging, leftover_staging, promote, staging_name, table_exists
+from platform_core.storage.sandbox import close_external_access
 from platform_core.storage.lake import Lake, NotPublished, Publication, lake_table
+
+
+# Order-free checksum of a table's rows (`FROM <table> AS t`): any reader can recompute it.
+CHECKSUM = "bit_xor(hash(t))"
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class StepOutcome:
     error: str | None = None  # why the step could not be computed or audited
     detail: str | None = None  # the error's traceback, for the run log
     audit_only: bool = False  # checks run on the live table; nothing was built
+    checksum: str | None = None  # of a port's rows as published: CHECKSUM over the lake table gives the same
 
     @property
     def blocking_failures(self) -> tuple[RuleResult, ...]:
@@ -86,11 +93,16 @@ def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *,
                 now: datetime | None = None) -> ProductOutcome:
     """Build the steps named in `build` and audit the live tables of those in `audit_only`.
 
-    `con` is the domain's compute database with the lake attached (`Lake.attach`).
+    `con` is the domain's compute database with the lake attached (`Lake.attach`). From here on
+    SQL on it reaches only the product's declared source files and the lake.
     """
     now = now or datetime.now(timezone.utc)
     schema = product.name
+    domain_dir = product.directory.parent.parent
+    close_external_access(con, files=[(domain_dir / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
+                          directories=lake.local_folders)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+    drop_staging(con, schema, leftover_staging(con, schema))  # a dead run's, if any: this run is the writer now
     run = _Run(con, lake, product, input_snapshot, run_id)
     outcomes: list[StepOutcome] = []
     for layer, step in dependency_order(product, set(build) | set(audit_only)):
@@ -162,10 +174,12 @@ class _Run:
             stage(self.con, self.product, step, staging)
             self.staged.add(step.name)
             results = audit(self.con, staging, step, self.port_table, now)
-            (rows,) = self.con.execute(f"SELECT count(*) FROM {staging}").fetchone()
+            rows, checksum = measure(self.con, staging, with_checksum=isinstance(step, Port))
+        except duckdb.Error as error:  # a source file that does not read is said in words, with its line
+            return _failure(layer, step, explain(error) or error)
         except Exception as error:  # noqa: BLE001 - the step fails alone, with its error; the product is not published
             return _failure(layer, step, error)
-        return StepOutcome(layer, step, results, rows)
+        return StepOutcome(layer, step, results, rows, checksum=checksum)
 
     def audit_live(self, layer: str, step: Step, now: datetime) -> StepOutcome:
         try:
@@ -206,9 +220,17 @@ class _Run:
         return f"{lake_table(source.address)} AT (VERSION => {int(snapshot)})"
 
 
+def measure(con: duckdb.DuckDBPyConnection, table: str, with_checksum: bool) -> tuple[int, str | None]:
+    """A table's row count, and the checksum of its rows when asked (it reads every value)."""
+    if not with_checksum:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0], None
+    rows, checksum = con.execute(f"SELECT count(*), {CHECKSUM} FROM {table} AS t").fetchone()
+    return rows, f"{checksum or 0:016x}"
+
+
 def _failure(layer: str, step: Step, error: Exception, audit_only: bool = False) -> StepOutcome:
     if isinstance(error, PlatformError):
-        message = "; ".join(p.message for p in error.problems) or str(error)
+        message = "; ".join(str(p) for p in error.problems) or str(error)
     else:
         message = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
     detail = "".join(traceback.format_exception(error))

@@ -15,31 +15,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from platform_core.descriptors.loader import display_path
+from platform_core.descriptors.files import FileProblem, display_path, read_text
 from platform_core.descriptors.names import quote
 from platform_core.descriptors.spec import FileInput, Product, Step
-from platform_core.descriptors.sql import parse_problem
+from platform_core.descriptors.sql import parse_problem, undeclared_reads_problem
 from platform_core.errors import PlatformError, Problem
+from platform_core.execution.sources import read_input
 from platform_core.quality.schema_check import cast_select
 
 TableOf = Callable[[str], str]  # a dependency's name -> what to read it from, as SQL (a table, maybe AT a snapshot)
-
-
-def read_input(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> duckdb.DuckDBPyRelation:
-    """A raw file as ingested, plus the lineage columns every bronze row carries.
-
-    CSV columns stay text, so bronze never loses a malformed value; `source_file`,
-    `source_row` (1-based data row, in file order) and `ingested_at` (UTC) let any later
-    row be traced back to its line of the file.
-    """
-    if file_format == "csv":
-        relation = con.read_csv(str(path), header=True, all_varchar=True, filename=True)
-    else:
-        relation = con.read_parquet(str(path), filename=True)
-    return relation.project(
-        "* EXCLUDE (filename), parse_filename(filename) AS source_file, "
-        "row_number() OVER () AS source_row, current_timestamp::TIMESTAMP AS ingested_at"
-    )
 
 
 def bind_dependencies(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table_of: TableOf) -> None:
@@ -73,10 +57,15 @@ def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: s
 
 
 def read_sql(product: Product, step: Step) -> str:
-    sql = (product.directory / str(step.sql)).read_text(encoding="utf-8")
-    problem = parse_problem(sql)  # the file may have changed since the descriptor loaded
+    path = product.directory / str(step.sql)
+    try:
+        sql = read_text(path)
+    except FileProblem as problem:
+        raise PlatformError([Problem(display_path(path), step.name, str(problem))]) from None
+    # the file may have changed since the descriptor loaded
+    problem = parse_problem(sql) or undeclared_reads_problem(sql, step.depends_on)
     if problem:
-        raise PlatformError([Problem(display_path(product.directory / str(step.sql)), step.name, problem)])
+        raise PlatformError([Problem(display_path(path), step.name, problem)])
     return sql.strip().rstrip(";")
 
 

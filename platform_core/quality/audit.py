@@ -1,5 +1,10 @@
 """Audit a table against its step's contract: the schema check, then every rule, with the
-step's own executor (SQL steps in DuckDB, pandas steps through pandera)."""
+step's own executor (SQL steps in DuckDB, pandas steps through pandera).
+
+A rule that fails on rows carries a sample of them, so its owner sees in the UI what broke
+without querying data that a failed run has dropped: a few rows, showing the rule's columns
+and what identifies a row (its source line, its key), with restricted columns masked.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,17 @@ from datetime import datetime
 import duckdb
 
 from platform_core.descriptors.names import quote
-from platform_core.descriptors.spec import Step
+from platform_core.descriptors.rules import MaxAge, RowCount, Rule
+from platform_core.descriptors.spec import Port, Step
 from platform_core.quality.pandera_executor import run_pandera_rules
 from platform_core.quality.results import RuleResult
 from platform_core.quality.schema_check import schema_result
-from platform_core.quality.sql_executor import RefResolver, run_sql_rules
+from platform_core.quality.sql_executor import RefResolver, failing_rows, run_sql_rules
+
+SAMPLE_ROWS = 5
+MASK = "***"
+MASKED_CLASSIFICATIONS = frozenset({"restricted"})
+IDENTIFYING = ("source_file", "source_row")  # the lineage columns a raw row carries from bronze on
 
 
 def audit(con: duckdb.DuckDBPyConnection, table: str, step: Step, ref: RefResolver, now: datetime,
@@ -35,4 +46,44 @@ def audit(con: duckdb.DuckDBPyConnection, table: str, step: Step, ref: RefResolv
             return [value for (value,) in rows]
 
         results = run_pandera_rules(con.sql(f"SELECT * FROM {table}").df(), runnable, ref_values, now, types)
-    return (schema, *results, *missing)
+    rules = {rule.check_name: rule for rule in runnable}
+    sampled = [with_sample(con, table, step, rules[r.check_name], r, ref, types) for r in results]
+    return (schema, *sampled, *missing)
+
+
+def with_sample(con: duckdb.DuckDBPyConnection, table: str, step: Step, rule: Rule, result: RuleResult,
+                ref: RefResolver, types: dict[str, str]) -> RuleResult:
+    """The result with a sample of its failing rows, when it failed on rows."""
+    if result.passed or not result.failing_rows or isinstance(rule, RowCount | MaxAge):
+        return result
+    shown = sample_columns(step, rule, types)
+    try:
+        columns = ", ".join(quote(c) for c in shown)  # in their order, so the same data shows the same sample
+        rows = failing_rows(con, table, rule, ref, types).project(columns).order(columns).limit(SAMPLE_ROWS).fetchall()
+    except duckdb.Error:  # the count stands; a sample is a courtesy
+        return result
+    masked = masked_columns(step)
+    sample = [{c: MASK if c in masked and v is not None else _plain(v) for c, v in zip(shown, row)} for row in rows]
+    return RuleResult(result.check_name, result.severity, result.passed, result.failing_rows,
+                      {**result.observed, "sample": sample}, result.description)
+
+
+def sample_columns(step: Step, rule: Rule, types: dict[str, str]) -> list[str]:
+    """What a sample row shows: where the row came from, its key, then what the rule looked at."""
+    key = [c.name for c in step.columns if c.unique][:1]
+    wanted = [*IDENTIFYING, *key, *rule.columns_used]
+    return [c for i, c in enumerate(wanted) if c in types and c not in wanted[:i]]
+
+
+def masked_columns(step: Step) -> set[str]:
+    def level(column) -> str | None:
+        return step.column_classification(column) if isinstance(step, Port) else column.classification
+
+    return {c.name for c in step.columns if level(c) in MASKED_CLASSIFICATIONS}
+
+
+def _plain(value: object) -> object:
+    """A value as JSON carries it: numbers and text as they are, anything else as DuckDB's text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
@@ -100,7 +101,7 @@ def expression_holds(df: pd.DataFrame, expression: str) -> pd.Series:
     """Evaluate a SQL row expression over a DataFrame with DuckDB; NULL counts as satisfied, as in SQL checks."""
     with scratch_cursor() as con:
         con.register("t", df.reset_index(drop=True).assign(__row=range(len(df))))
-        bad = con.execute(f"SELECT __row FROM t WHERE NOT ({expression})").fetchall()
+        bad = con.table("t").filter(~duckdb.SQLExpression(expression)).project("__row").fetchall()
     holds = pd.Series(True, index=df.index)
     holds.iloc[[row for (row,) in bad]] = False
     return holds

@@ -38,10 +38,6 @@ def run_sql_rules(
     return [guarded(rule, lambda rule=rule: _run_sql_rule(con, table, rule, ref, now, total, types)) for rule in rules]
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
-    return int(con.execute(sql, params or {}).fetchall()[0][0] or 0)
-
-
 def _run_sql_rule(con, table: str, rule: Rule, ref: RefResolver, now: datetime, total: int,
                   types: dict[str, str]) -> RuleResult:
     if isinstance(rule, RowCount):
@@ -49,36 +45,48 @@ def _run_sql_rule(con, table: str, rule: Rule, ref: RefResolver, now: datetime, 
     if isinstance(rule, MaxAge):
         newest = con.execute(f"SELECT max({quote(rule.column)}) FROM {table}").fetchall()[0][0]
         return max_age_result(rule, newest, now)
-    if isinstance(rule, NotNull):
-        failing = _count(con, f"SELECT count(*) FROM {table} WHERE {quote(rule.column)} IS NULL")
-    elif isinstance(rule, Unique):
+    if isinstance(rule, Unique):  # counting groups is far cheaper than flagging rows
         key = ", ".join(quote(c) for c in rule.columns)
-        all_null = " AND ".join(f"{quote(c)} IS NULL" for c in rule.columns)
-        failing = _count(con, f"SELECT sum(n) FROM (SELECT count(*) AS n FROM {table} "
-                              f"WHERE NOT ({all_null}) GROUP BY {key} HAVING count(*) > 1)")
-    elif isinstance(rule, AcceptedValues):
-        text = as_text(quote(rule.column), types[rule.column])
-        failing = _count(con, f"SELECT count(*) FROM {table} WHERE {quote(rule.column)} IS NOT NULL "
-                              f"AND NOT list_contains($values, {text})",
-                         {"values": text_values(rule)})
-    elif isinstance(rule, Range):
-        column, bounds, params = quote(rule.column), [], {}
-        if rule.min is not None:
-            bounds.append(f"{column} < $min")
-            params["min"] = rule.min
-        if rule.max is not None:
-            bounds.append(f"{column} > $max")
-            params["max"] = rule.max
-        failing = _count(con, f"SELECT count(*) FROM {table} WHERE {' OR '.join(bounds)}", params)
-    elif isinstance(rule, Relationships):
-        failing = _count(con, f"SELECT count(*) FROM {table} AS child WHERE child.{quote(rule.column)} IS NOT NULL "
-                              f"AND NOT EXISTS (SELECT 1 FROM {ref(rule.to)} AS parent "
-                              f"WHERE parent.{quote(rule.field)} = child.{quote(rule.column)})")
-    elif isinstance(rule, Expression):
-        # The expression is authored SQL (like a step's SQL file), parsed when the descriptor loads.
-        failing = _count(con, f"SELECT count(*) FROM {table} WHERE NOT ({rule.expression})")
-    else:  # pragma: no cover - the Rule union is closed
-        raise TypeError(f"no SQL executor for rule {rule!r}")
-    return rows_result(rule, failing, total)
+        (failing,) = con.execute(f"SELECT sum(n) FROM (SELECT count(*) AS n FROM {table} "
+                                 f"WHERE NOT ({_all_null(rule)}) GROUP BY {key} HAVING count(*) > 1)").fetchone()
+    else:
+        (failing,) = failing_rows(con, table, rule, ref, types).aggregate("count(*)").fetchone()
+    return rows_result(rule, int(failing or 0), total)
 
 
+def failing_rows(con: duckdb.DuckDBPyConnection, table: str, rule: Rule, ref: RefResolver,
+                 types: dict[str, str]) -> duckdb.DuckDBPyRelation:
+    """The rows of `table` that break a row rule: what the rule counts, and what a sample shows."""
+    rows = con.sql(f"SELECT * FROM {table}")
+    if isinstance(rule, Expression):
+        # The expression is one SQL expression, parsed as such: never pasted into a statement.
+        return rows.filter(~duckdb.SQLExpression(rule.expression))
+    if isinstance(rule, Unique):
+        key = ", ".join(quote(c) for c in rule.columns)
+        return con.sql(f"SELECT * EXCLUDE (__copies) FROM (SELECT *, count(*) OVER (PARTITION BY {key}) AS __copies "
+                       f"FROM {table} WHERE NOT ({_all_null(rule)})) WHERE __copies > 1 ORDER BY {key}")
+    condition, params = _condition(rule, ref, types)
+    return con.sql(f"SELECT * FROM {table} AS child WHERE {condition}", params=params)
+
+
+def _condition(rule: Rule, ref: RefResolver, types: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The WHERE condition (identifiers quoted, values bound) that a failing row of `child` meets."""
+    column = f"child.{quote(rule.column)}"  # every rule left here is about one column
+    if isinstance(rule, NotNull):
+        return f"{column} IS NULL", {}
+    if isinstance(rule, AcceptedValues):
+        return (f"{column} IS NOT NULL AND NOT list_contains($values, {as_text(column, types[rule.column])})",
+                {"values": text_values(rule)})
+    if isinstance(rule, Range):
+        bounds = {"min": rule.min, "max": rule.max}
+        tests = {"min": f"{column} < $min", "max": f"{column} > $max"}
+        return " OR ".join(tests[b] for b, v in bounds.items() if v is not None), \
+            {b: v for b, v in bounds.items() if v is not None}
+    if isinstance(rule, Relationships):
+        return (f"{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {ref(rule.to)} AS parent "
+                f"WHERE parent.{quote(rule.field)} = {column})"), {}
+    raise TypeError(f"no SQL executor for rule {rule!r}")  # pragma: no cover - the Rule union is closed
+
+
+def _all_null(rule: Unique) -> str:
+    return " AND ".join(f"{quote(c)} IS NULL" for c in rule.columns)

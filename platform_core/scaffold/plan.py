@@ -23,7 +23,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from platform_core.errors import PlatformError, ProblemCollector
-from platform_core.descriptors.loader import load_domain, load_product
+from platform_core.descriptors.loader import dagster_refuses, load_domain, load_product
 from platform_core.descriptors.names import DUCKDB_NAMESPACES, lake_name_problem, reserved_sql_keywords
 from platform_core.descriptors.workspace import read_workspace
 
@@ -110,8 +110,9 @@ def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, d
     if folder.exists() or name in listed:
         raise ScaffoldError(f"refused: domain {name!r} already exists ({folder.relative_to(root)}); "
                             "choose another name. Nothing was written.")
-    if contact is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", contact):
-        raise ScaffoldError(f"refused: contact {contact!r} is not an e-mail address. Nothing was written.")
+    if contact is not None and dagster_refuses(owners=[contact]):
+        raise ScaffoldError(f"refused: contact {contact!r} is not an e-mail address (as Dagster takes them: "
+                            "name@domain.tld). Nothing was written.")
     context = {"domain": name, "title": _title(name), "team": _team(owner), "contact": contact,
                "description": description or f"Data products of the {_title(name)} domain.",
                "product": EXAMPLE_PRODUCT, "product_title": f"{_title(name)} {_title(EXAMPLE_PRODUCT)}"}

@@ -43,6 +43,13 @@ def promote(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]) 
         raise
 
 
+def leftover_staging(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """Tables a run staged in `schema` and never promoted nor dropped: its process died."""
+    query = ("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+             "AND schema_name = $s AND starts_with(table_name, $p)")
+    return [name.removeprefix(STAGING_PREFIX) for (name,) in con.execute(query, {"s": schema, "p": STAGING_PREFIX}).fetchall()]
+
+
 def drop_staging(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]) -> None:
     for table in tables:
         con.execute(f"DROP TABLE IF EXISTS {qualified(schema, staging_name(table))}")

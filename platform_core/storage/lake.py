@@ -19,10 +19,11 @@ the ports of one product, replaced in one transaction, change together or not at
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -80,9 +81,12 @@ class LakeConfig:
         return Path(self.catalog.split(":", 1)[1]) if self.kind == "sqlite" else None
 
     @property
+    def is_remote(self) -> bool:
+        return self.data_path.startswith(("s3://", "gs://", "https://"))
+
+    @property
     def extensions(self) -> tuple[str, ...]:
-        remote = ("httpfs",) if self.data_path.startswith(("s3://", "gs://", "https://")) else ()
-        return ("ducklake", CATALOG_KINDS[self.kind], *remote)
+        return ("ducklake", CATALOG_KINDS[self.kind], *(("httpfs",) if self.is_remote else ()))
 
 
 def table_name(address: str) -> tuple[str, str]:
@@ -115,6 +119,11 @@ class Publication:
 @dataclass(frozen=True)
 class Lake:
     config: LakeConfig
+
+    @property
+    def local_folders(self) -> tuple[str, ...]:
+        """The folders its data lives in, for a database whose access to files is closed."""
+        return (self.config.data_path,)
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -156,7 +165,7 @@ class Lake:
         if _is_catalog(file):
             return
         file.parent.mkdir(parents=True, exist_ok=True)
-        if not self.config.data_path.startswith(("s3://", "gs://", "https://")):
+        if not self.config.is_remote:
             Path(self.config.data_path).mkdir(parents=True, exist_ok=True)
         with self._writers_take_turns():
             if _is_catalog(file):
@@ -166,11 +175,25 @@ class Lake:
             self._attach(con, read_only=False)  # DuckLake creates its tables
             con.execute(f"DETACH {ALIAS}")
 
-    def _writers_take_turns(self) -> AbstractContextManager[None]:
+    @contextmanager
+    def _writers_take_turns(self, con: duckdb.DuckDBPyConnection | None = None) -> Iterator[None]:
+        """Hold the local writers' lock. Its holder writes its pid in the lock file and clears it when
+        its commit is done: a pid found there means the last holder's commit never finished (it
+        died, or failed), and the files it wrote for it are deleted now (`con` has the lake
+        attached), while no other writer can be writing any."""
         file = self.config.sqlite_file
         if file is None:  # PostgreSQL keeps writers apart itself; conflicts are retried
-            return nullcontext()
-        return exclusive_file_lock(file.with_name(file.name + ".lock"), LOCK_WAIT_SECONDS, "the lake's commit lock")
+            yield
+            return
+        lock = file.with_name(file.name + ".lock")
+        with exclusive_file_lock(lock, LOCK_WAIT_SECONDS, "the lake's commit lock"):
+            died = lock.read_text(encoding="utf-8").strip()
+            lock.write_text(str(os.getpid()), encoding="utf-8")
+            if died and con is not None:
+                con.execute(f"SELECT * FROM ducklake_delete_orphaned_files({literal(ALIAS)}, older_than => now())"
+                            ).fetchall()
+            yield
+            lock.write_text("", encoding="utf-8")
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -185,7 +208,7 @@ class Lake:
         while True:
             attempt += 1
             try:
-                with self._writers_take_turns():
+                with self._writers_take_turns(con):
                     return self._commit_once(con, work, message, info)
             except duckdb.Error as error:
                 if not _is_conflict(error) or time.monotonic() > deadline:
@@ -304,7 +327,7 @@ class Lake:
             f"SELECT snapshot_id FROM {ALIAS}.snapshots() WHERE snapshot_time < $t ORDER BY 1",
             {"t": now - keep}).fetchall() if snapshot not in kept]
         counts = {"snapshots_expired": 0}
-        with self._writers_take_turns():
+        with self._writers_take_turns(con):
             if old:
                 counts["snapshots_expired"] = len(con.execute(
                     f"SELECT * FROM ducklake_expire_snapshots({literal(ALIAS)}, versions => $v)", {"v": old}).fetchall())

@@ -1,0 +1,121 @@
+"""Reading a domain team's files: descriptors (strict YAML), SQL and Python, never trusting them.
+
+Whatever a file holds, reading it yields text or data, or a problem in words that names the
+file (and the line where one is known): never another exception. Files have a size limit,
+YAML a limit on how large its aliases may expand and how deep it may nest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from platform_core.errors import ProblemCollector
+
+MAX_FILE_BYTES = 1_000_000  # a descriptor, SQL file or transform module beyond this is a mistake
+MAX_YAML_NODES = 200_000  # values a descriptor may hold once its aliases are expanded
+MAX_YAML_DEPTH = 64
+
+
+class FileProblem(Exception):
+    """A file that cannot be used, and why, in words."""
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages start at `domains/`, wherever the project is checked out."""
+    parts = path.resolve().parts
+    if "domains" in parts:
+        index = len(parts) - 1 - parts[::-1].index("domains")
+        return "/".join(parts[index:])
+    return str(path)
+
+
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """A file as UTF-8 text (a leading byte-order mark dropped), or FileProblem."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise FileProblem("not a regular file")
+        if size > limit:
+            raise FileProblem(f"{size:,} bytes: larger than the {limit:,} a team's file may be")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileProblem("file not found") from None
+    except OSError as error:
+        raise FileProblem(f"cannot be read: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise FileProblem(f"not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, column {column}; "
+                          "save the file as UTF-8") from None
+
+
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present: 10x faster
+    """Safe YAML loader that refuses duplicate keys and keys that are not plain values."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain value, not a list or a mapping", key_node.start_mark)
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str):  # `on:`, `yes:` or `1:` read as a boolean or a number
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be text, not {key!r}: put it in quotes ('{key_node.value}')",
+                key_node.start_mark)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def read_yaml(path: Path, problems: ProblemCollector) -> dict | None:
+    """A descriptor as a mapping, or None with its problem added (file, line and column where known)."""
+    where = display_path(path)
+    try:
+        data = yaml.load(read_text(path), Loader=_StrictLoader)
+        _check_size(data)
+    except FileProblem as problem:
+        problems.add(where, "", str(problem))
+        return None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        position = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(error, "problem", None) or str(error)
+        kind = "error" if isinstance(error, yaml.constructor.ConstructorError) else "syntax error"
+        problems.add(where, "", f"YAML {kind}{position}: {reason}")
+        return None
+    except RecursionError:
+        problems.add(where, "", f"nested more than {MAX_YAML_DEPTH} levels deep")
+        return None
+    if not isinstance(data, dict):
+        problems.add(where, "", "must be a YAML mapping of fields")
+        return None
+    return data
+
+
+def _check_size(data: object) -> None:
+    """Refuse YAML whose aliases expand beyond reason (a 'billion laughs'), or that nests too deep:
+    validating it would take the loader's memory and time, and no descriptor needs it."""
+    budget = [MAX_YAML_NODES]
+
+    def walk(value: object, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise FileProblem(f"expands to more than {MAX_YAML_NODES:,} values (aliases repeated within aliases?)")
+        if depth > MAX_YAML_DEPTH:
+            raise FileProblem(f"nested more than {MAX_YAML_DEPTH} levels deep")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            walk(child, depth + 1)
+
+    walk(data, 0)

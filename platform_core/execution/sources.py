@@ -1,0 +1,91 @@
+"""Raw source files, read as ingested, and what is wrong with one said in words.
+
+A CSV is read with its dialect fixed (comma, double quotes, a header line) and its columns
+taken from that header, never guessed: DuckDB's dialect sniffer, left to guess, reads a
+file with one short row as a single column and a file with one long row as empty. Read
+strictly, a broken file fails on its first bad line, and the error names the file, the
+line and the reason; it never quotes the line, which may hold personal data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import duckdb
+
+from platform_core.descriptors.files import display_path
+from platform_core.errors import PlatformError, Problem
+
+MAX_HEADER_BYTES = 1_000_000
+
+# DuckDB's wording of a CSV error, and the reason in ours.
+_REASONS = (
+    (re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)"),
+     lambda m: f"has {m[2]} fields where the header has {m[1]} (a truncated, shifted or merged row?)"),
+    (re.compile(r"unterminated quote"), lambda m: "has a quoted value that is never closed"),
+    (re.compile(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:(\d+)"),
+     lambda m: f"is {int(m[2]):,} bytes long, more than the {int(m[1]):,} a line may be"),
+    (re.compile(r"not utf-8 encoded", re.IGNORECASE), lambda m: "is not UTF-8 text; save the file as UTF-8"),
+)
+
+
+def source_error(path: Path, message: str) -> PlatformError:
+    return PlatformError([Problem(display_path(path), "", message)], f"cannot read source file {path.name}")
+
+
+def read_input(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> duckdb.DuckDBPyRelation:
+    """A raw file as ingested, plus the lineage columns every bronze row carries.
+
+    CSV columns stay text, so bronze never loses a malformed value; `source_file`,
+    `source_row` (1-based data row, in file order) and `ingested_at` (UTC) let any later
+    row be traced back to its line of the file.
+    """
+    if not path.is_file():
+        raise source_error(path, "file not found")
+    if file_format == "csv":
+        columns = {name: "VARCHAR" for name in csv_header(path)}
+        relation = con.read_csv(str(path), header=True, columns=columns, auto_detect=False, sep=",", quotechar='"',
+                                escapechar='"', strict_mode=True, filename=True)
+    else:
+        relation = con.read_parquet(str(path), filename=True)
+    return relation.project(
+        "* EXCLUDE (filename), parse_filename(filename) AS source_file, "
+        "row_number() OVER () AS source_row, current_timestamp::TIMESTAMP AS ingested_at"
+    )
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names on a CSV's first line."""
+    with path.open("rb") as stream:
+        first = stream.readline(MAX_HEADER_BYTES + 1)
+    if not first.strip():
+        raise source_error(path, "empty: expected a header line naming the columns")
+    if len(first) > MAX_HEADER_BYTES:
+        raise source_error(path, f"line 1 (the header) is longer than {MAX_HEADER_BYTES:,} bytes")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise source_error(path, f"line 1 (the header) is not UTF-8 text (byte 0x{first[error.start]:02x}); "
+                                 "save the file as UTF-8") from None
+    names = [name.strip() for name in next(csv.reader(io.StringIO(text)), [])]
+    if not all(names):
+        raise source_error(path, "line 1 (the header) has an empty column name")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise source_error(path, f"line 1 (the header) names {', '.join(repeated)} more than once")
+    return names
+
+
+def explain(error: duckdb.Error) -> PlatformError | None:
+    """DuckDB's CSV error as the platform's: the file, the line and the reason in words."""
+    text = str(error)
+    found = re.search(r"CSV Error on Line: (\d+)", text)
+    file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+    if not found or not file:
+        return None
+    reason = next((words(match) for pattern, words in _REASONS if (match := pattern.search(text))),
+                  "cannot be read as CSV (comma-separated, double quotes, a header line)")
+    return source_error(Path(file[1].strip()), f"line {found[1]} {reason}")

@@ -1,0 +1,145 @@
+"""Faults: a run killed at any point blocks nothing and leaves every port whole.
+
+HR runs as `dagster asset materialize` processes on one instance configured like
+dagster_home/dagster.yaml, alternating between two versions of its source data. Each run
+is killed with SIGKILL at another point; then every HR port must read as one whole
+version (all ports of version A, or all of version B), the compute database must open,
+and the next run must succeed without a hand, within a bounded time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from platform_core.dagster.dead_runs import build_dead_run_sensor
+from platform_core.storage.warehouse import Warehouse
+from tests.conftest import PROJECT, subprocess_env
+
+pytestmark = pytest.mark.xdist_group("faults")
+
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+NEXT_RUN_SECONDS = 240  # a run after a kill must be done within this, reaping included
+
+
+@pytest.fixture
+def hr_project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT / "domains" / "hr", root / "domains" / "hr", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "domains" / "__init__.py").write_text("")
+    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
+    subprocess.run([DAGSTER, "instance", "migrate"], cwd=root, env=subprocess_env(tmp_path), check=True,
+                   capture_output=True, timeout=120)
+    return root
+
+
+def _set_version(root: Path, version: str) -> None:
+    """Version A is the shipped data; version B renames one legal entity."""
+    entities = root / "domains" / "hr" / "data" / "entities.csv"
+    text = (PROJECT / "domains" / "hr" / "data" / "entities.csv").read_text(encoding="utf-8")
+    entities.write_text(text if version == "A" else text.replace("(Paris)", "(Lyon)"), encoding="utf-8")
+
+
+def _start_run(root: Path, tmp_path: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "domains.hr.definitions", "--select", "*"],
+                            cwd=root, env=subprocess_env(tmp_path), stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _finish(process: subprocess.Popen, log: Path) -> None:
+    try:
+        code = process.wait(timeout=NEXT_RUN_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError(f"the run did not finish in {NEXT_RUN_SECONDS} s:\n{log.read_text()[-3000:]}") from None
+    assert code == 0, log.read_text()[-3000:]
+
+
+def _fingerprints(warehouse: Warehouse, ports: list[str]) -> tuple:
+    """Every HR port's row count and checksum, read at one snapshot."""
+    at = warehouse.snapshot()
+    with warehouse.reader() as con:
+        return tuple(con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM lake.hr.overtime__{port} AS t "
+                                 f"AT (VERSION => {at})").fetchone() for port in ports)
+
+
+def _wait_for_step(instance: dg.DagsterInstance, known: set[str], deadline: float) -> str:
+    """The new run's id, once its step has started."""
+    while time.time() < deadline:
+        for run in instance.get_runs(limit=5):
+            if run.run_id in known:
+                continue
+            steps = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+            if steps:
+                return run.run_id
+        time.sleep(0.05)
+    raise AssertionError("the run's step did not start")
+
+
+def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, tmp_path: Path) -> None:
+    root, warehouse = hr_project, Warehouse(tmp_path / "warehouse")
+    instance = dg.DagsterInstance.get()  # the test's DAGSTER_HOME, as the runs'
+    ports = ["dim_entity", "dim_employee", "dim_period", "dim_overtime_reason", "fact_overtime",
+             "fact_overtime_monthly", "team_oversight", "payroll_compensation", "overtime_analysis"]
+    versions = {}
+    for version in ("A", "B"):  # both versions published once, whole
+        _set_version(root, version)
+        log = tmp_path / f"run-{version}.log"
+        _finish(_start_run(root, tmp_path, log), log)
+        versions[version] = _fingerprints(warehouse, ports)
+    assert versions["A"] != versions["B"]
+    data = tmp_path / "warehouse" / "lake" / "data"
+
+    killed = []
+    for point, (version, pause) in enumerate([("A", 0.2), ("B", 2.5), ("A", 5.0), ("B", "publishing")]):
+        _set_version(root, version)
+        known = {run.run_id for run in instance.get_runs()}
+        files = set(data.rglob("*.parquet"))
+        log = tmp_path / f"killed-{point}.log"
+        process = _start_run(root, tmp_path, log)
+        run_id = _wait_for_step(instance, known, time.time() + 120)
+        if pause == "publishing":  # the new version's files are being written
+            deadline = time.time() + 120
+            while not set(data.rglob("*.parquet")) - files and process.poll() is None and time.time() < deadline:
+                time.sleep(0.01)
+        else:
+            time.sleep(pause)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        killed.append(run_id)
+
+        # every port reads one whole version, and the compute database opens
+        assert _fingerprints(warehouse, ports) in (versions["A"], versions["B"])
+        with duckdb.connect(str(warehouse.database("hr"))) as con:
+            assert con.execute('SELECT count(*) FROM "overtime"."fact_overtime"').fetchone()[0] > 0
+
+        if point == 0:  # with a daemon, the platform's sensor reaps the dead run
+            sensor = build_dead_run_sensor()
+            result = sensor(dg.build_sensor_context(instance=instance))
+            assert run_id in str(result.skip_message)
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+            assert instance.event_log_storage.get_concurrency_info("duckdb_hr").claimed_slots == []
+
+        # without a hand: the next run reaps the dead one itself, if it must, and publishes
+        log = tmp_path / f"after-{point}.log"
+        _finish(_start_run(root, tmp_path, log), log)
+        assert _fingerprints(warehouse, ports) == versions[version]
+
+    for run_id in killed:  # every killed run ends up marked failed, saying why
+        run = instance.get_run_by_id(run_id)
+        assert run.status == dg.DagsterRunStatus.FAILURE, run_id
+    with duckdb.connect(str(warehouse.database("hr"))) as con:  # no dead run's staging is left behind
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_staging_')"
+                           ).fetchone()[0] == 0
+    with warehouse.lake.connect(read_only=False) as con:  # nor a killed publication's files
+        assert warehouse.lake.expire(con, keep=timedelta(days=30), orphans_after=timedelta(0))["orphans_deleted"] == 0
