@@ -143,3 +143,22 @@ def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, 
                            ).fetchone()[0] == 0
     with warehouse.lake.connect(read_only=False) as con:  # nor a killed publication's files
         assert warehouse.lake.expire(con, keep=timedelta(days=30), orphans_after=timedelta(0))["orphans_deleted"] == 0
+
+
+def test_a_run_that_ended_holding_a_slot_gives_it_back(tmp_path: Path) -> None:
+    """Dagster's code server marks a run failed when its process dies, but leaves its pool slot
+    claimed; the platform's sensor frees it, as the next run waiting for it would."""
+    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
+    instance = dg.DagsterInstance.get()
+
+    @dg.asset
+    def probe() -> None:
+        return None
+
+    run_id = dg.materialize([probe], instance=instance).run_id
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("duckdb_probe", 1)
+    assert storage.claim_concurrency_slot("duckdb_probe", run_id, "probe").is_claimed  # as if it died holding it
+    result = build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
+    assert run_id in str(result.skip_message)
+    assert storage.get_concurrency_info("duckdb_probe").claimed_slots == []

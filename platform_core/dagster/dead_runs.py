@@ -73,14 +73,32 @@ def reap(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
 
 
 def reap_dead_runs(instance: dg.DagsterInstance, run_ids: list[str] | None = None) -> list[str]:
-    """Reap every dead run among `run_ids` (default: every started run); their ids."""
+    """Reap every dead run among `run_ids` (default: every started run); their ids.
+
+    Runs among `run_ids` that have ended (marked failed from outside, for one, when their
+    process died under Dagster's code server) but still hold slots get them freed too."""
+    if run_ids is not None and not run_ids:
+        return []
     filters = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], run_ids=run_ids)
     reaped = []
     for run in instance.get_runs(filters=filters):
         if is_dead(instance, run):
             reap(instance, run)
             reaped.append(run.run_id)
+    if run_ids:
+        ended = dg.RunsFilter(run_ids=run_ids, statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS,
+                                                         dg.DagsterRunStatus.CANCELED])
+        for run in instance.get_runs(filters=ended):
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            reaped.append(run.run_id)
     return reaped
+
+
+def slot_holders(instance: dg.DagsterInstance) -> set[str]:
+    """Every run that holds a slot in some pool."""
+    storage = instance.event_log_storage
+    return {slot.run_id for key in storage.get_concurrency_keys()
+            for slot in storage.get_concurrency_info(key).claimed_slots}
 
 
 def build_dead_run_sensor() -> dg.SensorDefinition:
@@ -95,6 +113,7 @@ def build_dead_run_sensor() -> dg.SensorDefinition:
             return dg.SkipReason("not a local instance: process ids say nothing about runs on other machines")
         started = time.monotonic()
         reaped = reap_dead_runs(context.instance)
+        reaped += reap_dead_runs(context.instance, sorted(slot_holders(context.instance) - set(reaped)))
         context.log.info(f"{len(reaped)} dead run(s) reaped in {time.monotonic() - started:.2f} s")
         return dg.SkipReason(f"reaped dead runs: {', '.join(reaped)}" if reaped else "no dead run")
 
