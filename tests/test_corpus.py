@@ -49,7 +49,11 @@ GENERATED: dict[str, Callable[[Path], bytes | None]] = {
     "huge": lambda _: b"#" * 1_999_999 + b"\n",
     "latin1": lambda _: b"description: caf\xe9\n",
     "utf16": lambda _: "name: sales\n".encode("utf-16"),
+    "huge_number": lambda _: b"name: sales\nversion: " + b"9" * 5000 + b"\n",
+    "long_path": lambda _: yaml.safe_dump({**product_yaml(), "output_ports": [
+        product_yaml()["output_ports"][0], {**product_yaml()["output_ports"][1], "sql": "sql/" + "x" * 300}]}).encode(),
     "symlink_passwd": None,  # a symlink, made below
+    "folder": None,  # a folder in the file's place, made below
     "long_line": lambda _: (HEADER + "1,alice," + "9" * 3_000_000 + ",paid,2026-01-02 10:00:00\n").encode(),
     "missing": None,  # the file is removed
 }
@@ -80,6 +84,9 @@ def _write_case(root: Path, case: dict) -> Path:
     elif case["generate"] == "symlink_passwd":
         target.unlink()
         target.symlink_to("/etc/passwd")
+    elif case["generate"] == "folder":
+        target.unlink()
+        target.mkdir()
     else:
         target.write_bytes(GENERATED[case["generate"]](target))
     return domain_dir

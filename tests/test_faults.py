@@ -22,7 +22,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from platform_core.dagster.dead_runs import build_dead_run_sensor
+from platform_core.dagster.dead_runs import WORKER_TAG, build_dead_run_sensor, this_worker
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
 
@@ -135,9 +135,10 @@ def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, 
         _finish(_start_run(root, tmp_path, log), log)
         assert _fingerprints(warehouse, ports) == versions[version]
 
-    for run_id in killed:  # every killed run ends up marked failed, saying why
+    for run_id in killed:  # every killed run ends up marked failed, and knew its process
         run = instance.get_run_by_id(run_id)
         assert run.status == dg.DagsterRunStatus.FAILURE, run_id
+        assert run.tags[WORKER_TAG].startswith(this_worker().rsplit("|", 2)[0]), run.tags
     with duckdb.connect(str(warehouse.database("hr"))) as con:  # no dead run's staging is left behind
         assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_staging_')"
                            ).fetchone()[0] == 0
@@ -156,9 +157,39 @@ def test_a_run_that_ended_holding_a_slot_gives_it_back(tmp_path: Path) -> None:
         return None
 
     run_id = dg.materialize([probe], instance=instance).run_id
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process that ran it, and is gone
+    host, boot, namespace, *_ = this_worker().split("|")
+    instance.add_run_tags(run_id, {WORKER_TAG: f"{host}|{boot}|{namespace}|{gone.pid}|1"})
     storage = instance.event_log_storage
     storage.set_concurrency_slots("duckdb_probe", 1)
     assert storage.claim_concurrency_slot("duckdb_probe", run_id, "probe").is_claimed  # as if it died holding it
     result = build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
     assert run_id in str(result.skip_message)
     assert storage.get_concurrency_info("duckdb_probe").claimed_slots == []
+
+
+def test_a_live_run_is_never_taken_for_dead(tmp_path: Path) -> None:
+    """Its process runs; or runs elsewhere (another host, another container): it is left alone."""
+    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
+    instance = dg.DagsterInstance.get()
+    host, boot, namespace, pid, ticks = this_worker().split("|")
+    cases = {
+        "this very process": this_worker(),
+        "a process on another machine": f"elsewhere|{boot}|{namespace}|999999|1",
+        "a process in another container": f"{host}|{boot}|pid:[1]|999999|1",
+    }
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    cases["a process that is gone (the control)"] = f"{host}|{boot}|{namespace}|{gone.pid}|{ticks}"
+    job = dg.define_asset_job("probe").resolve(asset_graph=dg.Definitions(assets=[dg.AssetSpec("probe")]
+                                                                         ).resolve_asset_graph())
+    runs = {}
+    for case, worker_tag in cases.items():
+        run = instance.create_run_for_job(job_def=job, tags={WORKER_TAG: worker_tag})
+        instance.handle_run_event(run.run_id, dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="probe"))
+        runs[case] = run.run_id
+    build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
+    status = {case: instance.get_run_by_id(run_id).status for case, run_id in runs.items()}
+    assert status == {case: dg.DagsterRunStatus.FAILURE if "control" in case else dg.DagsterRunStatus.STARTED
+                      for case in cases}

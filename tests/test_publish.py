@@ -116,14 +116,15 @@ def test_a_failing_check_run_alone_does_not_undo_what_the_run_published(tmp_path
 def test_a_failed_check_shows_a_few_failing_rows_with_restricted_values_masked(tmp_path: Path, settings: Settings,
                                                                                 instance) -> None:
     data = product_yaml()
-    orders = data["layers"]["silver"][0]
-    orders["columns"][1]["classification"] = "restricted"  # customer
+    data["output_ports"][0]["columns"][0]["classification"] = "restricted"  # customer, in the published port
+    orders = data["layers"]["silver"][0]  # where nobody classified it
     orders["quality"].append({"type": "accepted_values", "column": "customer", "values": ["alice"]})
     defs = build_domain(write_domain(tmp_path, data, files={"data/orders.csv": BAD_ORDERS}), settings)
     result = materialize(defs, instance)
     failed = {e.check_name: e.metadata for e in result.get_asset_check_evaluations() if not e.passed}
     assert failed["unique_order_id"]["failing_rows"].value == 2
     assert failed["unique_order_id"]["sample"].value == [{"order_id": 4}, {"order_id": 4}]  # the key that repeats
-    # customer is restricted: its values never show; the rows do, by their key
+    # customer is restricted where the product publishes it, so nowhere in the product do its values
+    # show; the rows do, by their key
     assert failed["accepted_values_customer"]["sample"].value == [
         {"order_id": 2, "customer": "***"}, {"order_id": 3, "customer": "***"}, {"order_id": 4, "customer": "***"}]

@@ -4,72 +4,117 @@ A run killed mid-step (SIGKILL, a crash, a machine going down) never reports its
 stays "started" and keeps its slot in its domain's `duckdb_<domain>` pool; every later run
 of that domain would wait for the slot forever. Dagster's run monitoring cannot see this
 for runs its default launcher started, nor for runs started from the command line, so the
-platform looks itself: every run says, in an engine event, which process executes its
-steps; a run whose process is gone is dead.
+platform looks itself. Each product's op tags its run with the process executing it (host,
+boot, pid namespace, pid and start time, so that no other process can be taken for it); a
+run killed before that is known by the pid in Dagster's engine events. A run whose process
+is certainly gone is dead; whatever cannot be told for certain (a process on another
+machine, in another container) counts as alive.
 
 Two places look: the platform's `platform__dead_runs` sensor, every 30 seconds while the
 daemon runs, and a run that waits for a pool slot (platform_core.dagster.instance_storage),
-so that without a daemon too the next run of the domain proceeds. Process ids are only
-meaningful on one machine: this is for the local instance.
+so that without a daemon too the next run of the domain proceeds.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
 import dagster as dg
 
-SLACK_SECONDS = 2.0  # clock ticks and event timestamps are not taken at the same instant
+WORKER_TAG = "mesh/worker"  # host|boot id|pid namespace|pid|start time in clock ticks, of the run's process
 
 
-def worker(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
-    """The process that executes the run's steps, and when it said so; None before it started."""
+def this_worker() -> str:
+    """This process, named so that no other process, on this machine or another, or after a
+    reboot, can be taken for it."""
+    return "|".join((socket.gethostname(), _read("/proc/sys/kernel/random/boot_id"), _pid_namespace(),
+                     str(os.getpid()), _start_ticks(os.getpid()) or ""))
+
+
+def tag_worker(context: dg.AssetExecutionContext) -> None:
+    """Record, on the run, the process that executes it (done as a product's op starts)."""
+    context.instance.add_run_tags(context.run_id, {WORKER_TAG: this_worker()})
+
+
+def worker(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The process that executes the run's steps, as Dagster's engine events say; None before it started."""
     found = None
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         data = record.dagster_event.engine_event_data if record.dagster_event else None
         pid = data.metadata.get("pid") if data is not None else None
         if pid is not None:
-            found = (int(pid.value), record.timestamp)
+            found = int(pid.value)
     return found
 
 
-def process_alive(pid: int, since: float) -> bool:
-    """Whether process `pid` runs, and is the one that started before `since` (not a later one
-    that reuses its id). Where /proc is missing, only whether the id is in use."""
+def worker_gone(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether the run's process is certainly gone. Whatever cannot be told for certain (a
+    process on another machine or in another container) counts as alive."""
+    tag = run.tags.get(WORKER_TAG)
+    if tag:
+        host, boot, namespace, pid, ticks = (tag.split("|") + [""] * 5)[:5]
+        if host != socket.gethostname() or namespace != _pid_namespace():
+            return False
+        if boot and boot != _read("/proc/sys/kernel/random/boot_id"):
+            return True  # this machine has restarted since
+        return not pid.isdigit() or _start_ticks(int(pid)) != ticks or not _running(int(pid))
+    # Killed before its first product started: only the engine event's pid, on this machine.
+    pid = worker(instance, run.run_id)
+    return pid is not None and not _running(pid)
+
+
+def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    stat = Path(f"/proc/{pid}/stat")
+    return _state(pid) != "Z"  # a zombie has exited; its parent has not collected it yet
+
+
+def _stat(pid: int) -> list[str]:
+    text = _read(f"/proc/{pid}/stat")
+    return text.rsplit(")", 1)[1].split() if ")" in text else []
+
+
+def _state(pid: int) -> str:
+    fields = _stat(pid)
+    return fields[0] if fields else ""
+
+
+def _start_ticks(pid: int) -> str | None:
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else None
+
+
+def _pid_namespace() -> str:
     try:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return True
-    if fields[0] == "Z":  # exited, waiting for its parent to collect it
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def reap(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Mark a dead run failed and free its pool slots, so the runs waiting for them proceed;
+    whether it did. The run is read again first: one that ended meanwhile is left as it ended."""
+    current = instance.get_run_by_id(run.run_id)
+    if current is None or current.status != dg.DagsterRunStatus.STARTED:
         return False
-    boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                if line.startswith("btime"))
-    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    return started <= since + SLACK_SECONDS
-
-
-def is_dead(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
-    if run.status != dg.DagsterRunStatus.STARTED:
-        return False
-    found = worker(instance, run.run_id)
-    return found is not None and not process_alive(*found)
-
-
-def reap(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
-    """Mark a dead run failed and free its pool slots, so the runs waiting for them proceed."""
-    pid, _ = worker(instance, run.run_id) or (None, None)
-    instance.report_run_failed(run, f"The process running this run (pid {pid}) is gone: it was killed or crashed. "
-                                    "Marked failed; its pool slots are freed for the next run.")
+    instance.report_run_failed(current, "The process running this run is gone: it was killed or crashed. "
+                                        "Marked failed; its pool slots are freed for the next run.")
     instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    return True
 
 
 def reap_dead_runs(instance: dg.DagsterInstance, run_ids: list[str] | None = None) -> list[str]:
@@ -82,15 +127,15 @@ def reap_dead_runs(instance: dg.DagsterInstance, run_ids: list[str] | None = Non
     filters = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], run_ids=run_ids)
     reaped = []
     for run in instance.get_runs(filters=filters):
-        if is_dead(instance, run):
-            reap(instance, run)
+        if worker_gone(instance, run) and reap(instance, run):
             reaped.append(run.run_id)
     if run_ids:
         ended = dg.RunsFilter(run_ids=run_ids, statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS,
                                                          dg.DagsterRunStatus.CANCELED])
         for run in instance.get_runs(filters=ended):
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            reaped.append(run.run_id)
+            if worker_gone(instance, run):  # a run cancelled from outside may still be finishing its step
+                instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+                reaped.append(run.run_id)
     return reaped
 
 

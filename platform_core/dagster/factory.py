@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from platform_core.dagster.dead_runs import tag_worker
 from platform_core.dagster.freshness import freshness_policy
 from platform_core.dagster.metadata import (
     asset_key, check_results, definition_metadata, dependency_key, materialization_metadata, owners, tags,
@@ -88,6 +89,7 @@ def build_product(product: Product) -> dg.Definitions:
     def _product(context: dg.AssetExecutionContext, duckdb: DuckDBResource, lake: LakeResource):
         build = {key.path[-1] for key in context.selected_asset_keys}
         audit_only = {key.asset_key.path[-1] for key in context.selected_asset_check_keys} - build
+        tag_worker(context)  # so that, killed, the run is known dead and its pool slot freed
         with lake.writer(duckdb) as con:
             outcome = run_product(con, lake.get(), product, build=build, audit_only=audit_only,
                                   input_snapshot=input_snapshot(context, lake.get(), con), run_id=context.run_id)

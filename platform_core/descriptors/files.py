@@ -61,6 +61,8 @@ class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`, expanded by construct_mapping
+            continue
         if not isinstance(key_node, yaml.ScalarNode):
             raise yaml.constructor.ConstructorError(
                 None, None, "a key must be a plain value, not a list or a mapping", key_node.start_mark)
@@ -96,6 +98,9 @@ def read_yaml(path: Path, problems: ProblemCollector) -> dict | None:
         return None
     except RecursionError:
         problems.add(where, "", f"nested more than {MAX_YAML_DEPTH} levels deep")
+        return None
+    except (ValueError, OverflowError) as error:  # a value YAML reads but Python cannot hold: 2024-13-45, 10**5000
+        problems.add(where, "", f"YAML error: a value cannot be read: {str(error)[:200]}")
         return None
     if not isinstance(data, dict):
         problems.add(where, "", "must be a YAML mapping of fields")

@@ -181,23 +181,31 @@ def _port_input_problems(found, where, field, source: PortInput, product: Produc
         found.add(where, f"{field}.address", str(error))
 
 
+def _located(found, where, field, base: Path, relative: str, inside: str, missing: str) -> Path | None:
+    """The file `relative` names under `base`, or None with the problem added: outside `base`
+    (by `..`, an absolute path or a symlink), missing, or beyond reach of the file system."""
+    try:
+        path = (base / relative).resolve()
+        if Path(relative).is_absolute() or not path.is_relative_to(base.resolve()):
+            found.add(where, field, f"path {relative!r} must stay inside the {inside} folder")
+        elif not path.is_file():
+            found.add(where, field, f"{missing}: {relative}")
+        else:
+            return path
+    except (OSError, ValueError) as error:  # a name too long, a NUL byte, a folder it may not enter
+        found.add(where, field, f"path {relative[:100]!r} cannot be used: {getattr(error, 'strerror', None) or error}")
+    return None
+
+
 def _file_input_problems(found, where, field, source: FileInput, domain_dir: Path) -> None:
-    target = (domain_dir / source.path).resolve()
-    if Path(source.path).is_absolute() or not target.is_relative_to(domain_dir.resolve()):
-        found.add(where, f"{field}.path", f"path {source.path!r} must stay inside the domain folder")
-    elif not target.is_file():
-        found.add(where, f"{field}.path", f"file not found: {source.path}")
+    _located(found, where, f"{field}.path", domain_dir, source.path, "domain", "file not found")
 
 
 def _step_problems(found, where, field, layer, step: Step, product: Product, layer_of) -> None:
     folder = product.directory
     if step.sql is not None:
-        sql_path = (folder / step.sql).resolve()
-        if not sql_path.is_relative_to(folder.resolve()):
-            found.add(where, f"{field}.sql", f"path {step.sql!r} must stay inside the product folder")
-        elif not sql_path.is_file():
-            found.add(where, f"{field}.sql", f"SQL file not found: {step.sql}")
-        else:
+        sql_path = _located(found, where, f"{field}.sql", folder, step.sql, "product", "SQL file not found")
+        if sql_path is not None:
             try:
                 sql = read_text(sql_path)
             except FileProblem as problem:
@@ -257,12 +265,8 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
 
 def _python_problems(found, where, field, reference: str, folder: Path) -> None:
     file_name, function = reference.split(":")
-    path = (folder / file_name).resolve()
-    if not path.is_relative_to(folder.resolve()):
-        found.add(where, field, f"path {file_name!r} must stay inside the product folder")
-        return
-    if not path.is_file():
-        found.add(where, field, f"Python file not found: {file_name}")
+    path = _located(found, where, field, folder, file_name, "product", "Python file not found")
+    if path is None:
         return
     try:
         source = read_text(path)
@@ -356,8 +360,16 @@ def _load_domain(directory: Path) -> Domain:
     problems = ProblemCollector()
     domain = _read_domain(directory, problems)
     products = []
-    for folder in sorted(p for p in (directory / "products").glob("*")
-                         if p.is_dir() and p.name != "__pycache__" and not p.name.startswith(".")):
+    try:
+        folders = sorted(p for p in (directory / "products").glob("*")
+                         if p.is_dir() and p.name != "__pycache__" and not p.name.startswith("."))
+    except OSError as error:
+        problems.add(display_path(directory / "products"), "", f"cannot be read: {error.strerror or error}")
+        folders = []
+    for folder in folders:
+        if (folder / PRODUCT_FILE).exists() and not (folder / PRODUCT_FILE).is_file():
+            problems.add(display_path(folder / PRODUCT_FILE), "", "not a file")
+            continue
         if not (folder / PRODUCT_FILE).is_file():
             # a product without its descriptor (or with product.yml) would otherwise vanish unnoticed
             found = ", ".join(sorted(p.name for p in folder.glob("*.y*ml"))) or "no YAML file"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from platform_core.descriptors.names import quote
 
 # Table functions that only compute: everything else reads files, URLs, settings or other tables.
 SAFE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")  # names compared in lower case
 # Scalar functions that read the process's environment or configuration.
 UNSAFE_FUNCTIONS = frozenset({"getenv", "current_setting"})
 
@@ -31,6 +33,7 @@ class Reads:
 
     tables: set[str] = field(default_factory=set)
     qualified: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # the query's own names: its CTEs
     table_functions: set[str] = field(default_factory=set)
     functions: set[str] = field(default_factory=set)
     subqueries: int = 0
@@ -58,37 +61,54 @@ def parse_problem(sql: str) -> str | None:
 
 
 def parse_tree(sql: str) -> Reads:
-    """What a SELECT reads, from DuckDB's parse tree (nothing is bound or run). Names of the
-    query's own CTEs are left out of the tables."""
+    """What a SELECT reads, from DuckDB's parse tree (nothing is bound or run). A name that a
+    CTE of the query defines, where that CTE is in scope, is the query's own, not a table."""
     with scratch_cursor() as con:
         tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
     if tree.get("error"):
         raise ValueError(tree.get("error_message", "cannot parse"))
-    reads, tables, ctes = Reads(), [], set()
+    reads = Reads()
 
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            kind = node.get("type")
-            if kind == "BASE_TABLE":
-                schema = ".".join(part for part in (node.get("catalog_name"), node.get("schema_name")) if part)
-                tables.append((schema, node["table_name"]))
-            elif kind == "TABLE_FUNCTION":
-                reads.table_functions.add(str((node.get("function") or {}).get("function_name", "")).lower())
-            elif kind == "SUBQUERY":
-                reads.subqueries += 1
-            if node.get("class") == "FUNCTION" and "function_name" in node:
-                reads.functions.add(str(node["function_name"]).lower())
-            ctes.update(entry["key"] for entry in (node.get("cte_map") or {}).get("map", []))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
+    def walk(node: object, scope: frozenset[str]) -> None:
+        if isinstance(node, list):
             for value in node:
-                walk(value)
+                walk(value, scope)
+            return
+        if not isinstance(node, dict):
+            return
+        scope = with_ctes(node, scope)
+        kind = node.get("type")
+        if kind == "BASE_TABLE":
+            schema = ".".join(part for part in (node.get("catalog_name"), node.get("schema_name")) if part)
+            name = str(node["table_name"])
+            if schema:
+                reads.qualified.add(f"{schema}.{name}")
+            elif name.lower() not in scope:
+                reads.tables.add(name.lower())
+        elif kind == "TABLE_FUNCTION":
+            reads.table_functions.add(str((node.get("function") or {}).get("function_name", "")).lower())
+        elif kind == "SHOW_REF":
+            reads.table_functions.add("show/describe/summarize")
+        elif kind == "SUBQUERY":
+            reads.subqueries += 1
+        if node.get("class") == "FUNCTION" and "function_name" in node:
+            reads.functions.add(str(node["function_name"]).lower())
+        for key, value in node.items():
+            if key != "cte_map":
+                walk(value, scope)
 
-    walk(tree)
-    ctes = {name.lower() for name in ctes}  # DuckDB matches names whatever their case
-    reads.tables = {name.lower() for schema, name in tables if not schema and name.lower() not in ctes}
-    reads.qualified = {f"{schema}.{name}" for schema, name in tables if schema}
+    def with_ctes(node: dict, scope: frozenset[str]) -> frozenset[str]:
+        """Walk the node's CTEs, each seeing those before it (and itself when recursive); the
+        scope the rest of the node sees."""
+        for entry in (node.get("cte_map") or {}).get("map", []):
+            name, body = str(entry["key"]).lower(), entry["value"]["query"]
+            recursive = (body.get("node") or {}).get("type") == "RECURSIVE_CTE_NODE"
+            walk(body, scope | {name} if recursive else scope)
+            reads.names.add(name)
+            scope = scope | {name}
+        return scope
+
+    walk(tree, frozenset())
     return reads
 
 
@@ -103,6 +123,9 @@ def undeclared_reads_problem(sql: str, depends_on: tuple[str, ...]) -> str | Non
     if reads.qualified:
         return (f"reads {', '.join(sorted(reads.qualified))} by schema; read tables by their name and list them in "
                 "depends_on")
+    odd = sorted(name for name in reads.tables | reads.names if not IDENTIFIER.fullmatch(name))
+    if odd:  # a path or URL in quotes would be read as a file by DuckDB
+        return f"reads {', '.join(repr(n) for n in odd)} as a table: tables and CTEs are named like identifiers"
     undeclared = sorted(reads.tables - {name.lower() for name in depends_on})
     if undeclared:
         return (f"reads {', '.join(undeclared)}, not in depends_on ({', '.join(depends_on) or 'empty'}); "

@@ -25,13 +25,14 @@ from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, 
 from platform_core.errors import PlatformError
 from platform_core.execution.sources import explain
 from platform_core.execution.steps import bind_dependencies, not_ready, stage
-from platform_core.quality.audit import audit
+from platform_core.quality.audit import audit, masked_columns
 from platform_core.quality.results import RuleResult
 from platform_core.storage.compute import drop_staging, leftover_staging, promote, staging_name, table_exists
 from platform_core.storage.sandbox import close_external_access
 from platform_core.storage.lake import Lake, NotPublished, Publication, lake_table
 
 
+INPUT_PREFIX = "__input_"  # the temporary copy of a port input
 # Order-free checksum of a table's rows (`FROM <table> AS t`): any reader can recompute it.
 CHECKSUM = "bit_xor(hash(t))"
 
@@ -94,16 +95,21 @@ def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *,
     """Build the steps named in `build` and audit the live tables of those in `audit_only`.
 
     `con` is the domain's compute database with the lake attached (`Lake.attach`). From here on
-    SQL on it reaches only the product's declared source files and the lake.
+    SQL on it reaches only the product's declared source files, its inputs from other products
+    (read here, at the run's snapshot) and its own domain's part of the lake.
     """
     now = now or datetime.now(timezone.utc)
     schema = product.name
-    domain_dir = product.directory.parent.parent
-    close_external_access(con, files=[(domain_dir / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
-                          directories=lake.local_folders)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     drop_staging(con, schema, leftover_staging(con, schema))  # a dead run's, if any: this run is the writer now
     run = _Run(con, lake, product, input_snapshot, run_id)
+    # Other products' ports are copied in first: then the database is closed to every file but the
+    # product's declared sources and its own domain's folder in the lake (where it publishes).
+    run.read_port_inputs({d for name in build for d in product.step(name).depends_on
+                          if isinstance(product.input(d), PortInput)})
+    domain_dir = product.directory.parent.parent
+    close_external_access(con, files=[(domain_dir / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
+                          directories=lake.folders_of(product.domain))
     outcomes: list[StepOutcome] = []
     for layer, step in dependency_order(product, set(build) | set(audit_only)):
         if step.name in build:
@@ -166,6 +172,8 @@ class _Run:
         self.input_snapshot, self.run_id = input_snapshot, run_id
         self.staged: set[str] = set()
         self.failed: set[str] = set()
+        self.unpublished: dict[str, str] = {}  # port inputs the lake did not have: why
+        self.masked = masked_columns(product)
 
     def build(self, layer: str, step: Step, now: datetime) -> StepOutcome:
         staging = qualified(self.product.name, staging_name(step.name))
@@ -173,7 +181,7 @@ class _Run:
             bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
             stage(self.con, self.product, step, staging)
             self.staged.add(step.name)
-            results = audit(self.con, staging, step, self.port_table, now)
+            results = audit(self.con, staging, step, self.port_table, now, self.masked)
             rows, checksum = measure(self.con, staging, with_checksum=isinstance(step, Port))
         except duckdb.Error as error:  # a source file that does not read is said in words, with its line
             return _failure(layer, step, explain(error) or error)
@@ -186,16 +194,18 @@ class _Run:
             if not table_exists(self.con, self.product.name, step.name):
                 raise not_ready(self.product, step, f"{self.product.address(step.name)} has not been materialized "
                                                     "yet, so its checks have nothing to check")
-            results = audit(self.con, qualified(self.product.name, step.name), step, self.port_table, now)
+            results = audit(self.con, qualified(self.product.name, step.name), step, self.port_table, now,
+                            self.masked)
         except Exception as error:  # noqa: BLE001 - reported as this step's error
             return _failure(layer, step, error, audit_only=True)
         return StepOutcome(layer, step, results, audit_only=True)
 
     def table_of(self, step: Step, name: str) -> str:
         """Where `step` reads dependency `name`: what this run staged, the live table, or the lake."""
-        source = self.product.input(name)
-        if isinstance(source, PortInput):
-            return self.port_input(step, source)
+        if name in self.unpublished:
+            raise not_ready(self.product, step, self.unpublished[name])
+        if isinstance(self.product.input(name), PortInput):
+            return quote(INPUT_PREFIX + name)
         if name in self.staged:
             return qualified(self.product.name, staging_name(name))
         if table_exists(self.con, self.product.name, name):
@@ -206,18 +216,22 @@ class _Run:
         """The table of one of this product's ports, as a `relationships` rule reads it."""
         return qualified(self.product.name, staging_name(port) if port in self.staged else port)
 
-    def port_input(self, step: Step, source: PortInput) -> str:
-        producer = source.address.rsplit(".", 1)[0]
-        # A producer this run published is read as published: all its ports at that one snapshot.
-        own = [p.snapshot_id for p in self.lake.publications(self.con, producer)
-               if self.run_id is not None and p.run_id == self.run_id]
-        snapshot = own[-1] if own else self.input_snapshot
-        try:
-            self.lake.read(self.con, source.address, snapshot)
-        except NotPublished:
-            raise not_ready(self.product, step, f"port {source.address} has not been published yet "
-                                                f"(lake snapshot {snapshot})") from None
-        return f"{lake_table(source.address)} AT (VERSION => {int(snapshot)})"
+    def read_port_inputs(self, names: set[str]) -> None:
+        """Copy the named port inputs in, each at the snapshot this run reads its producer at: the
+        one the run started from, or, for a producer this run published, the one it published."""
+        for name in sorted(names):
+            source = self.product.input(name)
+            producer = source.address.rsplit(".", 1)[0]
+            own = [p.snapshot_id for p in self.lake.publications(self.con, producer)
+                   if self.run_id is not None and p.run_id == self.run_id]
+            snapshot = own[-1] if own else self.input_snapshot
+            try:
+                self.lake.read(self.con, source.address, snapshot)
+            except NotPublished:
+                self.unpublished[name] = f"port {source.address} has not been published yet (lake snapshot {snapshot})"
+                continue
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(INPUT_PREFIX + name)} AS "
+                             f"SELECT * FROM {lake_table(source.address)} AT (VERSION => {int(snapshot)})")
 
 
 def measure(con: duckdb.DuckDBPyConnection, table: str, with_checksum: bool) -> tuple[int, str | None]:

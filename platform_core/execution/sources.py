@@ -1,7 +1,8 @@
 """Raw source files, read as ingested, and what is wrong with one said in words.
 
-A CSV is read with its dialect fixed (comma, double quotes, a header line) and its columns
-taken from that header, never guessed: DuckDB's dialect sniffer, left to guess, reads a
+A CSV is read with its dialect fixed (comma-separated, values quoted with double quotes and
+a quote inside doubled, a header line first, no comment lines; lines end with LF, CRLF or
+CR) and its columns taken from that header, never guessed: DuckDB's dialect sniffer, left to guess, reads a
 file with one short row as a single column and a file with one long row as empty. Read
 strictly, a broken file fails on its first bad line, and the error names the file, the
 line and the reason; it never quotes the line, which may hold personal data.
@@ -10,7 +11,6 @@ line and the reason; it never quotes the line, which may hold personal data.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from pathlib import Path
 
@@ -58,24 +58,29 @@ def read_input(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> 
 
 
 def csv_header(path: Path) -> list[str]:
-    """The column names on a CSV's first line."""
+    """The column names on a CSV's first line (ended by LF, CRLF or a lone CR)."""
     with path.open("rb") as stream:
-        first = stream.readline(MAX_HEADER_BYTES + 1)
+        start = stream.read(MAX_HEADER_BYTES + 1)
+    first = re.split(rb"\r\n|\r|\n", start, maxsplit=1)[0]
     if not first.strip():
         raise source_error(path, "empty: expected a header line naming the columns")
     if len(first) > MAX_HEADER_BYTES:
         raise source_error(path, f"line 1 (the header) is longer than {MAX_HEADER_BYTES:,} bytes")
     try:
-        text = first.decode("utf-8-sig")
+        names = [name.strip() for name in next(csv.reader([first.decode("utf-8-sig")]), [])]
     except UnicodeDecodeError as error:
         raise source_error(path, f"line 1 (the header) is not UTF-8 text (byte 0x{first[error.start]:02x}); "
                                  "save the file as UTF-8") from None
-    names = [name.strip() for name in next(csv.reader(io.StringIO(text)), [])]
+    except csv.Error as error:
+        raise source_error(path, f"line 1 (the header) cannot be read as CSV: {error}") from None
     if not all(names):
-        raise source_error(path, "line 1 (the header) has an empty column name")
-    repeated = sorted({name for name in names if names.count(name) > 1})
+        trailing = " (a comma at the end of the line?)" if names and not names[-1] and all(names[:-1]) else ""
+        raise source_error(path, f"line 1 (the header) has an empty column name{trailing}")
+    lower = [name.lower() for name in names]  # DuckDB tells names apart whatever their case, as SQL does
+    repeated = sorted({name for name in names if lower.count(name.lower()) > 1})
     if repeated:
-        raise source_error(path, f"line 1 (the header) names {', '.join(repeated)} more than once")
+        raise source_error(path, f"line 1 (the header) names {', '.join(repeated)} more than once "
+                                 "(names are the same whatever their case)")
     return names
 
 

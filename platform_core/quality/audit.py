@@ -14,7 +14,7 @@ import duckdb
 
 from platform_core.descriptors.names import quote
 from platform_core.descriptors.rules import MaxAge, RowCount, Rule
-from platform_core.descriptors.spec import Port, Step
+from platform_core.descriptors.spec import Column, Port, Product, Step
 from platform_core.quality.pandera_executor import run_pandera_rules
 from platform_core.quality.results import RuleResult
 from platform_core.quality.schema_check import schema_result
@@ -27,9 +27,9 @@ IDENTIFYING = ("source_file", "source_row")  # the lineage columns a raw row car
 
 
 def audit(con: duckdb.DuckDBPyConnection, table: str, step: Step, ref: RefResolver, now: datetime,
-          ) -> tuple[RuleResult, ...]:
+          masked: frozenset[str] = frozenset()) -> tuple[RuleResult, ...]:
     """Results for `table` (quoted), the schema check first; `ref` names the table of a port a
-    `relationships` rule points at."""
+    `relationships` rule points at; columns named in `masked` never show in a sample."""
     schema = schema_result(con, table, step.columns)
     types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     runnable = tuple(r for r in step.rules if set(r.columns_used) <= set(types))
@@ -47,12 +47,12 @@ def audit(con: duckdb.DuckDBPyConnection, table: str, step: Step, ref: RefResolv
 
         results = run_pandera_rules(con.sql(f"SELECT * FROM {table}").df(), runnable, ref_values, now, types)
     rules = {rule.check_name: rule for rule in runnable}
-    sampled = [with_sample(con, table, step, rules[r.check_name], r, ref, types) for r in results]
+    sampled = [with_sample(con, table, step, rules[r.check_name], r, ref, types, masked) for r in results]
     return (schema, *sampled, *missing)
 
 
 def with_sample(con: duckdb.DuckDBPyConnection, table: str, step: Step, rule: Rule, result: RuleResult,
-                ref: RefResolver, types: dict[str, str]) -> RuleResult:
+                ref: RefResolver, types: dict[str, str], masked: frozenset[str]) -> RuleResult:
     """The result with a sample of its failing rows, when it failed on rows."""
     if result.passed or not result.failing_rows or isinstance(rule, RowCount | MaxAge):
         return result
@@ -62,7 +62,6 @@ def with_sample(con: duckdb.DuckDBPyConnection, table: str, step: Step, rule: Ru
         rows = failing_rows(con, table, rule, ref, types).project(columns).order(columns).limit(SAMPLE_ROWS).fetchall()
     except duckdb.Error:  # the count stands; a sample is a courtesy
         return result
-    masked = masked_columns(step)
     sample = [{c: MASK if c in masked and v is not None else _plain(v) for c, v in zip(shown, row)} for row in rows]
     return RuleResult(result.check_name, result.severity, result.passed, result.failing_rows,
                       {**result.observed, "sample": sample}, result.description)
@@ -75,11 +74,15 @@ def sample_columns(step: Step, rule: Rule, types: dict[str, str]) -> list[str]:
     return [c for i, c in enumerate(wanted) if c in types and c not in wanted[:i]]
 
 
-def masked_columns(step: Step) -> set[str]:
-    def level(column) -> str | None:
+def masked_columns(product: Product) -> frozenset[str]:
+    """Columns a sample never shows: those restricted in any step or port of the product. A name
+    restricted in a published port is restricted in the bronze and silver steps it comes from too,
+    where nobody classified it."""
+    def level(step: Step, column: Column) -> str | None:
         return step.column_classification(column) if isinstance(step, Port) else column.classification
 
-    return {c.name for c in step.columns if level(c) in MASKED_CLASSIFICATIONS}
+    return frozenset(c.name for _, step in product.steps for c in step.columns
+                     if level(step, c) in MASKED_CLASSIFICATIONS)
 
 
 def _plain(value: object) -> object:

@@ -120,10 +120,15 @@ class Publication:
 class Lake:
     config: LakeConfig
 
-    @property
-    def local_folders(self) -> tuple[str, ...]:
-        """The folders its data lives in, for a database whose access to files is closed."""
-        return (self.config.data_path,)
+    def folders_of(self, domain: str) -> tuple[str, ...]:
+        """Where a domain's ports (and the platform's own tables) are written: all a database
+        that publishes for the domain needs of the lake's data once its access is closed. Local
+        folders are created now: DuckDB could not create them once its access is closed."""
+        folders = tuple(f"{self.config.data_path.rstrip('/')}/{schema}/" for schema in (domain, PLATFORM_SCHEMA))
+        if not self.config.is_remote:
+            for folder in folders:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+        return folders
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -176,11 +181,11 @@ class Lake:
             con.execute(f"DETACH {ALIAS}")
 
     @contextmanager
-    def _writers_take_turns(self, con: duckdb.DuckDBPyConnection | None = None) -> Iterator[None]:
+    def _writers_take_turns(self, clean: bool = False) -> Iterator[None]:
         """Hold the local writers' lock. Its holder writes its pid in the lock file and clears it when
         its commit is done: a pid found there means the last holder's commit never finished (it
-        died, or failed), and the files it wrote for it are deleted now (`con` has the lake
-        attached), while no other writer can be writing any."""
+        died, or failed), and the files it wrote for it are deleted now (when `clean`), while no
+        other writer can be writing any."""
         file = self.config.sqlite_file
         if file is None:  # PostgreSQL keeps writers apart itself; conflicts are retried
             yield
@@ -189,9 +194,10 @@ class Lake:
         with exclusive_file_lock(lock, LOCK_WAIT_SECONDS, "the lake's commit lock"):
             died = lock.read_text(encoding="utf-8").strip()
             lock.write_text(str(os.getpid()), encoding="utf-8")
-            if died and con is not None:
-                con.execute(f"SELECT * FROM ducklake_delete_orphaned_files({literal(ALIAS)}, older_than => now())"
-                            ).fetchall()
+            if died and clean:  # on a connection of its own: a writer's may see only its domain's files
+                with self.connect(read_only=False) as admin:
+                    admin.execute(f"SELECT * FROM ducklake_delete_orphaned_files({literal(ALIAS)}, older_than => now())"
+                                  ).fetchall()
             yield
             lock.write_text("", encoding="utf-8")
 
@@ -208,7 +214,7 @@ class Lake:
         while True:
             attempt += 1
             try:
-                with self._writers_take_turns(con):
+                with self._writers_take_turns(clean=True):
                     return self._commit_once(con, work, message, info)
             except duckdb.Error as error:
                 if not _is_conflict(error) or time.monotonic() > deadline:
@@ -327,7 +333,7 @@ class Lake:
             f"SELECT snapshot_id FROM {ALIAS}.snapshots() WHERE snapshot_time < $t ORDER BY 1",
             {"t": now - keep}).fetchall() if snapshot not in kept]
         counts = {"snapshots_expired": 0}
-        with self._writers_take_turns(con):
+        with self._writers_take_turns(clean=True):
             if old:
                 counts["snapshots_expired"] = len(con.execute(
                     f"SELECT * FROM ducklake_expire_snapshots({literal(ALIAS)}, versions => $v)", {"v": old}).fetchall())
