@@ -17,6 +17,10 @@ LAKE_CATALOG_VARIABLE = "MESH_LAKE_CATALOG"
 LAKE_DATA_VARIABLE = "MESH_LAKE_DATA"
 LAKE_RETENTION_VARIABLE = "MESH_LAKE_RETENTION"
 DEFAULT_RETENTION = timedelta(days=30)
+# The key that masks personal data for consumers without a grant: from this variable, or else
+# from a file outside the repository (scripts/bootstrap.sh creates one), never committed.
+MASKING_KEY_VARIABLE = "MESH_MASKING_KEY"
+MASKING_KEY_FILE_VARIABLE = "MESH_MASKING_KEY_FILE"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class Settings:
     workspace: Path = Path("workspace.yaml")
     lake: LakeConfig | None = None  # None: the local lake under the warehouse root
     lake_retention: timedelta = DEFAULT_RETENTION
+    masking_key_file: Path | None = None  # read when a run masks personal data, if the variable is unset
 
     @property
     def lake_config(self) -> LakeConfig:
@@ -53,8 +58,15 @@ class Settings:
             retention = parse_duration(environ.get(LAKE_RETENTION_VARIABLE) or "30d")
         except ValueError as error:
             raise ValueError(f"{LAKE_RETENTION_VARIABLE}: {error}") from None
+        key_file = environ.get(MASKING_KEY_FILE_VARIABLE) or str(default_key_file(environ))
         return cls(warehouse_root=root, workspace=workspace, lake=None if lake == default else lake,
-                   lake_retention=retention)
+                   lake_retention=retention, masking_key_file=Path(key_file).expanduser().resolve())
+
+
+def default_key_file(environ: Mapping[str, str]) -> Path:
+    """Where scripts/bootstrap.sh keeps the masking key: the user's configuration, not the project."""
+    config = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME") or "~") / ".config")
+    return Path(config).expanduser() / "dagster-data-mesh" / "masking.key"
 
 
 def dagster_home(environ: Mapping[str, str] | None = None) -> Path:

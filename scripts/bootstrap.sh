@@ -17,6 +17,16 @@ fi
 # into DuckDB's extension folder (where any DuckDB client on the machine finds them).
 .venv/bin/python -m platform_core.storage.extensions ducklake sqlite_scanner >/dev/null
 
+# The key that masks personal data for consumers without a grant: a secret of this machine's,
+# kept outside the repository and never committed (MESH_MASKING_KEY or MESH_MASKING_KEY_FILE
+# take its place where set).
+key_file="${MESH_MASKING_KEY_FILE:-${XDG_CONFIG_HOME:-$HOME/.config}/dagster-data-mesh/masking.key}"
+if [ -z "${MESH_MASKING_KEY:-}" ] && [ ! -s "$key_file" ]; then
+  mkdir -p "$(dirname "$key_file")"
+  (umask 077 && .venv/bin/python -c "import secrets; print(secrets.token_hex(32))" > "$key_file")
+  echo "created the masking key $key_file (keep it secret; every run that masks personal data reads it)"
+fi
+
 # Sample data is committed; regenerate only what is missing (the generators are deterministic).
 for generator in domains/*/sample_data.py; do
   [ -f "$generator" ] || continue

@@ -12,7 +12,7 @@ import pytest
 
 from platform_core.catalog.mesh import domain_order, load_mesh
 from platform_core.dagster.factory import build_domain
-from platform_core.settings import WAREHOUSE_VARIABLE, Settings
+from platform_core.settings import MASKING_KEY_VARIABLE, WAREHOUSE_VARIABLE, Settings
 from platform_core.storage.warehouse import Warehouse
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -22,6 +22,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(WAREHOUSE_VARIABLE, str(tmp_path / "warehouse"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv(MASKING_KEY_VARIABLE, "a-test-key-that-is-not-secret")
     (tmp_path / "dagster_home").mkdir()
 
 
@@ -63,7 +64,9 @@ class MeshRun:
 @pytest.fixture(scope="session")
 def mesh_run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("mesh")
-    settings = Settings(warehouse_root=root / "warehouse", workspace=PROJECT / "workspace.yaml")
+    (root / "masking.key").write_text("a-test-key-that-is-not-secret")  # the session outlives the test's variable
+    settings = Settings(warehouse_root=root / "warehouse", workspace=PROJECT / "workspace.yaml",
+                        masking_key_file=root / "masking.key")
     order = domain_order(load_mesh(settings.workspace))
     (root / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as test_instance:

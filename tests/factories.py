@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
+
+from platform_core.execution.products import ProductOutcome, run_product
+from platform_core.storage.warehouse import Warehouse
 
 ORDERS_CSV = """order_id,customer,amount,status,ordered_at
 1,alice,10.50,paid,2026-01-02 10:00:00
@@ -45,10 +50,11 @@ def domain_yaml(name: str = "shop") -> dict[str, Any]:
 
 def product_yaml() -> dict[str, Any]:
     return copy.deepcopy({
-        "name": "sales", "domain": "shop", "title": "Sales", "description": "Orders and daily revenue.",
+        "name": "sales", "domain": "shop", "title": "Sales", "description": "Orders of the web shop, and the revenue they bring each day.",
         "owner": {"team": "shop-data", "contact": "shop@example.com"},
         "version": "1.0.0", "status": "active",
-        "consumers": [{"name": "finance", "purpose": "revenue reporting"}],
+        "consumers": [{"name": "finance", "purpose": "revenue reporting"},
+                      {"name": "ledger_vat", "product": "ledger.vat", "purpose": "VAT due on the paid revenue"}],
         "tags": ["demo"],
         "inputs": [{"name": "orders_file", "kind": "file", "path": "data/orders.csv", "format": "csv"}],
         "layers": {
@@ -70,12 +76,12 @@ def product_yaml() -> dict[str, Any]:
         "output_ports": [
             {"name": "customers", "kind": "table", "description": "Orders per customer.",
              "python": "transforms.py:customers", "depends_on": ["orders"], "classification": "confidential",
-             "columns": [{"name": "customer", "type": "string", "description": "Customer.", "unique": True},
-                         {"name": "order_count", "type": "integer", "description": "Orders."}],
+             "columns": [{"name": "customer", "type": "string", "description": "Customer name.", "unique": True},
+                         {"name": "order_count", "type": "integer", "description": "Orders placed."}],
              "quality": [{"type": "row_count", "min": 1}]},
-            {"name": "daily_sales", "kind": "view", "description": "Paid revenue per day.",
+            {"name": "daily_sales", "kind": "view", "description": "Paid revenue per day.", "classification": "internal",
              "sql": "sql/daily_sales.sql", "depends_on": ["orders"],
-             "columns": [{"name": "day", "type": "date", "description": "Day.", "unique": True},
+             "columns": [{"name": "day", "type": "date", "description": "Day of the orders.", "unique": True},
                          {"name": "orders", "type": "integer", "description": "Paid orders."},
                          {"name": "revenue", "type": "decimal", "description": "Paid revenue."}],
              "quality": [{"type": "range", "column": "revenue", "min": 0}]},
@@ -118,13 +124,16 @@ FROM daily_sales
 def consumer_product_yaml(address: str = "shop.sales.daily_sales") -> dict[str, Any]:
     """Product `vat` of domain `ledger`, reading another domain's port by address."""
     return {
-        "name": "vat", "domain": "ledger", "title": "VAT", "description": "VAT due on paid revenue.",
-        "owner": {"team": "ledger-data"}, "version": "0.1.0", "status": "draft",
-        "inputs": [{"name": "daily_sales", "kind": "port", "address": address}],
+        "name": "vat", "domain": "ledger", "title": "VAT", "description": "The VAT due on the paid revenue of the web shop, per day.",
+        "owner": {"team": "ledger-data", "contact": "ledger@example.com"}, "version": "0.1.0", "status": "draft",
+        "inputs": [{"name": "daily_sales", "kind": "port", "address": address, "purpose": "VAT due on the paid revenue"}],
+        "sla": {"freshness": {"fail_after": "30h"}},
+        "schedule": {"cron": "0 7 * * *", "timezone": "Europe/Paris"},
         "output_ports": [{
-            "name": "vat_by_day", "kind": "table", "description": "VAT per day.", "sql": "sql/vat_by_day.sql",
+            "name": "vat_by_day", "kind": "table", "description": "VAT due on each day's revenue.", "sql": "sql/vat_by_day.sql",
+            "classification": "confidential",
             "depends_on": ["daily_sales"],
-            "columns": [{"name": "day", "type": "date", "description": "Day.", "unique": True},
+            "columns": [{"name": "day", "type": "date", "description": "Day of the orders.", "unique": True},
                         {"name": "revenue", "type": "decimal", "description": "Paid revenue.",
                          "source": ["daily_sales.revenue"]},
                         {"name": "vat", "type": "decimal(12,2)", "description": "VAT at 20%."}],
@@ -146,3 +155,26 @@ def write_consumer_domain(root: Path, product: dict[str, Any] | None = None) -> 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return domain_dir
+
+
+def copy_of_the_mesh(tmp_path: Path) -> Path:
+    """The project's three domains copied under tmp_path, for tests that change a descriptor;
+    the `domains` folder of the copy."""
+    project = Path(__file__).resolve().parent.parent
+    root = tmp_path / "project"
+    for domain in ("hr", "sales", "finance"):
+        shutil.copytree(project / "domains" / domain, root / "domains" / domain,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return root / "domains"
+
+
+def run_steps(warehouse: Warehouse, product: Any, build: set[str] | None = None,  # noqa: ANN401 - a Product
+              input_snapshot: int | None = None, **options: Any) -> ProductOutcome:  # noqa: ANN401
+    """Run a product's steps (all by default) without Dagster, in its domain's database with the
+    lake attached, reading inputs at the lake's current snapshot unless told another."""
+    warehouse.database(product.domain).parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse.database(product.domain))) as con:
+        warehouse.lake.attach(con)
+        snapshot = warehouse.lake.current_snapshot(con) if input_snapshot is None else input_snapshot
+        return run_product(con, warehouse.lake, product, build=build or {s.name for _, s in product.steps},
+                           input_snapshot=snapshot, **options)

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -24,11 +23,11 @@ from platform_core.dagster.platform_location import build_platform
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.spec import Product
 from platform_core.errors import PlatformError
-from platform_core.execution.products import run_product
+from platform_core.governance.evaluate import govern, mesh_context, raise_errors
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
-from tests.factories import product_yaml, write_consumer_domain, write_domain
+from tests.factories import product_yaml, run_steps, write_consumer_domain, write_domain
 
 CORPUS = Path(__file__).parent / "corpus"
 DESCRIPTORS = yaml.safe_load((CORPUS / "descriptors.yaml").read_text(encoding="utf-8"))
@@ -92,17 +91,23 @@ def _write_case(root: Path, case: dict) -> Path:
     return domain_dir
 
 
+def governed(domain_dir: Path) -> None:
+    """Load a domain as its code location does: descriptors, then the governance policies."""
+    domain = load_domain(domain_dir)
+    raise_errors(domain, govern(domain, mesh_context(domain_dir.parent)))
+
+
 @pytest.mark.parametrize("case", DESCRIPTORS, ids=[c["case"] for c in DESCRIPTORS])
 def test_bad_descriptor_gets_the_platforms_error_and_stays_in_its_domain(tmp_path: Path, case: dict) -> None:
     domain_dir = _write_case(tmp_path, case)
     with pytest.raises(PlatformError) as raised:
-        load_domain(domain_dir)
+        governed(domain_dir)
     problems = [str(p) for p in raised.value.problems]
     assert any(case["expect"] in p for p in problems), problems
     assert all(p.startswith("domains/shop/") for p in problems), problems  # every problem names its file
     assert not any(": cannot be loaded (" in p for p in problems), problems  # not the last line of defence
     try:  # the domain reading shop's port: loads, or refuses with the platform's error, never worse
-        load_domain(write_consumer_domain(tmp_path))
+        governed(write_consumer_domain(tmp_path))
     except PlatformError as error:
         assert all(str(p).startswith("domains/ledger/") for p in error.problems)
 
@@ -138,11 +143,7 @@ def test_mesh_check_and_the_catalog_go_on_past_a_broken_domain(tmp_path: Path, m
 
 
 def _run(warehouse: Warehouse, product: Product):
-    warehouse.database(product.domain).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse.database(product.domain))) as con:
-        warehouse.lake.attach(con)
-        return run_product(con, warehouse.lake, product, build={s.name for _, s in product.steps},
-                           input_snapshot=warehouse.lake.current_snapshot(con))
+    return run_steps(warehouse, product)
 
 
 @pytest.mark.parametrize("case", DATA, ids=[c["case"] for c in DATA])

@@ -32,7 +32,8 @@ FILE = "domains/ledger/products/vat/product.yaml"
     ("crm.sales.daily_sales", "crm.sales.daily_sales: there is no domain 'crm'; domains: ledger, shop"),
     ("ledger.vat.vat_by_day", "ledger.vat.vat_by_day is in this product; depend on it by name"),
     ("shop.daily_sales", "bad address 'shop.daily_sales': write it as <domain>.<product>.<port>, "
-                         "e.g. hr.overtime.fact_overtime"),
+                         "e.g. hr.overtime.fact_overtime (with @<major> to pin a major version: "
+                         "hr.overtime.fact_overtime@1)"),
 ])
 def test_address_errors_name_the_address_and_the_ports_that_exist(tmp_path: Path, address: str, message: str) -> None:
     write_domain(tmp_path)

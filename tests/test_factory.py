@@ -38,7 +38,7 @@ def test_asset_metadata_owners_tags_kinds(tmp_path: Path, settings: Settings) ->
     assert spec.kinds == {"duckdb", "pandas", "ducklake"}  # computed in DuckDB by pandas, published to the lake
     schema = spec.metadata["dagster/column_schema"]
     assert [(c.name, c.type) for c in schema.columns] == [("customer", "string"), ("order_count", "integer")]
-    assert schema.columns[0].constraints.unique and schema.columns[0].description == "Customer. [confidential]"
+    assert schema.columns[0].constraints.unique and schema.columns[0].description == "Customer name. [confidential]"
     assert spec.metadata["address"] == "shop.sales.customers"
     assert spec.metadata["dagster/table_name"] == "lake.shop.sales__customers"  # where a reader queries it
 
@@ -52,8 +52,9 @@ def test_checks_are_declared_with_blocking_by_severity(tmp_path: Path, settings:
     assert sorted(name for key, name in checks if key == "shop/sales/orders") == [
         "accepted_values_status", "not_null_order_id", "schema", "unique_order_id"]
     blocking = {name: c.blocking for (key, name), c in checks.items() if key == "shop/sales/daily_sales"}
-    assert blocking == {"schema": True, "unique_day": True, "range_revenue": True, "row_count": False}
-    assert all(c.blocking for (key, _), c in checks.items() if key != "shop/sales/daily_sales")
+    assert blocking == {"schema": True, "unique_day": True, "range_revenue": True, "row_count": False,
+                        "policies": False}  # governance warnings never block
+    assert all(c.blocking for (key, name), c in checks.items() if key != "shop/sales/daily_sales" and name != "policies")
 
 
 def test_freshness_and_schedule_come_from_the_descriptor(tmp_path: Path, settings: Settings) -> None:
@@ -69,10 +70,9 @@ def test_freshness_and_schedule_come_from_the_descriptor(tmp_path: Path, setting
     assert len(job.asset_layer.selected_asset_keys) == 4
 
 
-def test_platform_default_freshness_applies_without_sla(tmp_path: Path, settings: Settings) -> None:
-    from tests.factories import product_yaml
-
+def test_platform_default_freshness_applies_to_a_draft_without_sla(tmp_path: Path, settings: Settings) -> None:
     data = product_yaml()
+    data["status"] = "draft"  # past draft, a product must commit to an SLA (policy sla_and_schedule)
     del data["sla"]
     defs = build_domain(write_domain(tmp_path, data), settings)
     spec = next(iter(defs.resolve_all_asset_specs()))

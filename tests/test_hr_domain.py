@@ -150,7 +150,7 @@ def test_hr_definitions_shape() -> None:
     fact_deps = sorted(d.asset_key.path[-1] for d in specs["fact_overtime"].deps)
     assert fact_deps == ["dim_employee", "dim_entity", "dim_overtime_reason", "dim_period", "overtime_records"]
     assert specs["employees"].kinds == {"duckdb", "pandas"} and specs["fact_overtime"].kinds == {"duckdb", "sql", "ducklake"}
-    assert specs["dim_employee"].tags["classification"] == "restricted"
+    assert specs["dim_employee"].tags["classification"] == "personal"
     for spec in specs.values():  # what the UI shows on every HR asset
         assert spec.owners == ["team:hr-data", "hr-data@example.com"] and spec.group_name == "hr"
         assert spec.description and spec.metadata["dagster/column_schema"].columns

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from platform_core.settings import Settings
 from platform_core.storage.lake import LakeConfig, NotPublished
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
-from tests.factories import ORDERS_CSV, product_yaml, write_consumer_domain, write_domain
+from tests.factories import ORDERS_CSV, copy_of_the_mesh, product_yaml, write_consumer_domain, write_domain
 
 WORKER = [sys.executable, "-m", "tests.lake_worker"]
 SHOP_PORTS = ("shop.sales.customers", "shop.sales.daily_sales")
@@ -71,16 +70,9 @@ def _result(process: subprocess.Popen, timeout: float = 240) -> dict:
 # --- one product version at a time ------------------------------------------------------------
 
 
-def _copy_mesh(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    for domain in ("hr", "sales", "finance"):
-        shutil.copytree(PROJECT / "domains" / domain, root / "domains" / domain,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    return root / "domains"
-
 
 def test_a_late_blocking_failure_changes_no_port_and_triggers_no_consumer(tmp_path: Path, instance) -> None:
-    domains = _copy_mesh(tmp_path)
+    domains = copy_of_the_mesh(tmp_path)
     settings = Settings(warehouse_root=tmp_path / "warehouse")
     warehouse = Warehouse(settings.warehouse_root)
     finance = build_domain(domains / "finance", settings)

@@ -122,15 +122,13 @@ INVALID = {
         _append_rule(1, {"type": "not_empty", "column": "day"}),
         "output_ports[1].quality[1]: unknown type 'not_empty': use one of 'not_null', 'unique', "
         "'accepted_values', 'range', 'relationships', 'row_count', 'max_age', 'expression'"),
-    "bad semver": (
-        _set("version", "1.0"),
-        "version: bad version '1.0': use semantic versioning, e.g. 1.0.0"),
     "bad duration": (
         _set("sla.freshness.fail_after", "a day"),
         "sla.freshness.fail_after: bad duration 'a day': write it like 30m, 26h, 7d or 1d12h"),
     "relationship to a non-port": (
         _append_rule(1, {"type": "relationships", "column": "day", "to": "orders", "field": "order_id"}),
-        "output_ports[1].quality[1].to: relationships must point at an output port; 'orders' is not one "
+        "output_ports[1].quality[1].to: relationships must point at an output port or a port input; 'orders' is "
+        "neither "
         "(ports: customers, daily_sales)"),
     "raw input read outside bronze": (
         _set("output_ports[1].depends_on", ["orders_file"]),
@@ -246,13 +244,13 @@ def test_a_product_folder_without_its_descriptor_is_reported(tmp_path: Path) -> 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     data = product_yaml()
-    data["version"] = "one"
+    data["status"] = "live"
     data["output_ports"][0]["columns"][0]["type"] = "text"
     data["output_ports"][1]["colour"] = "blue"
     with pytest.raises(PlatformError) as raised:
         load_domain(write_domain(tmp_path, data))
     fields = sorted(p.field for p in raised.value.problems)
-    assert fields == ["output_ports[0].columns[0].type", "output_ports[1].colour", "version"]
+    assert fields == ["output_ports[0].columns[0].type", "output_ports[1].colour", "status"]
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:

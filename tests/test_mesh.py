@@ -11,10 +11,11 @@ import pytest
 
 from platform_core.dagster.factory import build_domain
 from platform_core.dagster.platform_location import build_platform
+from platform_core.errors import PlatformError
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
-from tests.factories import product_yaml, write_consumer_domain, write_domain
+from tests.factories import copy_of_the_mesh, product_yaml, write_consumer_domain, write_domain
 
 pytestmark = pytest.mark.xdist_group("mesh")
 
@@ -62,15 +63,17 @@ def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Pat
     ports = warehouse.read("platform.mesh.catalog_ports")
     (row,) = ports.filter("address = 'hr.overtime.dim_employee'").select(
         "owner_name, classification, consumers, columns").fetchall()
-    assert row[0] == "HR Data" and row[1] == "restricted"
-    assert {c["name"] for c in row[2]} == {"managers", "payroll", "hr_business_partners"}
-    assert {c["name"]: c["classification"] for c in row[3]}["email"] == "restricted"
+    assert row[0] == "HR Data" and row[1] == "personal"
+    assert {c["name"] for c in row[2]} == {"managers", "payroll", "hr_business_partners", "finance_accruals",
+                                           "finance_cost_ratio"}
+    assert {c["name"]: c["classification"] for c in row[3]}["email"] == "personal"
     assert ports.count("*").fetchall()[0][0] == sum(mesh_run.warehouse.current(a) is not None for (a,) in
                                                     ports.select("address").fetchall())
     edges = warehouse.read("platform.mesh.dependencies").select("consumer, producer_address, cross_domain").fetchall()
     assert set(edges) == {
         ("finance.overtime_accruals", "hr.overtime.overtime_analysis", True),
         ("finance.overtime_cost_ratio", "hr.overtime.payroll_compensation", True),
+        ("finance.overtime_cost_ratio", "hr.overtime.dim_entity", True),
         ("finance.overtime_cost_ratio", "sales.orders.revenue_by_entity_month", True),
     }
     (publication,) = warehouse.publications("platform.mesh")  # the three tables, in one commit
@@ -92,7 +95,7 @@ def test_catalog_reports_broken_domains_and_lists_the_others(tmp_path: Path, ins
     root = tmp_path / "project"
     shutil.copytree(PROJECT / "domains" / "hr", root / "domains" / "hr", ignore=shutil.ignore_patterns("__pycache__"))
     bad = product_yaml()
-    bad["version"] = "latest"
+    bad["status"] = "live"
     write_domain(root, bad)
     (root / "workspace.yaml").write_text("load_from:\n" + "".join(
         f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in ("hr", "shop")))
@@ -104,7 +107,7 @@ def test_catalog_reports_broken_domains_and_lists_the_others(tmp_path: Path, ins
     products = Warehouse(settings.warehouse_root).read("platform.mesh.catalog_products").select("address").fetchall()
     assert products == [("hr.overtime",)]
     event = next(e for e in result.get_asset_check_evaluations() if not e.passed)
-    assert "bad version 'latest'" in str(event.metadata["problems"].value)
+    assert "status: Input should be 'draft'" in str(event.metadata["problems"].value)
     assert event.severity == dg.AssetCheckSeverity.WARN
 
 
@@ -124,3 +127,23 @@ def test_catalog_warns_of_a_loop_of_steps_across_domains(tmp_path: Path, instanc
     (warning,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert (warning.asset_key.path[-1], warning.check_name) == ("dependencies", "no_step_loops")
     assert warning.metadata["problems"].value == "ledger.vat.vat_by_day -> shop.sales.daily_sales -> ledger.vat.vat_by_day"
+
+
+
+def test_dropping_a_column_consumers_read_without_a_new_major_is_refused(mesh_run, tmp_path: Path) -> None:
+    """The contract HR was last published under is in the lake; finance reads payroll_compensation."""
+    descriptor = copy_of_the_mesh(tmp_path) / "hr" / "products" / "overtime" / "product.yaml"
+    text = descriptor.read_text()
+    dropped = "      - {name: currency, type: string, nullable: false, description: Currency of amount_to_pay.}\n"
+    assert dropped in text
+    descriptor.write_text(text.replace(dropped, ""))
+    settings = Settings(warehouse_root=mesh_run.warehouse.root)
+    with pytest.raises(PlatformError) as raised:
+        build_domain(descriptor.parent.parent.parent, settings)
+    assert [str(p) for p in raised.value.problems] == [
+        "domains/hr/products/overtime/product.yaml: output_ports[7].columns: [breaking_changes_need_major] "
+        "payroll_compensation.currency removed (published as 1.0.0); it would break finance.overtime_cost_ratio "
+        "(fix: raise the major version (and keep the previous major published with `previous` until its consumers "
+        "move))"]
+    descriptor.write_text(descriptor.read_text().replace("\nversion: 1.0.0\n", "\nversion: 2.0.0\n"))
+    assert build_domain(descriptor.parent.parent.parent, settings).assets  # a new major says it

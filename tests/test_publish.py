@@ -25,7 +25,7 @@ def test_good_run_publishes_every_port_with_checks_green(tmp_path: Path, setting
     result = materialize(defs, instance)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 11 and all(e.passed for e in evaluations)
+    assert len(evaluations) == 13 and all(e.passed for e in evaluations)  # 11 contract checks, and policies on each port
     warehouse = Warehouse(settings.warehouse_root)
     assert [(str(day), n, str(revenue)) for day, n, revenue in _daily(warehouse)] == [
         ("2026-01-02", 2, "30.50"), ("2026-01-03", 1, "7.75")]
@@ -85,7 +85,7 @@ def test_checks_alone_audit_the_live_table_and_publish_nothing(tmp_path: Path, s
         "daily_sales_checks").execute_in_process(instance=instance)
     assert result.success
     assert {(e.asset_key, e.check_name, e.passed) for e in result.get_asset_check_evaluations()} == {
-        (key, "schema", True), (key, "unique_day", True), (key, "range_revenue", True)}
+        (key, "schema", True), (key, "unique_day", True), (key, "range_revenue", True), (key, "policies", True)}
     assert result.get_asset_materialization_events() == []
     assert warehouse.publications("shop.sales") == publications
 
@@ -113,10 +113,11 @@ def test_a_failing_check_run_alone_does_not_undo_what_the_run_published(tmp_path
     assert Warehouse(settings.warehouse_root).current("shop.sales.daily_sales").ports == ("daily_sales",)
 
 
-def test_a_failed_check_shows_a_few_failing_rows_with_restricted_values_masked(tmp_path: Path, settings: Settings,
+def test_a_failed_check_shows_a_few_failing_rows_with_personal_values_masked(tmp_path: Path, settings: Settings,
                                                                                 instance) -> None:
     data = product_yaml()
-    data["output_ports"][0]["columns"][0]["classification"] = "restricted"  # customer, in the published port
+    customer = data["output_ports"][0]["columns"][0]  # customer, in the published port
+    customer.update(classification="personal", masking="hash")
     orders = data["layers"]["silver"][0]  # where nobody classified it
     orders["quality"].append({"type": "accepted_values", "column": "customer", "values": ["alice"]})
     defs = build_domain(write_domain(tmp_path, data, files={"data/orders.csv": BAD_ORDERS}), settings)
@@ -124,7 +125,7 @@ def test_a_failed_check_shows_a_few_failing_rows_with_restricted_values_masked(t
     failed = {e.check_name: e.metadata for e in result.get_asset_check_evaluations() if not e.passed}
     assert failed["unique_order_id"]["failing_rows"].value == 2
     assert failed["unique_order_id"]["sample"].value == [{"order_id": 4}, {"order_id": 4}]  # the key that repeats
-    # customer is restricted where the product publishes it, so nowhere in the product do its values
+    # customer is personal data where the product publishes it, so nowhere in the product do its values
     # show; the rows do, by their key
     assert failed["accepted_values_customer"]["sample"].value == [
         {"order_id": 2, "customer": "***"}, {"order_id": 3, "customer": "***"}, {"order_id": 4, "customer": "***"}]

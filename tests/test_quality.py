@@ -7,7 +7,7 @@ semantic drift between them (nulls, composite keys, bounds) fails here.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import duckdb
 import pandas as pd

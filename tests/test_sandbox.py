@@ -16,10 +16,9 @@ import pytest
 
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.sql import bind_problem
-from platform_core.execution.products import run_product
 from platform_core.storage.sandbox import close_external_access
 from platform_core.storage.warehouse import Warehouse
-from tests.factories import write_consumer_domain, write_domain
+from tests.factories import run_steps, write_consumer_domain, write_domain
 
 HOSTNAME = Path("/etc/hostname")
 
@@ -73,11 +72,7 @@ def test_a_step_that_slips_past_the_loader_still_reads_nothing_undeclared(tmp_pa
         "SELECT content AS day, 1 AS orders, 1.0 AS revenue FROM read_text('/etc/hostname')")
     monkeypatch.setattr("platform_core.execution.steps.undeclared_reads_problem", lambda *_: None)
     warehouse = Warehouse(tmp_path / "warehouse")
-    warehouse.database("shop").parent.mkdir(parents=True)
-    with duckdb.connect(str(warehouse.database("shop"))) as con:
-        warehouse.lake.attach(con)
-        outcome = run_product(con, warehouse.lake, product, build={s.name for _, s in product.steps},
-                              input_snapshot=0)
+    outcome = run_steps(warehouse, product, input_snapshot=0)
     (failed,) = outcome.failed
     assert failed.step.name == "daily_sales" and "file system operations are disabled" in failed.error
     assert socket.gethostname() not in outcome.summary(outcome.failed)
@@ -90,19 +85,12 @@ def test_a_consumer_cannot_read_another_domains_files_in_the_lake(tmp_path: Path
     (shop,) = load_domain(write_domain(tmp_path)).products
     (vat,) = load_domain(write_consumer_domain(tmp_path)).products
     for product in (shop, vat):
-        warehouse.database(product.domain).parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(warehouse.database(product.domain))) as con:
-            warehouse.lake.attach(con)
-            assert not run_product(con, warehouse.lake, product, build={s.name for _, s in product.steps},
-                                   input_snapshot=warehouse.lake.current_snapshot(con)).failed
+        assert not run_steps(warehouse, product).failed
     files = sorted((tmp_path / "warehouse" / "lake" / "data" / "shop").rglob("*.parquet"))
     assert files  # shop's published files are there, next to ledger's
     (vat.directory / "sql" / "vat_by_day.sql").write_text(
         f"SELECT * FROM read_parquet('{files[0]}')")
     monkeypatch.setattr("platform_core.execution.steps.undeclared_reads_problem", lambda *_: None)
-    with duckdb.connect(str(warehouse.database("ledger"))) as con:
-        warehouse.lake.attach(con)
-        outcome = run_product(con, warehouse.lake, vat, build={"vat_by_day"},
-                              input_snapshot=warehouse.lake.current_snapshot(con))
+    outcome = run_steps(warehouse, vat, {"vat_by_day"})
     (failed,) = outcome.failed
     assert "file system operations are disabled" in failed.error, failed.error

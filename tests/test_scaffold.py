@@ -96,7 +96,7 @@ def test_scaffolded_domain_and_products_load_check_and_materialize(project: Path
 ])
 def test_bad_names_are_refused_and_nothing_is_written(project: Path, args: list[str], message: str) -> None:
     before = _tree(project.parent)
-    extra = ["--owner", "team:x"] if args[0] == "domain" else []
+    extra = ["--owner", "team:x", "--contact", "x@example.com"] if args[0] == "domain" else []
     code, output = mesh("new", *args, *extra, "--project", str(project))
     assert code == 1
     assert message in output and "Nothing was written." in output
@@ -108,7 +108,8 @@ def test_a_workspace_written_in_another_style_keeps_it(project: Path) -> None:
     style = ("# locations, flush left\nload_from:\n- python_module:\n    module_name: domains.hr.definitions\n"
              "    location_name: hr  # the flagship\n    working_directory: .\n")
     (project / "workspace.yaml").write_text(style)
-    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--project", str(project))
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--contact", "zeta@example.com",
+                        "--project", str(project))
     assert code == 0, output
     assert (project / "workspace.yaml").read_text() == style + (
         "- python_module:\n    module_name: domains.zeta_ops.definitions\n    location_name: zeta_ops\n"
@@ -119,14 +120,16 @@ def test_existing_folder_is_never_overwritten(project: Path) -> None:
     (project / "domains" / "zeta_ops").mkdir()
     (project / "domains" / "zeta_ops" / "notes.txt").write_text("keep me")
     before = _tree(project)
-    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--project", str(project))
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--contact", "zeta@example.com",
+                        "--project", str(project))
     assert code == 1 and "domain 'zeta_ops' already exists" in output
     assert _tree(project) == before
 
 
 def test_dry_run_lists_and_writes_nothing(project: Path) -> None:
     before = _tree(project)
-    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--dry-run", "--project", str(project))
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--contact", "zeta@example.com", "--dry-run",
+                        "--project", str(project))
     assert code == 0
     assert output.splitlines()[0] == "would write:"
     assert "  domains/zeta_ops/domain.yaml" in output.splitlines()
@@ -136,7 +139,8 @@ def test_dry_run_lists_and_writes_nothing(project: Path) -> None:
 
 def test_bad_owner_is_refused(project: Path) -> None:
     before = _tree(project)
-    code, output = mesh("new", "domain", "zeta_ops", "--owner", "Zeta Ops!", "--project", str(project))
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "Zeta Ops!", "--contact", "zeta@example.com",
+                        "--project", str(project))
     assert code == 1 and "owner 'Zeta Ops!' is not a team; write it as team:<slug>" in output
     assert _tree(project) == before
 
@@ -148,7 +152,8 @@ def test_bad_owner_is_refused(project: Path) -> None:
 ])
 def test_free_text_options_cannot_break_or_inject_into_generated_files(project: Path, tmp_path: Path,
                                                                         option: str, value: str) -> None:
-    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", option, value,
+    extra = [] if option == "--contact" else ["--contact", "zeta@example.com"]
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", *extra, option, value,
                         "--project", str(project))
     assert code == 0, output
     definitions = project / "domains" / "zeta_ops" / "definitions.py"
@@ -170,7 +175,8 @@ def test_a_workspace_that_cannot_take_the_domain_is_refused_first(project: Path,
     else:
         (project / "workspace.yaml").write_text(workspace)
     before = _tree(project)
-    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--project", str(project))
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", "team:zeta-ops", "--contact", "zeta@example.com",
+                        "--project", str(project))
     assert code == 1 and message in output and "Nothing was written." in output
     assert _tree(project) == before
 

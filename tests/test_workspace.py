@@ -12,7 +12,7 @@ from platform_core.cli import main
 from platform_core.descriptors.workspace import read_workspace
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
-from tests.factories import product_yaml, write_consumer_domain, write_domain
+from tests.factories import consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
 
 
 def test_mesh_check_passes_on_the_project() -> None:
@@ -23,14 +23,14 @@ def test_mesh_check_passes_on_the_project() -> None:
 
 def test_mesh_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
     data = product_yaml()
-    data["version"] = "v1"
+    data["status"] = "live"
     data["output_ports"][1]["columns"][2]["type"] = "money"
     write_domain(tmp_path, data)
     (tmp_path / "workspace.yaml").write_text(
         "load_from:\n  - python_module:\n      module_name: domains.shop.definitions\n      location_name: shop\n")
     result = CliRunner().invoke(main, ["check", "-w", str(tmp_path / "workspace.yaml")])
     assert result.exit_code == 1
-    assert "domains/shop/products/sales/product.yaml: version: bad version 'v1'" in result.output
+    assert "domains/shop/products/sales/product.yaml: status: Input should be 'draft'" in result.output
     assert "domains/shop/products/sales/product.yaml: output_ports[1].columns[2].type: unknown type 'money'" in result.output
     assert "2 problem(s) found; 1 of 1 domain(s) did not load" in result.output
 
@@ -52,16 +52,18 @@ def test_mesh_check_says_which_locations_it_does_not_check(tmp_path: Path) -> No
 def test_mesh_check_finds_a_loop_of_steps_across_domains(tmp_path: Path) -> None:
     """Each domain loads on its own; only the mesh as a whole shows that they feed each other."""
     shop = product_yaml()
-    shop["inputs"].append({"name": "vat", "kind": "port", "address": "ledger.vat.vat_by_day"})
+    shop["inputs"].append({"name": "vat", "kind": "port", "address": "ledger.vat.vat_by_day", "purpose": "VAT"})
     shop["output_ports"][1]["depends_on"].append("vat")  # daily_sales now waits for ledger, which reads it
     write_domain(tmp_path, shop)
-    write_consumer_domain(tmp_path)
+    ledger = consumer_product_yaml()
+    ledger["consumers"] = [{"name": "shop", "product": "shop.sales", "purpose": "VAT beside the daily sales"}]
+    write_consumer_domain(tmp_path, ledger)
     (tmp_path / "workspace.yaml").write_text("load_from:\n" + "".join(
         f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in ("shop", "ledger")))
     result = CliRunner().invoke(main, ["check", "-w", str(tmp_path / "workspace.yaml")])
     assert result.exit_code == 1, result.output
     assert "ok  shop" in result.output and "ok  ledger" in result.output
-    assert ("workspace.yaml: steps of the mesh depend on each other in a loop: "
+    assert "no_step_loops" in result.output and ("steps of the mesh depend on each other in a loop: "
             "ledger.vat.vat_by_day -> shop.sales.daily_sales -> ledger.vat.vat_by_day") in result.output
     assert "1 problem(s) found; 0 of 2 domain(s) did not load" in result.output
 

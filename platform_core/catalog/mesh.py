@@ -75,7 +75,8 @@ def product_rows(mesh: Mesh) -> list[dict[str, object]]:
 def port_rows(mesh: Mesh) -> list[dict[str, object]]:
     return [{
         "address": p.address(port.name), **_common(p), "port": port.name, "kind": port.kind,
-        "description": port.description, "classification": port.effective_classification,
+        "description": port.description, "classification": port.effective_classification, "access": port.access,
+        "grants": [{"consumer": g.consumer, "purpose": g.purpose, "personal": g.personal} for g in port.grants],
         "columns": [_column(port, c) for c in port.columns],
     } for p in mesh.products for port in p.output_ports]
 
@@ -83,7 +84,7 @@ def port_rows(mesh: Mesh) -> list[dict[str, object]]:
 def _column(port: Port, column) -> dict[str, object]:
     return {"name": column.name, "type": column.type, "description": column.description,
             "nullable": column.nullable, "unique": column.unique,
-            "classification": port.column_classification(column)}
+            "classification": port.column_classification(column), "masking": column.masking}
 
 
 def dependency_rows(mesh: Mesh) -> list[dict[str, object]]:
@@ -91,7 +92,7 @@ def dependency_rows(mesh: Mesh) -> list[dict[str, object]]:
     for product in mesh.products:
         for source in product.port_inputs:
             domain, name, port = source.parts
-            readers = sorted(s.name for _, s in product.steps if source.name in s.depends_on)
+            readers = sorted(s.name for _, s in product.steps if source.name in product.reads(s))
             rows.append({
                 "consumer": f"{product.domain}.{product.name}", "consumer_domain": product.domain,
                 "consumer_product": product.name, "input_name": source.name, "read_by": readers,
@@ -138,8 +139,11 @@ CATALOG_TABLES = (
         ("port", "VARCHAR", "Port name."), ("kind", "VARCHAR", "table (gold) or view (business view)."),
         ("description", "VARCHAR", "What a row is."),
         ("classification", "VARCHAR", "Most sensitive classification of the port and its columns."),
+        ("access", "VARCHAR", "public (any product may read it) or restricted (only the consumers granted)."),
+        ("grants", "STRUCT(consumer VARCHAR, purpose VARCHAR, personal BOOLEAN)[]",
+         "Consumers granted a restricted port, or personal data in clear, and why."),
         ("columns", "STRUCT(name VARCHAR, type VARCHAR, description VARCHAR, nullable BOOLEAN, "
-                    "\"unique\" BOOLEAN, classification VARCHAR)[]", "The contract's columns."),
+                    "\"unique\" BOOLEAN, classification VARCHAR, masking VARCHAR)[]", "The contract's columns."),
     ), port_rows),
     CatalogTable("dependencies", "The mesh's dependency graph: which product reads which port, across domains.", (
         ("consumer", "VARCHAR", "<domain>.<product> that reads the port."),
@@ -176,7 +180,7 @@ def step_cycle(mesh: Mesh) -> list[str]:
         steps = {step.name for _, step in product.steps}
         for _, step in product.steps:
             needs[product.address(step.name)] = [
-                ports[dep] if dep in ports else product.address(dep) for dep in step.depends_on
+                ports[dep] if dep in ports else product.address(dep) for dep in product.reads(step)
                 if dep in ports or dep in steps]
     return find_cycle(needs)
 

@@ -10,6 +10,7 @@ are published in one commit of the lake, or, if any step fails, not at all.
 
 import importlib.util
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -25,28 +26,42 @@ from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.spec import Domain, FileInput, Port, Product, Step
 from platform_core.errors import PlatformError, Problem
 from platform_core.execution.products import ProductOutcome, run_product
-from platform_core.quality.results import describe
+from platform_core.governance.evaluate import Violation, govern, mesh_context, published_contracts, raise_errors
+from platform_core.governance.policies import Context
+from platform_core.quality.results import RuleResult, describe
 from platform_core.quality.schema_check import SCHEMA_CHECK_DESCRIPTION
 from platform_core.settings import Settings
+from platform_core.storage.warehouse import Warehouse
+
+POLICIES_CHECK = "policies"
 
 
 def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Definitions:
-    """Definitions of one domain: every product's assets, checks and schedule, and its resources."""
+    """Definitions of one domain: every product's assets, checks and schedule, and its resources.
+    A domain that breaks a governance policy of severity `error` does not load (PlatformError)."""
     spec = load_domain(domain if isinstance(domain, Path) else domain_directory(domain))
-    return definitions_of(spec, settings or Settings.from_env())
+    settings = settings or Settings.from_env()
+    violations = govern(spec, governance_context(spec, settings))
+    raise_errors(spec, violations)
+    return definitions_of(spec, settings, [v for v in violations if v.severity == "warn"])
+
+
+def governance_context(spec: Domain, settings: Settings) -> Context:
+    """What policies see beyond the domain: the mesh's descriptors, and what the lake last published."""
+    return mesh_context(spec.directory.parent, published_contracts(Warehouse.from_settings(settings)))
 
 
 def dagster_problem(spec: Domain) -> str | None:
     """Why Dagster would refuse to load the domain's definitions, or None: `mesh check` asks,
     so that what it accepts also loads in Dagster."""
     try:
-        dg.Definitions.validate_loadable(definitions_of(spec, Settings.from_env()))
+        dg.Definitions.validate_loadable(definitions_of(spec, Settings.from_env(), []))
     except Exception as error:  # noqa: BLE001 - any refusal is the answer
         return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
     return None
 
 
-def definitions_of(spec: Domain, settings: Settings) -> dg.Definitions:
+def definitions_of(spec: Domain, settings: Settings, warnings: list[Violation]) -> dg.Definitions:
     sensors = []
     if any(product.port_inputs for product in spec.products):
         sensors.append(dg.AutomationConditionSensorDefinition(
@@ -55,7 +70,8 @@ def definitions_of(spec: Domain, settings: Settings) -> dg.Definitions:
             description="Materializes steps fed by other domains' ports when those ports are published anew.",
         ))
     return dg.Definitions.merge(
-        *(build_product(product) for product in spec.products),
+        *(build_product(product, [w for w in warnings if w.product == product.product_address])
+          for product in spec.products),
         dg.Definitions(
             resources={"duckdb": compute_resource(settings, spec.name), "lake": lake_resource(settings)},
             sensors=sensors,
@@ -73,13 +89,17 @@ def domain_directory(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def build_product(product: Product) -> dg.Definitions:
+def build_product(product: Product, warnings: list[Violation] | None = None) -> dg.Definitions:
     # Steps fed by other products' ports follow their producers (the schedule still runs the rest):
     # the daemon materializes them when an upstream port is published anew.
     following = follows_other_products(product)
     specs = [asset_spec(product, layer, step, dg.AutomationCondition.eager() if step.name in following else None)
              for layer, step in product.steps]
     checks = [check for _, step in product.steps for check in check_specs(product, step)]
+    checks += [dg.AssetCheckSpec(POLICIES_CHECK, asset=asset_key(product, port.name), blocking=False,
+                                 description="[warn] The governance policies in force hold for the product and "
+                                             "this port (mesh policies lists them).")
+               for port in product.published_ports]
 
     @dg.multi_asset(
         name=f"{product.domain}__{product.name}", specs=specs, check_specs=checks, can_subset=True,
@@ -92,8 +112,9 @@ def build_product(product: Product) -> dg.Definitions:
         tag_worker(context)  # so that, killed, the run is known dead and its pool slot freed
         with lake.writer(duckdb) as con:
             outcome = run_product(con, lake.get(), product, build=build, audit_only=audit_only,
-                                  input_snapshot=input_snapshot(context, lake.get(), con), run_id=context.run_id)
-        yield from report(context, product, outcome)
+                                  input_snapshot=input_snapshot(context, lake.get(), con), run_id=context.run_id,
+                                  masking_key=lake.masking_key())
+        yield from report(context, product, with_policy_results(outcome, warnings or []))
 
     schedules = []
     if product.schedule is not None:
@@ -142,11 +163,25 @@ def report(context: dg.AssetExecutionContext, product: Product, outcome: Product
         raise dg.Failure(description=f"checks of {address} could not run:\n" + outcome.summary(outcome.unchecked))
 
 
+def with_policy_results(outcome: ProductOutcome, warnings: list[Violation]) -> ProductOutcome:
+    """The outcome with each port's `policies` check: the warnings about the product or that port."""
+    steps = []
+    for step in outcome.steps:
+        if isinstance(step.step, Port) and not step.error:
+            about = [w for w in warnings if w.port in (None, step.step.name)]
+            result = RuleResult(POLICIES_CHECK, "warn", not about, len(about),
+                                {"violations": [f"[{w.policy}] {w.field}: {w.message}" for w in about]} if about else {},
+                                "The governance policies in force hold for the product and this port.")
+            step = replace(step, results=(*step.results, result))
+        steps.append(step)
+    return replace(outcome, steps=tuple(steps))
+
+
 def follows_other_products(product: Product) -> set[str]:
     """Steps that read, directly or through other steps, a port of another product."""
     following = {i.name for i in product.port_inputs}
     for _, step in product.steps:  # declaration order is dependency order within layers
-        if following & set(step.depends_on):
+        if following & set(product.reads(step)):
             following.add(step.name)
     return following - {i.name for i in product.port_inputs}
 
@@ -161,7 +196,7 @@ def check_specs(product: Product, step: Step) -> list[dg.AssetCheckSpec]:
 def asset_spec(product: Product, layer: str, step: Step, automation: dg.AutomationCondition | None) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=asset_key(product, step.name),
-        deps=[dependency_key(product, d) for d in step.depends_on if not isinstance(product.input(d), FileInput)],
+        deps=[dependency_key(product, d) for d in product.reads(step) if not isinstance(product.input(d), FileInput)],
         group_name=product.domain,
         owners=owners(product),
         description=step.description,

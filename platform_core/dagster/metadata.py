@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
-from platform_core.descriptors.addresses import domains_root_of, resolve_port
+from platform_core.descriptors.addresses import AddressError, domains_root_of, resolve, resolve_port
 from platform_core.descriptors.spec import Column, FileInput, Port, PortInput, Product, Step
 from platform_core.execution.products import StepOutcome
 from platform_core.quality.results import RuleResult
@@ -19,9 +19,16 @@ def asset_key(product: Product, name: str) -> dg.AssetKey:
 
 
 def dependency_key(product: Product, name: str) -> dg.AssetKey:
-    """A step of this product, or the asset of another product's port: addresses map 1:1 to keys."""
+    """A step of this product, or the asset of another product's port: addresses map 1:1 to keys
+    (a port pinned to a previous major is the asset it is built as, `<port>__v<major>`)."""
     source = product.input(name)
-    return dg.AssetKey(list(source.parts)) if isinstance(source, PortInput) else asset_key(product, name)
+    if not isinstance(source, PortInput):
+        return asset_key(product, name)
+    try:
+        resolved = resolve(source.address, domains_root_of(product))
+    except AddressError:
+        return dg.AssetKey(list(source.parts))
+    return dg.AssetKey([*resolved.producer.product.split("."), resolved.published_as])
 
 
 def table_of(product: Product, step: Step) -> str:

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from pydantic import Field, TypeAdapter
 
 from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, loop_problems, rows_relation

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from platform_core.settings import Settings
+from platform_core.settings import MASKING_KEY_VARIABLE, Settings
 from platform_core.storage.lake import Lake, LakeConfig
 from platform_core.storage.warehouse import Warehouse
 
@@ -21,10 +22,20 @@ PINNED_FOR_TAG = "mesh/input_snapshot_run"
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The DuckLake of published ports: its catalog database and its data path (see platform_core.storage.lake)."""
+    """The DuckLake of published ports: its catalog database and its data path (see platform_core.storage.lake),
+    and where the key masking personal data comes from (the key itself never shows here)."""
 
     catalog: str
     data_path: str
+    masking_key_variable: str = MASKING_KEY_VARIABLE
+    masking_key_file: str | None = None
+
+    def masking_key(self) -> str | None:
+        """The secret that masks personal data, read when a run needs it; None when there is none."""
+        key = os.environ.get(self.masking_key_variable, "").strip()
+        if not key and self.masking_key_file and Path(self.masking_key_file).is_file():
+            key = Path(self.masking_key_file).read_text(encoding="utf-8").strip()
+        return key or None
 
     def get(self) -> Lake:
         return Lake(LakeConfig(catalog=self.catalog, data_path=self.data_path))
@@ -45,7 +56,8 @@ class LakeResource(dg.ConfigurableResource):
 
 def lake_resource(settings: Settings) -> LakeResource:
     config = settings.lake_config
-    return LakeResource(catalog=config.catalog, data_path=config.data_path)
+    key_file = str(settings.masking_key_file) if settings.masking_key_file else None
+    return LakeResource(catalog=config.catalog, data_path=config.data_path, masking_key_file=key_file)
 
 
 def compute_resource(settings: Settings, domain: str) -> DuckDBResource:

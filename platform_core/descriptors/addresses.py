@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from platform_core.errors import ProblemCollector
 from platform_core.descriptors.files import display_path, read_yaml
-from platform_core.descriptors.spec import Port, Product
+from platform_core.descriptors.spec import Consumer, Owner, Port, PreviousMajor, Product, major_of, versioned
 
 
 class AddressError(ValueError):
@@ -27,36 +28,101 @@ def domains_root_of(product: Product) -> Path:
 
 
 def resolve_port(address: str, domains_root: Path) -> Port:
-    domain, product_name, port = address.split(".")
-    domain_dir = domains_root / domain
-    if not (domain_dir / "domain.yaml").is_file():
-        known = sorted(p.parent.name for p in domains_root.glob("*/domain.yaml"))
-        raise AddressError(f"{address}: there is no domain {domain!r}; domains: {', '.join(known)}")
-    path = domain_dir / "products" / product_name / "product.yaml"
-    if not path.is_file():
-        known = sorted(p.parent.name for p in domain_dir.glob("products/*/product.yaml"))
-        raise AddressError(f"{address}: domain {domain!r} has no product {product_name!r}; "
-                           f"products: {', '.join(known) or 'none'}")
-    contract = _read_contract(path, address)
+    """The contract of the port an address (maybe pinned to a major: `...@1`) names."""
+    return resolve(address, domains_root).port
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A port as a consumer reaches it: its contract, the name it is built and published under
+    (`payroll_compensation__v1` for a previous major's), and its producer's contract."""
+
+    port: Port
+    published_as: str
+    producer: Contract
+
+    @property
+    def address(self) -> str:
+        """The address of what is published: `hr.overtime.payroll_compensation__v1`."""
+        return f"{self.producer.product}.{self.published_as}"
+
+
+def resolve(address: str, domains_root: Path) -> Resolved:
+    domain, product_name, port = address.split("@")[0].split(".")
+    pin = int(address.split("@")[1]) if "@" in address else None
+    contract = producer_contract(f"{domain}.{product_name}", domains_root, address)
     published = ", ".join(sorted(contract.ports)) or "nothing"
+    if pin is not None and pin != contract.major:
+        return _previous_major(address, port, pin, contract)
     if port in contract.ports:
         entry = contract.ports[port]
         if isinstance(entry, str):
             raise AddressError(f"{address}: {entry}")
-        return entry
+        return Resolved(entry, port, contract)
     if port in contract.internal:
         raise AddressError(f"{address} is an internal {contract.internal[port]} table of {domain}.{product_name}, "
                            f"not an output port; it publishes: {published}")
     raise AddressError(f"{address}: {domain}.{product_name} has no output port {port!r}; it publishes: {published}")
 
 
+def _previous_major(address: str, port: str, pin: int, contract: Contract) -> Resolved:
+    previous = contract.previous
+    majors = f"major {contract.major} (current)" + (
+        f" and {previous.major} (until {previous.sunset})" if previous is not None else "")
+    if previous is None or previous.major != pin:
+        raise AddressError(f"{address}: {contract.product} publishes {majors}, not major {pin}")
+    changed = {p.name: p for p in previous.ports}
+    if port in changed:
+        return Resolved(changed[port], versioned(port, pin), contract)
+    entry = contract.ports.get(port)
+    if isinstance(entry, Port):  # unchanged since that major: the current port serves it
+        return Resolved(entry, port, contract)
+    raise AddressError(f"{address}: {contract.product} has no output port {port!r} in major {pin}")
+
+
+def producer_contract(product: str, domains_root: Path, address: str | None = None) -> Contract:
+    """What consumers see of a product's descriptor (`<domain>.<product>`)."""
+    domain, product_name = product.split(".")
+    where = address or product
+    domain_dir = domains_root / domain
+    if not (domain_dir / "domain.yaml").is_file():
+        known = sorted(p.parent.name for p in domains_root.glob("*/domain.yaml"))
+        raise AddressError(f"{where}: there is no domain {domain!r}; domains: {', '.join(known)}")
+    path = domain_dir / "products" / product_name / "product.yaml"
+    if not path.is_file():
+        known = sorted(p.parent.name for p in domain_dir.glob("products/*/product.yaml"))
+        raise AddressError(f"{where}: domain {domain!r} has no product {product_name!r}; "
+                           f"products: {', '.join(known) or 'none'}")
+    return _read_contract(path, where)
+
+
 @dataclass(frozen=True)
 class Contract:
     """What a consumer may see of a producer's descriptor: its output ports, each validated on
-    its own (a port, or why its entry is invalid), and the names of its internal tables."""
+    its own (a port, or why its entry is invalid), the names of its internal tables, and what
+    governance needs to know of the producer (owner, consumers, version, lifecycle)."""
 
+    product: str
     ports: dict[str, Port | str]
     internal: dict[str, str]
+    owner: Owner | None = None
+    consumers: tuple[Consumer, ...] = ()
+    version: str = ""
+    status: str = ""
+    sunset: date | None = None
+    previous: PreviousMajor | None = None
+
+    @property
+    def major(self) -> int | None:
+        return major_of(self.version)
+
+    @property
+    def asking(self) -> str:
+        """Who to ask for access: the producer's owner and contact."""
+        if self.owner is None:
+            return f"the owner of {self.product}"
+        who = self.owner.name or f"team {self.owner.team}"
+        return f"{who} ({self.owner.contact})" if self.owner.contact else who
 
 
 def _read_contract(path: Path, address: str) -> Contract:
@@ -92,7 +158,28 @@ def _parse_contract(path: str, mtime_ns: int, size: int) -> tuple[Contract | Non
     layers = data.get("layers") if isinstance(data.get("layers"), dict) else {}
     internal = {str(entry["name"]): layer for layer in ("bronze", "silver", "gold")
                 for entry in _entries(layers.get(layer)) if str(entry["name"]) not in ports}
-    return Contract(ports=ports, internal=internal), ""
+    product = f"{Path(path).parent.parent.parent.name}.{Path(path).parent.name}"
+    return Contract(product=product, ports=ports, internal=internal, owner=_valid(Owner, data.get("owner")),
+                    consumers=tuple(c for c in (_valid(Consumer, e) for e in _entries(data.get("consumers"))) if c),
+                    version=str(data.get("version", "")), status=str(data.get("status", "")),
+                    sunset=_valid_date(data.get("sunset")), previous=_valid(PreviousMajor, data.get("previous"))), ""
+
+
+def _valid(model, value):  # noqa: ANN001, ANN202 - a spec class and whatever YAML held
+    """`value` as a `model`, or None when it is not one: the producer's mistake is its own error."""
+    try:
+        return model.model_validate(value) if value is not None else None
+    except ValidationError:
+        return None
+
+
+def _valid_date(value: object) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _entries(value: object) -> list[dict]:

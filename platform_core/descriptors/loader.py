@@ -121,6 +121,7 @@ def product_problems(product: Product, domain: str, where: str) -> list[Problem]
             _port_input_problems(found, where, f"inputs[{i}]", source, product)
     for layer, field, step in _steps_with_fields(product):
         _claim_name(found, where, layer_of, fields, step.name, layer, f"{field}.name")
+    _port_name_problems(found, where, product)
     _unique_names(found, where, "consumers", [c.name for c in product.consumers])
     if product.schedule is not None:
         _cron_problems(found, where, "schedule", product.schedule.cron, product.schedule.timezone)
@@ -140,6 +141,23 @@ def _steps_with_fields(product: Product):
             yield layer, f"layers.{layer}[{i}]", step
     for i, port in enumerate(product.output_ports):
         yield "gold", f"output_ports[{i}]", port
+    for i, port in enumerate(product.previous_ports):
+        yield "gold", f"previous.ports[{i}]", port
+
+
+def _port_name_problems(found, where, product: Product) -> None:
+    """The lake publishes `<port>__v<major>` and `<port>__masked` beside a port: its own name has no `__`."""
+    named = [(f"output_ports[{i}]", p) for i, p in enumerate(product.output_ports)]
+    named += [(f"previous.ports[{i}]", p) for i, p in enumerate(product.previous.ports if product.previous else ())]
+    for field, port in named:
+        if "__" in port.name:
+            found.add(where, f"{field}.name", f"bad port name {port.name!r}: no '__' (the lake keeps it for "
+                                              "<port>__v<major> and <port>__masked)")
+    if product.previous is not None and product.previous.major is None:
+        found.add(where, "previous.version", f"bad version {product.previous.version!r}: use semantic versioning")
+    elif product.previous is not None and product.major is not None and product.previous.major >= product.major:
+        found.add(where, "previous.version", f"the previous major ({product.previous.version}) must be below "
+                                             f"the current one ({product.version})")
 
 
 def _claim_name(found, where, layer_of, fields, name, layer, field) -> None:
@@ -309,9 +327,17 @@ def _source_problem(ref: str, step: Step, product: Product) -> str | None:
 
 def _relationship_problems(found, where, field, rule: Relationships, step: Step, product: Product) -> None:
     ports = {p.name: p for p in product.output_ports}
-    if rule.to not in ports:
-        found.add(where, f"{field}.to", f"relationships must point at an output port; {rule.to!r} is not one "
-                                        f"(ports: {', '.join(sorted(ports))})")
+    source = product.input(rule.to)
+    if isinstance(source, PortInput):  # another product's port, read as the input is: with its access rules
+        try:
+            parent = resolve_port(source.address, domains_root_of(product))
+        except AddressError:
+            return  # reported on the input itself
+        if rule.field not in {c.name for c in parent.columns}:
+            found.add(where, f"{field}.field", f"port {source.address} has no column {rule.field!r}")
+    elif rule.to not in ports:
+        found.add(where, f"{field}.to", f"relationships must point at an output port or a port input; {rule.to!r} "
+                                        f"is neither (ports: {', '.join(sorted(ports))})")
     elif rule.to not in step.depends_on:
         found.add(where, f"{field}.to", f"{rule.to!r} must be listed in depends_on so it is built first")
     elif rule.field not in {c.name for c in ports[rule.to].columns}:

@@ -8,19 +8,25 @@ asset factory, the quality executors, the catalog) reads only these models.
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from platform_core.descriptors.column_types import column_type
-from platform_core.descriptors.rules import Rule, Unique, NotNull
-from platform_core.descriptors.types import ColumnName, Duration, Email, Identifier, Namespace, SemVer, Spec, Team, Text
+from platform_core.descriptors.rules import NotNull, Relationships, Rule, Unique
+from platform_core.descriptors.types import ColumnName, Duration, Email, Identifier, Namespace, Spec, Team, Text
 from platform_core.descriptors.types import Tag as TagText
 
-Classification = Literal["public", "internal", "confidential", "restricted"]
-CLASSIFICATION_ORDER: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
+# How sensitive a column is; personal data is about people, and reaches consumers masked.
+Classification = Literal["public", "internal", "confidential", "personal"]
+CLASSIFICATION_ORDER: tuple[str, ...] = ("public", "internal", "confidential", "personal")
+# Who may read a port: any product of the mesh, or only the consumers it grants.
+Access = Literal["public", "restricted"]
+# What a consumer without a grant for personal data reads in a personal column.
+Masking = Literal["hash", "null"]
 Layer = Literal["bronze", "silver", "gold"]
 
 ColumnType = Annotated[str, AfterValidator(column_type)]
@@ -32,9 +38,32 @@ class Owner(Spec):
     contact: Email | None = None
 
 
+_PRODUCT_ADDRESS = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def _product_address(value: str) -> str:
+    if not _PRODUCT_ADDRESS.match(value):
+        raise ValueError(f"bad product address {value!r}: write it as <domain>.<product>, e.g. finance.overtime_accruals")
+    return value
+
+
+ProductAddress = Annotated[str, AfterValidator(_product_address)]
+
+
 class Consumer(Spec):
+    """Who uses the product, and for what: a group of people, or another product of the mesh."""
+
     name: Identifier
     purpose: Text
+    product: ProductAddress | None = None
+
+
+class Grant(Spec):
+    """A consumer product allowed to read a restricted port, or personal data in clear."""
+
+    consumer: ProductAddress
+    purpose: Text
+    personal: bool = False  # reads personal columns in clear; without, they reach it masked
 
 
 class Column(Spec):
@@ -44,6 +73,7 @@ class Column(Spec):
     nullable: bool = True
     unique: bool = False
     classification: Classification | None = None
+    masking: Masking | None = None  # for personal columns: what consumers without a grant read (default hash)
     source: tuple[str, ...] = ()
 
 
@@ -57,12 +87,13 @@ class FileInput(Spec):
     description: Text | None = None
 
 
-_ADDRESS = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_ADDRESS = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*(@[1-9][0-9]*)?$")
 
 
 def _address(value: str) -> str:
     if not _ADDRESS.match(value):
-        raise ValueError(f"bad address {value!r}: write it as <domain>.<product>.<port>, e.g. hr.overtime.fact_overtime")
+        raise ValueError(f"bad address {value!r}: write it as <domain>.<product>.<port>, e.g. hr.overtime.fact_overtime "
+                         "(with @<major> to pin a major version: hr.overtime.fact_overtime@1)")
     return value
 
 
@@ -75,11 +106,26 @@ class PortInput(Spec):
     kind: Literal["port"]
     name: Identifier
     address: Address
+    purpose: Text | None = None  # why this product reads it: what the producer grants or lists
     description: Text | None = None
 
     @property
+    def port_address(self) -> str:
+        """The address without a pinned major version."""
+        return self.address.split("@")[0]
+
+    @property
+    def major(self) -> int | None:
+        """The major version the input is pinned to, if any."""
+        return int(self.address.split("@")[1]) if "@" in self.address else None
+
+    @property
+    def product_address(self) -> str:
+        return self.port_address.rsplit(".", 1)[0]
+
+    @property
     def parts(self) -> tuple[str, str, str]:
-        domain, product, port = self.address.split(".")
+        domain, product, port = self.port_address.split(".")
         return domain, product, port
 
 
@@ -126,16 +172,26 @@ class Port(Step):
     """A published step: a gold table or a business view, readable by other domains and tools."""
 
     kind: Literal["table", "view"]
-    classification: Classification = "internal"
+    classification: Classification | None = None  # a policy requires it: every port says how sensitive it is
+    access: Access = "public"
+    grants: tuple[Grant, ...] = ()
 
     def column_classification(self, column: Column) -> Classification:
-        return column.classification or self.classification
+        return column.classification or self.classification or "internal"
 
     @property
     def effective_classification(self) -> Classification:
         """The most sensitive level of the port and its columns: what a reader is exposed to."""
-        levels = [self.classification, *(c.classification for c in self.columns if c.classification)]
+        levels = [self.classification or "internal", *(c.classification for c in self.columns if c.classification)]
         return max(levels, key=CLASSIFICATION_ORDER.index)
+
+    @property
+    def personal_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if self.column_classification(c) == "personal")
+
+    def grant(self, consumer: str) -> Grant | None:
+        """The grant of product `consumer` (`<domain>.<product>`), if it has one."""
+        return next((g for g in self.grants if g.consumer == consumer), None)
 
 
 class Layers(Spec):
@@ -179,14 +235,43 @@ class Schedule(Spec):
     enabled: bool = True
 
 
+class PreviousMajor(Spec):
+    """The previous major version, published beside the current one until its sunset: its ports
+    whose contract the current version broke, each made from the current version's tables."""
+
+    version: Text
+    sunset: date
+    ports: tuple[Port, ...] = ()
+
+    @property
+    def major(self) -> int | None:
+        return major_of(self.version)
+
+
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+def major_of(version: str) -> int | None:
+    """The major number of a semantic version, or None for a version that is not one."""
+    match = SEMVER.match(version)
+    return int(match[1]) if match else None
+
+
+def versioned(port: str, major: int) -> str:
+    """The name a previous major's port is built and published under: `payroll_compensation__v1`."""
+    return f"{port}__v{major}"
+
+
 class Product(Spec):
     name: Namespace
     domain: Namespace
     title: Text
     description: Text
     owner: Owner
-    version: SemVer
+    version: Text  # semantic versioning, as a policy requires
     status: Literal["draft", "active", "deprecated", "retired"]
+    sunset: date | None = None  # for a deprecated product: the day it stops being published
+    previous: PreviousMajor | None = None
     consumers: tuple[Consumer, ...] = ()
     tags: tuple[TagText, ...] = ()
     inputs: tuple[Input, ...] = ()
@@ -199,10 +284,34 @@ class Product(Spec):
     directory: Path = Field(default=Path("."), exclude=True)
 
     @property
+    def major(self) -> int | None:
+        return major_of(self.version)
+
+    @property
+    def previous_ports(self) -> tuple[Port, ...]:
+        """The previous major's ports, named as they are built and published (`<port>__v<major>`)."""
+        if self.previous is None or self.previous.major is None:
+            return ()
+        return tuple(p.model_copy(update={"name": versioned(p.name, self.previous.major)})
+                     for p in self.previous.ports)
+
+    @property
+    def published_ports(self) -> tuple[Port, ...]:
+        return self.output_ports + self.previous_ports
+
+    @property
+    def published_tables(self) -> tuple[str, ...]:
+        """Every table a whole publication writes: each port, and the masked copy of each with
+        personal columns (platform_core.governance.access)."""
+        return tuple(sorted([p.name for p in self.published_ports] +
+                            [f"{p.name}__masked" for p in self.published_ports if p.personal_columns]))
+
+    @property
     def steps(self) -> tuple[tuple[str, Step], ...]:
-        """Every buildable node in declaration order, with its layer; ports are gold."""
+        """Every buildable node in declaration order, with its layer; ports (of the previous major
+        too) are gold."""
         layered = [(layer, step) for layer in ("bronze", "silver", "gold") for step in getattr(self.layers, layer)]
-        return tuple(layered) + tuple(("gold", port) for port in self.output_ports)
+        return tuple(layered) + tuple(("gold", port) for port in self.published_ports)
 
     def step(self, name: str) -> Step:
         for _, step in self.steps:
@@ -217,8 +326,35 @@ class Product(Spec):
     def port_inputs(self) -> tuple[PortInput, ...]:
         return tuple(i for i in self.inputs if isinstance(i, PortInput))
 
+    def reads(self, step: Step) -> tuple[str, ...]:
+        """What a step reads: its dependencies, and the port inputs its `relationships` rules
+        check values against (those are read, and governed, like any input)."""
+        parents = [rule.to for rule in step.quality if isinstance(rule, Relationships)
+                   and isinstance(self.input(rule.to), PortInput) and rule.to not in step.depends_on]
+        return tuple(step.depends_on) + tuple(dict.fromkeys(parents))
+
+    @property
+    def product_address(self) -> str:
+        return f"{self.domain}.{self.name}"
+
     def address(self, port: str) -> str:
         return f"{self.domain}.{self.name}.{port}"
+
+
+class PolicySetting(Spec):
+    """A domain's use of a policy (`domain.yaml`, `policies:`): a global one made stricter (a
+    higher threshold, warn made error), or one of its own (`name:` and a policy kind to `use:`).
+    Other keys are the policy's parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    use: Identifier
+    name: Identifier | None = None
+    severity: Literal["error", "warn"] | None = None
+
+    @property
+    def params(self) -> dict[str, object]:
+        return dict(self.model_extra or {})
 
 
 class Domain(Spec):
@@ -226,5 +362,6 @@ class Domain(Spec):
     title: Text
     description: Text
     owner: Owner
+    policies: tuple[PolicySetting, ...] = ()
     products: tuple[Product, ...] = ()
     directory: Path = Field(default=Path("."), exclude=True)

@@ -71,9 +71,6 @@ def _matching(pattern: str, problem: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-SemVer = Annotated[str, _matching(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$",
-    "bad version {value!r}: use semantic versioning, e.g. 1.0.0")]
 Tag = Annotated[str, _matching(
     r"^[A-Za-z0-9_.-]{1,63}$", "bad tag {value!r}: letters, digits, '_', '.', '-', at most 63 characters")]
 Team = Annotated[str, _matching(r"^[a-z0-9][a-z0-9-]*$", "bad team {value!r}: a slug such as hr-data (a-z, 0-9, '-')")]

@@ -19,12 +19,14 @@ from datetime import datetime, timezone
 
 import duckdb
 
+from platform_core.descriptors.addresses import domains_root_of, resolve
 from platform_core.descriptors.contract import contract_document, contract_fingerprint
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
 from platform_core.errors import PlatformError
 from platform_core.execution.sources import explain
 from platform_core.execution.steps import bind_dependencies, not_ready, stage
+from platform_core.governance.access import KEY_TABLE, MASKED_SUFFIX, masked_select, may_read, reads_masked
 from platform_core.quality.audit import audit, masked_columns
 from platform_core.quality.results import RuleResult
 from platform_core.storage.compute import drop_staging, leftover_staging, promote, staging_name, table_exists
@@ -33,6 +35,9 @@ from platform_core.storage.lake import Lake, NotPublished, Publication, lake_tab
 
 
 INPUT_PREFIX = "__input_"  # the temporary copy of a port input
+NO_KEY = ("no masking key: the port has personal columns, which consumers without a grant read masked, and "
+          "the platform publishes them masked or not at all; set MESH_MASKING_KEY or MESH_MASKING_KEY_FILE "
+          "(scripts/bootstrap.sh creates a key file)")
 # Order-free checksum of a table's rows (`FROM <table> AS t`): any reader can recompute it.
 CHECKSUM = "bit_xor(hash(t))"
 
@@ -91,22 +96,28 @@ class ProductOutcome:
 
 def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *, build: Collection[str],
                 audit_only: Collection[str] = (), input_snapshot: int, run_id: str | None = None,
-                now: datetime | None = None) -> ProductOutcome:
+                now: datetime | None = None, masking_key: str | None = None) -> ProductOutcome:
     """Build the steps named in `build` and audit the live tables of those in `audit_only`.
 
     `con` is the domain's compute database with the lake attached (`Lake.attach`). From here on
     SQL on it reaches only the product's declared source files, its inputs from other products
-    (read here, at the run's snapshot) and its own domain's part of the lake.
+    (read here, at the run's snapshot, masked where it has no grant for personal data) and its
+    own domain's part of the lake. Ports with personal columns are also published masked with
+    `masking_key`; without one, the product is not published at all.
     """
     now = now or datetime.now(timezone.utc)
     schema = product.name
+    personal = [(layer, step) for layer, step in product.steps
+                if step.name in build and isinstance(step, Port) and step.personal_columns]
+    if personal and not masking_key:
+        return ProductOutcome(product, tuple(StepOutcome(layer, step, error=NO_KEY) for layer, step in personal),
+                              input_snapshot)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     drop_staging(con, schema, leftover_staging(con, schema))  # a dead run's, if any: this run is the writer now
     run = _Run(con, lake, product, input_snapshot, run_id)
     # Other products' ports are copied in first: then the database is closed to every file but the
     # product's declared sources and its own domain's folder in the lake (where it publishes).
-    run.read_port_inputs({d for name in build for d in product.step(name).depends_on
-                          if isinstance(product.input(d), PortInput)})
+    run.read_port_inputs(port_inputs_read(product, set(build) | set(audit_only)))
     domain_dir = product.directory.parent.parent
     close_external_access(con, files=[(domain_dir / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
                           directories=lake.folders_of(product.domain))
@@ -125,7 +136,7 @@ def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *,
     if run.failed:
         drop_staging(con, schema, built)
         return ProductOutcome(product, tuple(outcomes), input_snapshot)
-    publication = publish(con, lake, product, built, run_id)
+    publication = publish(con, lake, product, built, run_id, masking_key)
     try:
         promote(con, schema, built)
     except duckdb.Error as error:  # the lake has the new version; the next run rebuilds the compute tables
@@ -133,21 +144,39 @@ def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *,
     return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication)
 
 
+def port_inputs_read(product: Product, steps: set[str]) -> set[str]:
+    """The port inputs the named steps read: as tables, and as `relationships` rules' parents."""
+    return {d for name in steps for d in product.reads(product.step(name)) if isinstance(product.input(d), PortInput)}
+
+
 def publish(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, built: list[str],
-            run_id: str | None) -> Publication | None:
-    """Commit the ports among the staged steps `built` to the lake, all in one snapshot."""
+            run_id: str | None, masking_key: str | None = None) -> Publication | None:
+    """Commit the ports among the staged steps `built` to the lake, all in one snapshot: each as
+    it is, and those with personal columns masked too.
+
+    The key lives in a temporary table only while the commit runs: no domain SQL runs then, so
+    none can read it (and reverse the hashes by hashing guesses)."""
     schema = product.name
-    ports = {name: f"SELECT * FROM {qualified(schema, staging_name(name))}" for name in built
-             if isinstance(product.step(name), Port)}
+    ports: dict[str, str] = {}
+    for name in built:
+        step = product.step(name)
+        if isinstance(step, Port):
+            ports[name] = f"SELECT * FROM {qualified(schema, staging_name(name))}"
+            if step.personal_columns:
+                ports[name + MASKED_SUFFIX] = masked_select(step, qualified(schema, staging_name(name)))
     if not ports:
         return None
     document = contract_document(product)
+    if masking_key:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(KEY_TABLE)} AS SELECT $key AS key", {"key": masking_key})
     try:
         return lake.publish(con, f"{product.domain}.{product.name}", ports, version=product.version,
                             contract=contract_fingerprint(document), contract_document=document, run_id=run_id)
     except BaseException:
         drop_staging(con, schema, built)
         raise
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.{quote(KEY_TABLE)}")
 
 
 def dependency_order(product: Product, names: set[str]) -> list[tuple[str, Step]]:
@@ -213,25 +242,35 @@ class _Run:
         raise not_ready(self.product, step, f"upstream {self.product.address(name)} has not been materialized yet")
 
     def port_table(self, port: str) -> str:
-        """The table of one of this product's ports, as a `relationships` rule reads it."""
+        """The table a `relationships` rule points at: a port of this product, or a port input."""
+        if isinstance(self.product.input(port), PortInput):
+            if port in self.unpublished:
+                raise LookupError(self.unpublished[port])
+            return quote(INPUT_PREFIX + port)
         return qualified(self.product.name, staging_name(port) if port in self.staged else port)
 
     def read_port_inputs(self, names: set[str]) -> None:
         """Copy the named port inputs in, each at the snapshot this run reads its producer at: the
-        one the run started from, or, for a producer this run published, the one it published."""
+        one the run started from, or, for a producer this run published, the one it published.
+        Personal columns come masked unless the producer grants this product personal data."""
+        consumer = self.product.product_address
         for name in sorted(names):
             source = self.product.input(name)
-            producer = source.address.rsplit(".", 1)[0]
-            own = [p.snapshot_id for p in self.lake.publications(self.con, producer)
+            resolved = resolve(source.address, domains_root_of(self.product))
+            if not may_read(resolved.port, consumer):  # refused when the location loads; checked again here
+                self.unpublished[name] = f"{source.port_address} is restricted, and grants {consumer} no access"
+                continue
+            own = [p.snapshot_id for p in self.lake.publications(self.con, resolved.producer.product)
                    if self.run_id is not None and p.run_id == self.run_id]
             snapshot = own[-1] if own else self.input_snapshot
+            address = resolved.address + (MASKED_SUFFIX if reads_masked(resolved.port, consumer) else "")
             try:
-                self.lake.read(self.con, source.address, snapshot)
+                self.lake.read(self.con, address, snapshot)
             except NotPublished:
                 self.unpublished[name] = f"port {source.address} has not been published yet (lake snapshot {snapshot})"
                 continue
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(INPUT_PREFIX + name)} AS "
-                             f"SELECT * FROM {lake_table(source.address)} AT (VERSION => {int(snapshot)})")
+                             f"SELECT * FROM {lake_table(address)} AT (VERSION => {int(snapshot)})")
 
 
 def measure(con: duckdb.DuckDBPyConnection, table: str, with_checksum: bool) -> tuple[int, str | None]:

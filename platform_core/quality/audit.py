@@ -3,7 +3,7 @@ step's own executor (SQL steps in DuckDB, pandas steps through pandera).
 
 A rule that fails on rows carries a sample of them, so its owner sees in the UI what broke
 without querying data that a failed run has dropped: a few rows, showing the rule's columns
-and what identifies a row (its source line, its key), with restricted columns masked.
+and what identifies a row (its source line, its key), with personal data masked.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from platform_core.quality.sql_executor import RefResolver, failing_rows, run_sq
 
 SAMPLE_ROWS = 5
 MASK = "***"
-MASKED_CLASSIFICATIONS = frozenset({"restricted"})
+MASKED_CLASSIFICATIONS = frozenset({"personal"})
 IDENTIFYING = ("source_file", "source_row")  # the lineage columns a raw row carries from bronze on
 
 
@@ -75,8 +75,8 @@ def sample_columns(step: Step, rule: Rule, types: dict[str, str]) -> list[str]:
 
 
 def masked_columns(product: Product) -> frozenset[str]:
-    """Columns a sample never shows: those restricted in any step or port of the product. A name
-    restricted in a published port is restricted in the bronze and silver steps it comes from too,
+    """Columns a sample never shows: those classified personal in any step or port of the product. A
+    name personal in a published port is personal in the bronze and silver steps it comes from too,
     where nobody classified it."""
     def level(step: Step, column: Column) -> str | None:
         return step.column_classification(column) if isinstance(step, Port) else column.classification

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from platform_core.storage.lake import Lake, LakeConfig, NotPublished, Publication
+from platform_core.storage.lake import ALIAS, PLATFORM_SCHEMA, Lake, LakeConfig, NotPublished, Publication
 
 if TYPE_CHECKING:  # settings build on storage, not the reverse
     from platform_core.settings import Settings
@@ -73,6 +73,19 @@ class Warehouse:
         """The publication a port's current version comes from, or None before its first."""
         found = self.publications(address)
         return found[-1] if found else None
+
+
+    def published_contract(self, product: str) -> str | None:
+        """The contract document (JSON) the product (`hr.overtime`) was last published under."""
+        found = self.publications(product)
+        if not found:
+            return None
+        last = found[-1]
+        with self.reader() as con:
+            row = con.execute(f"SELECT document FROM {ALIAS}.{PLATFORM_SCHEMA}.contracts WHERE contract = $c "
+                              "AND product = $p AND version = $v", {"c": last.contract, "p": product,
+                                                                   "v": last.version}).fetchone()
+        return row[0] if row else None
 
 
 @functools.lru_cache(maxsize=8)

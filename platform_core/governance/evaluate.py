@@ -1,0 +1,130 @@
+"""Governing a domain: every policy in force over every product, and who may read what.
+
+The verdict is a list of violations, errors and warnings, each naming its file and field.
+Errors stop the domain's code location from loading and make `mesh check` exit 1; warnings
+show on the product's assets in the UI as a failing `policies` check, and in `mesh check`.
+
+Access is not a policy a domain can tune: a product that reads a restricted port without
+a grant is refused, with who to ask.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from platform_core.descriptors.addresses import AddressError, domains_root_of, resolve
+from platform_core.descriptors.files import display_path, read_yaml
+from platform_core.descriptors.spec import Domain, Product
+from platform_core.errors import PlatformError, Problem, ProblemCollector
+from platform_core.governance.policies import Context, Policy, Severity
+from platform_core.governance.settings import policies_in_force
+from platform_core.storage.lake import NotPublished
+from platform_core.storage.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    severity: Severity
+    file: str
+    field: str
+    message: str
+    hint: str
+    product: str  # <domain>.<product>
+    port: str | None = None
+
+    def problem(self) -> Problem:
+        return Problem(self.file, self.field, f"[{self.policy}] {self.message} (fix: {self.hint})")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"severity": self.severity, "policy": self.policy, "file": self.file, "field": self.field,
+                "message": self.message, "hint": self.hint, "product": self.product, "port": self.port}
+
+
+def govern(domain: Domain, context: Context) -> list[Violation]:
+    """Every violation of the domain: its policy settings' problems, then each product's."""
+    policies, problems = policies_in_force(domain)
+    found = [Violation("policy_settings", "error", p.file, p.field, p.message,
+                       "tighten a policy in domain.yaml, never weaken it", domain.name) for p in problems]
+    for product in domain.products:
+        found += list(_product_violations(product, policies, context))
+        found += list(access_violations(product))
+    return found
+
+
+def _product_violations(product: Product, policies: list[Policy], context: Context) -> Iterator[Violation]:
+    where = display_path(product.directory / "product.yaml")
+    for policy in policies:
+        if policy.kind.scope != "product":
+            continue
+        for finding in policy.kind.check(product, context, policy.params):
+            yield Violation(policy.name, policy.severity, where, finding.field, finding.message, policy.kind.hint,
+                            product.product_address, finding.port)
+
+
+def access_violations(product: Product) -> Iterator[Violation]:
+    """Port inputs this product may not read: restricted ports that do not grant it."""
+    where = display_path(product.directory / "product.yaml")
+    for i, source in enumerate(product.inputs):
+        if getattr(source, "kind", None) != "port":
+            continue
+        try:
+            resolved = resolve(source.address, domains_root_of(product))
+        except AddressError:
+            continue  # the loader reports it
+        port = resolved.port
+        if port.access == "restricted" and port.grant(product.product_address) is None:
+            yield Violation(
+                "access", "error", where, f"inputs[{i}].address",
+                f"{product.product_address} reads {source.port_address}, a restricted port, without a grant",
+                f"ask {resolved.producer.asking} to add {{consumer: {product.product_address}, purpose: ...}} to "
+                f"the grants of {source.port_address}", product.product_address)
+
+
+def raise_errors(domain: Domain, violations: list[Violation]) -> None:
+    errors = [v.problem() for v in violations if v.severity == "error"]
+    if errors:
+        raise PlatformError(errors, f"domain {domain.name!r} breaks {len(errors)} governance rule(s)")
+
+
+# --- what policies look at beyond the product ------------------------------------------------
+
+
+def mesh_context(domains_root: Path, published: Callable[[str], dict | None] | None = None,
+                 today: date | None = None) -> Context:
+    """A context reading the mesh's descriptors under `domains_root` and, when given, `published`:
+    `product -> contract document` as last published."""
+    return Context(today=today or datetime.now(timezone.utc).date(),
+                   published=published or (lambda product: None),
+                   consumers_of=lambda address, major: readers_of(domains_root, address, major))
+
+
+def readers_of(domains_root: Path, address: str, major: int | None = None) -> list[str]:
+    """Products of the mesh whose descriptors read port `address` unpinned or pinned to `major`,
+    read tolerantly: a broken descriptor elsewhere reads nothing."""
+    reading = {address} | ({f"{address}@{major}"} if major is not None else set())
+    readers = []
+    for path in sorted(domains_root.glob("*/products/*/product.yaml")):
+        data = read_yaml(path, ProblemCollector())
+        inputs = data.get("inputs") if isinstance(data, dict) else None
+        for entry in inputs if isinstance(inputs, list) else []:
+            if isinstance(entry, dict) and entry.get("address") in reading:
+                readers.append(f"{path.parent.parent.parent.name}.{path.parent.name}")
+    return sorted(set(readers))
+
+
+def published_contracts(warehouse: Warehouse) -> Callable[[str], dict | None]:
+    """`product -> the contract document it was last published under`, read from the lake; None when
+    it has none (nothing published yet)."""
+    def lookup(product: str) -> dict | None:
+        try:
+            text = warehouse.published_contract(product)
+        except NotPublished:
+            return None
+        return json.loads(text) if text else None
+
+    return lookup

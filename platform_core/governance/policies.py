@@ -1,0 +1,277 @@
+"""Policies as code: the rules every product of the mesh follows, each small, named and documented.
+
+A policy kind is a check over one product (and what it reads); a policy in force is a kind
+with a severity and parameters. The global set below applies to every domain; a domain may
+make one stricter (a higher threshold, `warn` made `error`) or add policies of its own
+(platform_core.governance.settings), never weaken a global `error` one.
+
+Each kind's parameters say which way is stricter, so a domain's setting can be judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from platform_core.descriptors.addresses import AddressError, Contract, domains_root_of, producer_contract
+from platform_core.descriptors.spec import CLASSIFICATION_ORDER, Product, major_of
+from platform_core.governance.changes import breaking_for_consumers
+
+Severity = Literal["error", "warn"]
+Stricter = Literal["higher", "lower", "more", "less"]  # for numbers; for lists: more items, or fewer
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a policy found wrong with a product: the field, in words; the port it is about, if one."""
+
+    field: str
+    message: str
+    port: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What policies may look at beyond the product itself."""
+
+    today: date
+    published: Callable[[str], dict | None] = lambda product: None  # the contract a product was last published under
+    # products of the mesh reading a port (address, major version) at that major
+    consumers_of: Callable[[str, int | None], list[str]] = lambda address, major: []
+
+    def producer(self, product: Product, address: str) -> Contract | None:
+        try:
+            return producer_contract(address, domains_root_of(product))
+        except AddressError:
+            return None  # an unknown producer is the loader's error, not a policy's
+
+
+@dataclass(frozen=True)
+class Param:
+    default: object
+    stricter: Stricter
+    doc: str
+
+
+@dataclass(frozen=True)
+class PolicyKind:
+    name: str
+    description: str
+    hint: str
+    check: Callable[[Product, Context, Mapping[str, object]], Iterator[Finding]]
+    params: Mapping[str, Param] = field(default_factory=dict)
+    scope: Literal["product", "mesh"] = "product"  # "mesh": only `mesh check` sees every domain at once
+
+
+KINDS: dict[str, PolicyKind] = {}
+
+
+def kind(name: str, description: str, hint: str, params: Mapping[str, Param] | None = None,
+         scope: Literal["product", "mesh"] = "product"):
+    """Register a policy kind: the decorated function yields its findings for one product."""
+    def register(check: Callable[[Product, Context, Mapping[str, object]], Iterator[Finding]]):
+        KINDS[name] = PolicyKind(name, description, hint, check, params or {}, scope)
+        return check
+
+    return register
+
+
+# --- the kinds ----------------------------------------------------------------------------------
+
+
+@kind("owner_contact", "Every product names its owning team and a contact address.",
+      "add owner: {team: <slug>, name: <team name>, contact: <e-mail>} to the product")
+def _owner_contact(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    if not product.owner.contact:
+        yield Finding("owner.contact", "no contact: consumers cannot reach the owning team")
+
+
+@kind("useful_descriptions", "Products, ports and port columns are described at a useful length.",
+      "say what the product is for, what a row of the port is, what the column means",
+      {"product": Param(40, "higher", "characters a product's description has at least"),
+       "port": Param(20, "higher", "characters a port's description has at least"),
+       "column": Param(10, "higher", "characters a port column's description has at least")})
+def _useful_descriptions(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    if len(product.description) < int(params["product"]):
+        yield Finding("description", f"{len(product.description)} characters, fewer than {params['product']}")
+    for i, port in enumerate(product.output_ports):
+        if len(port.description) < int(params["port"]):
+            yield Finding(f"output_ports[{i}].description",
+                          f"{len(port.description)} characters, fewer than {params['port']}", port.name)
+        for j, column in enumerate(port.columns):
+            if len(column.description) < int(params["column"]):
+                yield Finding(f"output_ports[{i}].columns[{j}].description",
+                              f"{column.name}: {len(column.description)} characters, fewer than {params['column']}",
+                              port.name)
+
+
+@kind("port_classification", "Every port says how sensitive it is (public, internal, confidential, personal); "
+      "its columns inherit it unless they say otherwise.",
+      "add classification: public | internal | confidential | personal to the port")
+def _port_classification(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    for i, port in enumerate(product.output_ports):
+        if port.classification is None:
+            yield Finding(f"output_ports[{i}].classification", "not classified", port.name)
+
+
+@kind("personal_data_protected", "Personal columns are only in restricted ports, or declare how they are masked "
+      "for consumers without a grant.",
+      "make the port access: restricted, or give the column masking: hash | null")
+def _personal_data_protected(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    for i, port in enumerate(product.output_ports):
+        if port.access == "restricted":
+            continue
+        for j, column in enumerate(port.columns):
+            if port.column_classification(column) == "personal" and column.masking is None:
+                yield Finding(f"output_ports[{i}].columns[{j}].masking",
+                              f"{column.name} is personal data in a public port, and says not how it is masked",
+                              port.name)
+
+
+@kind("sla_and_schedule", "Every product past draft commits to a freshness SLA and is built on a schedule (a draft "
+      "gets the platform's default freshness).",
+      "add sla: {freshness: {fail_after: 26h}} and schedule: {cron: \"0 6 * * *\", timezone: Europe/Paris}")
+def _sla_and_schedule(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    if product.status == "draft":
+        return
+    if product.sla is None:
+        yield Finding("sla", "no freshness SLA")
+    if product.schedule is None:
+        yield Finding("schedule", "no schedule")
+
+
+@kind("semver_version", "Products are versioned with semantic versioning (major.minor.patch).",
+      "write the version as 1.0.0; a change that breaks consumers raises the major number")
+def _semver_version(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    if major_of(product.version) is None:
+        yield Finding("version", f"{product.version!r} is not a semantic version")
+
+
+@kind("consumers_declared", "Every input from another domain says its purpose, and its producer lists the "
+      "consuming product among its consumers.",
+      "give the input a purpose, and ask the producer's owner to add {name, product, purpose} to its consumers")
+def _consumers_declared(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    for i, source in enumerate(product.inputs):
+        if getattr(source, "kind", None) != "port" or source.parts[0] == product.domain:
+            continue
+        if not source.purpose:
+            yield Finding(f"inputs[{i}].purpose", f"{source.address} is read with no purpose said")
+        producer = ctx.producer(product, source.product_address)
+        if producer is not None and not any(c.product == product.product_address for c in producer.consumers):
+            yield Finding(f"inputs[{i}].address", f"{producer.product} does not list {product.product_address} among "
+                                                  f"its consumers; ask {producer.asking}")
+
+
+def _lifecycle(product: Product, ctx: Context) -> Iterator[tuple[int, str, date | None, str]]:
+    """Each port input that reads something deprecated: (input, what, sunset, what replaces it)."""
+    for i, source in enumerate(product.inputs):
+        if getattr(source, "kind", None) != "port":
+            continue
+        producer = ctx.producer(product, source.product_address)
+        if producer is None:
+            continue
+        if producer.status == "deprecated":
+            yield i, f"{producer.product} is deprecated", producer.sunset, "a product that replaces it"
+        previous = producer.previous
+        if source.major is not None and previous is not None and source.major == previous.major:
+            yield i, f"{source.address} is major {source.major} of {producer.product}, deprecated since " \
+                     f"{producer.version}", previous.sunset, f"{source.port_address}@{producer.major}"
+
+
+@kind("no_sunset_passed", "No product reads a deprecated product or major version past its sunset date, nor "
+      "publishes a previous major past its own.",
+      "move the input to the current major (or the replacing product); remove `previous` once its sunset passed")
+def _no_sunset_passed(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    for i, what, sunset, instead in _lifecycle(product, ctx):
+        if sunset is not None and sunset < ctx.today:
+            yield Finding(f"inputs[{i}].address", f"{what}, and its sunset {sunset} has passed: read {instead}")
+    if product.previous is not None and product.previous.sunset < ctx.today:
+        yield Finding("previous.sunset", f"the previous major ({product.previous.version}) was to stop being "
+                                         f"published on {product.previous.sunset}")
+
+
+@kind("deprecated_inputs", "A product reading something deprecated is warned, with what replaces it and when.",
+      "move the input before the sunset date")
+def _deprecated_inputs(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    for i, what, sunset, instead in _lifecycle(product, ctx):
+        if sunset is None or sunset >= ctx.today:
+            yield Finding(f"inputs[{i}].address", f"{what}; read {instead}" +
+                          (f" before {sunset}" if sunset else ""))
+
+
+@kind("breaking_changes_need_major", "A change that breaks consumers (a column removed or renamed, a type narrowed, "
+      "a column made nullable, a guarantee loosened) comes with a new major version.",
+      "raise the major version (and keep the previous major published with `previous` until its consumers move)")
+def _breaking_changes_need_major(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    published = ctx.published(product.product_address)
+    if published is None or major_of(str(published.get("version"))) != product.major:
+        return
+    for change in breaking_for_consumers(published, product):
+        port = f"{product.product_address}.{change.port}"
+        readers = ctx.consumers_of(port, product.major) if change.port else []
+        who = f"; it would break {', '.join(readers)}" if readers else ""
+        yield Finding(change.field, f"{change.what} (published as {published.get('version')}){who}", change.port)
+
+
+@kind("no_step_loops", "No step depends on its own output through other products' ports.",
+      "break the loop: one of the steps must not read the port it feeds", scope="mesh")
+def _no_step_loops(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    return iter(())  # seen only with the whole mesh: `mesh check` and the platform's catalog
+
+
+# --- kinds for a domain's own policies -----------------------------------------------------------
+
+
+@kind("required_tags", "Every product carries the given tags.", "add the tags to the product's tags",
+      {"tags": Param([], "more", "tags every product must carry")})
+def _required_tags(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    missing = [t for t in params["tags"] if t not in product.tags]  # type: ignore[union-attr]
+    if missing:
+        yield Finding("tags", f"missing {', '.join(missing)}")
+
+
+@kind("max_classification", "No port holds data more sensitive than the given level.",
+      "publish less sensitive data, or move the port to a domain that may hold it",
+      {"level": Param("personal", "lower", "the most sensitive classification a port may hold")})
+def _max_classification(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    limit = CLASSIFICATION_ORDER.index(str(params["level"]))
+    for i, port in enumerate(product.output_ports):
+        if CLASSIFICATION_ORDER.index(port.effective_classification) > limit:
+            yield Finding(f"output_ports[{i}]", f"holds {port.effective_classification} data, above {params['level']}",
+                          port.name)
+
+
+# --- the global set ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy in force: a kind, its severity and parameters, and where it comes from."""
+
+    name: str
+    kind: PolicyKind
+    severity: Severity
+    params: Mapping[str, object]
+    source: str  # "global", "global, tightened by domains/hr/domain.yaml", "domains/hr/domain.yaml"
+
+
+GLOBAL: tuple[tuple[str, Severity], ...] = (
+    ("owner_contact", "error"),
+    ("useful_descriptions", "warn"),
+    ("port_classification", "error"),
+    ("personal_data_protected", "error"),
+    ("sla_and_schedule", "error"),
+    ("semver_version", "error"),
+    ("consumers_declared", "error"),
+    ("no_sunset_passed", "error"),
+    ("deprecated_inputs", "warn"),
+    ("breaking_changes_need_major", "error"),
+    ("no_step_loops", "error"),
+)
+
+
+def global_policies() -> list[Policy]:
+    return [Policy(name, KINDS[name], severity, {k: p.default for k, p in KINDS[name].params.items()}, "global")
+            for name, severity in GLOBAL]
