@@ -9,23 +9,41 @@ from pathlib import Path
 import click
 
 from platform_core.descriptors.loader import load_domain
-from platform_core.descriptors.workspace import domain_directories, read_workspace
+from platform_core.descriptors.workspace import domain_directories, find_workspace, read_workspace
 from platform_core.errors import PlatformError
 from platform_core.governance.report import counts, table
-from platform_core.scaffold.plan import PRODUCT_TEMPLATES, Plan, ScaffoldError, apply, plan_domain, plan_product
+from platform_core.scaffold.plan import (
+    EXAMPLE_PRODUCT, PRODUCT_TEMPLATES, Plan, ScaffoldError, apply, plan_domain, plan_product, remove_domain,
+)
 from platform_core.settings import Settings
 
 PLATFORM_MODULE = "platform_core.definitions"  # the platform's own location: no descriptors to check
 
 
-@click.group()
-def main() -> None:
-    """Self-service data mesh on Dagster: check, build and publish data products."""
+@click.group(invoke_without_command=True)
+@click.pass_context
+def main(context: click.Context) -> None:
+    """Self-service data mesh on Dagster: find, check, document and scaffold data products.
+
+    Exit status: 0 when all is well, 1 when the command found a problem (an invalid descriptor,
+    an unhealthy product, no match, an unknown address), 2 when it was called wrongly."""
+    if context.invoked_subcommand is None:
+        click.echo(context.get_help())
+
+
+def _find_workspace(_context: click.Context, _parameter: click.Parameter, value: Path | None) -> Path:
+    return value if value is not None else find_workspace()
 
 
 _workspace = click.option("-w", "--workspace", "workspace", type=click.Path(dir_okay=False, path_type=Path),
-                          default="workspace.yaml", show_default=True, help="The workspace listing the domains.")
+                          callback=_find_workspace,
+                          help="The workspace listing the domains [default: workspace.yaml here or in the nearest "
+                               "folder above].")
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+_project = click.option("--project", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                        callback=lambda _c, _p, value: value if value is not None else find_workspace().parent,
+                        help="The project folder (holding workspace.yaml and domains/) [default: here or the nearest "
+                             "folder above with a workspace.yaml].")
 
 
 @main.command()
@@ -160,6 +178,203 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
                table(rows, ["product", "breaks", "change", "field"]) if rows else "no product to compare")
 
 
+# --- finding and reading the mesh ---------------------------------------------------------
+
+
+def _mesh(workspace: Path):  # noqa: ANN202 - a Mesh
+    from platform_core.catalog.mesh import load_mesh
+
+    _locations(workspace)  # an unreadable workspace is said once, plainly
+    mesh = load_mesh(workspace)
+    for problem in mesh.problems:
+        click.echo(f"note: {problem.splitlines()[0]} (mesh check says more)", err=True)
+    return mesh
+
+
+def _instance():  # noqa: ANN202 - a DagsterInstance or None
+    """The Dagster instance of DAGSTER_HOME, or None (then only the descriptors are read)."""
+    import os
+
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        return None
+    return dg.DagsterInstance.get()
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--domain", help="Only this domain's products and ports.")
+@click.option("--owner", help="Only products of this owner: team slug (team:hr-data or hr-data) or name.")
+@click.option("--tag", help="Only products with this tag.")
+@_workspace
+@_json
+def catalog(text: str | None, domain: str | None, owner: str | None, tag: str | None, workspace: Path,
+            as_json: bool) -> None:
+    """Search products and ports by name, title, description, tags and column names.
+
+    Without TEXT, list every product. Exit status 1 when nothing matches."""
+    from platform_core.catalog.discovery import search
+
+    rows = search(_mesh(workspace), text, domain, owner, tag)
+    click.echo(json.dumps(rows, indent=2) if as_json else
+               table(rows, ["kind", "address", "what", "owner", "classification", "description"],
+                     {"description": 70, "what": 30}) if rows else "nothing matches")
+    if not rows:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("address")
+@_workspace
+@_json
+def show(address: str, workspace: Path, as_json: bool) -> None:
+    """Everything about a product (hr.overtime) or a port (hr.overtime.payroll_compensation): owner,
+    consumers, SLA, columns, rules, lineage and, from the instance in DAGSTER_HOME, its health."""
+    from platform_core.catalog.discovery import UnknownAddress, show as describe, show_text
+
+    try:
+        shown = describe(_mesh(workspace), address, _instance())
+    except UnknownAddress as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(json.dumps(shown, indent=2, default=str) if as_json else "\n".join(show_text(shown)))
+
+
+@main.command()
+@click.option("--domain", help="Only this domain's products.")
+@_workspace
+@_json
+def status(domain: str | None, workspace: Path, as_json: bool) -> None:
+    """The health of every product from the Dagster instance in DAGSTER_HOME: healthy, stale,
+    failing checks, failed last run or never materialized, with the reason.
+
+    Exit status 1 when any product is unhealthy (for monitoring), 2 without DAGSTER_HOME."""
+    from dataclasses import asdict
+
+    from platform_core.catalog.discovery import status as health_of
+
+    instance = _instance()
+    if instance is None:
+        click.echo("DAGSTER_HOME is not set: it names the Dagster instance whose runs are read "
+                   "(scripts/platform.sh uses dagster_home/)", err=True)
+        sys.exit(2)
+    found = health_of(_mesh(workspace), instance, domain)
+    rows = [{"product": h.address, "state": h.state, "freshness": h.freshness,
+             "last published": h.last_materialized.strftime("%Y-%m-%d %H:%M UTC") if h.last_materialized else "never",
+             "failed checks": h.checks_failed, "reason": "; ".join(h.reasons)} for h in found]
+    click.echo(json.dumps([asdict(h) for h in found], indent=2, default=str) if as_json else
+               table(rows, list(rows[0]) if rows else ["product"], {"reason": 100}) if rows else "no product")
+    if any(not h.healthy for h in found):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("address")
+@click.option("--upstream", "direction", flag_value="upstream", help="What the product reads, and so on up.")
+@click.option("--downstream", "direction", flag_value="downstream", default=True,
+              help="Who reads the product, and so on down [default].")
+@_workspace
+@_json
+def lineage(address: str, direction: str, workspace: Path, as_json: bool) -> None:
+    """The product-level dependency tree of a product (or a port's product)."""
+    from platform_core.catalog.discovery import UnknownAddress, find, lineage as tree_of, lineage_text
+
+    mesh = _mesh(workspace)
+    try:
+        product, _ = find(mesh, address)
+    except UnknownAddress as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    tree = tree_of(mesh, product, direction)
+    click.echo(json.dumps(tree, indent=2) if as_json else "\n".join(lineage_text(tree, direction)))
+
+
+@main.group()
+def contract() -> None:
+    """Data contracts in the Open Data Contract Standard (ODCS v3)."""
+
+
+@contract.command("export")
+@click.argument("address")
+@click.option("--format", "format_", type=click.Choice(["odcs"]), default="odcs", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file, not stdout.")
+@_workspace
+def contract_export(address: str, format_: str, out: Path | None, workspace: Path) -> None:
+    """A product (or one port of it) as an ODCS v3 contract, validated against the official schema."""
+    from platform_core.catalog.discovery import UnknownAddress, find
+    from platform_core.catalog.odcs import contract_yaml, export_contract, validate_contract
+
+    try:
+        product, port = find(_mesh(workspace), address)
+    except UnknownAddress as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    document = export_contract(product, Settings.from_env(), port=port)
+    if errors := validate_contract(document):
+        click.echo("the export does not validate against the ODCS schema:\n" + "\n".join(errors), err=True)
+        sys.exit(1)
+    if out is None:
+        click.echo(contract_yaml(document), nl=False)
+    else:
+        out.write_text(contract_yaml(document), encoding="utf-8")
+        click.echo(f"wrote {out} ({format_} {document['apiVersion']}, valid)")
+
+
+@contract.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--into", "domain_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The domain folder to add the product to (domains/<domain>) [default: the contract's domain].")
+@_project
+def contract_import(file: Path, domain_dir: Path | None, project: Path) -> None:
+    """An ODCS contract becomes a product descriptor skeleton: columns, types, rules, owner, SLA."""
+    from platform_core.catalog.odcs import read_contract, validate_contract
+    from platform_core.catalog.odcs_import import import_contract, write_skeleton
+
+    try:
+        document = read_contract(file)
+        if errors := validate_contract(document):
+            raise PlatformError([], f"{file} is not a valid ODCS contract:\n" + "\n".join(errors))
+        skeleton = import_contract(document, domain=domain_dir.resolve().name if domain_dir else None)
+        domain = (domain_dir or project / "domains" / skeleton.domain).resolve()
+        if not (domain / "domain.yaml").is_file():
+            raise PlatformError([], f"there is no domain {domain.name!r} ({domain}); create it first with "
+                                    f"mesh new domain {domain.name} --empty, or pass --into domains/<domain>")
+        written = write_skeleton(skeleton, domain / "products" / skeleton.name)
+        load_domain(domain)
+    except (PlatformError, FileExistsError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo("wrote:\n" + "\n".join(f"  {path}" for path in written))
+    click.echo("\n".join(f"note: {note}" for note in skeleton.notes))
+    click.echo(f"product {domain.name}.{skeleton.name} loads; write its SQL, then run mesh check.")
+
+
+@main.group()
+def docs() -> None:
+    """The mesh's documentation site for business readers."""
+
+
+@docs.command("build")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="The site's folder [default: MESH_SITE, else warehouse/site].")
+@_workspace
+def docs_build(out: Path | None, workspace: Path) -> None:
+    """Write the static site: a searchable index, a page per domain and per product, with the
+    latest health from the instance in DAGSTER_HOME when there is one."""
+    from platform_core.catalog.health import product_health
+    from platform_core.catalog.site import SiteError, build_site
+
+    mesh, instance = _mesh(workspace), _instance()
+    health = {p.product_address: product_health(instance, p) for p in mesh.products} if instance else None
+    try:
+        index = build_site(mesh, (out or Settings.from_env().site_root).resolve(), health)
+    except SiteError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(f"open file://{index}")
+
+
 def _locations(workspace: Path) -> list:
     try:
         return read_workspace(workspace)
@@ -173,8 +388,6 @@ def new() -> None:
     """Scaffold a new domain or product from the platform's templates."""
 
 
-_project = click.option("--project", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".",
-                        show_default=True, help="The project folder (holding workspace.yaml and domains/).")
 _dry_run = click.option("--dry-run", is_flag=True, help="List what would be written, and write nothing.")
 _template = click.option("--template", type=click.Choice(PRODUCT_TEMPLATES), default="simple", show_default=True,
                          help="simple: one published table; dimensional: two dimensions, a fact and a business view.")
@@ -185,14 +398,43 @@ _template = click.option("--template", type=click.Choice(PRODUCT_TEMPLATES), def
 @click.option("--owner", required=True, help="Owning team, as team:<slug> (for example team:zeta-ops).")
 @click.option("--contact", required=True, help="Contact e-mail of the owning team (consumers write to it).")
 @click.option("--description", help="One sentence on what the domain covers.")
+@click.option("--product", "product", default=EXAMPLE_PRODUCT, show_default=True,
+              help="Name of the first product, generated from the template with sample data.")
+@click.option("--empty", is_flag=True, help="No first product: the domain starts empty (mesh new product adds one).")
 @_template
 @_dry_run
 @_project
-def new_domain(name: str, owner: str, contact: str, description: str | None, template: str, dry_run: bool,
-               project: Path) -> None:
-    """Create domains/NAME with an example product and register it in workspace.yaml."""
-    _run(lambda: plan_domain(project.resolve(), name, owner, contact, description, template), dry_run,
+def new_domain(name: str, owner: str, contact: str, description: str | None, product: str, empty: bool,
+               template: str, dry_run: bool, project: Path) -> None:
+    """Create domains/NAME with a first product and register it in workspace.yaml.
+
+    A running platform shows the new code location within a minute; mesh remove domain NAME
+    undoes it."""
+    _run(lambda: plan_domain(project.resolve(), name, owner, contact, description, template,
+                             None if empty else product), dry_run,
          f"domain {name} is ready: see domains/{name}/README.md for the next steps.")
+
+
+@main.group()
+def remove() -> None:
+    """Undo a scaffold."""
+
+
+@remove.command("domain")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_project
+def remove_domain_command(name: str, yes: bool, project: Path) -> None:
+    """Delete domains/NAME and its code location in workspace.yaml (refused while another domain
+    reads its ports). Its published data stays in the lake until retention expires it."""
+    if not yes:
+        click.confirm(f"delete domains/{name}/ and its code location?", abort=True)
+    try:
+        removed = remove_domain(project.resolve(), name)
+    except (ScaffoldError, PlatformError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo("removed:\n" + "\n".join(f"  {what}" for what in removed))
 
 
 @new.command("product")

@@ -9,10 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from platform_core.descriptors.types import parse_duration
+from platform_core.descriptors.workspace import find_workspace
 from platform_core.storage.lake import LakeConfig
 
 WAREHOUSE_VARIABLE = "MESH_WAREHOUSE"
 WORKSPACE_VARIABLE = "MESH_WORKSPACE"
+SITE_VARIABLE = "MESH_SITE"
 LAKE_CATALOG_VARIABLE = "MESH_LAKE_CATALOG"
 LAKE_DATA_VARIABLE = "MESH_LAKE_DATA"
 LAKE_RETENTION_VARIABLE = "MESH_LAKE_RETENTION"
@@ -30,6 +32,11 @@ class Settings:
     lake: LakeConfig | None = None  # None: the local lake under the warehouse root
     lake_retention: timedelta = DEFAULT_RETENTION
     masking_key_file: Path | None = None  # read when a run masks personal data, if the variable is unset
+    site: Path | None = None  # None: the docs site under the warehouse root
+
+    @property
+    def site_root(self) -> Path:
+        return self.site or self.warehouse_root / "site"
 
     @property
     def lake_config(self) -> LakeConfig:
@@ -39,13 +46,15 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """`MESH_WAREHOUSE` sets the storage root (default `warehouse/`), `MESH_WORKSPACE` the
         workspace whose domains the catalog lists (default `workspace.yaml`), both relative to
-        the working directory. The lake defaults to a SQLite catalog and a data folder under the
+        the project folder: the working directory, or the nearest one above it with a workspace.yaml. The lake defaults to a SQLite catalog and a data folder under the
         root; `MESH_LAKE_CATALOG` (`sqlite:<file>` or `postgres:<connection string>`) and
         `MESH_LAKE_DATA` (a folder or `s3://bucket/prefix/`) move it, `MESH_LAKE_RETENTION`
-        (`30d`) says how long its history is kept."""
+        (`30d`) says how long its history is kept; `MESH_SITE` where the docs site is written
+        (default `<root>/site`)."""
         environ = os.environ if environ is None else environ
-        root = Path(environ.get(WAREHOUSE_VARIABLE) or "warehouse").expanduser().resolve()
-        workspace = Path(environ.get(WORKSPACE_VARIABLE) or "workspace.yaml").expanduser().resolve()
+        project = find_workspace().parent  # the working directory, or the project folder above it
+        root = (project / Path(environ.get(WAREHOUSE_VARIABLE) or "warehouse").expanduser()).resolve()
+        workspace = (project / Path(environ.get(WORKSPACE_VARIABLE) or "workspace.yaml").expanduser()).resolve()
         default = LakeConfig.local(root)
         catalog = environ.get(LAKE_CATALOG_VARIABLE) or default.catalog
         if catalog.startswith("sqlite:"):  # a relative file is taken from the working directory, like the root
@@ -59,8 +68,10 @@ class Settings:
         except ValueError as error:
             raise ValueError(f"{LAKE_RETENTION_VARIABLE}: {error}") from None
         key_file = environ.get(MASKING_KEY_FILE_VARIABLE) or str(default_key_file(environ))
+        site = environ.get(SITE_VARIABLE)
         return cls(warehouse_root=root, workspace=workspace, lake=None if lake == default else lake,
-                   lake_retention=retention, masking_key_file=Path(key_file).expanduser().resolve())
+                   lake_retention=retention, masking_key_file=Path(key_file).expanduser().resolve(),
+                   site=Path(site).expanduser().resolve() if site else None)
 
 
 def default_key_file(environ: Mapping[str, str]) -> Path:

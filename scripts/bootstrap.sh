@@ -9,8 +9,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]"
+  echo "installing the project into .venv (the log: .venv/install.log)..."
+  # pip and the build backend talk a lot; their log is shown only when the install fails.
+  if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+         .venv/bin/python -m pip install --quiet -e ".[test]"; } > .venv/install.log 2>&1; then
+    cat .venv/install.log >&2
+    echo "installing the project failed (above)" >&2
+    exit 1
+  fi
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 # DuckDB cannot download extensions on a closed network: the lake's come from their wheels

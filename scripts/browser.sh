@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chromium for the browser tests (tests/test_ui.py), from Debian's packages.
+# Chromium for the browser tests (tests/test_ui.py, tests/test_site.py), from Debian's packages.
 # Installed when missing and this machine can (root with apt-get, as on CI). Elsewhere the
 # browser tests are skipped with a note, except under CI=true, where they must run.
 set -euo pipefail

@@ -14,7 +14,7 @@ from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
-from tests.factories import LEDGER_SQL, consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
+from tests.factories import LEDGER_SQL, consumer_product_yaml, copy_of_the_mesh, product_yaml, write_consumer_domain, write_domain
 
 FILE = "domains/ledger/products/vat/product.yaml"
 
@@ -106,6 +106,35 @@ def test_consumers_follow_upstream_updates_through_automation(tmp_path: Path, se
     assert result.get_requested_partitions(vat_key) == {None}
     result = dg.evaluate_automation_conditions(defs=ledger, instance=instance, cursor=result.cursor)
     assert result.total_requested == 0  # requested once, not on every tick
+
+
+def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: object) -> tuple[set[dg.AssetKey], object]:
+    """One tick of the domain's automation sensor, and the run it requests, as the daemon would."""
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    requested = {r.key for r in result.results if isinstance(r.key, dg.AssetKey) and r.true_subset.size}
+    if requested:
+        assert dg.materialize(list(defs.assets), instance=instance, resources=defs.resources,
+                              selection=dg.AssetSelection.assets(*requested)).success
+    return requested, result.cursor
+
+
+def test_on_a_fresh_warehouse_automation_completes_every_consumer_product(tmp_path: Path, instance) -> None:
+    """Only the producers are materialized by hand; finance's automation builds the rest: its own
+    sources once when found missing, then every step that follows hr's and sales' ports."""
+    domains = copy_of_the_mesh(tmp_path)
+    settings = Settings(warehouse_root=tmp_path / "warehouse")
+    finance = build_domain(domains / "finance", settings)
+    specs = {spec.key: spec for spec in finance.resolve_all_asset_specs()}
+    own, cursor = _tick(finance, instance, None)  # the sensor starts: nothing is published yet
+    assert own and all(d.asset_key.path[0] == "finance" for key in own for d in specs[key].deps)
+    assert _tick(finance, instance, cursor)[0] == set()  # built once, not on every tick
+    for producer in ("hr", "sales"):
+        assert materialize(build_domain(domains / producer, settings), instance).success
+    following, cursor = _tick(finance, instance, cursor)
+    every = {key for key in specs if key.path[0] == "finance"}
+    assert own | following == every, every - own - following
+    assert _tick(finance, instance, cursor)[0] == set()
+    assert all(instance.get_latest_materialization_event(key) for key in every)
 
 
 def test_a_producer_that_fails_its_checks_triggers_no_consumer(tmp_path: Path, settings: Settings, instance) -> None:

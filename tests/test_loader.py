@@ -268,6 +268,22 @@ def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
     assert "duplicate key 'version'" in str(raised.value)
 
 
+def test_a_comma_inside_a_one_line_mapping_is_refused_not_cut(tmp_path: Path) -> None:
+    text = yaml.safe_dump(product_yaml(), sort_keys=False)
+    block = "owner:\n  team: shop-data\n  contact: shop@example.com\n"
+    assert block in text
+    flow = text.replace(block, "owner: {team: shop-data, name: Shop, web analytics, contact: shop@example.com}\n")
+    with pytest.raises(PlatformError) as raised:
+        load_domain(write_domain(tmp_path, files={"products/sales/product.yaml": flow}))
+    (problem,) = raised.value.problems
+    assert problem.message.startswith("YAML error at line 5, column 38: 'web analytics' has no value: in a one-line "
+                                      "{...} mapping a comma ends the value before it; put that value in quotes")
+    # quoted, the comma is text; an explicitly empty value is still the loader's to judge
+    quoted = flow.replace("name: Shop, web analytics,", 'name: "Shop, web analytics",')
+    (product,) = load_domain(write_domain(tmp_path, files={"products/sales/product.yaml": quoted})).products
+    assert product.owner.name == "Shop, web analytics"
+
+
 def test_product_must_live_in_its_domain_and_folder(tmp_path: Path) -> None:
     data = product_yaml()
     data["domain"], data["name"] = "finance", "revenue"

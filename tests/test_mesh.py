@@ -76,6 +76,8 @@ def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Pat
         ("finance.overtime_cost_ratio", "hr.overtime.dim_entity", True),
         ("finance.overtime_cost_ratio", "sales.orders.revenue_by_entity_month", True),
     }
+    site = (settings.site_root / "products" / "hr.overtime.html").read_text(encoding="utf-8")  # rebuilt with it
+    assert "Healthy: published, fresh, and every check passed" in site
     (publication,) = warehouse.publications("platform.mesh")  # the three tables, in one commit
     assert publication.ports == ("catalog_ports", "catalog_products", "dependencies")
 
@@ -147,3 +149,35 @@ def test_dropping_a_column_consumers_read_without_a_new_major_is_refused(mesh_ru
         "move))"]
     descriptor.write_text(descriptor.read_text().replace("\nversion: 1.0.0\n", "\nversion: 2.0.0\n"))
     assert build_domain(descriptor.parent.parent.parent, settings).assets  # a new major says it
+
+
+def test_the_catalog_refreshes_when_a_domain_publishes_or_a_descriptor_changes(tmp_path: Path) -> None:
+    domains = copy_of_the_mesh(tmp_path)
+    workspace = domains.parent / "workspace.yaml"
+    shutil.copy(PROJECT / "workspace.yaml", workspace)
+    platform = build_platform(Settings(warehouse_root=tmp_path / "warehouse", workspace=workspace))
+    (sensor,) = [s for s in platform.sensors if s.name == "platform__catalog__sensor"]
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert not [s for s in platform.schedules if "catalog" in s.name]  # no clock: changes drive it
+    with dg.instance_for_test() as instance:
+        def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
+            result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+            return result.run_requests or [], result.cursor or cursor
+
+        requests, cursor = tick(None)  # the platform starts: the catalog and site are built at once
+        (target,) = sensor.targets
+        assert len(requests) == 1 and set(target.resolvable_to_job.selection.selected_keys) == {
+            *(dg.AssetKey(["platform", "mesh", t]) for t in ("catalog_products", "catalog_ports", "dependencies")),
+            dg.AssetKey(["platform", "mesh", "docs_site"])}
+        assert tick(cursor)[0] == []  # nothing changed
+        instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["hr", "overtime", "dim_entity"])))
+        requests, cursor = tick(cursor)
+        assert len(requests) == 1  # a domain published
+        assert tick(cursor)[0] == []
+        descriptor = domains / "sales" / "products" / "orders" / "product.yaml"
+        descriptor.write_text(descriptor.read_text(encoding="utf-8").replace("title: ", "title: New ", 1),
+                              encoding="utf-8")
+        requests, cursor = tick(cursor)
+        assert len(requests) == 1  # a descriptor changed
+        instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["platform", "mesh", "catalog_ports"])))
+        assert tick(cursor)[0] == []  # its own publication does not wake it: no loop

@@ -62,6 +62,23 @@ def test_blocking_failure_keeps_last_good_version(tmp_path: Path, settings: Sett
         assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_staging_%'").fetchall() == [(0,)]
 
 
+def _failure(result: dg.ExecuteInJobResult) -> str:
+    (event,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    return event.step_failure_data.user_failure_data.description
+
+
+def test_a_failure_says_whether_ports_were_to_be_published(tmp_path: Path, settings: Settings, instance) -> None:
+    domain_dir = write_domain(tmp_path)
+    defs = build_domain(domain_dir, settings)
+    (domain_dir / "data" / "orders.csv").write_text(BAD_ORDERS, encoding="utf-8")
+    whole = materialize(defs, instance)
+    assert _failure(whole).startswith("shop.sales not published; every port keeps its last good version.\n")
+    silver = materialize(defs, instance, 'key:"shop/sales/raw_orders" or key:"shop/sales/orders"')  # no port
+    assert _failure(silver).startswith("shop.sales not built; its tables keep their last good version (this run "
+                                       "publishes no port).\n")
+    assert "shop.sales.orders: blocking checks failed (unique_order_id)" in _failure(silver)
+
+
 def test_warn_rule_failure_still_publishes(tmp_path: Path, settings: Settings, instance) -> None:
     data = product_yaml()
     data["output_ports"][1]["quality"].append(

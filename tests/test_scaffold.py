@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from platform_core.cli import main
 from platform_core.dagster.factory import build_domain
+from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
 from tests.conftest import PROJECT, materialize, subprocess_env
 
@@ -137,12 +138,43 @@ def test_dry_run_lists_and_writes_nothing(project: Path) -> None:
     assert _tree(project) == before
 
 
-def test_bad_owner_is_refused(project: Path) -> None:
+@pytest.mark.parametrize("owner", ["Zeta Ops!", "procurement", "team:", "team:Zeta"])
+def test_bad_owner_is_refused(project: Path, owner: str) -> None:
     before = _tree(project)
-    code, output = mesh("new", "domain", "zeta_ops", "--owner", "Zeta Ops!", "--contact", "zeta@example.com",
+    code, output = mesh("new", "domain", "zeta_ops", "--owner", owner, "--contact", "zeta@example.com",
                         "--project", str(project))
-    assert code == 1 and "owner 'Zeta Ops!' is not a team; write it as team:<slug>" in output
+    assert code == 1 and f"owner {owner!r} is not a team; write it as team:<slug>" in output
     assert _tree(project) == before
+
+
+def test_a_domain_starts_empty_or_with_a_named_product_and_is_removed_again(project: Path) -> None:
+    before = _tree(project)
+    code, output = mesh("new", "domain", "procurement", "--owner", "team:procurement", "--contact",
+                        "buyers@example.com", "--empty", "--project", str(project))
+    assert code == 0, output
+    domain = load_domain(project / "domains" / "procurement")
+    assert domain.products == () and not (project / "domains" / "procurement" / "products").exists()
+    assert "It has no product yet" in (project / "domains" / "procurement" / "README.md").read_text()
+    assert dg.Definitions.validate_loadable(build_domain(project / "domains" / "procurement",
+                                                         Settings(warehouse_root=project / "warehouse"))) is None
+    code, output = mesh("remove", "domain", "procurement", "--yes", "--project", str(project))
+    assert code == 0 and "workspace.yaml (code location procurement)" in output
+    assert _tree(project) == before  # undone to the byte, workspace.yaml included
+
+    code, output = mesh("new", "domain", "procurement", "--owner", "team:procurement", "--contact",
+                        "buyers@example.com", "--product", "purchase_orders", "--project", str(project))
+    assert code == 0, output
+    (product,) = load_domain(project / "domains" / "procurement").products
+    assert product.name == "purchase_orders" and (project / "domains" / "procurement" / "data" / "purchase_orders").is_dir()
+
+
+def test_a_domain_other_domains_read_is_not_removed(project: Path) -> None:
+    before = _tree(project)
+    code, output = mesh("remove", "domain", "hr", "--yes", "--project", str(project))
+    assert code == 1 and "finance/products/overtime_accruals/product.yaml" in output and "read(s) ports of 'hr'" in output
+    assert _tree(project) == before
+    code, output = mesh("remove", "domain", "nope", "--yes", "--project", str(project))
+    assert code == 1 and "there is no domain 'nope'; domains: finance, hr, sales" in output
 
 
 @pytest.mark.parametrize("option, value", [

@@ -9,8 +9,8 @@ opens every HR asset's page and its checks tab, as a user would.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -26,8 +26,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from platform_core.catalog.mesh import dependency_rows, load_mesh
 from platform_core.descriptors.freshness import freshness_of
+from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.spec import TimeWindowFreshness
 from platform_core.descriptors.workspace import read_workspace
+from tests.browser import BROWSER_FLAGS, chromium_or_skip
 from tests.conftest import PROJECT, subprocess_env
 
 pytestmark = pytest.mark.xdist_group("ui")  # one webserver for the module, on one worker
@@ -78,15 +80,16 @@ class Webserver:
         raise AssertionError(f"locations still loading after {timeout} s: {entries}")
 
 
-@pytest.fixture(scope="module")
-def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
-    tmp_path = tmp_path_factory.mktemp("ui")
-    (tmp_path / "dagster_home").mkdir()
+@contextlib.contextmanager
+def running_webserver(project: Path, tmp_path: Path) -> Iterator[Webserver]:
+    """`dagster-webserver` on the project's workspace.yaml, on a free port of 127.0.0.1, as
+    scripts/platform.sh starts it; stopped on leaving."""
+    (tmp_path / "dagster_home").mkdir(exist_ok=True)
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
     port = _free_port()
     log = (tmp_path / "webserver.log").open("w")
     process = subprocess.Popen([WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                               cwd=PROJECT, env=subprocess_env(tmp_path), stdout=log, stderr=subprocess.STDOUT)
+                               cwd=project, env=subprocess_env(tmp_path), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -103,6 +106,53 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
         process.terminate()
         process.wait(timeout=60)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
+    with running_webserver(PROJECT, tmp_path_factory.mktemp("ui")) as server:
+        yield server
+
+
+def test_a_domain_scaffolded_while_the_platform_runs_appears_and_goes_without_a_restart(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT / "domains" / "sales", project / "domains" / "sales",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "workspace.yaml").write_text(
+        "load_from:\n  - python_module: {module_name: domains.sales.definitions, location_name: sales, "
+        "working_directory: .}\n")
+    mesh = str(Path(sys.executable).parent / "mesh")
+    with running_webserver(project, tmp_path) as server:
+        assert [e["name"] for e in server.loaded_locations()] == ["sales"]
+        reloader = subprocess.Popen([sys.executable, "-m", "platform_core.dagster.reloader", "--url", server.url,
+                                     "-w", "workspace.yaml", "--interval", "1"], cwd=project,
+                                    stdout=(tmp_path / "reloader.log").open("w"), stderr=subprocess.STDOUT)
+        try:
+            time.sleep(2)  # the watcher's first look: the project as it was
+            subprocess.run([mesh, "new", "domain", "procurement", "--owner", "team:procurement", "--contact",
+                            "buyers@example.com"], cwd=project, check=True, capture_output=True, timeout=120)
+            started = time.time()
+            names = []
+            while time.time() - started < 60 and "procurement" not in names:  # within a minute, no click
+                time.sleep(1)
+                names = [e["name"] for e in server.query(LOCATIONS)["workspaceOrError"]["locationEntries"]]
+            assert "procurement" in names, (tmp_path / "reloader.log").read_text()
+            assert {e["name"] for e in server.loaded_locations()} == {"sales", "procurement"}
+            keys = {tuple(n["assetKey"]["path"]) for n in server.query(ASSETS)["assetNodes"]}
+            (product,) = load_domain(project / "domains" / "procurement").products
+            assert {k for k in keys if k[0] == "procurement"} == {
+                ("procurement", product.name, step.name) for _, step in product.steps}
+
+            subprocess.run([mesh, "remove", "domain", "procurement", "--yes"], cwd=project, check=True,
+                           capture_output=True, timeout=120)
+            started = time.time()
+            while time.time() - started < 60 and "procurement" in names:
+                time.sleep(1)
+                names = [e["name"] for e in server.query(LOCATIONS)["workspaceOrError"]["locationEntries"]]
+            assert names == ["sales"]
+        finally:
+            reloader.terminate()
+            reloader.wait(timeout=30)
 
 
 def test_every_location_of_the_workspace_loads(webserver: Webserver) -> None:
@@ -183,21 +233,9 @@ def test_every_domain_asset_page_shows_owner_description_schema_checks_and_fresh
 
 # --- in a browser ---------------------------------------------------------------------------
 
-BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-def _chromium() -> str | None:
-    return os.environ.get("MESH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture(scope="module")
 def browser_page(webserver: Webserver, tmp_path_factory: pytest.TempPathFactory):
-    executable = _chromium()
-    if executable is None:
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail("CI must run the browser tests: scripts/browser.sh installs Debian's chromium")
-        pytest.skip("no Chromium on this machine (scripts/browser.sh installs Debian's chromium)")
+    executable = chromium_or_skip()
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)

@@ -90,11 +90,7 @@ def domain_directory(name: str) -> Path:
 
 
 def build_product(product: Product, warnings: list[Violation] | None = None) -> dg.Definitions:
-    # Steps fed by other products' ports follow their producers (the schedule still runs the rest):
-    # the daemon materializes them when an upstream port is published anew.
-    following = follows_other_products(product)
-    specs = [asset_spec(product, layer, step, dg.AutomationCondition.eager() if step.name in following else None)
-             for layer, step in product.steps]
+    specs = [asset_spec(product, layer, step, automation_of(product, step)) for layer, step in product.steps]
     checks = [check for _, step in product.steps for check in check_specs(product, step)]
     checks += [dg.AssetCheckSpec(POLICIES_CHECK, asset=asset_key(product, port.name), blocking=False,
                                  description="[warn] The governance policies in force hold for the product and "
@@ -147,9 +143,11 @@ def report(context: dg.AssetExecutionContext, product: Product, outcome: Product
             yield dg.MaterializeResult(asset_key=key, check_results=results, metadata=materialization_metadata(
                 product, step.step, step, outcome.publication))
     if outcome.failed:
+        publishing = any(isinstance(s.step, Port) and not s.audit_only for s in outcome.steps)
         raise dg.Failure(
-            description=f"{address} not published; every port keeps its last good version.\n"
-                        + outcome.summary(outcome.failed),
+            description=f"{address} " + ("not published; every port keeps its last good version.\n" if publishing else
+                                         "not built; its tables keep their last good version (this run "
+                                         "publishes no port).\n") + outcome.summary(outcome.failed),
             metadata={"failed_steps": ", ".join(s.step.name for s in outcome.failed),
                       "input_snapshot": outcome.input_snapshot},
         )
@@ -177,6 +175,32 @@ def with_policy_results(outcome: ProductOutcome, warnings: list[Violation]) -> P
     return replace(outcome, steps=tuple(steps))
 
 
+# Built once when found missing, never again by automation (a failed run is not retried on every
+# tick): the product's own steps that feed the steps following other products.
+MISSING_ONCE = (dg.AutomationCondition.missing().newly_true() & ~dg.AutomationCondition.in_progress()
+                ).with_label("missing_once")
+
+
+def automation_of(product: Product, step: Step) -> dg.AutomationCondition | None:
+    """Steps fed by other products' ports follow their producers: the daemon materializes them when
+    an upstream port is published anew (eager). What they need from the product's own sources is
+    built when missing, so that on a fresh warehouse the whole consumer follows, not only the
+    steps whose every input already exists. The schedule still runs the rest."""
+    following = follows_other_products(product)
+    if step.name in following:
+        return dg.AutomationCondition.eager()
+    return MISSING_ONCE if step.name in feeds(product, following) else None
+
+
+def feeds(product: Product, following: set[str]) -> set[str]:
+    """The product's own steps that the given steps read, directly or through other steps."""
+    needed: set[str] = set()
+    for _, step in reversed(product.steps):  # declaration order is dependency order
+        if step.name in following or step.name in needed:
+            needed |= set(product.reads(step))
+    return needed - following - {i.name for i in product.inputs}
+
+
 def follows_other_products(product: Product) -> set[str]:
     """Steps that read, directly or through other steps, a port of another product."""
     following = {i.name for i in product.port_inputs}
@@ -184,6 +208,12 @@ def follows_other_products(product: Product) -> set[str]:
         if following & set(product.reads(step)):
             following.add(step.name)
     return following - {i.name for i in product.port_inputs}
+
+
+def check_keys(product: Product) -> list[dg.AssetCheckKey]:
+    """Every check the product's location defines: each step's, and the policies check of each port."""
+    keys = [spec.key for _, step in product.steps for spec in check_specs(product, step)]
+    return keys + [dg.AssetCheckKey(asset_key(product, port.name), POLICIES_CHECK) for port in product.published_ports]
 
 
 def check_specs(product: Product, step: Step) -> list[dg.AssetCheckSpec]:

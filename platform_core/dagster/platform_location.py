@@ -1,12 +1,15 @@
-"""The platform's own code location: the mesh catalog, the lake's upkeep, dead runs.
+"""The platform's own code location: the mesh catalog and docs site, the lake's upkeep, dead runs.
 
 The catalog tables are a product of the platform (`platform.mesh`): built from every
 domain's descriptors, audited with the same built-in rules as domain products, and
-published to the lake together, so anyone can query them with DuckDB or a BI tool. A
-daily job expires the lake's history beyond its retention and deletes the files no kept
-snapshot needs. A sensor marks failed the runs whose process died, so their pool slots free.
+published to the lake together, so anyone can query them with DuckDB or a BI tool. The docs
+site is rebuilt from the same descriptors and the instance's health right after. A sensor
+refreshes both whenever a domain publishes or a descriptor changes. A daily job expires the
+lake's history beyond its retention and deletes the files no kept snapshot needs. A sensor
+marks failed the runs whose process died, so their pool slots free.
 """
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,13 +20,16 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, TypeAdapter
 
+from platform_core.catalog.health import product_health
 from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, loop_problems, rows_relation
+from platform_core.catalog.site import build_site
 from platform_core.dagster.dead_runs import build_dead_run_sensor
-from platform_core.dagster.metadata import check_results
+from platform_core.dagster.metadata import asset_key, check_results
 from platform_core.dagster.resources import LakeResource, lake_resource
 from platform_core.descriptors.contract import contract_fingerprint
 from platform_core.descriptors.rules import Rule
 from platform_core.descriptors.types import format_duration, parse_duration
+from platform_core.descriptors.workspace import domain_directories
 from platform_core.quality.results import RuleResult, describe
 from platform_core.quality.sql_executor import run_sql_rules
 from platform_core.settings import Settings
@@ -65,18 +71,13 @@ CATALOG_RULES: dict[str, tuple[Rule, ...]] = {
 def build_platform(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = build_catalog(settings.workspace)
+    site = build_docs_site(settings)
     maintenance = build_lake_maintenance(settings.lake_retention)
     return dg.Definitions(
-        assets=[catalog],
+        assets=[catalog, site],
         jobs=[maintenance],
-        sensors=[build_dead_run_sensor()],
+        sensors=[build_dead_run_sensor(), build_catalog_sensor(settings.workspace, [*catalog.keys, site.key])],
         schedules=[
-            dg.ScheduleDefinition(
-                name="platform__catalog__schedule", cron_schedule="*/30 * * * *",
-                target=dg.AssetSelection.assets(*catalog.keys),
-                description="Refreshes the mesh catalog from the descriptors every 30 minutes.",
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-            ),
             dg.ScheduleDefinition(
                 name="platform__lake_maintenance__schedule", cron_schedule="0 3 * * *", job=maintenance,
                 execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -85,6 +86,58 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
         ],
         resources={"lake": lake_resource(settings)},
     )
+
+
+# --- refreshed on every change ------------------------------------------------------------------
+
+DOCS_SITE_KEY = dg.AssetKey(["platform", "mesh", "docs_site"])
+
+
+def mesh_state(workspace: Path, instance: dg.DagsterInstance) -> dict[str, object]:
+    """What the catalog and the site are built from: every domain's descriptor files, and the
+    latest publication of any domain port (the instance's last materialization of one)."""
+    digest = hashlib.sha256(workspace.read_bytes() if workspace.is_file() else b"")
+    for directory in domain_directories(workspace):
+        for path in sorted([directory / "domain.yaml", *directory.glob("products/*/product.yaml")]):
+            digest.update(f"{path}\0".encode() + (path.read_bytes() if path.is_file() else b""))
+    mesh = load_mesh(workspace)
+    ports = [asset_key(product, port.name) for product in mesh.products for port in product.published_ports]
+    records = instance.get_asset_records(ports) if ports else []
+    published = max((r.asset_entry.last_materialization_record.storage_id for r in records
+                     if r.asset_entry.last_materialization_record), default=0)
+    return {"descriptors": digest.hexdigest()[:16], "published": published}
+
+
+def build_catalog_sensor(workspace: Path, targets: list[dg.AssetKey]) -> dg.SensorDefinition:
+    @dg.sensor(name="platform__catalog__sensor", minimum_interval_seconds=30, target=targets,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Refreshes the mesh catalog and the docs site when a domain publishes or a descriptor "
+                           "changes (and once when the platform starts).")
+    def _refresh(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        state = mesh_state(workspace, context.instance)
+        cursor = json.dumps(state, sort_keys=True)
+        if cursor == context.cursor:
+            return dg.SkipReason("no domain published and no descriptor changed since the last refresh")
+        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, tags={"mesh/refresh": cursor})],
+                               cursor=cursor)
+
+    return _refresh
+
+
+def build_docs_site(settings: Settings) -> dg.AssetsDefinition:
+    @dg.asset(key=DOCS_SITE_KEY, group_name="platform", owners=[OWNER], kinds={"html"},
+              deps=[catalog_key(t) for t in CATALOG_TABLES],
+              description="The mesh's static documentation site for business readers: every product and port, "
+                          "owners, consumers, data dictionaries, lineage and latest health (mesh docs build).")
+    def docs_site(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        mesh = load_mesh(settings.workspace)
+        health = {product.product_address: product_health(context.instance, product) for product in mesh.products}
+        index = build_site(mesh, settings.site_root, health)
+        context.log.info(f"docs site: file://{index}")
+        return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index)),
+                                              "products": len(health), "domains": len(mesh.domains)})
+
+    return docs_site
 
 
 def catalog_key(table: CatalogTable) -> dg.AssetKey:
@@ -102,7 +155,6 @@ def build_catalog(workspace: Path) -> dg.AssetsDefinition:
             "address": f"{CATALOG_PRODUCT}.{table.name}",
         },
         tags={"layer": "gold", "port": "table", "classification": "internal"},
-        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)),
     ) for table in CATALOG_TABLES]
     checks = [dg.AssetCheckSpec(c.name, asset=catalog_key(t), blocking=False, description=f"[warn] {c.description}")
               for t in CATALOG_TABLES for c in MESH_CHECKS[t.name]]

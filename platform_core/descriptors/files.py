@@ -60,9 +60,14 @@ class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's
 
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set[Any] = set()
-    for key_node, _ in node.value:
+    for key_node, value_node in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`, expanded by construct_mapping
             continue
+        if node.flow_style and _bare_word(key_node, value_node):
+            # `{description: a, b}` reads as description "a" and a key "b": the comma cut the text
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{key_node.value!r} has no value: in a one-line {{...}} mapping a comma ends the value "
+                "before it; put that value in quotes (description: \"a, b\")", key_node.start_mark)
         if not isinstance(key_node, yaml.ScalarNode):
             raise yaml.constructor.ConstructorError(
                 None, None, "a key must be a plain value, not a list or a mapping", key_node.start_mark)
@@ -75,6 +80,13 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, d
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
+
+
+def _bare_word(key: yaml.Node, value: yaml.Node) -> bool:
+    """A key written without `:` and value (`b` in `{a: 1, b}`): YAML gives it an empty null."""
+    return (isinstance(key, yaml.ScalarNode) and not key.style and isinstance(value, yaml.ScalarNode)
+            and value.tag == "tag:yaml.org,2002:null" and value.value == ""
+            and value.start_mark.index == key.end_mark.index)  # no `:` between the key and its value
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)

@@ -404,8 +404,6 @@ def _load_domain(directory: Path) -> Domain:
         product = load_product(folder / PRODUCT_FILE, directory.name, problems)
         if product is not None:
             products.append(product)
-    if domain is not None and not products and not problems.problems:
-        problems.add(display_path(directory / "products"), "", f"domain {directory.name!r} has no products")
     problems.extend(product_loop_problems(directory.name, products))
     problems.raise_if_any(f"domain {directory.name!r} cannot be loaded")
     assert domain is not None

@@ -47,3 +47,13 @@ def domain_directories(workspace: Path) -> list[Path]:
     root = workspace.resolve().parent
     return [(root / loc.working_directory).resolve() / "domains" / loc.domain
             for loc in read_workspace(workspace) if loc.domain]
+
+
+def find_workspace(start: Path | None = None, name: str = "workspace.yaml") -> Path:
+    """The project's workspace file: in `start` (the working directory) or the nearest folder
+    above it that has one, so commands work from anywhere in the project; `start/name` if none."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / name).is_file():
+            return folder / name
+    return start / name

@@ -86,7 +86,7 @@ def _refuse(kind: str, name: str, problem: str) -> ScaffoldError:
 
 def _team(owner: str) -> str:
     team = owner.removeprefix("team:")
-    if not re.match(r"^[a-z0-9][a-z0-9-]*$", team):
+    if not owner.startswith("team:") or not re.match(r"^[a-z0-9][a-z0-9-]*$", team):
         raise ScaffoldError(f"refused: owner {owner!r} is not a team; write it as team:<slug> "
                             "(for example team:zeta-ops). Nothing was written.")
     return team
@@ -100,10 +100,12 @@ def _title(name: str) -> str:
 
 
 def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, description: str | None = None,
-                template: str = "simple") -> Plan:
-    problem = name_problem("domain", name)
-    if problem:
-        raise _refuse("domain", name, problem)
+                template: str = "simple", product: str | None = EXAMPLE_PRODUCT) -> Plan:
+    """A new domain registered in workspace.yaml, with a first product from `template` named
+    `product`, or none (product=None): an empty domain loads, with nothing to materialize."""
+    for kind, value in (("domain", name), ("product", product)):
+        if value is not None and (problem := name_problem(kind, value)):
+            raise _refuse(kind, value, problem)
     folder = root / "domains" / name
     _check_workspace(root / "workspace.yaml")
     listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")}
@@ -115,8 +117,8 @@ def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, d
                             "name@domain.tld). Nothing was written.")
     context = {"domain": name, "title": _title(name), "team": _team(owner), "contact": contact,
                "description": description or f"Data products of the {_title(name)} domain.",
-               "product": EXAMPLE_PRODUCT, "product_title": f"{_title(name)} {_title(EXAMPLE_PRODUCT)}"}
-    files = _render("domain", context) | _product_files(template, context)
+               "product": product, "product_title": f"{_title(name)} {_title(product or '')}"}
+    files = _render("domain", context) | (_product_files(template, context) if product else {})
     return Plan(root, {folder: files}, register=name)
 
 
@@ -229,8 +231,52 @@ def _verify(plan: Plan, scratch: Path) -> None:
             problems.raise_if_any("the generated product does not load")
 
 
+def remove_domain(root: Path, name: str) -> list[str]:
+    """Undo `mesh new domain`: drop the domain's folder and its code location from workspace.yaml.
+    Refused while another domain reads one of its ports (their products would stop loading).
+    What was removed, in words."""
+    folder = root / "domains" / name
+    _check_workspace(root / "workspace.yaml")
+    listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")}
+    if not (folder / "domain.yaml").is_file() and name not in listed:
+        known = sorted(p.parent.name for p in (root / "domains").glob("*/domain.yaml"))
+        raise ScaffoldError(f"refused: there is no domain {name!r}; domains: {', '.join(known)}. Nothing was removed.")
+    readers = sorted({f"{other.parent.name}/{path.relative_to(other.parent).as_posix()}"
+                      for other in (root / "domains").glob("*/domain.yaml") if other.parent.name != name
+                      for path in other.parent.glob("products/*/product.yaml")
+                      if re.search(rf"\baddress:\s*['\"]?{re.escape(name)}\.", path.read_text(encoding="utf-8"))})
+    if readers:
+        raise ScaffoldError(f"refused: {', '.join(readers)} read(s) ports of {name!r}; remove those inputs first. "
+                            "Nothing was removed.")
+    removed = []
+    if name in listed:
+        unregister_location(root / "workspace.yaml", name)
+        removed.append(f"workspace.yaml (code location {name})")
+    if folder.exists():
+        shutil.rmtree(folder)
+        removed.append(f"domains/{name}/")
+    return removed
+
+
+def unregister_location(workspace: Path, domain: str) -> None:
+    """Drop the domain's code location from workspace.yaml, keeping every other line as it is."""
+    _rewrite_workspace(workspace, lambda entries: [e for e in entries if _location_domain(e) != domain])
+
+
+def _location_domain(entry: object) -> str | None:
+    module = entry.get("python_module") if isinstance(entry, dict) else None
+    name = module.get("module_name", "") if isinstance(module, dict) else ""
+    return name.removeprefix("domains.").removesuffix(".definitions") if name.startswith("domains.") else None
+
+
 def register_location(workspace: Path, domain: str) -> None:
     """Append the domain's code location to workspace.yaml, keeping every other line as it is."""
+    _rewrite_workspace(workspace, lambda entries: [*entries, CommentedMap(python_module=CommentedMap(
+        module_name=f"domains.{domain}.definitions", location_name=domain, working_directory="."))])
+
+
+def _rewrite_workspace(workspace: Path, change) -> None:  # noqa: ANN001 - list -> list of locations
+
     text = workspace.read_text(encoding="utf-8")
     _, sequence_indent, dash_offset = load_yaml_guess_indent(text)  # keep the file's own list style
     yaml = YAML()
@@ -238,12 +284,14 @@ def register_location(workspace: Path, domain: str) -> None:
     yaml.indent(mapping=2, sequence=sequence_indent or 4, offset=2 if dash_offset is None else dash_offset)
     yaml.width = 4096
     data = yaml.load(text)
-    data["load_from"].append(CommentedMap(python_module=CommentedMap(
-        module_name=f"domains.{domain}.definitions", location_name=domain, working_directory=".")))
+    entries = change(list(data["load_from"]))
+    data["load_from"].clear()
+    data["load_from"].extend(entries)
     temporary = workspace.with_name(f".{workspace.name}.{uuid.uuid4().hex}")
     with temporary.open("w", encoding="utf-8") as stream:
         yaml.dump(data, stream)
     os.replace(temporary, workspace)
 
 
-__all__ = ["PlatformError", "ScaffoldError", "apply", "plan_domain", "plan_product", "register_location"]
+__all__ = ["PlatformError", "ScaffoldError", "apply", "plan_domain", "plan_product", "register_location",
+           "remove_domain", "unregister_location"]

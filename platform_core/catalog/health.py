@@ -1,0 +1,126 @@
+"""The health of each product, as the Dagster instance knows it: last materialization, latest
+check results, freshness, last run.
+
+Read from the instance in DAGSTER_HOME (never from the lake): what `mesh show`, `mesh status`
+and the docs site report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+import dagster as dg
+
+from platform_core.dagster.factory import check_keys
+from platform_core.dagster.metadata import asset_key
+from platform_core.descriptors.freshness import freshness_of
+from platform_core.descriptors.spec import CronFreshness, Product
+
+State = Literal["healthy", "stale", "failing_checks", "failed_run", "never_materialized"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    asset: str  # "<domain>.<product>.<step>"
+    name: str
+    passed: bool
+    severity: Literal["ERROR", "WARN"]
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ProductHealth:
+    address: str  # "<domain>.<product>"
+    state: State
+    reasons: tuple[str, ...]  # why it is not healthy, one readable line each; empty when healthy
+    last_materialized: datetime | None = None  # latest materialization of any of its ports
+    freshness: Literal["pass", "warn", "fail", "unknown"] = "unknown"
+    checks: tuple[CheckResult, ...] = field(default=())  # the latest result of each check of its ports
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "healthy"
+
+    @property
+    def checks_failed(self) -> int:
+        return sum(not c.passed for c in self.checks)
+
+
+# Worst first: a product is in the worst state any of its reasons puts it in.
+_ORDER: tuple[State, ...] = ("failed_run", "failing_checks", "never_materialized", "stale", "healthy")
+
+
+def product_health(instance: dg.DagsterInstance, product: Product, now: datetime | None = None) -> ProductHealth:
+    """What the instance knows of a product: its ports' last materializations, the last run that
+    planned them, the latest result of every check of its steps, and its freshness by its SLA."""
+
+
+    now = now or datetime.now(timezone.utc)
+    address = product.product_address
+    ports = [asset_key(product, port.name) for port in product.published_ports]
+    records = {r.asset_entry.asset_key: r.asset_entry for r in instance.get_asset_records(ports)}
+    states: list[tuple[State, str]] = []
+
+    materialized = {key: _timestamp(records[key].last_materialization.timestamp)
+                    for key in ports if key in records and records[key].last_materialization}
+    missing = [key.path[-1] for key in ports if key not in materialized]
+    if missing:
+        states.append(("never_materialized", f"never published: {', '.join(missing)}"))
+    planned = (instance.get_latest_planned_materialization_info(key) for key in ports)
+    for run_id in sorted({info.run_id for info in planned if info is not None}):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
+            states.append(("failed_run", f"its last run {run_id[:8]} failed; the ports keep their last good version"))
+
+    checks = tuple(_latest_checks(instance, check_keys(product)))
+    failed = [c for c in checks if not c.passed and c.severity == "ERROR"]
+    if failed:
+        states.append(("failing_checks", f"{len(failed)} blocking check(s) failed: " +
+                       ", ".join(f"{c.asset.rsplit('.', 1)[-1]}.{c.name}" for c in failed)))
+    last = min(materialized.values()) if materialized and not missing else None
+    freshness = _freshness(product, last, now)
+    if freshness == "fail":
+        states.append(("stale", f"last published {_age(now - last)} ago, later than its SLA allows"))
+    state = min((s for s, _ in states), key=_ORDER.index, default="healthy")
+    return ProductHealth(address, state, tuple(reason for _, reason in states), last, freshness, checks)
+
+
+def _timestamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def _latest_checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]) -> Iterable[CheckResult]:
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    for key in keys:
+        record = latest.get(key)
+        event = record.event.dagster_event if record and record.event else None
+        evaluation = event.event_specific_data if event else None
+        if not isinstance(evaluation, dg.AssetCheckEvaluation):  # planned, never run (its run failed first)
+            continue
+        yield CheckResult(".".join(key.asset_key.path), key.name, evaluation.passed,
+                          "WARN" if evaluation.severity == dg.AssetCheckSeverity.WARN else "ERROR",
+                          evaluation.description)
+
+
+def _freshness(product: Product, last: datetime | None, now: datetime) -> Literal["pass", "warn", "fail", "unknown"]:
+    """By the product's SLA, as its freshness policy does: age against the windows; with a cron
+    SLA, published after the last deadline's lower bound."""
+    from dagster._utils.schedules import get_latest_completed_cron_tick  # Dagster's own cron arithmetic
+
+    if last is None:
+        return "unknown"
+    sla, age = freshness_of(product), now - last
+    if isinstance(sla, CronFreshness):
+        deadline = get_latest_completed_cron_tick(sla.cron, now, sla.timezone)
+        return "fail" if last < deadline - sla.lower_bound else "pass"
+    if age > sla.fail_after:
+        return "fail"
+    return "warn" if sla.warn_after and age > sla.warn_after else "pass"
+
+
+def _age(delta) -> str:  # noqa: ANN001 - a timedelta
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(delta.total_seconds() % 3600 // 60)}m"

@@ -1,0 +1,532 @@
+"""A data product skeleton from an Open Data Contract Standard (ODCS v3) contract.
+
+A team that starts from a contract (agreed with its consumers, or written in another tool)
+gets a descriptor that says the same, and one SQL file per port that returns the promised
+columns and no rows: the skeleton loads before anyone writes the real query. A contract
+exported by this platform (`platform_core.catalog.odcs`) comes back exactly, its rules from
+their `meshRule`; one written elsewhere best effort, from ODCS library metrics and
+`SELECT count(*) ... WHERE` checks, with a note for everything the product could not take.
+
+A contract says what data is promised, never how it is made: inputs and layers are the
+team's to write, except the port inputs that relationships rules check against.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from platform_core.catalog.odcs import SLA_IDS, UNIT_MINUTES, compact, contract_yaml, customs, rule_dict
+from platform_core.descriptors.column_types import DUCKDB_TYPES, column_type, duckdb_type
+from platform_core.descriptors.names import identifier_problem, quote
+from platform_core.descriptors.rules import RULES, Expression, Relationships, Rule, Unique
+from platform_core.descriptors.spec import CLASSIFICATION_ORDER, Consumer, Grant, PortInput
+from platform_core.descriptors.sql import bind_problem, expression_problem
+from platform_core.descriptors.types import format_duration
+from platform_core.errors import ProblemCollector
+
+_FROM_LOGICAL = {"string": "string", "integer": "integer", "number": "double", "boolean": "boolean",
+                 "date": "date", "timestamp": "timestamp"}
+_SEVERITIES = {"error": "error", "critical": "error", "warning": "warn", "warn": "warn", "info": "warn"}
+# Classifications other contracts use, as the nearest level of ours.
+_CLASSIFICATIONS = {**{c: c for c in CLASSIFICATION_ORDER}, "restricted": "confidential",
+                    "sensitive": "confidential", "secret": "confidential", "pii": "personal"}
+_STATUSES = {"draft": "draft", "proposed": "draft", "active": "active", "deprecated": "deprecated",
+             "retired": "retired"}
+# `SELECT count(*) FROM <the port> WHERE <condition>` that must be 0 is our expression NOT (<condition>).
+_COUNT_QUERY = re.compile(r"select\s+count\s*\(\s*(?:\*|1)\s*\)\s+from\s+(?P<table>\S+)\s+where\s+(?P<condition>.+?)"
+                          r"\s*;?", re.IGNORECASE | re.DOTALL)
+_OWN_TABLE = re.compile(r"[\"'`]?\$?\{(?:object|table|model)\}[\"'`]?")
+_OWN_COLUMN = re.compile(r"[\"'`]?\$?\{(?:property|column|field)\}[\"'`]?")
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A product made from a contract: its descriptor, the files it names (path relative to the
+    product folder -> text), and notes on what the contract held that the product could not take."""
+
+    descriptor: dict[str, Any]
+    files: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.descriptor["name"]
+
+    @property
+    def domain(self) -> str:
+        return self.descriptor["domain"]
+
+    def product_yaml(self) -> str:
+        header = [f"# {self.descriptor['title']}: made by `mesh contract import` from an ODCS contract.",
+                  "# Each port's SQL returns its columns and no rows: replace it with the query that builds the",
+                  "# port, and add the inputs and layers it reads (a contract does not say how data is made)."]
+        header += ["#", "# Notes from the import:", *(f"#   - {note}" for note in self.notes)] if self.notes else []
+        return "\n".join(header) + "\n" + contract_yaml(self.descriptor)
+
+
+class _Reading:
+    """What an import learns on the way: notes for the team, problems that stop it."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.problems = ProblemCollector()
+
+    def problem(self, field: str, message: str) -> None:
+        self.problems.add("contract", field, message)
+
+    def name(self, value: object, what: str) -> str:
+        """An identifier from a name written elsewhere (`customerId` -> customer_id), noted when it changes."""
+        text = _snake(value)
+        if value is not None and text != value:
+            self.notes.append(f"{what} {value!r} is {text!r} here (names are snake_case)")
+        return text
+
+
+def _snake(value: object) -> str:
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(value or "")).lower()
+    text = re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", text)).strip("_")
+    return f"n_{text}" if text and not text[0].isalpha() else text
+
+
+def _dicts(value: object) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def import_contract(document: Mapping[str, Any], domain: str | None = None) -> Skeleton:
+    """A product skeleton from an ODCS v3 contract, in `domain` (default: the contract's own).
+
+    Written into `domains/<domain>/products/<name>/` (`write_skeleton`), it loads. PlatformError
+    when the document cannot become a product: not v3, no name, no version, no schema, no domain."""
+    reading = _Reading()
+    name = reading.name(document.get("name") or document.get("dataProduct"), "name")
+    domain = domain or reading.name(document.get("domain"), "domain")
+    schema = _dicts(document.get("schema"))
+    _refusals(document, name, domain, schema, reading)
+    own = customs(document.get("customProperties"))
+    ports = {reading.name(o.get("name"), "schema"): o for o in schema}
+    built = [_port(port, obj, set(ports), own, reading) for port, obj in ports.items()]
+    reading.problems.raise_if_any("the contract cannot become a product")
+    descriptor = compact({
+        "name": name, "domain": domain, "title": own.get("title") or name.replace("_", " ").title(),
+        "description": _description(document.get("description"), reading),
+        "owner": _owner(document, domain, reading), "version": str(document["version"]),
+        "status": _status(document.get("status"), reading), "sunset": _sunset(document),
+        "consumers": _valid_entries(Consumer, own.get("consumers"), "consumer", reading),
+        "tags": _tags(document.get("tags"), reading), "inputs": _needed_inputs(built, own, reading),
+        "sla": _freshness(document, own, reading), "schedule": _schedule(document, own),
+        "output_ports": [port for port, _ in built],
+    })
+    _sla_notes(document, reading)
+    return Skeleton(descriptor, {port["sql"]: sql for port, sql in built}, tuple(reading.notes))
+
+
+def _refusals(document: Mapping[str, Any], name: str, domain: str, schema: list[dict[str, Any]],
+              reading: _Reading) -> None:
+    """Raise what keeps the document from becoming a product, all of it at once."""
+    if not str(document.get("apiVersion", "")).startswith("v3."):
+        reading.problem("apiVersion", f"{document.get('apiVersion')!r}: only ODCS v3 contracts can be imported")
+    for field, missing in (("name", not name), ("version", document.get("version") is None),
+                           ("domain", not domain), ("schema", not schema)):
+        if missing:
+            reading.problem(field, "missing: a product needs it" + (
+                " (import the contract into a domain: --into domains/<domain>)" if field == "domain" else ""))
+    ports = [_snake(o.get("name")) for o in schema]
+    for port in sorted({p for p in ports if not p or ports.count(p) > 1}):
+        reading.problem("schema.name", f"two schema objects are port {port!r}" if port else "missing")
+    reading.problems.raise_if_any("the contract cannot become a product")
+
+
+def write_skeleton(skeleton: Skeleton, product_dir: Path) -> list[Path]:
+    """Write product.yaml and the SQL files into `product_dir` (`domains/<domain>/products/<name>`).
+
+    Refuses, writing nothing, when any of them exists: an import never overwrites a product."""
+    contents = {product_dir / "product.yaml": skeleton.product_yaml()}
+    contents |= {product_dir / relative: text for relative, text in skeleton.files.items()}
+    existing = sorted(str(path) for path in contents if path.exists() or path.is_symlink())
+    if existing:
+        raise FileExistsError(f"refused: {', '.join(existing)} already exist; nothing was written")
+    for path, text in contents.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return list(contents)
+
+
+# --- the product ---------------------------------------------------------------------------------
+
+
+def _description(described: object, reading: _Reading) -> str:
+    if isinstance(described, dict) and str(described.get("purpose") or "").strip():
+        return str(described["purpose"])
+    if isinstance(described, str) and described.strip():  # hand-written contracts do that
+        return described
+    reading.notes.append("the contract gives no purpose: describe the product")
+    return "Imported from an ODCS contract; say what the product is for and who relies on it."
+
+
+def _owner(document: Mapping[str, Any], domain: str, reading: _Reading) -> dict[str, Any]:
+    team = document.get("team")
+    team = team if isinstance(team, dict) else {"members": team}  # before v3.1 a team was its list of members
+    slug = str(team.get("id") or "")
+    if not re.match(r"^[a-z0-9][a-z0-9-]*$", slug):
+        slug = re.sub(r"[^a-z0-9]+", "-", str(team.get("name") or "").lower()).strip("-")
+    if not slug:
+        slug = f"{domain.replace('_', '-')}-data"
+        reading.notes.append(f"the contract names no team: owner.team is {slug!r}, check it")
+    contact = _contact(document.get("support"), team.get("members"))
+    if contact is None:
+        reading.notes.append("the contract gives no e-mail contact: add owner.contact")
+    return compact({"team": slug, "name": team.get("name"), "contact": contact})
+
+
+def _contact(support: object, members: object) -> str | None:
+    """An e-mail address: a support channel's (mailto: or an address), else a team member's."""
+    candidates = [str(s.get("url") or "").removeprefix("mailto:") for s in _dicts(support)]
+    candidates += [str(s.get("channel") or "") for s in _dicts(support)]
+    candidates += [str(m.get("username") or "") for m in _dicts(members)]
+    return next((c for c in candidates if re.match(r"^[^@\s:/]+@[^@\s]+\.[^@\s]+$", c)), None)
+
+
+def _status(value: object, reading: _Reading) -> str:
+    status = _STATUSES.get(str(value or "").lower())
+    if status is None:
+        reading.notes.append(f"status {value!r} is not one of ours: the product is a draft")
+    return status or "draft"
+
+
+def _tags(value: object, reading: _Reading) -> list[str]:
+    tags = [str(t) for t in value if isinstance(t, str | int)] if isinstance(value, list) else []
+    kept = [t for t in tags if re.match(r"^[A-Za-z0-9_.-]{1,63}$", t)]
+    if len(kept) < len(tags):
+        reading.notes.append(f"tags left out (letters, digits, _ . - only): {sorted(set(tags) - set(kept))}")
+    return kept
+
+
+def _valid_entries(model: type[BaseModel], value: object, what: str, reading: _Reading) -> list[dict[str, Any]]:
+    """Entries our own model accepts (consumers, grants, inputs), as it writes them."""
+    kept = []
+    for entry in _dicts(value):
+        try:
+            kept.append(model.model_validate(entry).model_dump(mode="json", exclude_defaults=True))
+        except ValidationError:
+            reading.notes.append(f"{what} {entry} left out: not one this platform accepts")
+    return kept
+
+
+def _needed_inputs(built: list[tuple[dict[str, Any], str]], own: Mapping[str, Any],
+                   reading: _Reading) -> list[dict[str, Any]]:
+    """The port inputs relationships rules check against: the only inputs a contract gives back."""
+    ports = {port["name"] for port, _ in built}
+    needed = {r["to"] for port, _ in built for r in port.get("quality", ()) if r["type"] == "relationships"} - ports
+    listed = _dicts(own.get("inputs"))
+    others = [str(i.get("name")) for i in listed if i.get("name") not in needed]
+    if others:
+        reading.notes.append(f"the product read {', '.join(others)}: add the inputs its SQL reads")
+    return _valid_entries(PortInput, [i for i in listed if i.get("name") in needed], "input", reading)
+
+
+# --- SLA -----------------------------------------------------------------------------------------
+
+
+# What a product takes of an SLA: its freshness (latency), schedule (frequency) and sunset (endOfLife).
+_SLA_TAKEN = ("latency", "freshness", "frequency", "endoflife")
+
+
+def _sla(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return _dicts(document.get("slaProperties"))
+
+
+def _sla_notes(document: Mapping[str, Any], reading: _Reading) -> None:
+    left = [f"{e.get('property')} {e.get('value')}{' ' + str(e['unit']) if e.get('unit') else ''}"
+            for e in _sla(document) if str(e.get("property")).lower() not in _SLA_TAKEN]
+    if left:
+        reading.notes.append(f"SLA {', '.join(left)}: no place in a product; left out")
+
+
+def _sunset(document: Mapping[str, Any]) -> str | None:
+    entry = next((e for e in _sla(document) if e.get("id") == "sunset" or e.get("property") == "endOfLife"), None)
+    try:
+        return date.fromisoformat(str(entry["value"])[:10]).isoformat() if entry else None
+    except ValueError:
+        return None
+
+
+def _duration(entry: Mapping[str, Any]) -> str | None:
+    """`{value: 26, unit: h}` as 26h; None when the value or unit is not a duration."""
+    minutes = UNIT_MINUTES.get(str(entry.get("unit") or "").lower())
+    value = entry.get("value")
+    if minutes is None or isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return format_duration(timedelta(minutes=value * minutes))
+
+
+def _freshness(document: Mapping[str, Any], own: Mapping[str, Any], reading: _Reading) -> dict[str, Any] | None:
+    """Exactly from the entries the export writes; else the first latency (or freshness) as fail_after."""
+    if own.get("freshnessIsPlatformDefault"):
+        return None
+    exported = {e.get("id"): e for e in _sla(document) if e.get("id") in SLA_IDS}
+    if cron := exported.get("freshness_cron"):
+        return {"freshness": compact({"cron": cron.get("schedule"), "timezone": own.get("freshnessTimezone"),
+                                      "lower_bound": _duration(cron)})}
+    fail = exported.get("freshness_fail_after") or next(
+        (e for e in _sla(document) if str(e.get("property")).lower() in ("latency", "freshness")), None)
+    if fail is None:
+        return None
+    if _duration(fail) is None:
+        reading.notes.append(f"SLA {fail.get('property')} {fail.get('value')} {fail.get('unit')} is not a duration "
+                             "(min, h, d, w): the product keeps the platform's default freshness")
+        return None
+    warn = exported.get("freshness_warn_after")
+    return {"freshness": compact({"fail_after": _duration(fail), "warn_after": warn and _duration(warn)})}
+
+
+def _schedule(document: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any] | None:
+    entry = next((e for e in _sla(document) if e.get("id") == "schedule" or (
+        e.get("property") == "frequency" and e.get("scheduler") == "cron" and e.get("schedule"))), None)
+    if entry is None:
+        return None
+    return compact({"cron": entry.get("schedule"), "timezone": own.get("scheduleTimezone"),
+                    "enabled": own.get("scheduleEnabled")})
+
+
+# --- ports -----------------------------------------------------------------------------------------
+
+
+def _port(name: str, obj: Mapping[str, Any], ports: set[str], contract: Mapping[str, Any],
+          reading: _Reading) -> tuple[dict[str, Any], str]:
+    """One output port, and its SQL skeleton."""
+    own = customs(obj.get("customProperties"))
+    kind = own.get("kind") if own.get("kind") in ("table", "view") else (
+        "view" if obj.get("physicalType") == "view" else "table")
+    level = _classification(own.get("classification"), f"port {name}", reading)
+    if level is None:
+        reading.notes.append(f"port {name}: give it a classification (a policy requires one)")
+    properties = [(p, reading.name(p.get("name"), f"{name} column")) for p in _dicts(obj.get("properties"))]
+    if not properties:
+        reading.problem(f"schema.{name}.properties", "missing: a port needs at least one column")
+    key = [column for p, column in sorted((pc for pc in properties if pc[0].get("primaryKey")),
+                                          key=lambda pc: _position(pc[0]))]
+    columns = [_column(p, column, name, level or "internal", key == [column], reading) for p, column in properties]
+    inputs = {i.get("name") for i in _dicts(contract.get("inputs")) if i.get("kind") == "port"}
+    rules = [r for r in _rules(name, obj, properties, key, columns, reading)
+             if _reachable(r, name, ports, inputs, reading)]
+    access = own.get("access") if own.get("access") in ("public", "restricted") else None
+    port = compact({
+        "name": name, "kind": kind, "description": obj.get("description") or _missing(f"port {name}", reading),
+        "classification": level, "access": access,
+        "grants": _valid_entries(Grant, own.get("grants"), f"port {name}: grant", reading),
+        "sql": f"sql/{'views' if kind == 'view' else 'gold'}/{name}.sql",
+        # a relationships rule reads the port it names, which must therefore be built first
+        "depends_on": list(dict.fromkeys(r["to"] for r in rules if r["type"] == "relationships" and r["to"] in ports)),
+        "columns": columns, "quality": rules,
+    })
+    return port, _skeleton_sql(name, columns)
+
+
+def _position(prop: Mapping[str, Any]) -> int:
+    position = prop.get("primaryKeyPosition")
+    return position if _whole(position) else 0
+
+
+def _missing(where: str, reading: _Reading) -> str:
+    reading.notes.append(f"{where}: the contract gives no description; write one")
+    return "Imported without a description; say what it holds."
+
+
+def _classification(value: object, where: str, reading: _Reading) -> str | None:
+    level = _CLASSIFICATIONS.get(str(value).lower()) if value is not None else None
+    if value is not None and level is None:
+        reading.notes.append(f"{where}: classification {value!r} is none of public, internal, confidential, "
+                             "personal; left out")
+    return level
+
+
+def _column(prop: Mapping[str, Any], name: str, port: str, port_level: str, sole_key: bool,
+            reading: _Reading) -> dict[str, Any]:
+    """A column; its classification written only where it differs from the port's, which it inherits."""
+    where = f"{port}.{name}"
+    level = _classification(prop.get("classification"), where, reading)
+    masking = customs(prop.get("customProperties")).get("masking")
+    return compact({
+        "name": name, "type": _column_type(prop, where, reading),
+        "nullable": False if prop.get("required") or prop.get("primaryKey") else None,
+        "unique": True if prop.get("unique") or sole_key else None,
+        "classification": level if level != port_level else None,
+        "masking": masking if masking in ("hash", "null") else None,
+        "description": prop.get("description") or _missing(where, reading),
+    })
+
+
+def _column_type(prop: Mapping[str, Any], where: str, reading: _Reading) -> str:
+    """Ours from physicalType when it is a DuckDB type we know (DECIMAL(8,2), BIGINT), else from logicalType."""
+    physical = str(prop.get("physicalType") or "").strip().upper()
+    try:
+        return column_type(physical)
+    except ValueError:
+        pass
+    found = next((logical for logical, names in DUCKDB_TYPES.items() if physical in names), None)
+    found = found or _FROM_LOGICAL.get(str(prop.get("logicalType")))
+    if found is None:
+        reading.notes.append(f"{where}: type {prop.get('logicalType') or physical or 'unknown'} has no column type "
+                             "here; typed string, decide")
+    return found or "string"
+
+
+def _skeleton_sql(port: str, columns: list[dict[str, Any]]) -> str:
+    select = ",\n".join(f"    CAST(NULL AS {duckdb_type(c['type'])}) AS {quote(c['name'])}" for c in columns)
+    return (f"-- {port}: made by `mesh contract import`. Replace this query with the one that builds the\n"
+            "-- port: it must return exactly these columns, with these types (see product.yaml). Until\n"
+            "-- then the port has no rows: the product loads, and rules such as row_count fail.\n"
+            f"SELECT\n{select}\nWHERE false\n")
+
+
+# --- rules -----------------------------------------------------------------------------------------
+
+
+def _rules(port: str, obj: Mapping[str, Any], properties: list[tuple[dict[str, Any], str]], key: list[str],
+           columns: list[dict[str, Any]], reading: _Reading) -> list[dict[str, Any]]:
+    """Each quality entry as a rule (exactly when it carries `meshRule`), then what the schema
+    implies (foreign keys, a key of several columns) where no rule says it already."""
+    tables = {port, str(obj.get("physicalName") or port)}
+    found = [(_rule(e, None, port, tables, reading), False) for e in _dicts(obj.get("quality"))]
+    found += [(_rule(e, column, port, tables, reading), False)
+              for p, column in properties for e in _dicts(p.get("quality"))]
+    found += [(_foreign_key(r, column), True) for p, column in properties for r in _dicts(p.get("relationships"))]
+    found += [({"type": "unique", "columns": key}, True)] if len(key) > 1 else []
+    types = {c["name"]: duckdb_type(c["type"]) for c in columns}
+    return _distinct(port, [(rule, implied) for rule, implied in found if rule], types, reading)
+
+
+def _rule(entry: Mapping[str, Any], column: str | None, port: str, tables: set[str],
+          reading: _Reading) -> dict[str, Any] | None:
+    exact = customs(entry.get("customProperties")).get("meshRule")
+    if isinstance(exact, dict) and exact.get("type") in RULES:
+        return exact
+    kind, metric = str(entry.get("type") or "library"), str(entry.get("metric") or entry.get("rule"))
+    if kind == "library" and metric == "rowCount":
+        rule = _row_count(entry)
+    elif kind == "library" and _zero(entry):
+        rule = _zero_metric(metric, entry.get("arguments"), column)
+    elif kind == "sql" and _zero(entry):
+        rule = _sql_rule(entry, column, tables)
+    else:  # text and custom rules, thresholds above zero: nothing a rule here can check
+        rule = None
+    if rule is None:
+        what = entry.get("name") or entry.get("id") or (metric if kind == "library" else kind)
+        reading.notes.append(f"{port}{'.' + column if column else ''}: quality {what!r} ({kind}) has no rule here; "
+                             "left out")
+        return None
+    name = _snake(entry.get("name") or entry.get("id")) or ("sql_check" if rule["type"] == "expression" else "")
+    return compact({**rule, "name": None if identifier_problem(name) else name,
+                    "severity": _SEVERITIES.get(str(entry.get("severity")).lower()),
+                    "description": entry.get("description")})
+
+
+def _zero(entry: Mapping[str, Any]) -> bool:
+    """Whether the entry allows no failing row: mustBe 0, mustBeLessThan 1 or mustBeLessOrEqualTo 0."""
+    return any(entry.get(op) == limit and not isinstance(entry.get(op), bool)
+               for op, limit in (("mustBe", 0), ("mustBeLessThan", 1), ("mustBeLessOrEqualTo", 0)))
+
+
+def _zero_metric(metric: str, arguments: object, column: str | None) -> dict[str, Any] | None:
+    arguments = arguments if isinstance(arguments, dict) else {}
+    if metric == "nullValues" and column:
+        return {"type": "not_null", "column": column}
+    if metric == "duplicateValues" and (column or isinstance(arguments.get("properties"), list)):
+        return {"type": "unique", "columns": [_snake(c) for c in arguments.get("properties") or [column]]}
+    if metric == "invalidValues" and column and isinstance(arguments.get("validValues"), list):
+        return {"type": "accepted_values", "column": column, "values": arguments["validValues"]}
+    return None
+
+
+def _row_count(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    between = entry.get("mustBeBetween")
+    if isinstance(between, list) and len(between) == 2 and all(_whole(v) for v in between):
+        return {"type": "row_count", "min": between[0], "max": between[1]}
+    bounds = {"mustBe": lambda v: (v, v), "mustBeGreaterOrEqualTo": lambda v: (v, None),
+              "mustBeGreaterThan": lambda v: (v + 1, None), "mustBeLessOrEqualTo": lambda v: (None, v),
+              "mustBeLessThan": lambda v: (None, v - 1)}
+    op = next((op for op in bounds if _whole(entry.get(op))), None)
+    if op is None:
+        return None
+    low, high = bounds[op](entry[op])
+    return compact({"type": "row_count", "min": low, "max": high})
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _sql_rule(entry: Mapping[str, Any], column: str | None, tables: set[str]) -> dict[str, Any] | None:
+    match = _COUNT_QUERY.fullmatch(str(entry.get("query") or "").strip())
+    if not match or not (_OWN_TABLE.fullmatch(match["table"]) or match["table"].strip("\"'`") in tables):
+        return None  # a query of another shape, or over other tables, is no condition on a row of this port
+    condition = _OWN_COLUMN.sub(quote(column), match["condition"]) if column else match["condition"]
+    return {"type": "expression", "expression": f"NOT ({condition})"}
+
+
+def _foreign_key(relationship: Mapping[str, Any], column: str) -> dict[str, Any] | None:
+    """`to: dim_employee.employee_id` (a port of this contract) as a relationships rule."""
+    target = relationship.get("to")
+    if relationship.get("type", "foreignKey") != "foreignKey" or not isinstance(target, str) or target.count(".") != 1:
+        return None
+    table, field = target.split(".")
+    return {"type": "relationships", "column": column, "to": _snake(table), "field": _snake(field)}
+
+
+def _distinct(port: str, found: list[tuple[dict[str, Any], bool]], types: dict[str, str],
+              reading: _Reading) -> list[dict[str, Any]]:
+    """Rules as the descriptor writes them: valid over the port's columns, with distinct check
+    names; an implied rule only when no other says the same."""
+    kept: list[dict[str, Any]] = []
+    meanings: set[tuple[Any, ...]] = set()
+    names: set[str] = set()
+    for entry, implied in found:
+        rule = _valid_rule(port, entry, types, reading)
+        if rule is None or (implied and _meaning(rule) in meanings):
+            continue
+        meanings.add(_meaning(rule))
+        if rule.check_name in names:  # two checks of one name would not load: number the later one
+            number = next(n for n in range(2, len(names) + 3) if f"{rule.check_name}_{n}" not in names)
+            rule = rule.model_copy(update={"name": f"{rule.check_name}_{number}"})
+        names.add(rule.check_name)
+        kept.append(rule_dict(rule))
+    return kept
+
+
+def _valid_rule(port: str, entry: Mapping[str, Any], types: dict[str, str], reading: _Reading) -> Rule | None:
+    """The rule, if the loader will take it: its model, its columns, an expression that binds."""
+    try:
+        rule: Rule = RULES[entry["type"]].model_validate(entry)  # type: ignore[assignment]
+    except ValidationError as error:
+        reading.notes.append(f"{port}: rule {dict(entry)} left out: {error.errors()[0]['msg']}")
+        return None
+    problem = next((f"no column {c!r}" for c in rule.columns_used if c not in types), None)
+    if problem is None and isinstance(rule, Expression):
+        problem = expression_problem(rule.expression) or bind_problem(rule.expression, types)
+    if problem:
+        reading.notes.append(f"{port}: rule {rule.check_name} left out: {problem}")
+    return None if problem else rule
+
+
+def _meaning(rule: Rule) -> tuple[Any, ...]:
+    if isinstance(rule, Unique):
+        return ("unique", frozenset(rule.columns))
+    if isinstance(rule, Relationships):
+        return ("relationships", rule.column, rule.to, rule.field)
+    return (rule.type, rule.check_name)
+
+
+def _reachable(rule: Mapping[str, Any], port: str, ports: set[str], inputs: set[str], reading: _Reading) -> bool:
+    """A relationships rule checks against another port of the product, or a port input."""
+    if rule["type"] != "relationships" or rule["to"] in inputs or (rule["to"] in ports and rule["to"] != port):
+        return True
+    reading.notes.append(f"{port}: relationships rule on {rule['column']} points at {rule['to']!r}, neither another "
+                         "port of this contract nor a port input; left out")
+    return False

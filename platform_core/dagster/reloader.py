@@ -1,0 +1,104 @@
+"""Keeps a running webserver in step with the project's files, so nobody has to press "Reload".
+
+`scripts/platform.sh` runs it next to the webserver and the daemon. It polls workspace.yaml
+and every listed domain's folder: when the workspace changes (`mesh new domain`, `mesh remove
+domain`, a hand edit) it asks the webserver to reload the whole workspace, which reads the
+file again and starts a code server for a new location; when only a domain's descriptors,
+SQL or code change, it reloads that one location. The daemon reads workspace.yaml again by
+itself every 60 seconds, so schedules and automation of a new domain follow within a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from platform_core.descriptors.workspace import domain_directories
+
+RELOAD_WORKSPACE = "mutation { reloadWorkspace { __typename ... on PythonError { message } } }"
+RELOAD_LOCATION = ("mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) "
+                   "{ __typename ... on PythonError { message } } }")
+WATCHED = ("*.yaml", "*.yml", "*.sql", "*.py")  # what a domain's definitions are built from (data files are not)
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """Names, sizes and modification times of the files: cheap to take every second or two."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def domain_files(directory: Path) -> list[Path]:
+    return [p for pattern in WATCHED for p in directory.rglob(pattern) if "__pycache__" not in p.parts]
+
+
+def snapshot(workspace: Path) -> tuple[str, dict[str, str]]:
+    """The workspace file's content, and a fingerprint per listed domain."""
+    try:
+        text = workspace.read_bytes()
+        domains = {d.name: fingerprint(domain_files(d)) for d in domain_directories(workspace)}
+    except Exception:  # noqa: BLE001 - a file half-written or broken now: the next poll sees it whole
+        return "", {}
+    return hashlib.sha256(text).hexdigest(), domains
+
+
+def changes(before: tuple[str, dict[str, str]], after: tuple[str, dict[str, str]]) -> tuple[bool, list[str]]:
+    """Whether the workspace must be reloaded whole, else which locations changed."""
+    if not after[0]:
+        return False, []
+    if before[0] != after[0]:
+        return True, []
+    return False, sorted(name for name, value in after[1].items() if before[1].get(name) != value)
+
+
+def post(url: str, query: str, variables: dict[str, str] | None = None) -> str:
+    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query, "variables": variables or {}})
+                                     .encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as response:  # a reload loads the location's code
+        return json.load(response)["data"]
+
+
+def watch(url: str, workspace: Path, interval: float = 2.0) -> None:
+    last = snapshot(workspace)
+    while True:
+        time.sleep(interval)
+        current = snapshot(workspace)
+        whole, locations = changes(last, current)
+        try:
+            if whole:
+                print(f"{workspace.name} changed: reloading every code location", flush=True)
+                post(url, RELOAD_WORKSPACE)
+            for name in locations:
+                print(f"domain {name} changed: reloading its code location", flush=True)
+                post(url, RELOAD_LOCATION, {"name": name})
+        except (urllib.error.URLError, OSError, KeyError, ValueError) as error:
+            print(f"could not ask the webserver at {url} to reload ({error}); retrying", flush=True)
+            continue  # keep `last`: the change is retried on the next poll
+        if current[0]:
+            last = current
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="The webserver, e.g. http://127.0.0.1:3000")
+    parser.add_argument("-w", "--workspace", type=Path, default=Path("workspace.yaml"))
+    parser.add_argument("--interval", type=float, default=2.0, help="Seconds between polls.")
+    arguments = parser.parse_args()
+    try:
+        watch(arguments.url.rstrip("/"), arguments.workspace.resolve(), arguments.interval)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Finding the mesh from the command line: `mesh catalog`, `show`, `status`, `lineage`,
+`contract`, `docs build`, as a person without the UI (or a script) would use them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from platform_core.catalog.health import product_health
+from platform_core.catalog.mesh import load_mesh
+from platform_core.catalog.odcs import validate_contract
+from platform_core.cli import main
+from platform_core.dagster.factory import build_domain
+from platform_core.descriptors.loader import load_domain
+from platform_core.settings import Settings
+from tests.conftest import PROJECT, materialize
+from tests.factories import write_domain
+from tests.test_publish import BAD_ORDERS
+
+MESH = str(Path(sys.executable).parent / "mesh")
+HR = yaml.safe_load((PROJECT / "domains/hr/products/overtime/product.yaml").read_text(encoding="utf-8"))
+PAYROLL = next(port for port in HR["output_ports"] if port["name"] == "payroll_compensation")
+
+
+W = str(PROJECT / "workspace.yaml")
+
+
+def mesh(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_bare_mesh_prints_its_help_and_succeeds(tmp_path: Path) -> None:
+    done = subprocess.run([MESH], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0 and "catalog" in done.stdout and "Exit status" in done.stdout
+
+
+def test_mesh_check_works_from_inside_the_project(tmp_path: Path) -> None:
+    env = {**os.environ, "MESH_WAREHOUSE": str(tmp_path / "warehouse")}
+    done = subprocess.run([MESH, "check"], capture_output=True, text=True, timeout=300,
+                          cwd=PROJECT / "domains" / "hr" / "products", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all 3 domain(s) valid" in done.stdout
+
+
+def test_catalog_finds_ports_by_name_and_column_and_filters() -> None:
+    code, output = mesh("catalog", "payroll", "-w", W)
+    assert code == 0
+    first = output.splitlines()[1].split()
+    assert first[:2] == ["port", "hr.overtime.payroll_compensation"] and "hr-data@example.com>" in output
+    code, output = mesh("catalog", "amount_to_pay", "--json", "-w", W)  # a column name
+    assert {row["address"] for row in json.loads(output)} >= {"hr.overtime.payroll_compensation"}
+    code, output = mesh("catalog", "--owner", "finance-data", "--json", "-w", W)
+    assert {r["address"] for r in json.loads(output)} == {"finance.overtime_accruals", "finance.overtime_cost_ratio"}
+    code, output = mesh("catalog", "--tag", "kpi", "--domain", "finance", "--json", "-w", W)
+    assert [r["address"] for r in json.loads(output)] == ["finance.overtime_cost_ratio"]
+    code, output = mesh("catalog", "no-such-thing-anywhere", "-w", W)
+    assert code == 1 and "nothing matches" in output
+
+
+def test_show_a_port_lists_its_owner_consumers_and_every_column(monkeypatch) -> None:
+    monkeypatch.setattr("platform_core.cli._instance", lambda: None)  # the descriptors alone
+    code, output = mesh("show", "hr.overtime.payroll_compensation", "-w", W)
+    assert code == 0, output
+    assert "owner:      HR Data <hr-data@example.com> (hr-data)" in output
+    assert "finance_cost_ratio (finance.overtime_cost_ratio): Putting the overtime payroll pays" in output
+    assert "downstream: finance.overtime_accruals, finance.overtime_cost_ratio" in output
+    shown = [line.split()[0] for line in output.split("port hr.overtime.payroll_compensation")[1].splitlines()[2:]
+             if line.startswith("  ") and not line.startswith("   ") and line.split()[0] != "rules:"]
+    assert shown == [c["name"] for c in PAYROLL["columns"]]
+    assert "health:     unknown (no Dagster instance: set DAGSTER_HOME)" in output
+    code, output = mesh("show", "hr.overtime.payroll", "-w", W)
+    assert code == 1 and "hr.overtime has no port 'payroll'; it publishes: dim_entity" in output
+    code, output = mesh("show", "hr.overtime", "--json", "-w", W)
+    assert len(json.loads(output)["ports"]) == len(HR["output_ports"])
+
+
+def test_lineage_up_and_down() -> None:
+    code, output = mesh("lineage", "finance.overtime_cost_ratio", "--upstream", "-w", W)
+    assert code == 0 and output.splitlines() == [
+        "finance.overtime_cost_ratio  Overtime Cost to Revenue (Finance Data)",
+        "<- hr.overtime  HR Overtime (HR Data)", "<- sales.orders  Sales Orders (Sales Ops Data)"]
+    code, output = mesh("lineage", "hr.overtime.dim_entity", "--json", "-w", W)
+    assert [child["address"] for child in json.loads(output)["downstream"]] == [
+        "finance.overtime_accruals", "finance.overtime_cost_ratio"]
+
+
+def test_status_and_show_read_the_instance(mesh_run, monkeypatch) -> None:
+    monkeypatch.setattr("platform_core.cli._instance", lambda: mesh_run.instance)
+    code, output = mesh("status", "-w", W)
+    assert code == 0, output  # every product of the mesh was materialized and passed
+    assert all(line.split()[1] == "healthy" for line in output.splitlines()[1:])
+    code, output = mesh("show", "hr.overtime", "-w", W)
+    assert "health:     healthy, freshness pass, last published 20" in output
+    assert "latest checks: " in output and ", 0 failed" in output
+    late = datetime.now(timezone.utc) + timedelta(days=3)  # three days on, nothing ran: stale by its SLA
+    (hr,) = load_domain(PROJECT / "domains" / "hr").products
+    stale = product_health(mesh_run.instance, hr, now=late)
+    assert stale.state == "stale" and "later than its SLA allows" in stale.reasons[0]
+
+
+def test_status_names_failing_and_never_materialized_products(tmp_path: Path, settings: Settings, instance,
+                                                               monkeypatch) -> None:
+    domain_dir = write_domain(tmp_path)
+    (product,) = load_domain(domain_dir).products
+    never = product_health(instance, product)
+    assert never.state == "never_materialized" and never.reasons == (
+        "never published: customers, daily_sales",)
+    defs = build_domain(domain_dir, settings)
+    assert materialize(defs, instance).success
+    assert product_health(instance, product).healthy
+    (domain_dir / "data" / "orders.csv").write_text(BAD_ORDERS, encoding="utf-8")
+    assert not materialize(defs, instance).success
+    failing = product_health(instance, product)
+    assert failing.state == "failed_run"
+    assert any(r.startswith("1 blocking check(s) failed: orders.unique_order_id") for r in failing.reasons)
+    assert [c.name for c in failing.checks if not c.passed] == ["unique_order_id"]
+    (tmp_path / "workspace.yaml").write_text("load_from:\n  - python_module: {module_name: domains.shop.definitions}\n")
+    monkeypatch.setattr("platform_core.cli._instance", lambda: instance)
+    result = CliRunner().invoke(main, ["status", "-w", str(tmp_path / "workspace.yaml"), "--json"])
+    assert result.exit_code == 1 and json.loads(result.output)[0]["state"] == "failed_run"
+    monkeypatch.setattr("platform_core.cli._instance", lambda: None)
+    result = CliRunner().invoke(main, ["status", "-w", str(tmp_path / "workspace.yaml")])
+    assert result.exit_code == 2 and "DAGSTER_HOME is not set" in result.output
+
+
+@pytest.mark.parametrize("address", sorted(p.product_address for p in load_mesh(PROJECT / "workspace.yaml").products))
+def test_every_product_exports_a_valid_odcs_contract(address: str, tmp_path: Path) -> None:
+    out = tmp_path / "contract.yaml"
+    code, output = mesh("contract", "export", address, "--out", str(out), "-w", W)
+    assert code == 0 and "valid" in output, output
+    document = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert validate_contract(document) == [] and document["id"] == f"urn:datacontract:{address.replace('.', ':')}"
+
+
+def test_a_contract_imports_into_a_domain_as_a_product_that_loads(tmp_path: Path) -> None:
+    exported = tmp_path / "payroll.yaml"
+    assert mesh("contract", "export", "hr.overtime.payroll_compensation", "--out", str(exported),
+                "-w", W)[0] == 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "workspace.yaml").write_text("load_from: []\n")
+    code, output = mesh("new", "domain", "payroll", "--owner", "team:payroll", "--contact", "pay@example.com",
+                        "--empty", "--project", str(project))
+    assert code == 0, output
+    code, output = mesh("contract", "import", str(exported), "--into", str(project / "domains" / "payroll"),
+                        "--project", str(project))
+    assert code == 0, output
+    (product,) = load_domain(project / "domains" / "payroll").products
+    assert [c.name for c in product.output_ports[0].columns] == [c["name"] for c in PAYROLL["columns"]]
+    code, output = mesh("contract", "import", str(exported), "--into", str(project / "domains" / "payroll"),
+                        "--project", str(project))
+    assert code == 1  # never overwrites
+
+
+def test_docs_build_writes_the_site_where_asked(tmp_path: Path) -> None:
+    code, output = mesh("docs", "build", "--out", str(tmp_path / "site"), "-w", W)
+    assert code == 0 and output.strip() == f"open file://{tmp_path / 'site' / 'index.html'}"
+    assert (tmp_path / "site" / "products" / "hr.overtime.html").is_file()
