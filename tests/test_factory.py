@@ -78,3 +78,16 @@ def test_platform_default_freshness_applies_to_a_draft_without_sla(tmp_path: Pat
     spec = next(iter(defs.resolve_all_asset_specs()))
     assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
         fail_window=timedelta(hours=48), warn_window=timedelta(hours=24))
+
+
+def test_a_domain_is_built_once_per_process_until_its_files_change(tmp_path: Path, settings: Settings) -> None:
+    """Dagster asks for a location's definitions several times per process: the same files give
+    the same definitions, without reading them again; any change to them, a new build."""
+    domain_dir = write_domain(tmp_path)
+    first = build_domain(domain_dir, settings)
+    assert build_domain(domain_dir, settings) is first
+    sql = domain_dir / "products" / "sales" / "sql" / "daily_sales.sql"
+    sql.write_text(sql.read_text(encoding="utf-8").replace("count(*)", "COUNT(*)"), encoding="utf-8")  # same size
+    changed = build_domain(domain_dir, settings)
+    assert changed is not first
+    assert build_domain(domain_dir, Settings(warehouse_root=tmp_path / "elsewhere")) is not changed

@@ -8,6 +8,7 @@ are published in one commit of the lake, or, if any step fails, not at all.
 """
 
 
+import hashlib
 import importlib.util
 from collections.abc import Iterator
 from dataclasses import replace
@@ -36,11 +37,38 @@ from platform_core.storage.warehouse import Warehouse
 POLICIES_CHECK = "policies"
 
 
+# Dagster calls a location's definitions function several times per process (6 for one
+# `dagster asset materialize`); each build reads every descriptor and SQL file of the mesh. The
+# last build of each domain is kept, and used again while the mesh's files are unchanged.
+_BUILT: dict[tuple[Path, Settings], tuple[str, dg.Definitions]] = {}
+SOURCE_SUFFIXES = (".yaml", ".yml", ".sql", ".py")
+
+
 def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Definitions:
     """Definitions of one domain: every product's assets, checks and schedule, and its resources.
-    A domain that breaks a governance policy of severity `error` does not load (PlatformError)."""
-    spec = load_domain(domain if isinstance(domain, Path) else domain_directory(domain))
+    A domain that breaks a governance policy of severity `error` does not load (PlatformError).
+    Built once per process for the same files (of every domain: governance reads the mesh)."""
+    directory = (domain if isinstance(domain, Path) else domain_directory(domain)).resolve()
     settings = settings or Settings.from_env()
+    fingerprint = sources_fingerprint(directory.parent)
+    built = _BUILT.get((directory, settings))
+    if built is None or built[0] != fingerprint:
+        _BUILT[(directory, settings)] = built = (fingerprint, _build_domain(directory, settings))
+    return built[1]
+
+
+def sources_fingerprint(domains_root: Path) -> str:
+    """A digest of the content of every descriptor, SQL file and module under `domains/`:
+    what a build reads. Contents, not modification times, so two quick writes are told apart."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in domains_root.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file()
+                       and "__pycache__" not in p.parts):
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _build_domain(directory: Path, settings: Settings) -> dg.Definitions:
+    spec = load_domain(directory)
     violations = govern(spec, governance_context(spec, settings))
     raise_errors(spec, violations)
     return definitions_of(spec, settings, [v for v in violations if v.severity == "warn"])
