@@ -360,3 +360,18 @@ def test_the_lake_moves_by_settings(tmp_path: Path) -> None:
         Settings.from_env({"MESH_LAKE_RETENTION": "a month"})
     with pytest.raises(Exception, match="bad lake catalog 'mysql:x'"):
         Settings.from_env({"MESH_LAKE_CATALOG": "mysql:x"})
+
+
+def test_a_fresh_warehouse_answers_nothing_published_without_opening_a_database(tmp_path: Path, monkeypatch) -> None:
+    """Governance asks the lake for every product's last contract when a domain loads: before
+    anything is published that must cost nothing (it cost 0.4 s per product, loading extensions)."""
+    def refuse(*_args: object) -> None:
+        raise AssertionError("no DuckDB database or extension should be opened for an empty lake")
+
+    monkeypatch.setattr("platform_core.storage.extensions.load", refuse)
+    monkeypatch.setattr("platform_core.storage.warehouse.duckdb.connect", refuse)
+    warehouse = Warehouse(tmp_path / "warehouse")
+    assert warehouse.publications("shop.sales") == []
+    assert warehouse.published_contract("shop.sales") is None
+    with pytest.raises(NotPublished, match="nothing has been published yet"):
+        warehouse.snapshot()

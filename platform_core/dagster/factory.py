@@ -47,22 +47,26 @@ SOURCE_SUFFIXES = (".yaml", ".yml", ".sql", ".py")
 def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Definitions:
     """Definitions of one domain: every product's assets, checks and schedule, and its resources.
     A domain that breaks a governance policy of severity `error` does not load (PlatformError).
-    Built once per process for the same files (of every domain: governance reads the mesh)."""
+    Built once per process while what the build reads is unchanged."""
     directory = (domain if isinstance(domain, Path) else domain_directory(domain)).resolve()
     settings = settings or Settings.from_env()
-    fingerprint = sources_fingerprint(directory.parent)
+    fingerprint = sources_fingerprint(directory)
     built = _BUILT.get((directory, settings))
     if built is None or built[0] != fingerprint:
         _BUILT[(directory, settings)] = built = (fingerprint, _build_domain(directory, settings))
     return built[1]
 
 
-def sources_fingerprint(domains_root: Path) -> str:
-    """A digest of the content of every descriptor, SQL file and module under `domains/`:
-    what a build reads. Contents, not modification times, so two quick writes are told apart."""
+def sources_fingerprint(directory: Path) -> str:
+    """A digest of what a build of the domain reads: its own descriptors, SQL and modules, and
+    the descriptors of the other domains (governance reads them; their SQL and data it does not).
+    Contents, not modification times, so two quick writes are told apart."""
+    own = [p for p in [*directory.glob("*"), *(directory / "products").rglob("*")]
+           if p.suffix in SOURCE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts]
+    others = [p for pattern in ("*/domain.yaml", "*/products/*/product.yaml") for p in directory.parent.glob(pattern)
+              if directory not in p.parents]
     digest = hashlib.sha256()
-    for path in sorted(p for p in domains_root.rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file()
-                       and "__pycache__" not in p.parts):
+    for path in sorted(own + others):
         digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

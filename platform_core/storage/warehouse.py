@@ -93,6 +93,7 @@ def _reading_database(config: LakeConfig) -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB per process and lake, for readers: loading the lake's extensions costs
     about 0.3 s per database, a cursor on this one 1 ms. Each query still reads the lake's latest
     commit (or the snapshot it names); cursors keep their own transactions and temporary objects."""
+    Lake(config).check_readable()  # a fresh warehouse answers at once, with no database opened
     con = duckdb.connect()
     try:
         con.execute("SET GLOBAL TimeZone = 'UTC'")

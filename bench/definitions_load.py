@@ -1,0 +1,160 @@
+"""Time loading definitions: N generated products over D domains, the platform next to plain Dagster.
+
+    .venv/bin/python bench/definitions_load.py --products 100 1000 --domains 20 --rounds 3 --json
+
+Each domain is scaffolded with `mesh new domain` (the `simple` template: a file input, bronze,
+silver and one published table with its contract), then its product is copied to reach N
+products in all. Two kinds of fresh Python process then load every domain, alternating, in
+each round:
+
+- platform: `build_domain` for each domain (descriptors read, governance applied, assets,
+  checks, schedules and resources made), then Dagster's asset graph resolved;
+- plain: the same asset keys, dependencies, check names, owners and schedules written
+  directly as `dg.multi_asset` with empty bodies (what a team would write by hand), from a
+  JSON description made beforehand, then the same asset graph resolved.
+
+Both include importing Dagster. Prints the medians, the ratio and the machine's load. Not part
+of the test suite: timings depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+PLATFORM = """
+import sys, time
+from pathlib import Path
+start = time.perf_counter()
+import dagster as dg
+from platform_core.dagster.factory import build_domain
+from platform_core.settings import Settings
+root = Path(sys.argv[1])
+settings = Settings(warehouse_root=root / "warehouse", workspace=root / "workspace.yaml")
+domains = [build_domain(d, settings) for d in sorted((root / "domains").glob("d*")) if d.is_dir()]
+keys = sum(len(d.resolve_asset_graph().get_all_asset_keys()) for d in domains)  # one location each
+print(time.perf_counter() - start, keys)
+"""
+
+PLAIN = """
+import json, sys, time
+start = time.perf_counter()
+import dagster as dg
+described = json.loads(open(sys.argv[1]).read())
+locations = {}
+for product in described:
+    assets, schedules = locations.setdefault(product["assets"][0]["group"], ([], []))
+    specs = [dg.AssetSpec(key=dg.AssetKey(a["key"]), deps=[dg.AssetKey(d) for d in a["deps"]], group_name=a["group"],
+                          owners=a["owners"], description=a["description"]) for a in product["assets"]]
+    checks = [dg.AssetCheckSpec(c["name"], asset=dg.AssetKey(c["asset"]), blocking=c["blocking"]) for c in product["checks"]]
+
+    def body(context):  # empty: what Dagster costs without any work
+        return None
+
+    assets.append(dg.multi_asset(name=product["name"], specs=specs, check_specs=checks, can_subset=True)(body))
+    schedules.append(dg.ScheduleDefinition(name=product["name"] + "__schedule", cron_schedule="0 6 * * *",
+                                           target=dg.AssetSelection.assets(*(s.key for s in specs))))
+keys = sum(len(dg.Definitions(assets=assets, schedules=schedules).resolve_asset_graph().get_all_asset_keys())
+           for assets, schedules in locations.values())  # one location per domain, as the platform's
+print(time.perf_counter() - start, keys)
+"""
+
+
+def make_mesh(root: Path, products: int, domains: int) -> None:
+    """D scaffolded domains, then each one's product copied until the mesh holds N products."""
+    (root / "workspace.yaml").write_text("load_from: []\n", encoding="utf-8")
+    mesh = str(Path(sys.executable).parent / "mesh")
+    for d in range(domains):
+        subprocess.run([mesh, "new", "domain", f"d{d:02d}", "--owner", f"team:team-{d:02d}", "--contact",
+                        f"team{d:02d}@example.com", "--product", "p0000", "--project", str(root)],
+                       check=True, capture_output=True)
+    for n in range(domains, products):
+        domain = root / "domains" / f"d{n % domains:02d}"
+        name = f"p{n // domains:04d}"
+        for kind in ("products", "data"):
+            shutil.copytree(domain / kind / "p0000", domain / kind / name)
+        descriptor = domain / "products" / name / "product.yaml"
+        text = descriptor.read_text(encoding="utf-8").replace("p0000", name)
+        descriptor.write_text(text, encoding="utf-8")
+
+
+def describe(root: Path) -> Path:
+    """The mesh's assets and checks as JSON, for the plain Dagster process (made once, untimed)."""
+    from platform_core.dagster.factory import build_domain
+    from platform_core.settings import Settings
+
+    settings = Settings(warehouse_root=root / "warehouse", workspace=root / "workspace.yaml")
+    described = []
+    for directory in sorted((root / "domains").glob("d*")):
+        for assets_def in build_domain(directory, settings).assets:
+            described.append({
+                "name": assets_def.op.name,
+                "assets": [{"key": list(spec.key.path), "deps": [list(d.asset_key.path) for d in spec.deps],
+                            "group": spec.group_name, "owners": list(spec.owners), "description": spec.description}
+                           for spec in assets_def.specs],
+                "checks": [{"name": c.name, "asset": list(c.asset_key.path), "blocking": c.blocking}
+                           for c in assets_def.check_specs],
+            })
+    path = root / "described.json"
+    path.write_text(json.dumps(described), encoding="utf-8")
+    return path
+
+
+def run(code: str, argument: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, str(argument)], capture_output=True, text=True,
+                          cwd=PROJECT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done.returncode:
+        raise SystemExit(f"the load failed:\n{done.stderr[-3000:]}")
+    _, assets = done.stdout.split()  # the wall is taken outside: the interpreter's start counts too
+    return time.perf_counter() - started, int(assets)
+
+
+def measure(products: int, domains: int, rounds: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        make_mesh(root, products, domains)
+        described = describe(root)
+        walls: dict[str, list[float]] = {"platform": [], "plain": []}
+        assets = {}
+        for _ in range(rounds):  # alternating, so a busy moment of the machine hits both
+            walls["platform"].append((result := run(PLATFORM, root))[0])
+            assets["platform"] = result[1]
+            walls["plain"].append((result := run(PLAIN, described))[0])
+            assets["plain"] = result[1]
+        checks = sum(len(p["checks"]) for p in json.loads(described.read_text(encoding="utf-8")))
+    medians = {kind: statistics.median(values) for kind, values in walls.items()}
+    return {"benchmark": "definitions_load", "products": products, "domains": domains, "assets": assets["plain"],
+            "checks": checks, "rounds": rounds, "platform_s": round(medians["platform"], 2),
+            "plain_dagster_s": round(medians["plain"], 2), "ratio": round(medians["platform"] / medians["plain"], 2),
+            "walls": {k: [round(v, 2) for v in vs] for k, vs in walls.items()},
+            "asset_counts": assets, "load": os.getloadavg()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--domains", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="One JSON line per size instead of a sentence.")
+    arguments = parser.parse_args()
+    for products in arguments.products:
+        result = measure(products, arguments.domains, arguments.rounds)
+        print(json.dumps(result) if arguments.json else
+              f"{products} products over {arguments.domains} domains ({result['assets']} assets, {result['checks']} "
+              f"checks): platform {result['platform_s']} s, plain Dagster {result['plain_dagster_s']} s, "
+              f"ratio {result['ratio']} (medians of {arguments.rounds})")
+
+
+if __name__ == "__main__":
+    main()
