@@ -18,6 +18,7 @@ from platform_core.dagster.factory import check_keys
 from platform_core.dagster.metadata import asset_key
 from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.spec import CronFreshness, Product
+from platform_core.descriptors.types import format_duration
 
 State = Literal["healthy", "stale", "failing_checks", "failed_run", "never_materialized"]
 
@@ -83,7 +84,7 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
     last = min(materialized.values()) if materialized and not missing else None
     freshness = _freshness(product, last, now)
     if freshness == "fail":
-        states.append(("stale", f"last published {_age(now - last)} ago, later than its SLA allows"))
+        states.append(("stale", f"last published {format_duration(now - last)} ago, later than its SLA allows"))
     state = min((s for s, _ in states), key=_ORDER.index, default="healthy")
     return ProductHealth(address, state, tuple(reason for _, reason in states), last, freshness, checks)
 
@@ -119,8 +120,3 @@ def _freshness(product: Product, last: datetime | None, now: datetime) -> Litera
     if age > sla.fail_after:
         return "fail"
     return "warn" if sla.warn_after and age > sla.warn_after else "pass"
-
-
-def _age(delta) -> str:  # noqa: ANN001 - a timedelta
-    hours = int(delta.total_seconds() // 3600)
-    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(delta.total_seconds() % 3600 // 60)}m"

@@ -41,6 +41,7 @@ from platform_core.descriptors.rules import (
 from platform_core.descriptors.spec import Column, CronFreshness, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
 from platform_core.errors import ProblemCollector
+from platform_core.quality.sql_executor import failing_condition
 from platform_core.settings import Settings
 from platform_core.storage.lake import LakeConfig, table_name
 
@@ -297,8 +298,8 @@ def _query(product: Product, rule: Rule) -> str:
     assert isinstance(rule, Relationships)
     source = product.input(rule.to)
     parent = qualified(*table_name(source.port_address if isinstance(source, PortInput) else product.address(rule.to)))
-    return (f"SELECT count(*) FROM {{object}} AS child WHERE child.{column} IS NOT NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {parent} AS parent WHERE parent.{quote(rule.field)} = child.{column})")
+    condition, _ = failing_condition(rule, lambda _name: parent, {})  # binds no value: it stands alone as text
+    return f"SELECT count(*) FROM {{object}} AS child WHERE {condition}"
 
 
 def _number(value: float) -> str:

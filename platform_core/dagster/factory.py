@@ -122,12 +122,9 @@ def domain_directory(name: str) -> Path:
 
 
 def build_product(product: Product, warnings: list[Violation] | None = None) -> dg.Definitions:
-    specs = [asset_spec(product, layer, step, automation_of(product, step)) for layer, step in product.steps]
-    checks = [check for _, step in product.steps for check in check_specs(product, step)]
-    checks += [dg.AssetCheckSpec(POLICIES_CHECK, asset=asset_key(product, port.name), blocking=False,
-                                 description="[warn] The governance policies in force hold for the product and "
-                                             "this port (mesh policies lists them).")
-               for port in product.published_ports]
+    automation = automation_of(product)
+    specs = [asset_spec(product, layer, step, automation.get(step.name)) for layer, step in product.steps]
+    checks = product_check_specs(product)
 
     @dg.multi_asset(
         name=f"{product.domain}__{product.name}", specs=specs, check_specs=checks, can_subset=True,
@@ -213,15 +210,15 @@ MISSING_ONCE = (dg.AutomationCondition.missing().newly_true() & ~dg.AutomationCo
                 ).with_label("missing_once")
 
 
-def automation_of(product: Product, step: Step) -> dg.AutomationCondition | None:
-    """Steps fed by other products' ports follow their producers: the daemon materializes them when
-    an upstream port is published anew (eager). What they need from the product's own sources is
-    built when missing, so that on a fresh warehouse the whole consumer follows, not only the
-    steps whose every input already exists. The schedule still runs the rest."""
+def automation_of(product: Product) -> dict[str, dg.AutomationCondition]:
+    """Each automated step's condition. Steps fed by other products' ports follow their producers:
+    the daemon materializes them when an upstream port is published anew (eager). What they need
+    from the product's own sources is built when missing, so that on a fresh warehouse the whole
+    consumer follows, not only the steps whose every input already exists. The schedule still
+    runs the rest (no condition)."""
     following = follows_other_products(product)
-    if step.name in following:
-        return dg.AutomationCondition.eager()
-    return MISSING_ONCE if step.name in feeds(product, following) else None
+    return ({name: MISSING_ONCE for name in feeds(product, following)} |
+            {name: dg.AutomationCondition.eager() for name in following})
 
 
 def feeds(product: Product, following: set[str]) -> set[str]:
@@ -242,10 +239,17 @@ def follows_other_products(product: Product) -> set[str]:
     return following - {i.name for i in product.port_inputs}
 
 
-def check_keys(product: Product) -> list[dg.AssetCheckKey]:
+def product_check_specs(product: Product) -> list[dg.AssetCheckSpec]:
     """Every check the product's location defines: each step's, and the policies check of each port."""
-    keys = [spec.key for _, step in product.steps for spec in check_specs(product, step)]
-    return keys + [dg.AssetCheckKey(asset_key(product, port.name), POLICIES_CHECK) for port in product.published_ports]
+    return [check for _, step in product.steps for check in check_specs(product, step)] + [
+        dg.AssetCheckSpec(POLICIES_CHECK, asset=asset_key(product, port.name), blocking=False,
+                          description="[warn] The governance policies in force hold for the product and this port "
+                                      "(mesh policies lists them).")
+        for port in product.published_ports]
+
+
+def check_keys(product: Product) -> list[dg.AssetCheckKey]:
+    return [spec.key for spec in product_check_specs(product)]
 
 
 def check_specs(product: Product, step: Step) -> list[dg.AssetCheckSpec]:

@@ -65,11 +65,11 @@ def failing_rows(con: duckdb.DuckDBPyConnection, table: str, rule: Rule, ref: Re
         key = ", ".join(quote(c) for c in rule.columns)
         return con.sql(f"SELECT * EXCLUDE (__copies) FROM (SELECT *, count(*) OVER (PARTITION BY {key}) AS __copies "
                        f"FROM {table} WHERE NOT ({_all_null(rule)})) WHERE __copies > 1 ORDER BY {key}")
-    condition, params = _condition(rule, ref, types)
+    condition, params = failing_condition(rule, ref, types)
     return con.sql(f"SELECT * FROM {table} AS child WHERE {condition}", params=params)
 
 
-def _condition(rule: Rule, ref: RefResolver, types: dict[str, str]) -> tuple[str, dict[str, Any]]:
+def failing_condition(rule: Rule, ref: RefResolver, types: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """The WHERE condition (identifiers quoted, values bound) that a failing row of `child` meets."""
     column = f"child.{quote(rule.column)}"  # every rule left here is about one column
     if isinstance(rule, NotNull):
