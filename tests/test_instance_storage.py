@@ -88,3 +88,49 @@ def test_a_lock_that_could_not_be_taken_is_not_left_marked_as_held(tmp_path: Pat
     storage.set_concurrency_slots(POOL, 1)
     assert calls[1:] == [instance_storage.fcntl.LOCK_EX, instance_storage.fcntl.LOCK_UN]
     assert storage.get_concurrency_info(POOL).slot_count == 1
+
+
+def _log_entry(run_id: str, message: str) -> dg.EventLogEntry:
+    return dg.EventLogEntry(error_info=None, level="INFO", user_message=message, run_id=run_id,
+                            timestamp=time.time(), step_key=None, job_name="job", dagster_event=None)
+
+
+def test_events_are_seen_by_a_watcher_of_another_process_as_they_are_written(tmp_path: Path) -> None:
+    """The UI follows a run's logs by watching the run's file; the writer keeps its connection
+    open (no checkpoint on each event), so it must still make the file change for each event."""
+    writer = PoolSafeSqliteEventLogStorage(str(tmp_path / "runs"))
+    watcher = PoolSafeSqliteEventLogStorage(str(tmp_path / "runs"))  # the webserver's own storage object
+    seen: list[str] = []
+    writer.store_event(_log_entry("run-1", "first"))  # the run's file exists before anyone watches it
+    watcher.watch("run-1", None, lambda entry, cursor: seen.append(entry.user_message))
+    try:
+        for message in ["second", "third"]:
+            writer.store_event(_log_entry("run-1", message))
+            deadline = time.time() + 10
+            while seen[-1:] != [message] and time.time() < deadline:
+                time.sleep(0.05)
+            assert seen[-1:] == [message], seen  # each event reaches the watcher before the next is written
+    finally:
+        watcher.dispose()
+        writer.dispose()
+    assert [r.event_log_entry.user_message for r in watcher.get_records_for_run("run-1").records] == [
+        "first", "second", "third"]
+
+
+def test_connections_stay_open_and_commit_without_a_full_sync(tmp_path: Path) -> None:
+    storage = PoolSafeSqliteEventLogStorage(str(tmp_path / "runs"))
+    try:
+        storage.store_event(_log_entry("run-1", "one"))
+        with storage.run_connection("run-1") as first:
+            synchronous = first.exec_driver_sql("PRAGMA synchronous").scalar()
+            journal = first.exec_driver_sql("PRAGMA journal_mode").scalar()
+            raw = first.connection.dbapi_connection
+        with storage.run_connection("run-1") as second:
+            assert second.connection.dbapi_connection is raw  # the same connection: no checkpoint between events
+        assert (synchronous, journal) == (1, "wal")  # NORMAL in WAL mode
+        storage.wipe()  # deletes the runs' files: the connections to them are closed first
+        storage.store_event(_log_entry("run-2", "two"))
+        assert [r.event_log_entry.user_message for r in storage.get_records_for_run("run-2").records] == ["two"]
+        assert not (tmp_path / "runs" / "run-1.db").exists()
+    finally:
+        storage.dispose()

@@ -8,7 +8,6 @@ are published in one commit of the lake, or, if any step fails, not at all.
 """
 
 
-import hashlib
 import importlib.util
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,7 +22,7 @@ from platform_core.dagster.metadata import (
     asset_key, check_results, definition_metadata, dependency_key, materialization_metadata, owners, tags,
 )
 from platform_core.dagster.resources import LakeResource, compute_resource, input_snapshot, lake_resource
-from platform_core.descriptors.loader import load_domain
+from platform_core.descriptors.cache import load_domain_cached, sources_fingerprint
 from platform_core.descriptors.spec import Domain, FileInput, Port, Product, Step
 from platform_core.errors import PlatformError, Problem
 from platform_core.execution.products import ProductOutcome, run_product
@@ -38,10 +37,9 @@ POLICIES_CHECK = "policies"
 
 
 # Dagster calls a location's definitions function several times per process (6 for one
-# `dagster asset materialize`); each build reads every descriptor and SQL file of the mesh. The
-# last build of each domain is kept, and used again while the mesh's files are unchanged.
+# `dagster asset materialize`). The last build of each domain is kept, and used again while the
+# mesh's files are unchanged; across processes, the validated descriptors come from the cache.
 _BUILT: dict[tuple[Path, Settings], tuple[str, dg.Definitions]] = {}
-SOURCE_SUFFIXES = (".yaml", ".yml", ".sql", ".py")
 
 
 def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Definitions:
@@ -53,26 +51,12 @@ def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Def
     fingerprint = sources_fingerprint(directory)
     built = _BUILT.get((directory, settings))
     if built is None or built[0] != fingerprint:
-        _BUILT[(directory, settings)] = built = (fingerprint, _build_domain(directory, settings))
+        _BUILT[(directory, settings)] = built = (fingerprint, _build_domain(directory, settings, fingerprint))
     return built[1]
 
 
-def sources_fingerprint(directory: Path) -> str:
-    """A digest of what a build of the domain reads: its own descriptors, SQL and modules, and
-    the descriptors of the other domains (governance reads them; their SQL and data it does not).
-    Contents, not modification times, so two quick writes are told apart."""
-    own = [p for p in [*directory.glob("*"), *(directory / "products").rglob("*")]
-           if p.suffix in SOURCE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts]
-    others = [p for pattern in ("*/domain.yaml", "*/products/*/product.yaml") for p in directory.parent.glob(pattern)
-              if directory not in p.parents]
-    digest = hashlib.sha256()
-    for path in sorted(own + others):
-        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def _build_domain(directory: Path, settings: Settings) -> dg.Definitions:
-    spec = load_domain(directory)
+def _build_domain(directory: Path, settings: Settings, fingerprint: str) -> dg.Definitions:
+    spec = load_domain_cached(directory, fingerprint)
     violations = govern(spec, governance_context(spec, settings))
     raise_errors(spec, violations)
     return definitions_of(spec, settings, [v for v in violations if v.severity == "warn"])

@@ -12,8 +12,9 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 
 from platform_core.descriptors.files import FileProblem, display_path, read_text
 from platform_core.descriptors.names import quote
@@ -22,6 +23,9 @@ from platform_core.descriptors.sql import parse_problem, undeclared_reads_proble
 from platform_core.errors import PlatformError, Problem
 from platform_core.execution.sources import read_input
 from platform_core.quality.schema_check import cast_select
+
+if TYPE_CHECKING:  # imported by the python steps that run, not by a location's load
+    import pandas as pd
 
 TableOf = Callable[[str], str]  # a dependency's name -> what to read it from, as SQL (a table, maybe AT a snapshot)
 
@@ -84,6 +88,8 @@ def run_transform(con: duckdb.DuckDBPyConnection, product: Product, step: Step) 
     transform = load_transform(product, str(step.python))
     inputs = {name: con.sql(f"SELECT * FROM {quote(name)}").df() for name in step.depends_on}
     result = transform(inputs)
+    import pandas as pd  # already imported by `.df()` above
+
     if not isinstance(result, pd.DataFrame):
         raise TypeError(f"{step.python} returned {type(result).__name__}, expected a pandas DataFrame")
     return result

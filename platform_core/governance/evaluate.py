@@ -10,6 +10,7 @@ a grant is refused, with who to ask.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from platform_core.descriptors.spec import Domain, Product
 from platform_core.errors import PlatformError, Problem, ProblemCollector
 from platform_core.governance.policies import Context, Policy, Severity
 from platform_core.governance.settings import policies_in_force
-from platform_core.storage.lake import NotPublished
 from platform_core.storage.warehouse import Warehouse
 
 
@@ -118,13 +118,14 @@ def readers_of(domains_root: Path, address: str, major: int | None = None) -> li
 
 
 def published_contracts(warehouse: Warehouse) -> Callable[[str], dict | None]:
-    """`product -> the contract document it was last published under`, read from the lake; None when
-    it has none (nothing published yet)."""
+    """`product -> the contract document it was last published under`, read from the lake once, on
+    the first question; None when it has none (nothing published yet)."""
+    @functools.cache
+    def documents() -> dict[str, str]:
+        return warehouse.published_contracts()
+
     def lookup(product: str) -> dict | None:
-        try:
-            text = warehouse.published_contract(product)
-        except NotPublished:
-            return None
+        text = documents().get(product)
         return json.loads(text) if text else None
 
     return lookup

@@ -15,7 +15,6 @@ import duckdb
 from platform_core.descriptors.names import quote
 from platform_core.descriptors.rules import MaxAge, RowCount, Rule
 from platform_core.descriptors.spec import Column, Port, Product, Step
-from platform_core.quality.pandera_executor import run_pandera_rules
 from platform_core.quality.results import RuleResult
 from platform_core.quality.schema_check import schema_result
 from platform_core.quality.sql_executor import RefResolver, failing_rows, run_sql_rules
@@ -44,6 +43,9 @@ def audit(con: duckdb.DuckDBPyConnection, table: str, step: Step, ref: RefResolv
         def ref_values(port: str, column: str) -> list:
             rows = con.execute(f"SELECT DISTINCT {quote(column)} FROM {ref(port)}").fetchall()
             return [value for (value,) in rows]
+
+        # pandas and pandera only for steps that declare them: a location's load never imports them
+        from platform_core.quality.pandera_executor import run_pandera_rules
 
         results = run_pandera_rules(con.sql(f"SELECT * FROM {table}").df(), runnable, ref_values, now, types)
     rules = {rule.check_name: rule for rule in runnable}

@@ -77,15 +77,21 @@ class Warehouse:
 
     def published_contract(self, product: str) -> str | None:
         """The contract document (JSON) the product (`hr.overtime`) was last published under."""
-        found = self.publications(product)
-        if not found:
-            return None
-        last = found[-1]
-        with self.reader() as con:
-            row = con.execute(f"SELECT document FROM {ALIAS}.{PLATFORM_SCHEMA}.contracts WHERE contract = $c "
-                              "AND product = $p AND version = $v", {"c": last.contract, "p": product,
-                                                                   "v": last.version}).fetchone()
-        return row[0] if row else None
+        return self.published_contracts().get(product)
+
+    def published_contracts(self) -> dict[str, str]:
+        """Each published product's (`hr.overtime`) last contract document (JSON), in one read of
+        the lake: governance asks for every product of a domain when its location loads."""
+        try:
+            with self.reader() as con:
+                last = {p.product: p for p in self.lake.publications(con)}  # oldest first: the last one stays
+                rows = con.execute(f"SELECT product, version, contract, document FROM {ALIAS}.{PLATFORM_SCHEMA}"
+                                   ".contracts").fetchall() if last else []
+        except NotPublished:
+            return {}
+        documents = {(product, version, contract): document for product, version, contract, document in rows}
+        return {product: documents[key] for product, p in last.items()
+                if (key := (product, p.version, p.contract)) in documents}
 
 
 @functools.lru_cache(maxsize=8)
