@@ -91,29 +91,43 @@ def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, 
     instance = dg.DagsterInstance.get()  # the test's DAGSTER_HOME, as the runs'
     ports = ["dim_entity", "dim_employee", "dim_period", "dim_overtime_reason", "fact_overtime",
              "fact_overtime_monthly", "team_oversight", "payroll_compensation", "overtime_analysis"]
-    versions = {}
+    versions, durations = {}, []
     for version in ("A", "B"):  # both versions published once, whole
         _set_version(root, version)
+        known = {run.run_id for run in instance.get_runs()}
         log = tmp_path / f"run-{version}.log"
-        _finish(_start_run(root, tmp_path, log), log)
+        process = _start_run(root, tmp_path, log)
+        _wait_for_step(instance, known, time.time() + 120)
+        started = time.time()
+        _finish(process, log)
+        durations.append(time.time() - started)  # from its step's start to the process's end
         versions[version] = _fingerprints(warehouse, ports)
     assert versions["A"] != versions["B"]
     data = tmp_path / "warehouse" / "lake" / "data"
 
+    # Kill points as shares of a whole run, so that they fall inside the run however fast the
+    # machine; a run that ended before its kill point tested nothing, and is run again, aimed earlier.
+    run_time = min(durations)
     killed = []
-    for point, (version, pause) in enumerate([("A", 0.2), ("B", 2.5), ("A", 5.0), ("B", "publishing")]):
+    for point, (version, share) in enumerate([("A", 0.05), ("B", 0.35), ("A", 0.7), ("B", "publishing")]):
         _set_version(root, version)
-        known = {run.run_id for run in instance.get_runs()}
-        files = set(data.rglob("*.parquet"))
-        log = tmp_path / f"killed-{point}.log"
-        process = _start_run(root, tmp_path, log)
-        run_id = _wait_for_step(instance, known, time.time() + 120)
-        if pause == "publishing":  # the new version's files are being written
-            deadline = time.time() + 120
-            while not set(data.rglob("*.parquet")) - files and process.poll() is None and time.time() < deadline:
-                time.sleep(0.01)
+        for attempt in range(4):
+            known = {run.run_id for run in instance.get_runs()}
+            files = set(data.rglob("*.parquet"))
+            log = tmp_path / f"killed-{point}-{attempt}.log"
+            process = _start_run(root, tmp_path, log)
+            run_id = _wait_for_step(instance, known, time.time() + 120)
+            if share == "publishing":  # the new version's files are being written
+                deadline = time.time() + 120
+                while not set(data.rglob("*.parquet")) - files and process.poll() is None and time.time() < deadline:
+                    time.sleep(0.01)
+            else:
+                time.sleep(share * run_time / 2 ** attempt)
+            if process.poll() is None:
+                break
+            _finish(process, log)  # it outran its kill point: a whole run, then try again
         else:
-            time.sleep(pause)
+            raise AssertionError(f"every run of kill point {point} ended before it could be killed")
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
         killed.append(run_id)
