@@ -10,7 +10,7 @@ from pathlib import Path
 
 from platform_core.descriptors.types import parse_duration
 from platform_core.descriptors.workspace import find_workspace
-from platform_core.storage.lake import LakeConfig
+from platform_core.storage.lake import LakeConfig, ObjectStore
 
 WAREHOUSE_VARIABLE = "MESH_WAREHOUSE"
 WORKSPACE_VARIABLE = "MESH_WORKSPACE"
@@ -18,6 +18,9 @@ SITE_VARIABLE = "MESH_SITE"
 LAKE_CATALOG_VARIABLE = "MESH_LAKE_CATALOG"
 LAKE_DATA_VARIABLE = "MESH_LAKE_DATA"
 LAKE_RETENTION_VARIABLE = "MESH_LAKE_RETENTION"
+# An `s3://` data path is reached with the usual AWS variables, and at an S3-compatible store's
+# own address when this one is set (`http://127.0.0.1:9000`).
+S3_ENDPOINT_VARIABLE = "MESH_S3_ENDPOINT"
 DEFAULT_RETENTION = timedelta(days=30)
 # The key that masks personal data for consumers without a grant: from this variable, or else
 # from a file outside the repository (scripts/bootstrap.sh creates one), never committed.
@@ -49,8 +52,9 @@ class Settings:
         the project folder: the working directory, or the nearest one above it with a workspace.yaml. The lake defaults to a SQLite catalog and a data folder under the
         root; `MESH_LAKE_CATALOG` (`sqlite:<file>` or `postgres:<connection string>`) and
         `MESH_LAKE_DATA` (a folder or `s3://bucket/prefix/`) move it, `MESH_LAKE_RETENTION`
-        (`30d`) says how long its history is kept; `MESH_SITE` where the docs site is written
-        (default `<root>/site`)."""
+        (`30d`) says how long its history is kept; an `s3://` data path takes its credentials from
+        `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_REGION`, and `MESH_S3_ENDPOINT` for
+        an S3-compatible store; `MESH_SITE` where the docs site is written (default `<root>/site`)."""
         environ = os.environ if environ is None else environ
         project = find_workspace().parent  # the working directory, or the project folder above it
         root = (project / Path(environ.get(WAREHOUSE_VARIABLE) or "warehouse").expanduser()).resolve()
@@ -62,7 +66,7 @@ class Settings:
         data = environ.get(LAKE_DATA_VARIABLE) or default.data_path
         if "://" not in data:
             data = f"{Path(data).expanduser().resolve()}/"
-        lake = LakeConfig(catalog=catalog, data_path=data)
+        lake = LakeConfig(catalog=catalog, data_path=data, store=object_store(environ) if data.startswith("s3://") else None)
         try:
             retention = parse_duration(environ.get(LAKE_RETENTION_VARIABLE) or "30d")
         except ValueError as error:
@@ -72,6 +76,16 @@ class Settings:
         return cls(warehouse_root=root, workspace=workspace, lake=None if lake == default else lake,
                    lake_retention=retention, masking_key_file=Path(key_file).expanduser().resolve(),
                    site=Path(site).expanduser().resolve() if site else None)
+
+
+def object_store(environ: Mapping[str, str]) -> ObjectStore | None:
+    """The credentials of an `s3://` data path, or None without a key (DuckDB then reads anonymously)."""
+    key_id, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key_id or not secret:
+        return None
+    return ObjectStore(key_id=key_id, secret=secret,
+                       region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                       endpoint=environ.get(S3_ENDPOINT_VARIABLE) or None)
 
 
 def default_key_file(environ: Mapping[str, str]) -> Path:

@@ -21,7 +21,7 @@ if [ ! -f "$stamp" ]; then
 fi
 # DuckDB cannot download extensions on a closed network: the lake's come from their wheels
 # into DuckDB's extension folder (where any DuckDB client on the machine finds them).
-.venv/bin/python -m platform_core.storage.extensions ducklake sqlite_scanner >/dev/null
+.venv/bin/python -m platform_core.storage.extensions ducklake sqlite_scanner postgres_scanner httpfs >/dev/null
 
 # The key that masks personal data for consumers without a grant: a secret of this machine's,
 # kept outside the repository and never committed (MESH_MASKING_KEY or MESH_MASKING_KEY_FILE

@@ -14,6 +14,7 @@ from platform_core.catalog.mesh import domain_order, load_mesh
 from platform_core.dagster.factory import build_domain
 from platform_core.settings import MASKING_KEY_VARIABLE, WAREHOUSE_VARIABLE, Settings
 from platform_core.storage.warehouse import Warehouse
+from tests.postgres import fresh_database
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -72,3 +73,10 @@ def mesh_run(tmp_path_factory: pytest.TempPathFactory):
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as test_instance:
         results = {name: materialize(build_domain(name, settings), test_instance) for name in order}
         yield MeshRun(order, results, Warehouse(settings.warehouse_root), test_instance)
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database of the test server (tests/postgres.py), dropped afterwards."""
+    with fresh_database() as url:
+        yield url

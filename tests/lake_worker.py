@@ -48,7 +48,11 @@ def read(root: Path, stop: Path) -> dict:
 
 
 def commit(root: Path, domain: str, count: int, start: float) -> dict:
-    lake = Lake(LakeConfig.local(root))
+    return publish_rounds(Lake(LakeConfig.local(root)), domain, count, start)
+
+
+def publish_rounds(lake: Lake, domain: str, count: int, start: float) -> dict:
+    """From `start` (epoch s), N publications of `<domain>.load`, one port of 1000 rows each."""
     time.sleep(max(0.0, start - time.time()))
     snapshots = []
     with lake.connect(read_only=False) as con:

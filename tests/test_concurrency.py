@@ -3,7 +3,10 @@
 Each run is a real `dagster asset materialize` process on one shared instance (configured
 like dagster_home/dagster.yaml) and one warehouse. The two runs of the same domain must be
 serialized by the domain's concurrency pool, which Dagster reports as blocked steps; the
-reader must always see a complete published version, never an error.
+reader must always see a complete published version, never an error. The same pool guarantee
+is checked on an instance configured like dagster_home/dagster.postgres.yaml (pools under a
+PostgreSQL advisory lock); that check leaves the lake and its reader out, which do not depend
+on where the instance is stored.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from platform_core.catalog.mesh import load_mesh
 from platform_core.execution.products import CHECKSUM
 from platform_core.storage.lake import table_name
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
+from tests.instances import project_instance
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 
@@ -122,12 +127,23 @@ def _materialize(domains: list[str], env: dict[str, str], logs: list[Path]) -> l
                          cwd=PROJECT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
         for domain, log in zip(domains, logs)
     ]
-    codes = [p.wait(timeout=900) for p in processes]
+    try:
+        codes = [p.wait(timeout=900) for p in processes]
+    finally:
+        for process in processes:
+            process.kill()  # no-op once it has exited; a run still going after the timeout must not outlive the test
+            process.wait(timeout=30)
     texts = [log.read_text() for log in logs]
     assert codes == [0] * len(domains), "\n".join(t[-2000:] for t in texts)
     assert all("RUN_SUCCESS" in t for t in texts)
     assert not any("Could not set lock" in t or "database is locked" in t for t in texts)
     return texts
+
+
+def _migrate(env: dict[str, str]) -> None:
+    """Create the instance's storage once, as `dagster dev` would have, before runs race to do it."""
+    subprocess.run([DAGSTER, "instance", "migrate"], cwd=PROJECT, env=env, check=True, capture_output=True,
+                   timeout=300)
 
 
 def test_domains_in_parallel_one_domain_serialized_and_readers_read_what_was_written(tmp_path: Path) -> None:
@@ -138,8 +154,7 @@ def test_domains_in_parallel_one_domain_serialized_and_readers_read_what_was_wri
     consumers = [d.name for d in mesh.domains if d.name not in producers]
     env = subprocess_env(tmp_path)
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
-    # Create the instance's storage once, as `dagster dev` would have, before runs race to do it.
-    subprocess.run([DAGSTER, "instance", "migrate"], cwd=PROJECT, env=env, check=True, capture_output=True)
+    _migrate(env)
     warehouse = Warehouse(tmp_path / "warehouse")
     _materialize(producers, env, [tmp_path / f"first-{d}.log" for d in producers])  # consumers need inputs
 
@@ -169,3 +184,20 @@ def test_domains_in_parallel_one_domain_serialized_and_readers_read_what_was_wri
     for product in products:  # first domain: once before and twice now; the others once each run
         runs = 3 if product.startswith(f"{first}.") else 2 if product.startswith(f"{second}.") else 1
         assert len(warehouse.publications(product)) == runs
+
+
+def test_on_the_postgres_instance_one_domain_is_serialized_and_others_run_alongside(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs of one domain and a run of another, at once, on a fresh PostgreSQL database."""
+    first, second = _producers()[:2]  # they need no other domain's products: no runs before
+    with project_instance("postgres", tmp_path, monkeypatch) as env:
+        _migrate(env)
+        texts = _materialize([first, first, second], env, [tmp_path / f"run{i}.log" for i in range(3)])
+        assert any(f"Step blocked by limit for pool duckdb_{first}" in t for t in texts[:2])
+        intervals = _step_intervals(first)  # read from the PostgreSQL event log, as the runs wrote it
+        assert len({run for run, *_ in intervals}) == 2
+        assert _overlapping(intervals) == []
+        # the other domain's pool is its own: its run went on while the first domain's ran
+        others = _step_intervals(second)
+        assert others and min(i[2] for i in others) < max(i[3] for i in intervals)
+        assert min(i[2] for i in intervals) < max(i[3] for i in others)

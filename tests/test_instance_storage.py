@@ -14,8 +14,10 @@ import pytest
 
 from platform_core.dagster import instance_storage
 from platform_core.dagster.instance_storage import PoolSafeSqliteEventLogStorage
+from platform_core.dagster.postgres_storage import PoolSafePostgresEventLogStorage
 from platform_core.settings import dagster_home
 from tests.conftest import PROJECT, subprocess_env
+from tests.instances import BACKENDS, project_instance
 from tests.slot_claimer import POOL
 
 ROUNDS, PERIOD = 40, 0.2
@@ -42,31 +44,37 @@ def test_dagster_home_must_be_set() -> None:
         dagster_home({})
 
 
-def test_two_processes_never_hold_a_one_slot_pool_together(tmp_path: Path) -> None:
-    env = _project_instance(tmp_path)
-    instance = dg.DagsterInstance.get()
-    instance.event_log_storage.set_concurrency_slots(POOL, 1)
-    start = time.time() + 3  # both processes have imported Dagster by then
-    claimers = [
-        subprocess.Popen([sys.executable, "-m", "tests.slot_claimer", str(start), str(ROUNDS), str(PERIOD)],
-                         cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    try:
-        outputs = [claimer.communicate(timeout=120)[0] for claimer in claimers]
-    finally:
-        for claimer in claimers:
-            claimer.kill()  # no-op once they have exited
-    assert [claimer.returncode for claimer in claimers] == [0, 0]
-    first, second = (json.loads(output) for output in outputs)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_processes_never_hold_a_one_slot_pool_together(backend: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    with project_instance(backend, tmp_path, monkeypatch) as env, dg.DagsterInstance.get() as instance:
+        # each instance file serializes slot claims: SQLite under a file lock, PostgreSQL under
+        # an advisory lock (Dagster's own PostgreSQL storage let both processes in, some rounds)
+        expected = PoolSafeSqliteEventLogStorage if backend == "sqlite" else PoolSafePostgresEventLogStorage
+        assert isinstance(instance.event_log_storage, expected)
+        instance.event_log_storage.set_concurrency_slots(POOL, 1)
+        start = time.time() + 3  # both processes have imported Dagster by then
+        claimers = [
+            subprocess.Popen([sys.executable, "-m", "tests.slot_claimer", str(start), str(ROUNDS), str(PERIOD)],
+                             cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        try:
+            outputs = [claimer.communicate(timeout=120)[0] for claimer in claimers]
+        finally:
+            for claimer in claimers:
+                claimer.kill()  # no-op once they have exited
+                claimer.wait(timeout=10)
+        assert [claimer.returncode for claimer in claimers] == [0, 0]
+        first, second = (json.loads(output) for output in outputs)
 
-    together = [(a, b) for a in first for b in second if a[0] < b[1] and b[0] < a[1]]
-    assert together == []
-    # the pool admitted work rather than refusing every claim (how many rounds each process
-    # wins depends on the machine's load, so only that is asserted)
-    assert first or second
-    info = instance.event_log_storage.get_concurrency_info(POOL)
-    assert (info.slot_count, info.claimed_slots, info.pending_steps) == (1, [], [])
+        together = [(a, b) for a in first for b in second if a[0] < b[1] and b[0] < a[1]]
+        assert together == []
+        # the pool admitted work rather than refusing every claim (how many rounds each process
+        # wins depends on the machine's load, so only that is asserted)
+        assert first or second
+        info = instance.event_log_storage.get_concurrency_info(POOL)
+        assert (info.slot_count, info.claimed_slots, info.pending_steps) == (1, [], [])
 
 
 def test_a_lock_that_could_not_be_taken_is_not_left_marked_as_held(tmp_path: Path,

@@ -14,8 +14,9 @@ database file keeps its engine and an open connection per thread, with `synchron
 SQLite's recommended setting in WAL mode (which Dagster's databases are in): a crash of a
 process never loses or corrupts a commit; only a power cut can lose the last ones. Because the
 UI follows a run's logs by watching the run's file change, each stored event touches it.
-On PostgreSQL instance storage Dagster's row locks already hold the pools, and this class is
-not used.
+On PostgreSQL instance storage this class is not used; Dagster's row locks do not hold the
+pools there either (its claims run in autocommit), and `platform_core.dagster.postgres_storage`
+serializes them under an advisory lock.
 
 Configured in `dagster_home/dagster.yaml`:
 
@@ -30,38 +31,30 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from functools import wraps
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import sqlalchemy as db
 from dagster import DagsterInstance, DagsterInvariantViolationError, EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from sqlalchemy.pool import SingletonThreadPool
 from dagster._serdes import ConfigurableClassData
+from sqlalchemy.pool import SingletonThreadPool
 
 from platform_core.dagster.dead_runs import reap_dead_runs
+from platform_core.dagster.slots import serialized, slot_methods_serialized
 from platform_core.settings import dagster_home
 
 LOCK_FILE = "concurrency.lock"
 REAP_INTERVAL_SECONDS = 5.0
 KEPT_ENGINES = 64  # database files (the index, and runs) whose engine a process keeps
 
-Method = TypeVar("Method", bound=Callable[..., Any])
 
 
-def _serialized(method: Method) -> Method:
-    @wraps(method)
-    def run_alone(self: "PoolSafeSqliteEventLogStorage", *args: Any, **kwargs: Any) -> Any:
-        with self.slots_locked():
-            return method(self, *args, **kwargs)
 
-    return run_alone  # type: ignore[return-value]
-
-
+@slot_methods_serialized
 class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` whose concurrency slot bookkeeping is serialized across processes."""
 
@@ -148,7 +141,7 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
                 fcntl.flock(handle, fcntl.LOCK_UN)
                 handle.close()
 
-    _claim = _serialized(SqliteEventLogStorage.claim_concurrency_slot)
+    _claim = serialized(SqliteEventLogStorage.claim_concurrency_slot)
 
     def claim_concurrency_slot(self, concurrency_key: str, run_id: str, step_key: str,
                                priority: int | None = None) -> Any:
@@ -178,14 +171,6 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
         self._looked[concurrency_key] = now
         return True
 
-    free_concurrency_slot_for_step = _serialized(SqliteEventLogStorage.free_concurrency_slot_for_step)
-    free_concurrency_slots_for_run = _serialized(SqliteEventLogStorage.free_concurrency_slots_for_run)
-    assign_pending_steps = _serialized(SqliteEventLogStorage.assign_pending_steps)
-    set_concurrency_slots = _serialized(SqliteEventLogStorage.set_concurrency_slots)
-    initialize_concurrency_limit_to_default = _serialized(
-        SqliteEventLogStorage.initialize_concurrency_limit_to_default
-    )
-    delete_concurrency_limit = _serialized(SqliteEventLogStorage.delete_concurrency_limit)
 
 
 def _synchronous_normal(connection: Any, _record: Any) -> None:

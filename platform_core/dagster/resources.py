@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from platform_core.settings import MASKING_KEY_VARIABLE, Settings
+from platform_core.settings import MASKING_KEY_VARIABLE, S3_ENDPOINT_VARIABLE, Settings, object_store
 from platform_core.storage.lake import Lake, LakeConfig
 from platform_core.storage.warehouse import Warehouse
 
@@ -23,10 +23,13 @@ PINNED_FOR_TAG = "mesh/input_snapshot_run"
 
 class LakeResource(dg.ConfigurableResource):
     """The DuckLake of published ports: its catalog database and its data path (see platform_core.storage.lake),
-    and where the key masking personal data comes from (the key itself never shows here)."""
+    the address of an S3-compatible store, and where the key masking personal data comes from.
+    Secrets never show here: the masking key and the object store's credentials are read from the
+    run's environment when it needs them."""
 
     catalog: str
     data_path: str
+    s3_endpoint: str | None = None
     masking_key_variable: str = MASKING_KEY_VARIABLE
     masking_key_file: str | None = None
 
@@ -38,7 +41,10 @@ class LakeResource(dg.ConfigurableResource):
         return key or None
 
     def get(self) -> Lake:
-        return Lake(LakeConfig(catalog=self.catalog, data_path=self.data_path))
+        store = None
+        if self.data_path.startswith("s3://"):
+            store = object_store({**os.environ, S3_ENDPOINT_VARIABLE: self.s3_endpoint or ""})
+        return Lake(LakeConfig(catalog=self.catalog, data_path=self.data_path, store=store))
 
     @contextmanager
     def writer(self, compute: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -57,7 +63,8 @@ class LakeResource(dg.ConfigurableResource):
 def lake_resource(settings: Settings) -> LakeResource:
     config = settings.lake_config
     key_file = str(settings.masking_key_file) if settings.masking_key_file else None
-    return LakeResource(catalog=config.catalog, data_path=config.data_path, masking_key_file=key_file)
+    return LakeResource(catalog=config.catalog, data_path=config.data_path, masking_key_file=key_file,
+                        s3_endpoint=config.store.endpoint if config.store else None)
 
 
 def compute_resource(settings: Settings, domain: str) -> DuckDBResource:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -55,12 +56,35 @@ def literal(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class ObjectStore:
+    """How DuckDB reaches an `s3://` data path: AWS itself, or any S3-compatible store at
+    `endpoint` (`http://127.0.0.1:9000`: a MinIO, a Ceph gateway, a test server), which is
+    addressed by path, as such stores expect."""
+
+    key_id: str
+    secret: str = field(repr=False)
+    region: str = "us-east-1"
+    endpoint: str | None = None
+
+    def secret_sql(self, scope: str) -> str:
+        """A temporary DuckDB secret for the data path: it lives in the connection's database only."""
+        options = [f"KEY_ID {literal(self.key_id)}", f"SECRET {literal(self.secret)}", f"REGION {literal(self.region)}",
+                   f"SCOPE {literal(scope)}"]
+        if self.endpoint:
+            scheme, _, host = self.endpoint.partition("://")
+            options += [f"ENDPOINT {literal(host.rstrip('/') or scheme)}", "URL_STYLE 'path'",
+                        f"USE_SSL {'false' if scheme == 'http' else 'true'}"]
+        return f"CREATE OR REPLACE TEMPORARY SECRET mesh_lake_data (TYPE S3, {', '.join(options)})"
+
+
+@dataclass(frozen=True)
 class LakeConfig:
     """Where the lake lives: DuckLake's catalog (`sqlite:<file>` or `postgres:<libpq string>`)
-    and its data path (a folder, or `s3://bucket/prefix/`)."""
+    and its data path (a folder, or `s3://bucket/prefix/` with the object store's credentials)."""
 
     catalog: str
     data_path: str
+    store: ObjectStore | None = None
 
     def __post_init__(self) -> None:
         kind = self.catalog.split(":", 1)[0]
@@ -145,6 +169,8 @@ class Lake:
             self.check_readable()
         for name in self.config.extensions:
             extensions.load(con, name)
+        if self.config.is_remote and self.config.store is not None:
+            con.execute(self.config.store.secret_sql(self.config.data_path))
         sqlite_file = self.config.sqlite_file
         if sqlite_file is not None and not read_only:
             self._create_sqlite_catalog(con, sqlite_file)
@@ -155,10 +181,24 @@ class Lake:
         # version is a file that any Parquet reader can open (`ducklake_list_files` names them).
         options = [f"DATA_PATH {literal(self.config.data_path)}"] + (["READ_ONLY"] if read_only
                                                                      else ["DATA_INLINING_ROW_LIMIT 0"])
-        try:
-            con.execute(f"ATTACH {literal('ducklake:' + self.config.catalog)} AS {ALIAS} ({', '.join(options)})")
-        except duckdb.Error as error:
-            raise LakeError(f"cannot open the lake ({self.config.catalog}): {error}") from error
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            try:
+                con.execute(f"ATTACH {literal('ducklake:' + self.config.catalog)} AS {ALIAS} ({', '.join(options)})")
+                return
+            except duckdb.Error as error:
+                text = str(error)
+                if read_only and "creating a new DuckLake is explicitly disabled" in text:
+                    raise NotPublished(f"nothing has been published yet: the lake's catalog "
+                                       f"{_without_password(self.config.catalog)} holds no lake") from None
+                # Writers opening a new PostgreSQL catalog at once: one creates DuckLake's tables, the
+                # others collide on them; once they exist, attaching again succeeds.
+                if "Failed to initialize DuckLake" in text and time.monotonic() < deadline and any(
+                        words in text for words in ("duplicate key", "already exists")):
+                    time.sleep(0.2)
+                    continue
+                raise LakeError(f"cannot open the lake ({_without_password(self.config.catalog)}): "
+                                f"{_without_password(text)}") from error
 
     @contextmanager
     def connect(self, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -370,6 +410,11 @@ def _is_catalog(file: Path) -> bool:
             return catalog.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ducklake_metadata'").fetchone()[0] > 0
     except sqlite3.Error:
         return False
+
+
+def _without_password(text: str) -> str:
+    """A catalog string or message as it may be shown: a libpq password replaced."""
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text))
 
 
 def _is_conflict(error: duckdb.Error) -> bool:
