@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from importlib import resources
@@ -43,7 +42,7 @@ from platform_core.descriptors.types import format_duration
 from platform_core.errors import ProblemCollector
 from platform_core.quality.sql_executor import failing_condition
 from platform_core.settings import Settings
-from platform_core.storage.lake import LakeConfig, table_name
+from platform_core.storage.lake import LakeConfig, table_name, without_password
 
 # v3.1.0 rather than the newest the shipped schema accepts (v3.2.0): it is the version the
 # tools that read contracts (datacontract-cli, catalogs) know, and the export uses nothing newer.
@@ -139,18 +138,11 @@ def _limitations(ports: list[Port]) -> str | None:
 
 def _server(product: Product, lake: LakeConfig) -> dict[str, Any]:
     """The lake as DuckDB opens it: `duckdb.connect(database)` (or ATTACH) reads every port."""
-    database = f"ducklake:{_without_password(lake.catalog)}"
+    database = f"ducklake:{without_password(lake.catalog)}"
     return {"server": _LAKE_SERVER, "type": "duckdb", "database": database, "schema": product.domain,
             "description": f"The DuckLake of published ports, read-only for consumers: ATTACH '{database}' AS lake "
                            f"(READ_ONLY), then FROM lake.{product.domain}.<physicalName>.",
             "customProperties": [_custom("dataPath", lake.data_path)]}
-
-
-def _without_password(catalog: str) -> str:
-    """A PostgreSQL catalog's connection string without its password: a contract is shared; the
-    password reaches readers through their environment (PGPASSWORD), never through a document."""
-    catalog = re.sub(r"\s*\bpassword\s*=\s*('[^']*'|\S+)", "", catalog, flags=re.IGNORECASE)
-    return re.sub(r"(://[^/:@\s]*):[^@/\s]*@", r"\1@", catalog)
 
 
 def _product_customs(product: Product) -> list[dict[str, Any]]:

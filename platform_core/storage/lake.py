@@ -190,15 +190,15 @@ class Lake:
                 text = str(error)
                 if read_only and "creating a new DuckLake is explicitly disabled" in text:
                     raise NotPublished(f"nothing has been published yet: the lake's catalog "
-                                       f"{_without_password(self.config.catalog)} holds no lake") from None
+                                       f"{without_password(self.config.catalog)} holds no lake") from None
                 # Writers opening a new PostgreSQL catalog at once: one creates DuckLake's tables, the
                 # others collide on them; once they exist, attaching again succeeds.
                 if "Failed to initialize DuckLake" in text and time.monotonic() < deadline and any(
                         words in text for words in ("duplicate key", "already exists")):
                     time.sleep(0.2)
                     continue
-                raise LakeError(f"cannot open the lake ({_without_password(self.config.catalog)}): "
-                                f"{_without_password(text)}") from error
+                raise LakeError(f"cannot open the lake ({without_password(self.config.catalog)}): "
+                                f"{without_password(text)}") from error
 
     @contextmanager
     def connect(self, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -412,9 +412,12 @@ def _is_catalog(file: Path) -> bool:
         return False
 
 
-def _without_password(text: str) -> str:
-    """A catalog string or message as it may be shown: a libpq password replaced."""
-    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text))
+def without_password(text: str) -> str:
+    """A catalog string (or a message quoting one) as it may be shown or shared: a libpq password
+    left out, as `password=...` or in a URL's user part. The password reaches each process
+    through its environment (PGPASSWORD), never through what the platform prints or exports."""
+    text = re.sub(r"\s*\bpassword\s*=\s*('[^']*'|\S+)", "", text, flags=re.IGNORECASE)
+    return re.sub(r"(://[^/:@\s]*):[^@/\s]*@", r"\1@", text)
 
 
 def _is_conflict(error: duckdb.Error) -> bool:
