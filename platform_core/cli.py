@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from platform_core.catalog.mesh import Mesh, load_mesh
 from platform_core.descriptors.loader import load_domain
-from platform_core.descriptors.workspace import domain_directories, find_workspace, read_workspace
+from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.descriptors.workspace import find_workspace, read_workspace
 from platform_core.errors import PlatformError
 from platform_core.governance.report import counts, table
 from platform_core.scaffold.plan import (
@@ -17,7 +20,6 @@ from platform_core.scaffold.plan import (
 )
 from platform_core.settings import Settings
 
-PLATFORM_MODULE = "platform_core.definitions"  # the platform's own location: no descriptors to check
 
 
 @click.group(invoke_without_command=True)
@@ -53,26 +55,29 @@ def check(workspace: Path, as_json: bool) -> None:
     """Load every descriptor of every domain and apply the governance policies; report every problem.
 
     Exit status 1 when any descriptor does not load or any policy of severity error is broken."""
-    from platform_core.catalog.mesh import Mesh, loop_problems
+    from platform_core.catalog.mesh import loop_problems
     from platform_core.dagster.factory import dagster_problem, governance_context
     from platform_core.governance.evaluate import govern
 
     locations = _locations(workspace)
     settings = Settings.from_env()
-    report: dict[str, object] = {"domains": [], "violations": [], "notes": []}
+    report: dict[str, Any] = {"domains": [], "violations": [], "notes": []}
     loaded = []
     for location in locations:
-        if location.domain is None and location.module != PLATFORM_MODULE:
+        if location.domain is None and location.module != "platform_core.definitions":  # the platform's own
             report["notes"].append(f"location {location.name!r} ({location.module or 'not a python_module'}) is "
                                    "not a domain (domains.<name>.definitions), so its descriptors are not checked")
-    for directory in domain_directories(workspace):
-        entry = {"domain": directory.name, "loaded": False, "problems": []}
-        report["domains"].append(entry)
-        try:
-            domain = load_domain(directory)
-        except PlatformError as error:
-            entry["problems"] = [str(p) for p in error.problems]
+    mesh = load_mesh(MeshIndex.of_workspace(workspace))
+    failed, loaded_by_name = dict(mesh.failed), {domain.name: domain for domain in mesh.domains}
+    for location in locations:
+        if location.domain is None:
             continue
+        entry: dict[str, Any] = {"domain": location.domain, "loaded": False, "problems": []}
+        report["domains"].append(entry)
+        if location.domain in failed:
+            entry["problems"] = [str(p) for p in failed[location.domain].problems]
+            continue
+        domain = loaded_by_name[location.domain]
         if refused := dagster_problem(domain):
             entry["problems"] = [f"does not load in Dagster: {refused}"]
             continue
@@ -118,14 +123,14 @@ def policies(domain_name: str | None, workspace: Path, as_json: bool) -> None:
     from platform_core.governance.settings import describe, policies_in_force
 
     rows = []
-    for directory in domain_directories(workspace):
-        if domain_name and directory.name != domain_name:
-            continue
-        try:
-            domain = load_domain(directory)
-        except PlatformError as error:
+    mesh = load_mesh(MeshIndex.of_workspace(workspace))
+    for name, error in mesh.failed:
+        if domain_name in (None, name):
             click.echo(str(error), err=True)
             sys.exit(1)
+    for domain in mesh.domains:
+        if domain_name and domain.name != domain_name:
+            continue
         in_force, problems = policies_in_force(domain)
         rows += [{"domain": domain.name, **describe(p)} for p in in_force]
         for problem in problems:
@@ -148,16 +153,13 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
     (hr.overtime) or a port (hr.overtime.payroll_compensation); all products when left out."""
     from platform_core.governance.changes import changes
     from platform_core.governance.evaluate import published_contracts
-    from platform_core.storage.warehouse import Warehouse
 
-    published = published_contracts(Warehouse.from_settings(Settings.from_env()))
+    published = published_contracts(Settings.from_env().warehouse())
     rows = []
-    for directory in domain_directories(workspace):
-        try:
-            domain = load_domain(directory)
-        except PlatformError as error:
-            click.echo(str(error), err=True)
-            continue
+    mesh = load_mesh(MeshIndex.of_workspace(workspace))
+    for _, error in mesh.failed:
+        click.echo(str(error), err=True)
+    for domain in mesh.domains:
         for product in domain.products:
             if address and not (address == product.product_address or address.startswith(product.product_address + ".")):
                 continue
@@ -178,12 +180,26 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
                table(rows, ["product", "breaks", "change", "field"]) if rows else "no product to compare")
 
 
+@main.command()
+@click.argument("kind", type=click.Choice(["product", "domain"]))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file, not stdout.")
+def schema(kind: str, out: Path | None) -> None:
+    """The JSON Schema of a product.yaml or domain.yaml, for editors (VS Code's YAML extension) and
+    other tools; the repository keeps a copy in schemas/ that the descriptors point at."""
+    from platform_core.descriptors.schema import schema_text
+
+    text = schema_text(kind)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
 # --- finding and reading the mesh ---------------------------------------------------------
 
 
-def _mesh(workspace: Path):  # noqa: ANN202 - a Mesh
-    from platform_core.catalog.mesh import load_mesh
-
+def _mesh(workspace: Path) -> Mesh:
     _locations(workspace)  # an unreadable workspace is said once, plainly
     mesh = load_mesh(workspace)
     for problem in mesh.problems:

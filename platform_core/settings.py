@@ -11,6 +11,7 @@ from pathlib import Path
 from platform_core.descriptors.types import parse_duration
 from platform_core.descriptors.workspace import find_workspace
 from platform_core.storage.lake import LakeConfig, ObjectStore
+from platform_core.storage.warehouse import Warehouse
 
 WAREHOUSE_VARIABLE = "MESH_WAREHOUSE"
 WORKSPACE_VARIABLE = "MESH_WORKSPACE"
@@ -44,6 +45,9 @@ class Settings:
     @property
     def lake_config(self) -> LakeConfig:
         return self.lake or LakeConfig.local(self.warehouse_root)
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse.from_settings(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

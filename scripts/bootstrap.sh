@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Set up everything the platform needs from nothing but python3: a virtualenv with the
-# project installed (re-installed only when pyproject.toml changes) and the sample data.
+# project installed at the versions of requirements.lock (re-installed only when pyproject.toml or
+# the lock changes) and the sample data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "installing the project into .venv (the log: .venv/install.log)..."
   # pip and the build backend talk a lot; their log is shown only when the install fails.
   if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
-         .venv/bin/python -m pip install --quiet -e ".[test]"; } > .venv/install.log 2>&1; then
+         .venv/bin/python -m pip install --quiet --constraint requirements.lock -e ".[test]"; } > .venv/install.log 2>&1; then
     cat .venv/install.log >&2
     echo "installing the project failed (above)" >&2
     exit 1

@@ -78,7 +78,8 @@ INVALID = {
     "unknown column type": (
         _set("output_ports[1].columns[2].type", "integr"),
         "output_ports[1].columns[2].type: unknown type 'integr': use one of string, integer, double, "
-        "decimal, boolean, date, timestamp or decimal(p,s)"),
+        "decimal, boolean, date, timestamp or decimal(p,s); <type>[] for a list, struct(<name> <type>, ...) for a "
+        "record"),
     "unknown key": (
         _set("output_ports[0].colums", []),
         "output_ports[0].colums: unknown key 'colums'"),

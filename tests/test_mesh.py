@@ -89,6 +89,7 @@ def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Pat
         "catalog_port_checks").execute_in_process(instance=mesh_run.instance)
     assert checks.success and checks.get_asset_materialization_events() == []
     assert {(e.asset_key, e.check_name, e.passed) for e in checks.get_asset_check_evaluations()} == {
+        (key, "schema", True),  # a product like any other: its contract's columns and types
         (key, "every_domain_loads", True), (key, "unique_address", True), (key, "not_null_classification", True)}
     assert warehouse.publications("platform.mesh") == [publication]
 

@@ -14,11 +14,10 @@ from typing import Literal
 
 import dagster as dg
 
-from platform_core.dagster.factory import check_keys
-from platform_core.dagster.metadata import asset_key
 from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.spec import CronFreshness, Product
 from platform_core.descriptors.types import format_duration
+from platform_core.quality.checks import product_checks
 
 State = Literal["healthy", "stale", "failing_checks", "failed_run", "never_materialized"]
 
@@ -61,7 +60,7 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
 
     now = now or datetime.now(timezone.utc)
     address = product.product_address
-    ports = [asset_key(product, port.name) for port in product.published_ports]
+    ports = [dg.AssetKey(list(product.key_path(port.name))) for port in product.published_ports]
     records = {r.asset_entry.asset_key: r.asset_entry for r in instance.get_asset_records(ports)}
     states: list[tuple[State, str]] = []
 
@@ -76,7 +75,8 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
         if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
             states.append(("failed_run", f"its last run {run_id[:8]} failed; the ports keep their last good version"))
 
-    checks = tuple(_latest_checks(instance, check_keys(product)))
+    checks = tuple(_latest_checks(instance, [dg.AssetCheckKey(dg.AssetKey(list(check.path)), check.name)
+                                             for check in product_checks(product)]))
     failed = [c for c in checks if not c.passed and c.severity == "ERROR"]
     if failed:
         states.append(("failing_checks", f"{len(failed)} blocking check(s) failed: " +

@@ -7,13 +7,9 @@ descriptors are broken is reported instead of hiding the others.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import duckdb
 
 from platform_core.errors import PlatformError
 from platform_core.descriptors.freshness import freshness_of
@@ -21,13 +17,14 @@ from platform_core.descriptors.graphs import find_cycle
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.spec import CronFreshness, Domain, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
-from platform_core.descriptors.workspace import domain_directories
+from platform_core.descriptors.mesh_index import MeshIndex
 
 
 @dataclass(frozen=True)
 class Mesh:
     domains: tuple[Domain, ...]
     problems: tuple[str, ...]  # one readable message per domain that did not load
+    failed: tuple[tuple[str, PlatformError], ...] = ()  # each domain that did not load, and why
 
     @property
     def products(self) -> Iterator[Product]:
@@ -35,14 +32,17 @@ class Mesh:
             yield from domain.products
 
 
-def load_mesh(workspace: Path) -> Mesh:
-    domains, problems = [], []
-    for directory in domain_directories(workspace):
+def load_mesh(mesh: MeshIndex | Path) -> Mesh:
+    """Every domain of the mesh (an index, or a workspace file) loaded: those that load, and why
+    the others do not."""
+    index = mesh if isinstance(mesh, MeshIndex) else MeshIndex.of_workspace(mesh)
+    domains, failed = [], []
+    for directory in index.domain_dirs():
         try:
-            domains.append(load_domain(directory))
+            domains.append(load_domain(directory, index))
         except PlatformError as error:
-            problems.append(str(error))
-    return Mesh(tuple(domains), tuple(problems))
+            failed.append((directory.name, error))
+    return Mesh(tuple(domains), tuple(str(error) for _, error in failed), tuple(failed))
 
 
 def sla_text(product: Product) -> str:
@@ -102,20 +102,20 @@ def dependency_rows(mesh: Mesh) -> list[dict[str, object]]:
     return rows
 
 
-# --- the tables, typed --------------------------------------------------------------------
+# --- the tables, typed (the contract's logical types) ------------------------------------------
 
-_CONSUMERS = "STRUCT(name VARCHAR, purpose VARCHAR)[]"
+_CONSUMERS = "struct(name string, purpose string)[]"
 _COMMON = [
-    ("domain", "VARCHAR", "Owning domain."),
-    ("product", "VARCHAR", "Product name within its domain."),
-    ("title", "VARCHAR", "Product title."),
-    ("owner_team", "VARCHAR", "Owning team (Dagster owner team:<name>)."),
-    ("owner_name", "VARCHAR", "Owning team's display name."),
-    ("owner_contact", "VARCHAR", "Contact e-mail of the owner."),
-    ("version", "VARCHAR", "Product version (semver)."),
-    ("status", "VARCHAR", "Lifecycle status: draft, active, deprecated, retired."),
+    ("domain", "string", "Owning domain."),
+    ("product", "string", "Product name within its domain."),
+    ("title", "string", "Product title."),
+    ("owner_team", "string", "Owning team (Dagster owner team:<name>)."),
+    ("owner_name", "string", "Owning team's display name."),
+    ("owner_contact", "string", "Contact e-mail of the owner."),
+    ("version", "string", "Product version (semver)."),
+    ("status", "string", "Lifecycle status: draft, active, deprecated, retired."),
     ("consumers", _CONSUMERS, "Declared consumers and their purpose."),
-    ("sla", "VARCHAR", "Freshness commitment."),
+    ("sla", "string", "Freshness commitment."),
 ]
 
 
@@ -123,49 +123,38 @@ _COMMON = [
 class CatalogTable:
     name: str
     description: str
-    columns: tuple[tuple[str, str, str], ...]  # name, DuckDB type, description
+    columns: tuple[tuple[str, str, str], ...]  # name, logical type, description
     rows: Callable[[Mesh], list[dict[str, object]]]
 
 
 CATALOG_TABLES = (
     CatalogTable("catalog_products", "Every data product of the mesh: owner, consumers and purposes, version, status, SLA.", (
-        ("address", "VARCHAR", "<domain>.<product>."), *_COMMON,
-        ("description", "VARCHAR", "What the product is for."), ("tags", "VARCHAR[]", "Free labels."),
-        ("schedule", "VARCHAR", "When the product is built."), ("ports", "VARCHAR[]", "Its output ports."),
-        ("inputs", "VARCHAR[]", "What it reads: port addresses, or file:<path> for raw sources."),
+        ("address", "string", "<domain>.<product>."), *_COMMON,
+        ("description", "string", "What the product is for."), ("tags", "string[]", "Free labels."),
+        ("schedule", "string", "When the product is built."), ("ports", "string[]", "Its output ports."),
+        ("inputs", "string[]", "What it reads: port addresses, or file:<path> for raw sources."),
     ), product_rows),
     CatalogTable("catalog_ports", "Every published output port with its contract: classification and columns.", (
-        ("address", "VARCHAR", "<domain>.<product>.<port>: the port's stable address."), *_COMMON,
-        ("port", "VARCHAR", "Port name."), ("kind", "VARCHAR", "table (gold) or view (business view)."),
-        ("description", "VARCHAR", "What a row is."),
-        ("classification", "VARCHAR", "Most sensitive classification of the port and its columns."),
-        ("access", "VARCHAR", "public (any product may read it) or restricted (only the consumers granted)."),
-        ("grants", "STRUCT(consumer VARCHAR, purpose VARCHAR, personal BOOLEAN)[]",
+        ("address", "string", "<domain>.<product>.<port>: the port's stable address."), *_COMMON,
+        ("port", "string", "Port name."), ("kind", "string", "table (gold) or view (business view)."),
+        ("description", "string", "What a row is."),
+        ("classification", "string", "Most sensitive classification of the port and its columns."),
+        ("access", "string", "public (any product may read it) or restricted (only the consumers granted)."),
+        ("grants", "struct(consumer string, purpose string, personal boolean)[]",
          "Consumers granted a restricted port, or personal data in clear, and why."),
-        ("columns", "STRUCT(name VARCHAR, type VARCHAR, description VARCHAR, nullable BOOLEAN, "
-                    "\"unique\" BOOLEAN, classification VARCHAR, masking VARCHAR)[]", "The contract's columns."),
+        ("columns", "struct(name string, type string, description string, nullable boolean, unique boolean, "
+                    "classification string, masking string)[]", "The contract's columns."),
     ), port_rows),
     CatalogTable("dependencies", "The mesh's dependency graph: which product reads which port, across domains.", (
-        ("consumer", "VARCHAR", "<domain>.<product> that reads the port."),
-        ("consumer_domain", "VARCHAR", "Domain of the consumer."), ("consumer_product", "VARCHAR", "Consumer product."),
-        ("input_name", "VARCHAR", "Name the consumer gives the input."),
-        ("read_by", "VARCHAR[]", "Consumer steps that read it."),
-        ("producer_address", "VARCHAR", "Address of the port read."),
-        ("producer_domain", "VARCHAR", "Domain of the producer."), ("producer_product", "VARCHAR", "Producer product."),
-        ("producer_port", "VARCHAR", "Port read."), ("cross_domain", "BOOLEAN", "True when producer and consumer domains differ."),
+        ("consumer", "string", "<domain>.<product> that reads the port."),
+        ("consumer_domain", "string", "Domain of the consumer."), ("consumer_product", "string", "Consumer product."),
+        ("input_name", "string", "Name the consumer gives the input."),
+        ("read_by", "string[]", "Consumer steps that read it."),
+        ("producer_address", "string", "Address of the port read."),
+        ("producer_domain", "string", "Domain of the producer."), ("producer_product", "string", "Producer product."),
+        ("producer_port", "string", "Port read."), ("cross_domain", "boolean", "True when producer and consumer domains differ."),
     ), dependency_rows),
 )
-
-
-def rows_relation(con: duckdb.DuckDBPyConnection, table: CatalogTable, rows: list[dict[str, object]],
-                  directory: Path) -> duckdb.DuckDBPyRelation:
-    """Rows as a typed DuckDB relation, through newline-delimited JSON read with the table's schema."""
-    handle = tempfile.NamedTemporaryFile("w", suffix=".ndjson", dir=directory, delete=False, encoding="utf-8")
-    with handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    columns = {name: kind for name, kind, _ in table.columns}
-    return con.read_json(handle.name, format="newline_delimited", columns=columns)
 
 
 def step_cycle(mesh: Mesh) -> list[str]:

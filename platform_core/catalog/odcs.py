@@ -10,8 +10,11 @@ its ports promise, and test it against the lake, without knowing the platform.
   (`meshRule`), so a contract exported here imports back to the same rules
   (`platform_core.catalog.odcs_import`). The export reads no clock and keeps the descriptor's
   order: two exports of one product are equal.
-- `validate_contract` checks a document against the official JSON Schema shipped in the
-  `open_data_contract_standard` package.
+- Both directions go through the pydantic models of the `open_data_contract_standard`
+  package (`OpenDataContractStandard` and its parts), as datacontract-cli does: the export
+  builds one (`contract_model`) and dumps it; the import parses a document into one.
+- `validate_contract` checks a document against the official JSON Schema shipped in the same
+  package.
 
 docs/contracts.md has the mapping, field by field, and what does not map.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -29,8 +32,12 @@ from typing import Any
 import yaml
 from jsonschema import Draft201909Validator
 from jsonschema.exceptions import ValidationError, best_match
+from open_data_contract_standard.model import (
+    CustomProperty, DataQuality, Description, OpenDataContractStandard, Relationship, SchemaObject, SchemaProperty,
+    Server, ServiceLevelAgreementProperty, Support, Team,
+)
 
-from platform_core.descriptors.column_types import duckdb_type
+from platform_core.descriptors.column_types import duckdb_type, is_scalar
 from platform_core.descriptors.files import read_yaml
 from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.names import qualified, quote
@@ -51,6 +58,13 @@ _LAKE_SERVER = "lake"
 # Our column types as ODCS logical types: double and decimal are both numbers to ODCS.
 _ODCS_TYPES = {"string": "string", "integer": "integer", "double": "number", "decimal": "number",
                  "boolean": "boolean", "date": "date", "timestamp": "timestamp"}
+def _odcs_type(logical: str) -> str:
+    """ODCS's logical type of a column: nested ones are arrays (lists) and objects (structs)."""
+    if not is_scalar(logical):
+        return "array" if logical.endswith("[]") else "object"
+    return _ODCS_TYPES[logical.split("(")[0]]
+
+
 _SEVERITIES = {"error": "error", "warn": "warning"}
 _DIMENSIONS = {"not_null": "completeness", "unique": "uniqueness", "accepted_values": "conformity",
               "range": "accuracy", "relationships": "consistency", "row_count": "completeness",
@@ -59,6 +73,10 @@ _DIMENSIONS = {"not_null": "completeness", "unique": "uniqueness", "accepted_val
 SLA_IDS = ("freshness_fail_after", "freshness_warn_after", "freshness_cron", "schedule", "sunset")
 UNIT_MINUTES = {"min": 1, "minute": 1, "minutes": 1, "h": 60, "hr": 60, "hour": 60, "hours": 60,
                 "d": 1440, "day": 1440, "days": 1440, "w": 10080, "week": 10080, "weeks": 10080}
+# The models dump fields in the standard's order; a person reads what a part is first (the
+# document's fundamentals, an entry's id and name) and the platform's own extensions last.
+_FIRST = ("apiVersion", "kind", "id", "name", "version", "status", "domain", "dataProduct")
+_LAST = "customProperties"
 
 
 def contract_id(product: Product) -> str:
@@ -66,21 +84,19 @@ def contract_id(product: Product) -> str:
     return f"urn:datacontract:{product.domain}:{product.name}"
 
 
-def _custom(name: str, value: Any) -> dict[str, Any]:  # noqa: ANN401 - any JSON value
-    return {"property": name, "value": value}
+def _custom_properties(**values: object) -> list[CustomProperty] | None:
+    """customProperties of the values that say something (None and [] say nothing), in order."""
+    kept = [CustomProperty(property=name, value=value) for name, value in values.items() if value not in (None, [])]
+    return kept or None
 
 
-def customs(entries: object) -> dict[str, Any]:
-    """A customProperties list as a mapping (the first of a name wins); whatever else it holds is ignored."""
-    found: dict[str, Any] = {}
-    for entry in entries if isinstance(entries, list) else ():
-        if isinstance(entry, dict) and isinstance(entry.get("property"), str):
-            found.setdefault(entry["property"], entry.get("value"))
-    return found
+def customs(entries: Sequence[CustomProperty] | None) -> dict[str, Any]:
+    """customProperties as a mapping, the first of a name winning (read last to first); unnamed ones ignored."""
+    return {entry.property: entry.value for entry in reversed(entries or []) if entry.property is not None}
 
 
 def compact(document: dict[str, Any]) -> dict[str, Any]:
-    """Leave out what has no value: ODCS (and a descriptor) reads an absent field as its default."""
+    """Leave out what has no value: a descriptor reads an absent field as its default."""
     return {key: value for key, value in document.items() if value not in (None, [], {}, "")}
 
 
@@ -94,30 +110,43 @@ def rule_dict(rule: Rule) -> dict[str, Any]:
 
 
 def export_contract(product: Product, settings: Settings | None = None, *, port: str | None = None) -> dict[str, Any]:
-    """The product's contract as an ODCS document; with `port`, only that output port's schema.
+    """The product's contract as an ODCS document (JSON values); with `port`, only that output
+    port's schema. `settings` locate the lake for `servers` (default: the local lake under
+    `warehouse/`, as docs/storage.md attaches it)."""
+    model = contract_model(product, settings, port=port)
+    return _readable(model.model_dump(by_alias=True, exclude_none=True, mode="json"))
 
-    `settings` locate the lake for `servers` (default: the local lake under `warehouse/`, as
-    docs/storage.md attaches it)."""
+
+def contract_model(product: Product, settings: Settings | None = None, *,
+                   port: str | None = None) -> OpenDataContractStandard:
+    """The product's contract as the package's model: what `export_contract` dumps."""
     ports = [p for p in product.output_ports if port in (None, p.name)]
     if not ports:
         raise LookupError(f"{product.product_address} has no output port {port!r}; it publishes: "
                           f"{', '.join(p.name for p in product.output_ports)}")
-    return compact({
-        "apiVersion": API_VERSION, "kind": "DataContract", "id": contract_id(product),
-        "name": product.name, "version": product.version, "status": product.status,
-        "domain": product.domain, "dataProduct": product.name,
-        "description": compact({"purpose": product.description, "usage": _usage(product),
-                                 "limitations": _limitations(ports)}),
-        "tags": list(product.tags),
-        "team": compact({"id": product.owner.team, "name": product.owner.name}),
-        "support": [{"channel": product.owner.contact, "tool": "email", "url": f"mailto:{product.owner.contact}",
-                     "description": f"{product.owner.name or product.owner.team}, owner of {product.product_address}"}
-                    ] if product.owner.contact else [],
-        "servers": [_server(product, (settings or Settings(warehouse_root=Path("warehouse"))).lake_config)],
-        "schema": [_schema_object(product, p) for p in ports],
-        "slaProperties": _sla_properties(product),
-        "customProperties": _product_customs(product),
-    })
+    lake, owner = (settings or Settings(warehouse_root=Path("warehouse"))).lake_config, product.owner
+    return OpenDataContractStandard(
+        apiVersion=API_VERSION, kind="DataContract", id=contract_id(product), name=product.name,
+        version=product.version, status=product.status, domain=product.domain, dataProduct=product.name,
+        description=Description(purpose=product.description, usage=_usage(product), limitations=_limitations(ports)),
+        tags=list(product.tags) or None, team=Team(id=owner.team, name=owner.name),
+        support=[Support(channel=owner.contact, tool="email", url=f"mailto:{owner.contact}",
+                         description=f"{owner.name or owner.team}, owner of {product.product_address}")
+                 ] if owner.contact else None,
+        servers=[_server(product, lake)], schema=[_schema_object(product, p) for p in ports],
+        slaProperties=_sla_properties(product), customProperties=_product_customs(product),
+    )
+
+
+def _readable(value: Any) -> Any:
+    """A dumped document in reading order (`_FIRST` first, `_LAST` last); custom property values
+    are the platform's own data, kept as written."""
+    if isinstance(value, list):
+        return [_readable(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    keys = [k for k in _FIRST if k in value] + [k for k in value if k not in _FIRST and k != _LAST]
+    return {k: _readable(value[k]) for k in keys} | ({_LAST: value[_LAST]} if _LAST in value else {})
 
 
 def _usage(product: Product) -> str | None:
@@ -136,76 +165,74 @@ def _limitations(ports: list[Port]) -> str | None:
     return "\n".join(lines) or None
 
 
-def _server(product: Product, lake: LakeConfig) -> dict[str, Any]:
+def _server(product: Product, lake: LakeConfig) -> Server:
     """The lake as DuckDB opens it: `duckdb.connect(database)` (or ATTACH) reads every port."""
     database = f"ducklake:{without_password(lake.catalog)}"
-    return {"server": _LAKE_SERVER, "type": "duckdb", "database": database, "schema": product.domain,
-            "description": f"The DuckLake of published ports, read-only for consumers: ATTACH '{database}' AS lake "
-                           f"(READ_ONLY), then FROM lake.{product.domain}.<physicalName>.",
-            "customProperties": [_custom("dataPath", lake.data_path)]}
+    return Server(server=_LAKE_SERVER, type="duckdb", database=database, schema=product.domain,
+                  description=f"The DuckLake of published ports, read-only for consumers: ATTACH '{database}' AS lake "
+                              f"(READ_ONLY), then FROM lake.{product.domain}.<physicalName>.",
+                  customProperties=_custom_properties(dataPath=lake.data_path))
 
 
-def _product_customs(product: Product) -> list[dict[str, Any]]:
+def _product_customs(product: Product) -> list[CustomProperty] | None:
+    freshness, schedule, previous = freshness_of(product), product.schedule, product.previous
+    return _custom_properties(
+        title=product.title,
+        consumers=[c.model_dump(mode="json", exclude_none=True) for c in product.consumers],
+        inputs=[i.model_dump(mode="json", exclude_none=True) for i in product.inputs],
+        previousVersion=previous and {"version": previous.version, "sunset": previous.sunset.isoformat(),
+                                      "ports": [p.name for p in previous.ports]},
+        freshnessIsPlatformDefault=product.sla is None or None,
+        freshnessTimezone=freshness.timezone if isinstance(freshness, CronFreshness) else None,
+        scheduleTimezone=schedule and schedule.timezone,
+        scheduleEnabled=False if schedule and not schedule.enabled else None,
+    )
+
+
+def _sla_properties(product: Product) -> list[ServiceLevelAgreementProperty]:
     freshness, schedule = freshness_of(product), product.schedule
-    entries = [
-        ("title", product.title),
-        ("consumers", [c.model_dump(mode="json", exclude_none=True) for c in product.consumers]),
-        ("inputs", [i.model_dump(mode="json", exclude_none=True) for i in product.inputs]),
-        ("previousVersion", product.previous and {
-            "version": product.previous.version, "sunset": product.previous.sunset.isoformat(),
-            "ports": [p.name for p in product.previous.ports]}),
-        ("freshnessIsPlatformDefault", product.sla is None or None),
-        ("freshnessTimezone", freshness.timezone if isinstance(freshness, CronFreshness) else None),
-        ("scheduleTimezone", schedule and schedule.timezone),
-        ("scheduleEnabled", False if schedule and not schedule.enabled else None),
-    ]
-    return [_custom(name, value) for name, value in entries if value not in (None, [])]
-
-
-def _sla_properties(product: Product) -> list[dict[str, Any]]:
-    freshness = freshness_of(product)
     if isinstance(freshness, CronFreshness):
-        entries = [{"id": "freshness_cron", "property": "latency", **_amount(freshness.lower_bound),
-                    "scheduler": "cron", "schedule": freshness.cron,
-                    "description": f"Fresh by {freshness.cron} ({freshness.timezone}): data not older than "
-                                   f"{format_duration(freshness.lower_bound)}."}]
+        entries = [_latency("freshness_cron", freshness.lower_bound,
+                            f"Fresh by {freshness.cron} ({freshness.timezone}): data not older than "
+                            f"{format_duration(freshness.lower_bound)}.", cron=freshness.cron)]
     else:
-        entries = [{"id": "freshness_fail_after", "property": "latency", **_amount(freshness.fail_after),
-                    "description": "A new version is published within this time; later, freshness fails."}]
+        entries = [_latency("freshness_fail_after", freshness.fail_after,
+                            "A new version is published within this time; later, freshness fails.")]
         if freshness.warn_after:
-            entries.append({"id": "freshness_warn_after", "property": "latency", **_amount(freshness.warn_after),
-                            "description": "Later than this, freshness warns."})
-    if product.schedule:
-        entries.append({"id": "schedule", "property": "frequency", "value": product.schedule.cron,
-                        "scheduler": "cron", "schedule": product.schedule.cron,
-                        "description": f"Built on cron {product.schedule.cron} ({product.schedule.timezone})."})
+            entries.append(_latency("freshness_warn_after", freshness.warn_after, "Later than this, freshness warns."))
+    if schedule:
+        entries.append(ServiceLevelAgreementProperty(
+            id="schedule", property="frequency", value=schedule.cron, scheduler="cron", schedule=schedule.cron,
+            description=f"Built on cron {schedule.cron} ({schedule.timezone})."))
     if product.sunset:
-        entries.append({"id": "sunset", "property": "endOfLife", "value": product.sunset.isoformat()})
+        entries.append(ServiceLevelAgreementProperty(id="sunset", property="endOfLife",
+                                                     value=product.sunset.isoformat()))
     return entries
 
 
-def _amount(duration: timedelta) -> dict[str, Any]:
-    """A duration in the largest unit that holds it whole: 26 h, 2 d, 90 min."""
+def _latency(sla_id: str, duration: timedelta, description: str,
+             cron: str | None = None) -> ServiceLevelAgreementProperty:
+    """A latency in the largest unit that holds it whole (26 h, 2 d, 90 min), by `cron` when given."""
     minutes = int(duration.total_seconds() // 60)
     unit = next(u for u, size in (("d", 1440), ("h", 60), ("min", 1)) if minutes % size == 0)
-    return {"value": minutes // UNIT_MINUTES[unit], "unit": unit}
+    return ServiceLevelAgreementProperty(id=sla_id, property="latency", value=minutes // UNIT_MINUTES[unit], unit=unit,
+                                         scheduler=cron and "cron", schedule=cron, description=description)
 
 
-def _schema_object(product: Product, port: Port) -> dict[str, Any]:
+def _schema_object(product: Product, port: Port) -> SchemaObject:
     key = _primary_key(port)
     column_rules = {c.name: [r for r in port.quality if _column_of(r) == c.name] for c in port.columns}
     physical = table_name(product.address(port.name))[1]
-    return compact({
-        "name": port.name, "physicalName": physical, "physicalType": "table", "description": port.description,
-        "properties": [_property(product, port, c, column_rules[c.name], key) for c in port.columns],
-        "quality": [_quality(product, r) for r in port.quality if _column_of(r) is None],
-        "customProperties": [_custom(name, value) for name, value in (
-            ("kind", port.kind), ("classification", port.classification),
-            ("access", port.access if port.access != "public" else None),
-            ("grants", [g.model_dump(mode="json", exclude_defaults=True) for g in port.grants]),
-            ("maskedPhysicalName", f"{physical}__masked" if port.personal_columns else None),
-        ) if value not in (None, [])],
-    })
+    return SchemaObject(
+        name=port.name, physicalName=physical, physicalType="table", description=port.description,
+        properties=[_property(product, port, c, column_rules[c.name], key) for c in port.columns],
+        quality=[_quality(product, r) for r in port.quality if _column_of(r) is None] or None,
+        customProperties=_custom_properties(
+            kind=port.kind, classification=port.classification,
+            access=port.access if port.access != "public" else None,
+            grants=[g.model_dump(mode="json", exclude_defaults=True) for g in port.grants],
+            maskedPhysicalName=f"{physical}__masked" if port.personal_columns else None),
+    )
 
 
 def _column_of(rule: Rule) -> str | None:
@@ -226,39 +253,37 @@ def _primary_key(port: Port) -> tuple[str, ...]:
 
 
 def _property(product: Product, port: Port, column: Column, rules: list[Rule],
-              key: tuple[str, ...]) -> dict[str, Any]:
-    base = column.type.split("(")[0]
+              key: tuple[str, ...]) -> SchemaProperty:
     siblings = {p.name for p in product.output_ports}
-    return compact({
-        "name": column.name, "logicalType": _ODCS_TYPES[base],
-        "physicalType": "DECIMAL" if column.type == "decimal" else duckdb_type(column.type),
-        "description": column.description, "required": not column.nullable, "unique": column.unique,
-        "primaryKey": column.name in key or None,
-        "primaryKeyPosition": key.index(column.name) + 1 if column.name in key else None,
-        "classification": port.column_classification(column),
+    in_key, personal = column.name in key, column in port.personal_columns
+    return SchemaProperty(
+        name=column.name, logicalType=_odcs_type(column.type),
+        physicalType="DECIMAL" if column.type == "decimal" else duckdb_type(column.type),
+        description=column.description, required=not column.nullable, unique=column.unique,
+        primaryKey=in_key or None, primaryKeyPosition=key.index(column.name) + 1 if in_key else None,
+        classification=port.column_classification(column),
         # A foreign key for tools that draw the model; the check itself is the quality rule.
-        "relationships": [{"type": "foreignKey", "to": f"{r.to}.{r.field}"} for r in rules
-                          if isinstance(r, Relationships) and r.to in siblings],
-        "quality": [_quality(product, r) for r in rules],
-        "customProperties": [_custom("masking", column.masking or "hash")] if column in port.personal_columns else [],
-    })
+        relationships=[Relationship(type="foreignKey", to=f"{r.to}.{r.field}") for r in rules
+                       if isinstance(r, Relationships) and r.to in siblings] or None,
+        quality=[_quality(product, r) for r in rules] or None,
+        customProperties=_custom_properties(masking=(column.masking or "hash") if personal else None),
+    )
 
 
-def _quality(product: Product, rule: Rule) -> dict[str, Any]:
-    return compact({
-        "name": rule.check_name, "description": rule.description, **_check(product, rule),
-        "dimension": _DIMENSIONS[rule.type], "severity": _SEVERITIES[rule.severity],
-        "customProperties": [_custom("meshRule", rule_dict(rule))],
-    })
+def _quality(product: Product, rule: Rule) -> DataQuality:
+    return DataQuality(name=rule.check_name, description=rule.description, **_check(product, rule),
+                       dimension=_DIMENSIONS[rule.type], severity=_SEVERITIES[rule.severity],
+                       customProperties=_custom_properties(meshRule=rule_dict(rule)))
 
 
 def _check(product: Product, rule: Rule) -> dict[str, Any]:
-    """A library metric where ODCS has one, else a SQL query counting what fails, which must be 0."""
+    """The check's DataQuality fields: a library metric where ODCS has one, else a SQL query
+    counting what fails, which must be 0."""
     if isinstance(rule, NotNull):
         return {"type": "library", "metric": "nullValues", "mustBe": 0}
     if isinstance(rule, Unique):
         arguments = {"properties": list(rule.columns)} if len(rule.columns) > 1 else None
-        return compact({"type": "library", "metric": "duplicateValues", "arguments": arguments, "mustBe": 0})
+        return {"type": "library", "metric": "duplicateValues", "arguments": arguments, "mustBe": 0}
     if isinstance(rule, AcceptedValues):
         return {"type": "library", "metric": "invalidValues", "arguments": {"validValues": list(rule.values)},
                 "mustBe": 0}
@@ -302,7 +327,7 @@ class _Dumper(yaml.SafeDumper):
     """YAML for people: no anchors nor aliases (each value where it applies), text of several
     lines as a block."""
 
-    def ignore_aliases(self, data: Any) -> bool:  # noqa: ANN401 - any value
+    def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
@@ -353,7 +378,7 @@ def read_contract(path: Path) -> dict[str, Any]:
     return _json_values(data)
 
 
-def _json_values(value: Any) -> Any:  # noqa: ANN401 - whatever YAML held
+def _json_values(value: Any) -> Any:
     """YAML reads an unquoted 2026-01-31 as a date; a contract's schema wants the text."""
     if isinstance(value, dict):
         return {key: _json_values(item) for key, item in value.items()}

@@ -6,6 +6,8 @@ columns and no rows: the skeleton loads before anyone writes the real query. A c
 exported by this platform (`platform_core.catalog.odcs`) comes back exactly, its rules from
 their `meshRule`; one written elsewhere best effort, from ODCS library metrics and
 `SELECT count(*) ... WHERE` checks, with a note for everything the product could not take.
+The document is read through the package's model (`OpenDataContractStandard`), as
+datacontract-cli reads it: typed fields, not raw mappings.
 
 A contract says what data is promised, never how it is made: inputs and layers are the
 team's to write, except the port inputs that relationships rules check against.
@@ -20,6 +22,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from open_data_contract_standard.model import (
+    DataQuality, Description, OpenDataContractStandard, Relationship, SchemaObject, SchemaProperty,
+    ServiceLevelAgreementProperty, Support, Team, TeamMember,
+)
 from pydantic import BaseModel, ValidationError
 
 from platform_core.catalog.odcs import SLA_IDS, UNIT_MINUTES, compact, contract_yaml, customs, rule_dict
@@ -29,7 +35,7 @@ from platform_core.descriptors.rules import RULES, Expression, Relationships, Ru
 from platform_core.descriptors.spec import CLASSIFICATION_ORDER, Consumer, Grant, PortInput
 from platform_core.descriptors.sql import bind_problem, expression_problem
 from platform_core.descriptors.types import format_duration
-from platform_core.errors import ProblemCollector
+from platform_core.errors import PlatformError, ProblemCollector
 
 _FROM_LOGICAL = {"string": "string", "integer": "integer", "number": "double", "boolean": "boolean",
                  "date": "date", "timestamp": "timestamp"}
@@ -44,6 +50,7 @@ _COUNT_QUERY = re.compile(r"select\s+count\s*\(\s*(?:\*|1)\s*\)\s+from\s+(?P<tab
                           r"\s*;?", re.IGNORECASE | re.DOTALL)
 _OWN_TABLE = re.compile(r"[\"'`]?\$?\{(?:object|table|model)\}[\"'`]?")
 _OWN_COLUMN = re.compile(r"[\"'`]?\$?\{(?:property|column|field)\}[\"'`]?")
+_REFUSED = "the contract cannot become a product"
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ def _snake(value: object) -> str:
 
 
 def _dicts(value: object) -> list[dict[str, Any]]:
+    """The mappings of a custom property's value (the platform's own data, which no model types)."""
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
@@ -103,44 +111,59 @@ def import_contract(document: Mapping[str, Any], domain: str | None = None) -> S
     """A product skeleton from an ODCS v3 contract, in `domain` (default: the contract's own).
 
     Written into `domains/<domain>/products/<name>/` (`write_skeleton`), it loads. PlatformError
-    when the document cannot become a product: not v3, no name, no version, no schema, no domain."""
+    when the document cannot become a product: not v3, not readable by the ODCS model, no name,
+    no version, no schema, no domain."""
     reading = _Reading()
-    name = reading.name(document.get("name") or document.get("dataProduct"), "name")
-    domain = domain or reading.name(document.get("domain"), "domain")
-    schema = _dicts(document.get("schema"))
-    _refusals(document, name, domain, schema, reading)
-    own = customs(document.get("customProperties"))
-    ports = {reading.name(o.get("name"), "schema"): o for o in schema}
+    contract = _parsed(document, reading)
+    name = reading.name(contract.name or contract.dataProduct, "name")
+    domain = domain or reading.name(contract.domain, "domain")
+    _refusals(contract, name, domain, reading)
+    own = customs(contract.customProperties)
+    ports = {reading.name(o.name, "schema"): o for o in contract.schema_ or []}
     built = [_port(port, obj, set(ports), own, reading) for port, obj in ports.items()]
-    reading.problems.raise_if_any("the contract cannot become a product")
+    reading.problems.raise_if_any(_REFUSED)
+    sla = contract.slaProperties or []
     descriptor = compact({
         "name": name, "domain": domain, "title": own.get("title") or name.replace("_", " ").title(),
-        "description": _description(document.get("description"), reading),
-        "owner": _owner(document, domain, reading), "version": str(document["version"]),
-        "status": _status(document.get("status"), reading), "sunset": _sunset(document),
+        "description": _description(contract.description, reading),
+        "owner": _owner(contract, domain, reading), "version": contract.version,
+        "status": _status(contract.status, reading), "sunset": _sunset(sla),
         "consumers": _valid_entries(Consumer, own.get("consumers"), "consumer", reading),
-        "tags": _tags(document.get("tags"), reading), "inputs": _needed_inputs(built, own, reading),
-        "sla": _freshness(document, own, reading), "schedule": _schedule(document, own),
+        "tags": _tags(contract.tags or [], reading), "inputs": _needed_inputs(built, own, reading),
+        "sla": _freshness(sla, own, reading), "schedule": _schedule(sla, own),
         "output_ports": [port for port, _ in built],
     })
-    _sla_notes(document, reading)
+    _sla_notes(sla, reading)
     return Skeleton(descriptor, {port["sql"]: sql for port, sql in built}, tuple(reading.notes))
 
 
-def _refusals(document: Mapping[str, Any], name: str, domain: str, schema: list[dict[str, Any]],
-              reading: _Reading) -> None:
-    """Raise what keeps the document from becoming a product, all of it at once."""
-    if not str(document.get("apiVersion", "")).startswith("v3."):
-        reading.problem("apiVersion", f"{document.get('apiVersion')!r}: only ODCS v3 contracts can be imported")
-    for field, missing in (("name", not name), ("version", document.get("version") is None),
-                           ("domain", not domain), ("schema", not schema)):
+def _parsed(document: Mapping[str, Any], reading: _Reading) -> OpenDataContractStandard:
+    """The document as the package's model reads it; a field it cannot read stops the import.
+
+    The version is read first, from the document itself: one of another version is refused as
+    such, whatever else the v3 model makes of it."""
+    version = document.get("apiVersion")
+    if not str(version or "").startswith("v3."):
+        reading.problem("apiVersion", f"{version!r}: only ODCS v3 contracts can be imported")
+    try:
+        return OpenDataContractStandard.model_validate(document)
+    except ValidationError as error:  # one that skipped validate_contract, as `mesh contract import` does not
+        for found in error.errors():
+            reading.problem(".".join(str(part) for part in found["loc"]), found["msg"])
+        raise PlatformError(reading.problems.problems, _REFUSED) from None
+
+
+def _refusals(contract: OpenDataContractStandard, name: str, domain: str, reading: _Reading) -> None:
+    """Raise what keeps the contract from becoming a product, all of it at once."""
+    for field, missing in (("name", not name), ("version", contract.version is None),
+                           ("domain", not domain), ("schema", not contract.schema_)):
         if missing:
             reading.problem(field, "missing: a product needs it" + (
                 " (import the contract into a domain: --into domains/<domain>)" if field == "domain" else ""))
-    ports = [_snake(o.get("name")) for o in schema]
+    ports = [_snake(o.name) for o in contract.schema_ or []]
     for port in sorted({p for p in ports if not p or ports.count(p) > 1}):
         reading.problem("schema.name", f"two schema objects are port {port!r}" if port else "missing")
-    reading.problems.raise_if_any("the contract cannot become a product")
+    reading.problems.raise_if_any(_REFUSED)
 
 
 def write_skeleton(skeleton: Skeleton, product_dir: Path) -> list[Path]:
@@ -161,47 +184,44 @@ def write_skeleton(skeleton: Skeleton, product_dir: Path) -> list[Path]:
 # --- the product ---------------------------------------------------------------------------------
 
 
-def _description(described: object, reading: _Reading) -> str:
-    if isinstance(described, dict) and str(described.get("purpose") or "").strip():
-        return str(described["purpose"])
-    if isinstance(described, str) and described.strip():  # hand-written contracts do that
-        return described
+def _description(described: Description | None, reading: _Reading) -> str:
+    purpose = described.purpose if described else None
+    if purpose and purpose.strip():
+        return purpose
     reading.notes.append("the contract gives no purpose: describe the product")
     return "Imported from an ODCS contract; say what the product is for and who relies on it."
 
 
-def _owner(document: Mapping[str, Any], domain: str, reading: _Reading) -> dict[str, Any]:
-    team = document.get("team")
-    team = team if isinstance(team, dict) else {"members": team}  # before v3.1 a team was its list of members
-    slug = str(team.get("id") or "")
+def _owner(contract: OpenDataContractStandard, domain: str, reading: _Reading) -> dict[str, Any]:
+    # before v3.1 a team was its list of members
+    team = contract.team if isinstance(contract.team, Team) else Team(members=contract.team)
+    slug = team.id or ""
     if not re.match(r"^[a-z0-9][a-z0-9-]*$", slug):
-        slug = re.sub(r"[^a-z0-9]+", "-", str(team.get("name") or "").lower()).strip("-")
+        slug = re.sub(r"[^a-z0-9]+", "-", (team.name or "").lower()).strip("-")
     if not slug:
         slug = f"{domain.replace('_', '-')}-data"
         reading.notes.append(f"the contract names no team: owner.team is {slug!r}, check it")
-    contact = _contact(document.get("support"), team.get("members"))
+    contact = _contact(contract.support or [], team.members or [])
     if contact is None:
         reading.notes.append("the contract gives no e-mail contact: add owner.contact")
-    return compact({"team": slug, "name": team.get("name"), "contact": contact})
+    return compact({"team": slug, "name": team.name, "contact": contact})
 
 
-def _contact(support: object, members: object) -> str | None:
+def _contact(support: list[Support], members: list[TeamMember]) -> str | None:
     """An e-mail address: a support channel's (mailto: or an address), else a team member's."""
-    candidates = [str(s.get("url") or "").removeprefix("mailto:") for s in _dicts(support)]
-    candidates += [str(s.get("channel") or "") for s in _dicts(support)]
-    candidates += [str(m.get("username") or "") for m in _dicts(members)]
+    candidates = [(s.url or "").removeprefix("mailto:") for s in support] + [s.channel or "" for s in support]
+    candidates += [m.username or "" for m in members]
     return next((c for c in candidates if re.match(r"^[^@\s:/]+@[^@\s]+\.[^@\s]+$", c)), None)
 
 
-def _status(value: object, reading: _Reading) -> str:
-    status = _STATUSES.get(str(value or "").lower())
+def _status(value: str | None, reading: _Reading) -> str:
+    status = _STATUSES.get((value or "").lower())
     if status is None:
         reading.notes.append(f"status {value!r} is not one of ours: the product is a draft")
     return status or "draft"
 
 
-def _tags(value: object, reading: _Reading) -> list[str]:
-    tags = [str(t) for t in value if isinstance(t, str | int)] if isinstance(value, list) else []
+def _tags(tags: list[str], reading: _Reading) -> list[str]:
     kept = [t for t in tags if re.match(r"^[A-Za-z0-9_.-]{1,63}$", t)]
     if len(kept) < len(tags):
         reading.notes.append(f"tags left out (letters, digits, _ . - only): {sorted(set(tags) - set(kept))}")
@@ -238,87 +258,83 @@ def _needed_inputs(built: list[tuple[dict[str, Any], str]], own: Mapping[str, An
 _SLA_TAKEN = ("latency", "freshness", "frequency", "endoflife")
 
 
-def _sla(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return _dicts(document.get("slaProperties"))
-
-
-def _sla_notes(document: Mapping[str, Any], reading: _Reading) -> None:
-    left = [f"{e.get('property')} {e.get('value')}{' ' + str(e['unit']) if e.get('unit') else ''}"
-            for e in _sla(document) if str(e.get("property")).lower() not in _SLA_TAKEN]
+def _sla_notes(sla: list[ServiceLevelAgreementProperty], reading: _Reading) -> None:
+    left = [f"{e.property} {e.value}{' ' + e.unit if e.unit else ''}"
+            for e in sla if str(e.property).lower() not in _SLA_TAKEN]
     if left:
         reading.notes.append(f"SLA {', '.join(left)}: no place in a product; left out")
 
 
-def _sunset(document: Mapping[str, Any]) -> str | None:
-    entry = next((e for e in _sla(document) if e.get("id") == "sunset" or e.get("property") == "endOfLife"), None)
+def _sunset(sla: list[ServiceLevelAgreementProperty]) -> str | None:
+    entry = next((e for e in sla if e.id == "sunset" or e.property == "endOfLife"), None)
     try:
-        return date.fromisoformat(str(entry["value"])[:10]).isoformat() if entry else None
+        return date.fromisoformat(str(entry.value)[:10]).isoformat() if entry else None
     except ValueError:
         return None
 
 
-def _duration(entry: Mapping[str, Any]) -> str | None:
+def _duration(entry: ServiceLevelAgreementProperty) -> str | None:
     """`{value: 26, unit: h}` as 26h; None when the value or unit is not a duration."""
-    minutes = UNIT_MINUTES.get(str(entry.get("unit") or "").lower())
-    value = entry.get("value")
+    minutes, value = UNIT_MINUTES.get((entry.unit or "").lower()), entry.value
     if minutes is None or isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
     return format_duration(timedelta(minutes=value * minutes))
 
 
-def _freshness(document: Mapping[str, Any], own: Mapping[str, Any], reading: _Reading) -> dict[str, Any] | None:
+def _freshness(sla: list[ServiceLevelAgreementProperty], own: Mapping[str, Any],
+               reading: _Reading) -> dict[str, Any] | None:
     """Exactly from the entries the export writes; else the first latency (or freshness) as fail_after."""
     if own.get("freshnessIsPlatformDefault"):
         return None
-    exported = {e.get("id"): e for e in _sla(document) if e.get("id") in SLA_IDS}
+    exported = {e.id: e for e in sla if e.id in SLA_IDS}
     if cron := exported.get("freshness_cron"):
-        return {"freshness": compact({"cron": cron.get("schedule"), "timezone": own.get("freshnessTimezone"),
+        return {"freshness": compact({"cron": cron.schedule, "timezone": own.get("freshnessTimezone"),
                                       "lower_bound": _duration(cron)})}
     fail = exported.get("freshness_fail_after") or next(
-        (e for e in _sla(document) if str(e.get("property")).lower() in ("latency", "freshness")), None)
+        (e for e in sla if str(e.property).lower() in ("latency", "freshness")), None)
     if fail is None:
         return None
     if _duration(fail) is None:
-        reading.notes.append(f"SLA {fail.get('property')} {fail.get('value')} {fail.get('unit')} is not a duration "
+        reading.notes.append(f"SLA {fail.property} {fail.value} {fail.unit} is not a duration "
                              "(min, h, d, w): the product keeps the platform's default freshness")
         return None
     warn = exported.get("freshness_warn_after")
     return {"freshness": compact({"fail_after": _duration(fail), "warn_after": warn and _duration(warn)})}
 
 
-def _schedule(document: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any] | None:
-    entry = next((e for e in _sla(document) if e.get("id") == "schedule" or (
-        e.get("property") == "frequency" and e.get("scheduler") == "cron" and e.get("schedule"))), None)
+def _schedule(sla: list[ServiceLevelAgreementProperty], own: Mapping[str, Any]) -> dict[str, Any] | None:
+    entry = next((e for e in sla if e.id == "schedule" or (
+        e.property == "frequency" and e.scheduler == "cron" and e.schedule)), None)
     if entry is None:
         return None
-    return compact({"cron": entry.get("schedule"), "timezone": own.get("scheduleTimezone"),
+    return compact({"cron": entry.schedule, "timezone": own.get("scheduleTimezone"),
                     "enabled": own.get("scheduleEnabled")})
 
 
 # --- ports -----------------------------------------------------------------------------------------
 
 
-def _port(name: str, obj: Mapping[str, Any], ports: set[str], contract: Mapping[str, Any],
+def _port(name: str, obj: SchemaObject, ports: set[str], product_customs: Mapping[str, Any],
           reading: _Reading) -> tuple[dict[str, Any], str]:
     """One output port, and its SQL skeleton."""
-    own = customs(obj.get("customProperties"))
+    own = customs(obj.customProperties)
     kind = own.get("kind") if own.get("kind") in ("table", "view") else (
-        "view" if obj.get("physicalType") == "view" else "table")
+        "view" if obj.physicalType == "view" else "table")
     level = _classification(own.get("classification"), f"port {name}", reading)
     if level is None:
         reading.notes.append(f"port {name}: give it a classification (a policy requires one)")
-    properties = [(p, reading.name(p.get("name"), f"{name} column")) for p in _dicts(obj.get("properties"))]
+    properties = [(p, reading.name(p.name, f"{name} column")) for p in obj.properties or []]
     if not properties:
         reading.problem(f"schema.{name}.properties", "missing: a port needs at least one column")
-    key = [column for p, column in sorted((pc for pc in properties if pc[0].get("primaryKey")),
-                                          key=lambda pc: _position(pc[0]))]
+    key = [column for p, column in sorted((pc for pc in properties if pc[0].primaryKey),
+                                          key=lambda pc: pc[0].primaryKeyPosition or 0)]
     columns = [_column(p, column, name, level or "internal", key == [column], reading) for p, column in properties]
-    inputs = {i.get("name") for i in _dicts(contract.get("inputs")) if i.get("kind") == "port"}
+    inputs = {str(i.get("name")) for i in _dicts(product_customs.get("inputs")) if i.get("kind") == "port"}
     rules = [r for r in _rules(name, obj, properties, key, columns, reading)
              if _reachable(r, name, ports, inputs, reading)]
     access = own.get("access") if own.get("access") in ("public", "restricted") else None
     port = compact({
-        "name": name, "kind": kind, "description": obj.get("description") or _missing(f"port {name}", reading),
+        "name": name, "kind": kind, "description": obj.description or _missing(f"port {name}", reading),
         "classification": level, "access": access,
         "grants": _valid_entries(Grant, own.get("grants"), f"port {name}: grant", reading),
         "sql": f"sql/{'views' if kind == 'view' else 'gold'}/{name}.sql",
@@ -327,11 +343,6 @@ def _port(name: str, obj: Mapping[str, Any], ports: set[str], contract: Mapping[
         "columns": columns, "quality": rules,
     })
     return port, _skeleton_sql(name, columns)
-
-
-def _position(prop: Mapping[str, Any]) -> int:
-    position = prop.get("primaryKeyPosition")
-    return position if _whole(position) else 0
 
 
 def _missing(where: str, reading: _Reading) -> str:
@@ -347,33 +358,33 @@ def _classification(value: object, where: str, reading: _Reading) -> str | None:
     return level
 
 
-def _column(prop: Mapping[str, Any], name: str, port: str, port_level: str, sole_key: bool,
+def _column(prop: SchemaProperty, name: str, port: str, port_level: str, sole_key: bool,
             reading: _Reading) -> dict[str, Any]:
     """A column; its classification written only where it differs from the port's, which it inherits."""
     where = f"{port}.{name}"
-    level = _classification(prop.get("classification"), where, reading)
-    masking = customs(prop.get("customProperties")).get("masking")
+    level = _classification(prop.classification, where, reading)
+    masking = customs(prop.customProperties).get("masking")
     return compact({
         "name": name, "type": _column_type(prop, where, reading),
-        "nullable": False if prop.get("required") or prop.get("primaryKey") else None,
-        "unique": True if prop.get("unique") or sole_key else None,
+        "nullable": False if prop.required or prop.primaryKey else None,
+        "unique": True if prop.unique or sole_key else None,
         "classification": level if level != port_level else None,
         "masking": masking if masking in ("hash", "null") else None,
-        "description": prop.get("description") or _missing(where, reading),
+        "description": prop.description or _missing(where, reading),
     })
 
 
-def _column_type(prop: Mapping[str, Any], where: str, reading: _Reading) -> str:
+def _column_type(prop: SchemaProperty, where: str, reading: _Reading) -> str:
     """Ours from physicalType when it is a DuckDB type we know (DECIMAL(8,2), BIGINT), else from logicalType."""
-    physical = str(prop.get("physicalType") or "").strip().upper()
+    physical = (prop.physicalType or "").strip().upper()
     try:
         return column_type(physical)
     except ValueError:
         pass
     found = next((logical for logical, names in DUCKDB_TYPES.items() if physical in names), None)
-    found = found or _FROM_LOGICAL.get(str(prop.get("logicalType")))
+    found = found or _FROM_LOGICAL.get(str(prop.logicalType))
     if found is None:
-        reading.notes.append(f"{where}: type {prop.get('logicalType') or physical or 'unknown'} has no column type "
+        reading.notes.append(f"{where}: type {prop.logicalType or physical or 'unknown'} has no column type "
                              "here; typed string, decide")
     return found or "string"
 
@@ -389,53 +400,50 @@ def _skeleton_sql(port: str, columns: list[dict[str, Any]]) -> str:
 # --- rules -----------------------------------------------------------------------------------------
 
 
-def _rules(port: str, obj: Mapping[str, Any], properties: list[tuple[dict[str, Any], str]], key: list[str],
+def _rules(port: str, obj: SchemaObject, properties: list[tuple[SchemaProperty, str]], key: list[str],
            columns: list[dict[str, Any]], reading: _Reading) -> list[dict[str, Any]]:
     """Each quality entry as a rule (exactly when it carries `meshRule`), then what the schema
     implies (foreign keys, a key of several columns) where no rule says it already."""
-    tables = {port, str(obj.get("physicalName") or port)}
-    found = [(_rule(e, None, port, tables, reading), False) for e in _dicts(obj.get("quality"))]
-    found += [(_rule(e, column, port, tables, reading), False)
-              for p, column in properties for e in _dicts(p.get("quality"))]
-    found += [(_foreign_key(r, column), True) for p, column in properties for r in _dicts(p.get("relationships"))]
+    tables = {port, obj.physicalName or port}
+    found = [(_rule(e, None, port, tables, reading), False) for e in obj.quality or []]
+    found += [(_rule(e, column, port, tables, reading), False) for p, column in properties for e in p.quality or []]
+    found += [(_foreign_key(r, column), True) for p, column in properties for r in p.relationships or []]
     found += [({"type": "unique", "columns": key}, True)] if len(key) > 1 else []
     types = {c["name"]: duckdb_type(c["type"]) for c in columns}
     return _distinct(port, [(rule, implied) for rule, implied in found if rule], types, reading)
 
 
-def _rule(entry: Mapping[str, Any], column: str | None, port: str, tables: set[str],
+def _rule(entry: DataQuality, column: str | None, port: str, tables: set[str],
           reading: _Reading) -> dict[str, Any] | None:
-    exact = customs(entry.get("customProperties")).get("meshRule")
+    exact = customs(entry.customProperties).get("meshRule")
     if isinstance(exact, dict) and exact.get("type") in RULES:
         return exact
-    kind, metric = str(entry.get("type") or "library"), str(entry.get("metric") or entry.get("rule"))
+    kind, metric = entry.type or "library", str(entry.metric or entry.rule)
     if kind == "library" and metric == "rowCount":
         rule = _row_count(entry)
     elif kind == "library" and _zero(entry):
-        rule = _zero_metric(metric, entry.get("arguments"), column)
+        rule = _zero_metric(metric, entry.arguments or {}, column)
     elif kind == "sql" and _zero(entry):
         rule = _sql_rule(entry, column, tables)
     else:  # text and custom rules, thresholds above zero: nothing a rule here can check
         rule = None
     if rule is None:
-        what = entry.get("name") or entry.get("id") or (metric if kind == "library" else kind)
+        what = entry.name or entry.id or (metric if kind == "library" else kind)
         reading.notes.append(f"{port}{'.' + column if column else ''}: quality {what!r} ({kind}) has no rule here; "
                              "left out")
         return None
-    name = _snake(entry.get("name") or entry.get("id")) or ("sql_check" if rule["type"] == "expression" else "")
+    name = _snake(entry.name or entry.id) or ("sql_check" if rule["type"] == "expression" else "")
     return compact({**rule, "name": None if identifier_problem(name) else name,
-                    "severity": _SEVERITIES.get(str(entry.get("severity")).lower()),
-                    "description": entry.get("description")})
+                    "severity": _SEVERITIES.get(str(entry.severity).lower()), "description": entry.description})
 
 
-def _zero(entry: Mapping[str, Any]) -> bool:
+def _zero(entry: DataQuality) -> bool:
     """Whether the entry allows no failing row: mustBe 0, mustBeLessThan 1 or mustBeLessOrEqualTo 0."""
-    return any(entry.get(op) == limit and not isinstance(entry.get(op), bool)
-               for op, limit in (("mustBe", 0), ("mustBeLessThan", 1), ("mustBeLessOrEqualTo", 0)))
+    return any(value == limit and not isinstance(value, bool)
+               for value, limit in ((entry.mustBe, 0), (entry.mustBeLessThan, 1), (entry.mustBeLessOrEqualTo, 0)))
 
 
-def _zero_metric(metric: str, arguments: object, column: str | None) -> dict[str, Any] | None:
-    arguments = arguments if isinstance(arguments, dict) else {}
+def _zero_metric(metric: str, arguments: dict[str, Any], column: str | None) -> dict[str, Any] | None:
     if metric == "nullValues" and column:
         return {"type": "not_null", "column": column}
     if metric == "duplicateValues" and (column or isinstance(arguments.get("properties"), list)):
@@ -445,17 +453,17 @@ def _zero_metric(metric: str, arguments: object, column: str | None) -> dict[str
     return None
 
 
-def _row_count(entry: Mapping[str, Any]) -> dict[str, Any] | None:
-    between = entry.get("mustBeBetween")
-    if isinstance(between, list) and len(between) == 2 and all(_whole(v) for v in between):
+def _row_count(entry: DataQuality) -> dict[str, Any] | None:
+    between = entry.mustBeBetween
+    if between and all(_whole(v) for v in between):
         return {"type": "row_count", "min": between[0], "max": between[1]}
-    bounds = {"mustBe": lambda v: (v, v), "mustBeGreaterOrEqualTo": lambda v: (v, None),
-              "mustBeGreaterThan": lambda v: (v + 1, None), "mustBeLessOrEqualTo": lambda v: (None, v),
-              "mustBeLessThan": lambda v: (None, v - 1)}
-    op = next((op for op in bounds if _whole(entry.get(op))), None)
-    if op is None:
+    bounds = ((entry.mustBe, lambda v: (v, v)), (entry.mustBeGreaterOrEqualTo, lambda v: (v, None)),
+              (entry.mustBeGreaterThan, lambda v: (v + 1, None)), (entry.mustBeLessOrEqualTo, lambda v: (None, v)),
+              (entry.mustBeLessThan, lambda v: (None, v - 1)))
+    found = next(((value, bound) for value, bound in bounds if _whole(value)), None)
+    if found is None:
         return None
-    low, high = bounds[op](entry[op])
+    low, high = found[1](found[0])
     return compact({"type": "row_count", "min": low, "max": high})
 
 
@@ -463,18 +471,18 @@ def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _sql_rule(entry: Mapping[str, Any], column: str | None, tables: set[str]) -> dict[str, Any] | None:
-    match = _COUNT_QUERY.fullmatch(str(entry.get("query") or "").strip())
+def _sql_rule(entry: DataQuality, column: str | None, tables: set[str]) -> dict[str, Any] | None:
+    match = _COUNT_QUERY.fullmatch((entry.query or "").strip())
     if not match or not (_OWN_TABLE.fullmatch(match["table"]) or match["table"].strip("\"'`") in tables):
         return None  # a query of another shape, or over other tables, is no condition on a row of this port
     condition = _OWN_COLUMN.sub(quote(column), match["condition"]) if column else match["condition"]
     return {"type": "expression", "expression": f"NOT ({condition})"}
 
 
-def _foreign_key(relationship: Mapping[str, Any], column: str) -> dict[str, Any] | None:
+def _foreign_key(relationship: Relationship, column: str) -> dict[str, Any] | None:
     """`to: dim_employee.employee_id` (a port of this contract) as a relationships rule."""
-    target = relationship.get("to")
-    if relationship.get("type", "foreignKey") != "foreignKey" or not isinstance(target, str) or target.count(".") != 1:
+    target = relationship.to
+    if (relationship.type or "foreignKey") != "foreignKey" or not isinstance(target, str) or target.count(".") != 1:
         return None
     table, field = target.split(".")
     return {"type": "relationships", "column": column, "to": _snake(table), "field": _snake(field)}

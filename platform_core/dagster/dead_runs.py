@@ -24,6 +24,9 @@ from pathlib import Path
 
 import dagster as dg
 
+# An event log storage that keeps runs of this machine only says so with this attribute (the
+# platform's SQLite storage does): only there do process ids tell whether a run is alive.
+LOCAL_RUNS = "runs_are_local"
 WORKER_TAG = "mesh/worker"  # host|boot id|pid namespace|pid|start time in clock ticks, of the run's process
 
 
@@ -152,9 +155,7 @@ def build_dead_run_sensor() -> dg.SensorDefinition:
                description="Marks failed the runs whose process died (killed, crashed) and frees their pool slots, "
                            "so that their domain's next run does not wait forever.")
     def dead_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-        from platform_core.dagster.instance_storage import PoolSafeSqliteEventLogStorage
-
-        if not isinstance(context.instance.event_log_storage, PoolSafeSqliteEventLogStorage):
+        if not getattr(context.instance.event_log_storage, LOCAL_RUNS, False):
             return dg.SkipReason("not a local instance: process ids say nothing about runs on other machines")
         started = time.monotonic()
         reaped = reap_dead_runs(context.instance)

@@ -58,6 +58,8 @@ KEPT_ENGINES = 64  # database files (the index, and runs) whose engine a process
 class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` whose concurrency slot bookkeeping is serialized across processes."""
 
+    runs_are_local = True  # dead_runs.LOCAL_RUNS: a SQLite instance runs on this machine only
+
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         path = Path(base_dir).expanduser()
         if not path.is_absolute():

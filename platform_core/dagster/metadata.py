@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
-from platform_core.descriptors.addresses import AddressError, domains_root_of, resolve, resolve_port
+from platform_core.descriptors.addresses import AddressError
+from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Column, FileInput, Port, PortInput, Product, Step
 from platform_core.execution.products import StepOutcome
 from platform_core.quality.results import RuleResult
@@ -15,7 +16,7 @@ from platform_core.storage.lake import Publication, table_name
 
 
 def asset_key(product: Product, name: str) -> dg.AssetKey:
-    return dg.AssetKey([product.domain, product.name, name])
+    return dg.AssetKey(list(product.key_path(name)))
 
 
 def dependency_key(product: Product, name: str) -> dg.AssetKey:
@@ -25,7 +26,7 @@ def dependency_key(product: Product, name: str) -> dg.AssetKey:
     if not isinstance(source, PortInput):
         return asset_key(product, name)
     try:
-        resolved = resolve(source.address, domains_root_of(product))
+        resolved = MeshIndex.of(product).resolve(source.address)
     except AddressError:
         return dg.AssetKey(list(source.parts))
     return dg.AssetKey([*resolved.producer.product.split("."), resolved.published_as])
@@ -85,7 +86,7 @@ def definition_metadata(product: Product, layer: str, step: Step) -> dict[str, o
 def upstream_columns(product: Product, name: str) -> set[str]:
     source = product.input(name)
     if isinstance(source, PortInput):
-        return {c.name for c in resolve_port(source.address, domains_root_of(product)).columns}
+        return {c.name for c in MeshIndex.of(product).resolve(source.address).port.columns}
     return {c.name for c in product.step(name).columns}
 
 

@@ -9,63 +9,29 @@ lake's history beyond its retention and deletes the files no kept snapshot needs
 marks failed the runs whose process died, so their pool slots free.
 """
 
-import hashlib
 import json
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field, TypeAdapter
+from pydantic import Field
 
 from platform_core.catalog.health import product_health
-from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, Mesh, load_mesh, loop_problems, rows_relation
+from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, load_mesh
+from platform_core.catalog.product import CATALOG_PRODUCT, MESH_CHECKS, catalog_spec, run_catalog
 from platform_core.catalog.site import build_site
 from platform_core.dagster.dead_runs import build_dead_run_sensor
-from platform_core.dagster.metadata import asset_key, check_results
+from platform_core.dagster.metadata import asset_key, check_results, column_schema
 from platform_core.dagster.resources import LakeResource, lake_resource
-from platform_core.descriptors.contract import contract_fingerprint
-from platform_core.descriptors.rules import Rule
 from platform_core.descriptors.types import format_duration, parse_duration
-from platform_core.descriptors.workspace import domain_directories
-from platform_core.quality.results import RuleResult, describe
-from platform_core.quality.sql_executor import run_sql_rules
+from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.quality.checks import POLICIES_CHECK, product_checks
 from platform_core.settings import Settings
-from platform_core.storage.lake import Lake, Publication, table_name
+from platform_core.storage.lake import table_name
 
 OWNER = "team:data-platform"
-
-
-@dataclass(frozen=True)
-class MeshCheck:
-    """A warning about the mesh as a whole, reported on a catalog table: its problems, if any."""
-
-    name: str
-    description: str
-    problems: Callable[[Mesh], list[str]]
-
-
-EVERY_DOMAIN_LOADS = MeshCheck("every_domain_loads", "Every domain of the workspace has valid descriptors.",
-                               lambda mesh: list(mesh.problems))
-NO_STEP_LOOPS = MeshCheck("no_step_loops", "No step depends on its own output through other products' ports.",
-                          loop_problems)
-MESH_CHECKS: dict[str, tuple[MeshCheck, ...]] = {
-    "catalog_products": (EVERY_DOMAIN_LOADS,),
-    "catalog_ports": (EVERY_DOMAIN_LOADS,),
-    "dependencies": (EVERY_DOMAIN_LOADS, NO_STEP_LOOPS),  # the dependency graph is where a loop shows
-}
-CATALOG_PRODUCT = "platform.mesh"
-CATALOG_VERSION = "1.0.0"  # the catalog tables' own contract version
-_rule = TypeAdapter(Rule).validate_python
-CATALOG_RULES: dict[str, tuple[Rule, ...]] = {
-    "catalog_products": (_rule({"type": "unique", "columns": ["address"]}),
-                         _rule({"type": "not_null", "column": "owner_team"})),
-    "catalog_ports": (_rule({"type": "unique", "columns": ["address"]}),
-                      _rule({"type": "not_null", "column": "classification"})),
-    "dependencies": (_rule({"type": "unique", "columns": ["consumer", "input_name"]}),),
-}
+PLATFORM_MODULE = "platform_core.definitions"  # the module workspace.yaml lists for this location
 
 
 def build_platform(settings: Settings | None = None) -> dg.Definitions:
@@ -94,18 +60,16 @@ DOCS_SITE_KEY = dg.AssetKey(["platform", "mesh", "docs_site"])
 
 
 def mesh_state(workspace: Path, instance: dg.DagsterInstance) -> dict[str, object]:
-    """What the catalog and the site are built from: every domain's descriptor files, and the
-    latest publication of any domain port (the instance's last materialization of one)."""
-    digest = hashlib.sha256(workspace.read_bytes() if workspace.is_file() else b"")
-    for directory in domain_directories(workspace):
-        for path in sorted([directory / "domain.yaml", *directory.glob("products/*/product.yaml")]):
-            digest.update(f"{path}\0".encode() + (path.read_bytes() if path.is_file() else b""))
-    mesh = load_mesh(workspace)
+    """What the catalog and the site are built from: the mesh's descriptors (the index's
+    fingerprint), and the latest publication of any domain port (the instance's last
+    materialization of one)."""
+    index = MeshIndex.of_workspace(workspace)
+    mesh = load_mesh(index)
     ports = [asset_key(product, port.name) for product in mesh.products for port in product.published_ports]
     records = instance.get_asset_records(ports) if ports else []
     published = max((r.asset_entry.last_materialization_record.storage_id for r in records
                      if r.asset_entry.last_materialization_record), default=0)
-    return {"descriptors": digest.hexdigest()[:16], "published": published}
+    return {"descriptors": index.fingerprint()[:16], "published": published}
 
 
 def build_catalog_sensor(workspace: Path, targets: list[dg.AssetKey]) -> dg.SensorDefinition:
@@ -145,84 +109,47 @@ def catalog_key(table: CatalogTable) -> dg.AssetKey:
 
 
 def build_catalog(workspace: Path) -> dg.AssetsDefinition:
+    """The catalog's three tables as assets: the ports of the `platform.mesh` product, with its checks
+    (platform_core.quality.checks) and the mesh's warnings (platform_core.catalog.product)."""
+    product = catalog_spec()
+    ports = {port.name: port for port in product.output_ports}
     specs = [dg.AssetSpec(
         key=catalog_key(table), group_name="platform", owners=[OWNER], description=table.description,
         kinds={"duckdb", "ducklake"},
-        metadata={
-            "dagster/column_schema": dg.TableSchema(columns=[
-                dg.TableColumn(name, kind, description) for name, kind, description in table.columns]),
-            "dagster/table_name": ".".join(("lake", *table_name(f"{CATALOG_PRODUCT}.{table.name}"))),
-            "address": f"{CATALOG_PRODUCT}.{table.name}",
-        },
+        metadata={"dagster/column_schema": column_schema(product, ports[table.name]),
+                  "dagster/table_name": ".".join(("lake", *table_name(f"{CATALOG_PRODUCT}.{table.name}"))),
+                  "address": f"{CATALOG_PRODUCT}.{table.name}"},
         tags={"layer": "gold", "port": "table", "classification": "internal"},
     ) for table in CATALOG_TABLES]
     checks = [dg.AssetCheckSpec(c.name, asset=catalog_key(t), blocking=False, description=f"[warn] {c.description}")
               for t in CATALOG_TABLES for c in MESH_CHECKS[t.name]]
-    checks += [dg.AssetCheckSpec(r.check_name, asset=catalog_key(t), blocking=True, description=f"[error] {describe(r)}")
-               for t in CATALOG_TABLES for r in CATALOG_RULES[t.name]]
+    checks += [dg.AssetCheckSpec(c.name, asset=dg.AssetKey(list(c.path)), blocking=c.blocking, description=c.description)
+               for c in product_checks(product) if c.path[-1] in ports and c.name != POLICIES_CHECK]
 
     @dg.multi_asset(name="platform__mesh", specs=specs, check_specs=checks, can_subset=True,
                     description="Builds the mesh catalog from every domain's descriptors and publishes it.")
     def _catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> Iterator[object]:
-        build = [t for t in CATALOG_TABLES if catalog_key(t) in context.selected_asset_keys]
+        build = [t.name for t in CATALOG_TABLES if catalog_key(t) in context.selected_asset_keys]
         checked = {key.asset_key for key in context.selected_asset_check_keys}
-        audit = [t for t in CATALOG_TABLES if catalog_key(t) in checked and t not in build]
+        audit = [t.name for t in CATALOG_TABLES if catalog_key(t) in checked and t.name not in build]
         mesh = load_mesh(workspace)
-        results, publication, rows = publish_catalog(lake.get(), build, audit, mesh, context.run_id)
-        blocked = any(r.blocking for table in build for r in results[table.name])
-        for table in build + audit:
-            key = catalog_key(table)
-            checks = [r for r in check_results(key, results[table.name])
-                      if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys]
-            if blocked or table in audit:
-                yield from checks
+        outcome = run_catalog(lake.get(), mesh, build, audit, context.run_id)
+        for step in (step for step in outcome.steps if step.step.name in ports):  # bronze is no asset
+            key = dg.AssetKey(list(product.key_path(step.step.name)))
+            results = [r for r in check_results(key, step.results)
+                       if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys]
+            if step.audit_only or not outcome.built:
+                yield from results
                 continue
-            yield dg.MaterializeResult(asset_key=key, check_results=checks, metadata={
-                "dagster/row_count": rows[table.name], "lake_snapshot": publication.snapshot_id,
+            yield dg.MaterializeResult(asset_key=key, check_results=results, metadata={
+                "dagster/row_count": step.row_count, "lake_snapshot": outcome.publication.snapshot_id,
                 "domains": len(mesh.domains), "domains_with_problems": len(mesh.problems),
-            })
-        if blocked:
-            raise dg.Failure(description=f"{CATALOG_PRODUCT} not published: blocking checks failed; "
-                                         "the last good catalog stays in place")
+            } if outcome.publication else {"dagster/row_count": step.row_count})
+        if outcome.failed or outcome.unchecked:
+            raise dg.Failure(description=f"{CATALOG_PRODUCT} not published: the last good catalog stays in place.\n"
+                                         + outcome.summary(outcome.failed + outcome.unchecked))
 
     return _catalog
-
-
-def publish_catalog(lake: Lake, build: list[CatalogTable], audit: list[CatalogTable], mesh: Mesh,
-                    run_id: str | None) -> tuple[dict[str, list[RuleResult]], Publication | None, dict[str, int]]:
-    """Build the tables of `build` in memory from the descriptors, audit them, and publish them
-    together if no blocking rule fails; audit the published version of the tables of `audit`."""
-    with lake.connect(read_only=False) as con, tempfile.TemporaryDirectory() as scratch:
-        results, rows = {}, {}
-        for table in build + audit:
-            staged = f"staged_{table.name}"
-            if table in build:
-                rows_relation(con, table, table.rows(mesh), Path(scratch)).create(staged)
-            else:
-                lake.read(con, f"{CATALOG_PRODUCT}.{table.name}").create(staged)
-            warnings = [(check, check.problems(mesh)) for check in MESH_CHECKS[table.name]]
-            results[table.name] = [
-                *(RuleResult(check.name, "warn", not problems, len(problems),
-                             {"problems": problems} if problems else {}, check.description)
-                  for check, problems in warnings),
-                *run_sql_rules(con, f'"{staged}"', CATALOG_RULES[table.name], lambda port: port,
-                               datetime.now(timezone.utc))]
-            rows[table.name] = con.execute(f'SELECT count(*) FROM "{staged}"').fetchone()[0]
-        if not build or any(r.blocking for t in build for r in results[t.name]):
-            return results, None, rows
-        document = catalog_contract()
-        publication = lake.publish(con, CATALOG_PRODUCT, {t.name: f'SELECT * FROM "staged_{t.name}"' for t in build},
-                                   version=CATALOG_VERSION, contract=contract_fingerprint(document),
-                                   contract_document=document, run_id=run_id)
-    return results, publication, rows
-
-
-def catalog_contract() -> str:
-    """The catalog tables' contract: their columns and rules."""
-    return json.dumps({"product": CATALOG_PRODUCT, "version": CATALOG_VERSION, "ports": [
-        {"name": t.name, "description": t.description, "columns": [list(c) for c in t.columns],
-         "quality": [r.model_dump(mode="json") for r in CATALOG_RULES[t.name]]} for t in CATALOG_TABLES]},
-        sort_keys=True, separators=(",", ":"))
 
 
 # --- the lake's upkeep ------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 `scripts/platform.sh` runs it next to the webserver and the daemon. It polls workspace.yaml
 and every listed domain's folder: when the workspace changes (`mesh new domain`, `mesh remove
 domain`, a hand edit) it asks the webserver to reload the whole workspace, which reads the
-file again and starts a code server for a new location; when only a domain's descriptors,
-SQL or code change, it reloads that one location. The daemon reads workspace.yaml again by
+file again and starts a code server for a new location; when a domain's SQL or code change, it
+reloads that one location, and when a descriptor changes, every location whose governance reads it. The daemon reads workspace.yaml again by
 itself every 60 seconds, so schedules and automation of a new domain follow within a minute.
 """
 
@@ -18,35 +18,20 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from platform_core.descriptors.workspace import domain_directories
+from platform_core.descriptors.mesh_index import MeshIndex
 
 RELOAD_WORKSPACE = "mutation { reloadWorkspace { __typename ... on PythonError { message } } }"
 RELOAD_LOCATION = ("mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) "
                    "{ __typename ... on PythonError { message } } }")
-WATCHED = ("*.yaml", "*.yml", "*.sql", "*.py")  # what a domain's definitions are built from (data files are not)
-
-
-def fingerprint(paths: list[Path]) -> str:
-    """Names, sizes and modification times of the files: cheap to take every second or two."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-def domain_files(directory: Path) -> list[Path]:
-    return [p for pattern in WATCHED for p in directory.rglob(pattern) if "__pycache__" not in p.parts]
 
 
 def snapshot(workspace: Path) -> tuple[str, dict[str, str]]:
-    """The workspace file's content, and a fingerprint per listed domain."""
+    """The workspace file's content, and per listed domain the mesh index's fingerprint of what its
+    location is built from (its own sources, and every descriptor of the mesh that governance reads)."""
     try:
         text = workspace.read_bytes()
-        domains = {d.name: fingerprint(domain_files(d)) for d in domain_directories(workspace)}
+        index = MeshIndex.of_workspace(workspace)
+        domains = {d.name: index.fingerprint(own=d) for d in index.domain_dirs()}
     except Exception:  # noqa: BLE001 - a file half-written or broken now: the next poll sees it whole
         return "", {}
     return hashlib.sha256(text).hexdigest(), domains

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,7 @@ class LakeResource(dg.ConfigurableResource):
                 con.close()
 
 
+@functools.cache  # one object per settings, so that the definitions of several locations merge (build_mesh)
 def lake_resource(settings: Settings) -> LakeResource:
     config = settings.lake_config
     key_file = str(settings.masking_key_file) if settings.masking_key_file else None

@@ -1,8 +1,8 @@
-"""Resolve a port address (`hr.overtime.fact_overtime`) from the producer's descriptor files.
+"""What a consumer sees of a producer: the contract in its descriptor, and the port an address names.
 
-A consumer never imports a producer's code: it reads the producer's `product.yaml`, and
-only output ports can be addressed. Internal tables (bronze, silver, unpublished gold)
-stay private to their product, whatever the consumer asks for.
+A consumer never imports a producer's code: it reads the producer's descriptor (found by the
+mesh index), and only output ports can be addressed. Internal tables (bronze, silver,
+unpublished gold) stay private to their product, whatever the consumer asks for.
 """
 
 from __future__ import annotations
@@ -23,15 +23,6 @@ class AddressError(ValueError):
     """An address that names no output port; the message says what does exist."""
 
 
-def domains_root_of(product: Product) -> Path:
-    return product.directory.parent.parent.parent  # domains/<domain>/products/<product>
-
-
-def resolve_port(address: str, domains_root: Path) -> Port:
-    """The contract of the port an address (maybe pinned to a major: `...@1`) names."""
-    return resolve(address, domains_root).port
-
-
 @dataclass(frozen=True)
 class Resolved:
     """A port as a consumer reaches it: its contract, the name it is built and published under
@@ -47,10 +38,10 @@ class Resolved:
         return f"{self.producer.product}.{self.published_as}"
 
 
-def resolve(address: str, domains_root: Path) -> Resolved:
+def resolve_in(contract: Contract, address: str) -> Resolved:
+    """The port of `contract` that `address` (maybe pinned to a major: `...@1`) names."""
     domain, product_name, port = address.split("@")[0].split(".")
     pin = int(address.split("@")[1]) if "@" in address else None
-    contract = producer_contract(f"{domain}.{product_name}", domains_root, address)
     published = ", ".join(sorted(contract.ports)) or "nothing"
     if pin is not None and pin != contract.major:
         return _previous_major(address, port, pin, contract)
@@ -78,22 +69,6 @@ def _previous_major(address: str, port: str, pin: int, contract: Contract) -> Re
     if isinstance(entry, Port):  # unchanged since that major: the current port serves it
         return Resolved(entry, port, contract)
     raise AddressError(f"{address}: {contract.product} has no output port {port!r} in major {pin}")
-
-
-def producer_contract(product: str, domains_root: Path, address: str | None = None) -> Contract:
-    """What consumers see of a product's descriptor (`<domain>.<product>`)."""
-    domain, product_name = product.split(".")
-    where = address or product
-    domain_dir = domains_root / domain
-    if not (domain_dir / "domain.yaml").is_file():
-        known = sorted(p.parent.name for p in domains_root.glob("*/domain.yaml"))
-        raise AddressError(f"{where}: there is no domain {domain!r}; domains: {', '.join(known)}")
-    path = domain_dir / "products" / product_name / "product.yaml"
-    if not path.is_file():
-        known = sorted(p.parent.name for p in domain_dir.glob("products/*/product.yaml"))
-        raise AddressError(f"{where}: domain {domain!r} has no product {product_name!r}; "
-                           f"products: {', '.join(known) or 'none'}")
-    return _read_contract(path, where)
 
 
 @dataclass(frozen=True)
@@ -125,10 +100,11 @@ class Contract:
         return f"{who} ({self.owner.contact})" if self.owner.contact else who
 
 
-def _read_contract(path: Path, address: str) -> Contract:
-    stat = path.stat()
+def parse_contract(path: Path, product: str, address: str, component: bool = False) -> Contract:
+    """The contract in a producer's descriptor file (a component's: in its `attributes`)."""
+    status = path.stat()
     try:
-        contract, problem = _parse_contract(str(path), stat.st_mtime_ns, stat.st_size)
+        contract, problem = _parse_contract(str(path), product, component, status.st_mtime_ns, status.st_size)
     except Exception as error:  # noqa: BLE001 - the producer's mistake stays the producer's; the consumer learns which
         contract, problem = None, (f"the producer's descriptor {display_path(path)} cannot be read "
                                    f"({type(error).__name__}); run mesh check on it")
@@ -138,7 +114,8 @@ def _read_contract(path: Path, address: str) -> Contract:
 
 
 @functools.lru_cache(maxsize=256)
-def _parse_contract(path: str, mtime_ns: int, size: int) -> tuple[Contract | None, str]:
+def _parse_contract(path: str, product: str, component: bool, _mtime_ns: int, _size: int
+                    ) -> tuple[Contract | None, str]:
     """A producer's contract, parsed once per version of the file (a consumer resolves many columns).
 
     Only the ports are validated, one by one: a mistake elsewhere in the producer's descriptor
@@ -146,6 +123,8 @@ def _parse_contract(path: str, mtime_ns: int, size: int) -> tuple[Contract | Non
     """
     problems = ProblemCollector()
     data = read_yaml(Path(path), problems)
+    if data is not None and component:
+        data = data.get("attributes") if isinstance(data.get("attributes"), dict) else {}
     if data is None:
         return None, f"the producer's descriptor {display_path(Path(path))} cannot be read: {problems.problems[0].message}"
     ports: dict[str, Port | str] = {}
@@ -158,7 +137,6 @@ def _parse_contract(path: str, mtime_ns: int, size: int) -> tuple[Contract | Non
     layers = data.get("layers") if isinstance(data.get("layers"), dict) else {}
     internal = {str(entry["name"]): layer for layer in ("bronze", "silver", "gold")
                 for entry in _entries(layers.get(layer)) if str(entry["name"]) not in ports}
-    product = f"{Path(path).parent.parent.parent.name}.{Path(path).parent.name}"
     return Contract(product=product, ports=ports, internal=internal, owner=_valid(Owner, data.get("owner")),
                     consumers=tuple(c for c in (_valid(Consumer, e) for e in _entries(data.get("consumers"))) if c),
                     version=str(data.get("version", "")), status=str(data.get("status", "")),

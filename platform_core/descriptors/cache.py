@@ -16,78 +16,23 @@ import functools
 import hashlib
 import os
 import pickle
-import stat
 import sys
-import time
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 from platform_core.descriptors.loader import load_domain
+from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Domain, FileInput
 
-SOURCE_SUFFIXES = (".yaml", ".yml", ".sql", ".py")
 CACHE_FOLDER = "__pycache__"
 CACHE_PREFIX = "mesh-descriptors-"
-# A file changed less than this long ago is hashed again on every call: two writes within one
-# tick of the file system's clock can leave size and modification time unchanged (git's
-# "racily clean" entries).
-RACY_SECONDS = 2.0
-
-_DIGESTS: dict[str, tuple[tuple[int, int, int], str]] = {}
 
 
-def sources_fingerprint(directory: Path) -> str:
+def sources_fingerprint(directory: Path, index: MeshIndex | None = None) -> str:
     """A digest of what loading and governing the domain reads: its own descriptors, SQL and
-    modules, and the descriptors of the other domains (governance reads them; their SQL and
-    data it does not). Contents, not modification times, so two quick writes are told apart;
-    a file's digest is kept while its size and time are unchanged and it is not racily new.
-    Plain strings and os.scandir: this runs for every domain's build, over the whole mesh."""
-    own = [os.path.join(folder, name) for top in (str(directory), os.path.join(directory, "products"))
-           for folder, _, names in _walk(top, recursive=top != str(directory))
-           for name in names if name.endswith(SOURCE_SUFFIXES)]
-    others = [path for sibling in _folders(str(directory.parent)) if sibling != str(directory)
-              for path in (os.path.join(sibling, "domain.yaml"),
-                           *(os.path.join(product, "product.yaml")
-                             for product in _folders(os.path.join(sibling, "products"))))]
-    digest = hashlib.sha256()
-    for path in sorted(own + others):
-        if (content := file_digest(path)) is not None:
-            digest.update(f"{path}\0{content}\0".encode())
-    return digest.hexdigest()
-
-
-def _walk(top: str, recursive: bool) -> Iterator[tuple[str, list[str], list[str]]]:
-    """os.walk without `__pycache__`, or only the folder itself."""
-    for folder, subfolders, names in os.walk(top):
-        subfolders[:] = [name for name in subfolders if name != "__pycache__"] if recursive else []
-        yield folder, subfolders, names
-
-
-def _folders(parent: str) -> list[str]:
-    try:
-        return [entry.path for entry in os.scandir(parent) if entry.is_dir()]
-    except OSError:
-        return []
-
-
-def file_digest(path: str) -> str | None:
-    """The SHA-256 of a regular file's bytes, or None for anything else."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(status.st_mode):
-        return None
-    state = (status.st_size, status.st_mtime_ns, status.st_ino)
-    known = _DIGESTS.get(path)
-    if known is not None and known[0] == state:
-        return known[1]
-    with open(path, "rb") as handle:
-        content = hashlib.sha256(handle.read()).hexdigest()
-    if time.time() - status.st_mtime > RACY_SECONDS:
-        _DIGESTS[path] = (state, content)
-    return content
+    modules, and the descriptors of the rest of its mesh (governance reads them; their SQL and
+    data it does not): the mesh index's one fingerprint, with this domain's sources."""
+    return (index or MeshIndex.around(directory)).fingerprint(own=directory)
 
 
 @functools.cache
@@ -105,10 +50,12 @@ def code_digest() -> str:
 
 
 def load_domain_cached(directory: Path, fingerprint: str | None = None) -> Domain:
-    """`load_domain`, from the cache when the domain's sources and the platform are unchanged."""
+    """`load_domain` in the mesh around the domain, from the cache when the domain's sources, the
+    mesh's descriptors and the platform are unchanged."""
     directory = directory.resolve()
-    key = hashlib.sha256(f"{directory}\0{fingerprint or sources_fingerprint(directory)}\0{code_digest()}"
-                         .encode()).hexdigest()[:40]
+    index = MeshIndex.around(directory)
+    key = hashlib.sha256(f"{directory}\0{index}\0{fingerprint or sources_fingerprint(directory, index)}\0"
+                         f"{code_digest()}".encode()).hexdigest()[:40]
     folder = directory / CACHE_FOLDER
     path = folder / f"{CACHE_PREFIX}{key}.pickle"
     cached = _read(path)
@@ -121,7 +68,7 @@ def load_domain_cached(directory: Path, fingerprint: str | None = None) -> Domai
 
 def _file_inputs_present(domain: Domain) -> bool:
     """The one thing a load checks beyond the hashed sources: that each file input exists."""
-    return all((domain.directory / source.path).exists()
+    return all((product.data_root / source.path).exists()
                for product in domain.products for source in product.inputs if isinstance(source, FileInput))
 
 

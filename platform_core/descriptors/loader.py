@@ -14,20 +14,21 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 from pydantic import ValidationError
 
-from platform_core.descriptors.addresses import AddressError, domains_root_of, resolve_port
+from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.graphs import find_cycle
 from platform_core.errors import PlatformError, Problem, ProblemCollector
 from platform_core.descriptors.files import FileProblem, display_path, read_text, read_yaml
-from platform_core.descriptors.column_types import duckdb_type
+from platform_core.descriptors.column_types import duckdb_type, is_scalar
+from platform_core.descriptors.cron import cron_problem
 from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, Relationships
-from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, Owner, PortInput, Product, Step
+from platform_core.descriptors.mesh_index import DOMAIN_FILE, PRODUCT_FILE, MeshIndex, product_folders
+from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
 from platform_core.descriptors.sql import bind_problem, expression_problem, parse_problem, undeclared_reads_problem
 
-DOMAIN_FILE = "domain.yaml"
-PRODUCT_FILE = "product.yaml"
+# What the loader records on a spec; a descriptor that writes one of these keys is refused.
+PLACEMENT_FIELDS = ("directory", "descriptor", "data_root", "mesh")
 LAYER_ORDER = {"input": 0, "port": 0, "bronze": 1, "silver": 2, "gold": 3}
 # The column types a rule can judge: range compares numbers, max_age the age of a date or time.
 RULE_COLUMN_TYPES = {"range": (("integer", "double", "decimal"), "a numeric column (integer, double or decimal)"),
@@ -83,32 +84,41 @@ def validation_problems(file: str, error: ValidationError) -> list[Problem]:
 # --- products ------------------------------------------------------------------------------
 
 
-def load_product(path: Path, domain: str, problems: ProblemCollector) -> Product | None:
+def load_product(path: Path, domain: str, problems: ProblemCollector, index: MeshIndex) -> Product | None:
+    """A product of domain `domain` from its `product.yaml`, or None with its problems added."""
     data = read_yaml(path, problems)
     if data is None:
         return None
     where = display_path(path)
-    if "directory" in data:
-        problems.add(where, "directory", "unknown key 'directory'")
+    if placed := sorted(set(PLACEMENT_FIELDS) & set(data)):
+        problems.add(where, placed[0], f"unknown key {placed[0]!r}")
         return None
     try:
-        product = Product.model_validate(data).model_copy(update={"directory": path.parent})
+        product = Product.model_validate(data)
     except ValidationError as error:
         problems.extend(validation_problems(where, error))
         return None
-    problems.extend(product_problems(product, domain, where))
+    product = place(product, path, path.parent.parent.parent, index)
+    problems.extend(product_problems(product, where, domain))
     return product
 
 
-def product_problems(product: Product, domain: str, where: str) -> list[Problem]:
-    """Checks that need the whole product and the files next to it."""
+def place(product: Product, descriptor: Path, data_root: Path, index: MeshIndex) -> Product:
+    """The product with where it lives: its descriptor, the folder its file inputs are read from,
+    and its mesh."""
+    return product.model_copy(update={"directory": descriptor.parent, "descriptor": descriptor.name,
+                                      "data_root": data_root, "mesh": index})
+
+
+def product_problems(product: Product, where: str, domain: str | None = None) -> list[Problem]:
+    """Checks that need the whole product and the files next to it; `domain` is the domain whose
+    folder holds the product (a component has none: its folder is its own)."""
     found = ProblemCollector()
     folder = product.directory
-    if product.name != folder.name:
+    if domain is not None and product.name != folder.name:
         found.add(where, "name", f"product name {product.name!r} must match its folder {folder.name!r}")
-    if product.domain != domain:
+    if domain is not None and product.domain != domain:
         found.add(where, "domain", f"product declares domain {product.domain!r} but lives in domain {domain!r}")
-    _dagster_problems(found, where, product.owner, product.tags)
 
     layer_of: dict[str, str] = {}
     fields: dict[str, str] = {}
@@ -116,7 +126,7 @@ def product_problems(product: Product, domain: str, where: str) -> list[Problem]
         kind = "input" if isinstance(source, FileInput) else "port"
         _claim_name(found, where, layer_of, fields, source.name, kind, f"inputs[{i}].name")
         if isinstance(source, FileInput):
-            _file_input_problems(found, where, f"inputs[{i}]", source, folder.parent.parent)
+            _file_input_problems(found, where, f"inputs[{i}]", source, product.data_root)
         else:
             _port_input_problems(found, where, f"inputs[{i}]", source, product)
     for layer, field, step in _steps_with_fields(product):
@@ -181,11 +191,8 @@ def _cron_problems(found, where, field, cron: str, timezone: str) -> None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         found.add(where, f"{field}.timezone", f"unknown time zone {timezone!r}: use an IANA name such as Europe/Paris")
         return
-    try:  # Dagster's own parser decides what a schedule accepts
-        dg.ScheduleDefinition(name="check", cron_schedule=cron, execution_timezone=timezone,
-                              target=dg.AssetSelection.all())
-    except dg.DagsterInvalidDefinitionError:
-        found.add(where, f"{field}.cron", f"bad cron expression {cron!r}: use five fields, e.g. \"0 6 * * *\"")
+    if problem := cron_problem(cron):
+        found.add(where, f"{field}.cron", problem)
 
 
 def _port_input_problems(found, where, field, source: PortInput, product: Product) -> None:
@@ -194,7 +201,7 @@ def _port_input_problems(found, where, field, source: PortInput, product: Produc
         found.add(where, f"{field}.address", f"{source.address} is in this product; depend on it by name")
         return
     try:
-        resolve_port(source.address, domains_root_of(product))
+        MeshIndex.of(product).resolve(source.address)
     except AddressError as error:
         found.add(where, f"{field}.address", str(error))
 
@@ -249,6 +256,10 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
     declared = {c.name: c.type for c in step.columns}
     _unique_names(found, where, f"{field}.columns", [c.name for c in step.columns])
     for j, column in enumerate(step.columns):
+        if step.engine == "pandas" and not is_scalar(column.type):
+            found.add(where, f"{field}.columns[{j}].type", f"{column.type} is a nested type, which only SQL steps "
+                                                           "produce; a pandas step's columns are scalars")
+    for j, column in enumerate(step.columns):
         for k, ref in enumerate(column.source):
             problem = _source_problem(ref, step, product)
             if problem:
@@ -270,7 +281,7 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
                       "true/false/yes/no/on/off unquoted as booleans: quote them ('yes')")
         if rule.type in RULE_COLUMN_TYPES and getattr(rule, "column", None) in declared:
             types, wanted = RULE_COLUMN_TYPES[rule.type]
-            if not declared[rule.column].startswith(types):
+            if not (is_scalar(declared[rule.column]) and declared[rule.column].startswith(types)):
                 found.add(where, f"{rule_field}.column",
                           f"{rule.type} needs {wanted}; {rule.column!r} is {declared[rule.column]}")
         if isinstance(rule, Expression):
@@ -317,7 +328,7 @@ def _source_problem(ref: str, step: Step, product: Product) -> str | None:
     if isinstance(source, FileInput):
         return None  # raw files have no contract to check against
     try:
-        upstream = product.step(table) if source is None else resolve_port(source.address, domains_root_of(product))
+        upstream = product.step(table) if source is None else MeshIndex.of(product).resolve(source.address).port
     except AddressError:
         return None  # already reported on the input itself
     if column not in {c.name for c in upstream.columns}:
@@ -330,7 +341,7 @@ def _relationship_problems(found, where, field, rule: Relationships, step: Step,
     source = product.input(rule.to)
     if isinstance(source, PortInput):  # another product's port, read as the input is: with its access rules
         try:
-            parent = resolve_port(source.address, domains_root_of(product))
+            parent = MeshIndex.of(product).resolve(source.address).port
         except AddressError:
             return  # reported on the input itself
         if rule.field not in {c.name for c in parent.columns}:
@@ -366,14 +377,15 @@ def _cycle_problems(found, where, product: Product, fields: dict[str, str]) -> N
 # --- domains -------------------------------------------------------------------------------
 
 
-def load_domain(directory: Path | str) -> Domain:
+def load_domain(directory: Path | str, index: MeshIndex | None = None) -> Domain:
     """Load a domain folder and all its products; raise one PlatformError listing every problem.
+    `index` is the mesh it belongs to (by default: its project's workspace, or its sibling folders).
 
     Nothing else ever escapes: whatever its files hold, a domain fails with the platform's
     error, and alone (mesh check, the catalog and its consumers go on)."""
     directory = Path(directory)
     try:
-        return _load_domain(directory)
+        return _load_domain(directory, index or MeshIndex.around(directory))
     except PlatformError:
         raise
     except Exception as error:  # noqa: BLE001 - the last line of defence; the corpus and fuzz tests aim never to reach it
@@ -382,13 +394,12 @@ def load_domain(directory: Path | str) -> Domain:
                             f"domain {directory.name!r} cannot be loaded") from error
 
 
-def _load_domain(directory: Path) -> Domain:
+def _load_domain(directory: Path, index: MeshIndex) -> Domain:
     problems = ProblemCollector()
-    domain = _read_domain(directory, problems)
+    domain = _read_domain(directory, problems, index)
     products = []
     try:
-        folders = sorted(p for p in (directory / "products").glob("*")
-                         if p.is_dir() and p.name != "__pycache__" and not p.name.startswith("."))
+        folders = product_folders(directory)
     except OSError as error:
         problems.add(display_path(directory / "products"), "", f"cannot be read: {error.strerror or error}")
         folders = []
@@ -401,7 +412,7 @@ def _load_domain(directory: Path) -> Domain:
             found = ", ".join(sorted(p.name for p in folder.glob("*.y*ml"))) or "no YAML file"
             problems.add(display_path(folder), "", f"no {PRODUCT_FILE} in this product folder ({found})")
             continue
-        product = load_product(folder / PRODUCT_FILE, directory.name, problems)
+        product = load_product(folder / PRODUCT_FILE, directory.name, problems, index)
         if product is not None:
             products.append(product)
     problems.extend(product_loop_problems(directory.name, products))
@@ -424,51 +435,45 @@ def product_loop_problems(domain: str, products: list[Product]) -> list[Problem]
     if not loop:
         return []
     first = next(p for p in products if p.name == loop[0])
-    return [Problem(display_path(first.directory / PRODUCT_FILE), "inputs",
+    return [Problem(display_path(first.descriptor_path), "inputs",
                     f"products of domain {domain!r} read each other's ports in a loop ({' -> '.join(loop)}): "
                     "a run would have to build one of them twice and could not publish it whole; "
                     "move the steps that close the loop into one product")]
 
 
-def _read_domain(directory: Path, problems: ProblemCollector) -> Domain | None:
+def _read_domain(directory: Path, problems: ProblemCollector, index: MeshIndex) -> Domain | None:
     path = directory / DOMAIN_FILE
     data = read_yaml(path, problems)
     if data is None:
         return None
     where = display_path(path)
-    if "products" in data or "directory" in data:
-        problems.add(where, "products" if "products" in data else "directory",
-                     "unknown key; products are found in products/<name>/product.yaml")
+    if placed := sorted({"products", *PLACEMENT_FIELDS} & set(data)):
+        problems.add(where, placed[0], "unknown key; products are found in products/<name>/product.yaml")
         return None
     try:
-        domain = Domain.model_validate(data).model_copy(update={"directory": directory})
+        domain = Domain.model_validate(data).model_copy(update={"directory": directory, "mesh": index})
     except ValidationError as error:
         problems.extend(validation_problems(where, error))
         return None
     if domain.name != directory.name:
         problems.add(where, "name", f"domain name {domain.name!r} must match its folder {directory.name!r}")
-    _dagster_problems(problems, where, domain.owner)
     return domain
 
 
-def _dagster_problems(found: ProblemCollector, where: str, owner: Owner, tags: tuple[str, ...] = ()) -> None:
-    """What Dagster would refuse when the code location loads, refused now with its field, by
-    Dagster's own rules: what `mesh check` accepts loads."""
-    candidates = [("owner.team", {"owners": [f"team:{owner.team}"]})]
-    candidates += [("owner.contact", {"owners": [owner.contact]})] if owner.contact else []
-    candidates += [(f"tags[{i}]", {"tags": {tag: ""}}) for i, tag in enumerate(tags)]
-    for field, spec in candidates:
-        if reason := dagster_refuses(**spec):
-            found.add(where, field, f"Dagster refuses it: {reason}")
 
 
-def dagster_refuses(**spec: object) -> str | None:
-    """Why Dagster refuses an asset with these owners or tags, in its words, or None."""
-    try:
-        dg.AssetSpec(key="probe", **spec)
-    except dg.DagsterInvalidDefinitionError as error:
-        return str(error).replace(" for asset 'AssetKey(['probe'])'", "")
-    return None
+# --- components ------------------------------------------------------------------------------
 
 
-__all__ = ["load_domain", "load_product", "display_path", "PlatformError"]
+def load_component(product: Product, descriptor: Path, index: MeshIndex) -> Product:
+    """A product declared as a DataProduct component, its attributes already validated as a
+    Product: placed in its folder (where its SQL, transforms and file inputs are), and checked as
+    every product is; PlatformError listing every problem."""
+    product = place(product, descriptor, descriptor.parent, index)
+    problems = product_problems(product, display_path(descriptor))
+    if problems:
+        raise PlatformError(problems, f"data product {product.product_address} cannot be loaded")
+    return product
+
+
+__all__ = ["PlatformError", "display_path", "load_component", "load_domain", "load_product"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -148,11 +148,9 @@ class Expression(_Rule):
         return self.name
 
 
-_RULE_CLASSES = (NotNull, Unique, AcceptedValues, Range, Relationships, RowCount, MaxAge, Expression)
+# The union is written out (not built from a tuple) so that type checkers see every rule.
+Rule = Annotated[Union[NotNull, Unique, AcceptedValues, Range, Relationships, RowCount, MaxAge, Expression],
+                 Field(discriminator="type")]
+_RULE_CLASSES: tuple[type[_Rule], ...] = get_args(get_args(Rule)[0])
 
-Rule = Annotated[Union[_RULE_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
-
-RULES: dict[str, type[_Rule]] = {
-    cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
-    for cls in _RULE_CLASSES
-}
+RULES: dict[str, type[_Rule]] = {get_args(cls.model_fields["type"].annotation)[0]: cls for cls in _RULE_CLASSES}

@@ -11,11 +11,12 @@ import re
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from platform_core.descriptors.column_types import column_type
+from platform_core.descriptors.column_types import COLUMN_TYPE_SCHEMA, column_type
 from platform_core.descriptors.rules import NotNull, Relationships, Rule, Unique
 from platform_core.descriptors.types import ColumnName, Duration, Email, Identifier, Namespace, Spec, Team, Text
 from platform_core.descriptors.types import Tag as TagText
@@ -29,7 +30,7 @@ Access = Literal["public", "restricted"]
 Masking = Literal["hash", "null"]
 Layer = Literal["bronze", "silver", "gold"]
 
-ColumnType = Annotated[str, AfterValidator(column_type)]
+ColumnType = Annotated[str, AfterValidator(column_type), WithJsonSchema(COLUMN_TYPE_SCHEMA)]
 
 
 class Owner(Spec):
@@ -280,8 +281,17 @@ class Product(Spec):
     sla: Sla | None = None
     schedule: Schedule | None = None
 
-    # Set by the loader: where the descriptor lives, for SQL files, transforms and error messages.
-    directory: Path = Field(default=Path("."), exclude=True)
+    # Set by the loader, never written in a descriptor: where the product lives. Its folder holds its
+    # SQL and transforms; `descriptor` names its file there; file inputs are read from `data_root`;
+    # `mesh` is the MeshIndex it was loaded in (platform_core.descriptors.mesh_index).
+    directory: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
+    descriptor: SkipJsonSchema[str] = Field(default="product.yaml", exclude=True)
+    data_root: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
+    mesh: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+
+    @property
+    def descriptor_path(self) -> Path:
+        return self.directory / self.descriptor
 
     @property
     def major(self) -> int | None:
@@ -340,6 +350,10 @@ class Product(Spec):
     def address(self, port: str) -> str:
         return f"{self.domain}.{self.name}.{port}"
 
+    def key_path(self, step: str) -> tuple[str, str, str]:
+        """The asset key of a step, as a path: an address maps 1:1 to a key."""
+        return self.domain, self.name, step
+
 
 class PolicySetting(Spec):
     """A domain's use of a policy (`domain.yaml`, `policies:`): a global one made stricter (a
@@ -363,5 +377,6 @@ class Domain(Spec):
     description: Text
     owner: Owner
     policies: tuple[PolicySetting, ...] = ()
-    products: tuple[Product, ...] = ()
-    directory: Path = Field(default=Path("."), exclude=True)
+    products: SkipJsonSchema[tuple[Product, ...]] = ()
+    directory: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
+    mesh: SkipJsonSchema[Any] = Field(default=None, exclude=True)  # set by the loader, as a product's

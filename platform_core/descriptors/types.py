@@ -6,15 +6,21 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, TypeAdapter, ValidationError,
+                      WithJsonSchema)
 
-from platform_core.descriptors.names import identifier_problem, namespace_problem
+from platform_core.descriptors.names import COLUMN, IDENTIFIER, identifier_problem, namespace_problem
 
 
 class Spec(BaseModel):
     """Base of every descriptor model: immutable, and unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _pattern(pattern: str, description: str) -> WithJsonSchema:
+    """What an editor shows and checks of a value (the JSON Schema); the validators decide."""
+    return WithJsonSchema({"type": "string", "pattern": pattern, "description": description})
 
 
 def _named(column: bool = False, namespace: bool = False) -> AfterValidator:
@@ -27,10 +33,12 @@ def _named(column: bool = False, namespace: bool = False) -> AfterValidator:
     return AfterValidator(check)
 
 
-Identifier = Annotated[str, _named(column=False)]
-ColumnName = Annotated[str, _named(column=True)]
+Identifier = Annotated[str, _named(column=False), _pattern(IDENTIFIER.pattern, "snake_case: a-z, 0-9 and _, "
+                                                                            "starting with a letter")]
+ColumnName = Annotated[str, _named(column=True), _pattern(COLUMN.pattern, "snake_case, maybe starting with one _")]
 # Names of domains and products, which become DuckDB catalogs and schemas.
-Namespace = Annotated[str, _named(namespace=True)]
+Namespace = Annotated[str, _named(namespace=True),
+                      _pattern(r"^[a-z](?!.*__)[a-z0-9_]*[a-z0-9]$|^[a-z]$", "snake_case, no '__', no '_' at the end")]
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
@@ -57,7 +65,8 @@ def format_duration(value: timedelta) -> str:
     return ((f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")) or "0m"
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration),
+                     _pattern(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?$", "a duration such as 30m, 26h, 7d or 1d12h")]
 
 def _matching(pattern: str, problem: str) -> AfterValidator:
     """A validator accepting strings that match `pattern`; `problem` is formatted with the value."""
@@ -71,10 +80,27 @@ def _matching(pattern: str, problem: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-Tag = Annotated[str, _matching(
-    r"^[A-Za-z0-9_.-]{1,63}$", "bad tag {value!r}: letters, digits, '_', '.', '-', at most 63 characters")]
-Team = Annotated[str, _matching(r"^[a-z0-9][a-z0-9-]*$", "bad team {value!r}: a slug such as hr-data (a-z, 0-9, '-')")]
-Email = Annotated[str, _matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "bad e-mail address {value!r}")]
+_TAG, _TEAM = r"^[A-Za-z0-9_.-]{1,63}$", r"^[a-z0-9][a-z0-9-]*$"
+Tag = Annotated[str, _matching(_TAG, "bad tag {value!r}: letters, digits, '_', '.', '-', at most 63 characters"),
+                _pattern(_TAG, "letters, digits, '_', '.', '-'")]
+Team = Annotated[str, _matching(_TEAM, "bad team {value!r}: a slug such as hr-data (a-z, 0-9, '-')"),
+                 _pattern(_TEAM, "a slug such as hr-data")]
+# Dagster takes an owner that is an e-mail address only in this shape (its own rule, kept here so
+# that validating a descriptor needs no Dagster; tests/test_dagster_rules.py holds the two equal).
+_DAGSTER_EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}$"
+Email = Annotated[str, _matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "bad e-mail address {value!r}"),
+                  _matching(_DAGSTER_EMAIL, "Dagster refuses it: Invalid owner {value!r}. Owner must be an email "
+                                            "address or a team name prefixed with 'team:'."),
+                  _pattern(_DAGSTER_EMAIL, "an e-mail address: name@domain.tld")]
+
+
+def email_problem(value: str) -> str | None:
+    """Why `value` cannot be an owner's contact address, or None."""
+    try:
+        TypeAdapter(Email).validate_python(value)
+    except ValidationError as error:
+        return str(error.errors()[0]["ctx"]["error"])
+    return None
 
 
 def _text(value: str) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from platform_core.descriptors.addresses import domains_root_of, resolve
+from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.contract import contract_document, contract_fingerprint
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
@@ -118,8 +118,8 @@ def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *,
     # Other products' ports are copied in first: then the database is closed to every file but the
     # product's declared sources and its own domain's folder in the lake (where it publishes).
     run.read_port_inputs(port_inputs_read(product, set(build) | set(audit_only)))
-    domain_dir = product.directory.parent.parent
-    close_external_access(con, files=[(domain_dir / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
+    close_external_access(con, files=[(product.data_root / i.path).resolve() for i in product.inputs
+                                      if isinstance(i, FileInput)],
                           directories=lake.folders_of(product.domain))
     outcomes: list[StepOutcome] = []
     for layer, step in dependency_order(product, set(build) | set(audit_only)):
@@ -256,7 +256,7 @@ class _Run:
         consumer = self.product.product_address
         for name in sorted(names):
             source = self.product.input(name)
-            resolved = resolve(source.address, domains_root_of(self.product))
+            resolved = MeshIndex.of(self.product).resolve(source.address)
             if not may_read(resolved.port, consumer):  # refused when the location loads; checked again here
                 self.unpublished[name] = f"{source.port_address} is restricted, and grants {consumer} no access"
                 continue

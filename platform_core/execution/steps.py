@@ -33,17 +33,16 @@ TableOf = Callable[[str], str]  # a dependency's name -> what to read it from, a
 def bind_dependencies(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table_of: TableOf) -> None:
     """Make each declared dependency visible under its plain name (a temporary view), and
     nothing else by that name. Raw files are read where they lie."""
-    domain_dir = product.directory.parent.parent
     for name in step.depends_on:
         source = product.input(name)
         if isinstance(source, FileInput):
-            con.register(name, read_input(con, domain_dir / source.path, source.format))
+            con.register(name, read_input(con, product.data_root / source.path, source.format))
         else:
             con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS SELECT * FROM {table_of(name)}")
 
 
 def not_ready(product: Product, step: Step, message: str) -> PlatformError:
-    return PlatformError([Problem(display_path(product.directory / "product.yaml"), step.name, message)],
+    return PlatformError([Problem(display_path(product.descriptor_path), step.name, message)],
                          f"cannot run {product.address(step.name)}")
 
 

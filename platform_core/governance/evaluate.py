@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from platform_core.descriptors.addresses import AddressError, domains_root_of, resolve
-from platform_core.descriptors.files import display_path, read_yaml
+from platform_core.descriptors.addresses import AddressError
+from platform_core.descriptors.files import display_path
+from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Domain, Product
-from platform_core.errors import PlatformError, Problem, ProblemCollector
+from platform_core.errors import PlatformError, Problem
 from platform_core.governance.policies import Context, Policy, Severity
 from platform_core.governance.settings import policies_in_force
 from platform_core.storage.warehouse import Warehouse
@@ -57,7 +58,7 @@ def govern(domain: Domain, context: Context) -> list[Violation]:
 
 
 def _product_violations(product: Product, policies: list[Policy], context: Context) -> Iterator[Violation]:
-    where = display_path(product.directory / "product.yaml")
+    where = display_path(product.descriptor_path)
     for policy in policies:
         if policy.kind.scope != "product":
             continue
@@ -68,12 +69,12 @@ def _product_violations(product: Product, policies: list[Policy], context: Conte
 
 def access_violations(product: Product) -> Iterator[Violation]:
     """Port inputs this product may not read: restricted ports that do not grant it."""
-    where = display_path(product.directory / "product.yaml")
+    where = display_path(product.descriptor_path)
     for i, source in enumerate(product.inputs):
         if getattr(source, "kind", None) != "port":
             continue
         try:
-            resolved = resolve(source.address, domains_root_of(product))
+            resolved = MeshIndex.of(product).resolve(source.address)
         except AddressError:
             continue  # the loader reports it
         port = resolved.port
@@ -94,27 +95,14 @@ def raise_errors(domain: Domain, violations: list[Violation]) -> None:
 # --- what policies look at beyond the product ------------------------------------------------
 
 
-def mesh_context(domains_root: Path, published: Callable[[str], dict | None] | None = None,
+def mesh_context(mesh: MeshIndex | Path, published: Callable[[str], dict | None] | None = None,
                  today: date | None = None) -> Context:
-    """A context reading the mesh's descriptors under `domains_root` and, when given, `published`:
-    `product -> contract document` as last published."""
+    """A context reading the mesh (an index, or the folder of its domains) and, when given,
+    `published`: `product -> contract document` as last published."""
+    index = mesh if isinstance(mesh, MeshIndex) else MeshIndex.at(mesh)
     return Context(today=today or datetime.now(timezone.utc).date(),
                    published=published or (lambda product: None),
-                   consumers_of=lambda address, major: readers_of(domains_root, address, major))
-
-
-def readers_of(domains_root: Path, address: str, major: int | None = None) -> list[str]:
-    """Products of the mesh whose descriptors read port `address` unpinned or pinned to `major`,
-    read tolerantly: a broken descriptor elsewhere reads nothing."""
-    reading = {address} | ({f"{address}@{major}"} if major is not None else set())
-    readers = []
-    for path in sorted(domains_root.glob("*/products/*/product.yaml")):
-        data = read_yaml(path, ProblemCollector())
-        inputs = data.get("inputs") if isinstance(data, dict) else None
-        for entry in inputs if isinstance(inputs, list) else []:
-            if isinstance(entry, dict) and entry.get("address") in reading:
-                readers.append(f"{path.parent.parent.parent.name}.{path.parent.name}")
-    return sorted(set(readers))
+                   consumers_of=index.readers_of)
 
 
 def published_contracts(warehouse: Warehouse) -> Callable[[str], dict | None]:

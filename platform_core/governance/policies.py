@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from platform_core.descriptors.addresses import AddressError, Contract, domains_root_of, producer_contract
+from platform_core.descriptors.addresses import AddressError, Contract
+from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import CLASSIFICATION_ORDER, Product, major_of
 from platform_core.governance.changes import breaking_for_consumers
 
@@ -43,7 +44,7 @@ class Context:
 
     def producer(self, product: Product, address: str) -> Contract | None:
         try:
-            return producer_contract(address, domains_root_of(product))
+            return MeshIndex.of(product).contract(address)
         except AddressError:
             return None  # an unknown producer is the loader's error, not a policy's
 

@@ -12,6 +12,7 @@ import keyword
 import os
 import re
 import shutil
+import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,10 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from platform_core.errors import PlatformError, ProblemCollector
-from platform_core.descriptors.loader import dagster_refuses, load_domain, load_product
+from platform_core.descriptors.loader import load_component, load_domain, load_product
+from platform_core.descriptors.mesh_index import COMPONENT_FILE, MeshIndex
+from platform_core.descriptors.spec import Product
+from platform_core.descriptors.types import email_problem
 from platform_core.descriptors.names import DUCKDB_NAMESPACES, lake_name_problem, reserved_sql_keywords
 from platform_core.descriptors.workspace import read_workspace
 
@@ -112,7 +116,7 @@ def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, d
     if folder.exists() or name in listed:
         raise ScaffoldError(f"refused: domain {name!r} already exists ({folder.relative_to(root)}); "
                             "choose another name. Nothing was written.")
-    if contact is not None and dagster_refuses(owners=[contact]):
+    if contact is not None and email_problem(contact):
         raise ScaffoldError(f"refused: contact {contact!r} is not an e-mail address (as Dagster takes them: "
                             "name@domain.tld). Nothing was written.")
     context = {"domain": name, "title": _title(name), "team": _team(owner), "contact": contact,
@@ -227,8 +231,70 @@ def _verify(plan: Plan, scratch: Path) -> None:
                 if not target.exists():
                     os.symlink(data, target)
             problems = ProblemCollector()
-            load_product(scratch.joinpath(*relative) / "product.yaml", relative[1], problems)
+            load_product(scratch.joinpath(*relative) / "product.yaml", relative[1], problems,
+                         MeshIndex.around(domain_dir))
             problems.raise_if_any("the generated product does not load")
+
+
+# --- a product as a dg component ----------------------------------------------------------------
+
+COMPONENT_TYPE = "platform_core.DataProduct"
+
+
+def render_component(target: Path, project_name: str, template: str = "simple", domain: str | None = None,
+                     owner: str | None = None, contact: str | None = None) -> list[Path]:
+    """A product from `template` as a DataProduct component in folder `target` of a dg project:
+    `defs.yaml` (the descriptor as its attributes), its SQL, and sample data under `data/`. Loaded
+    in a scratch folder first, moved into place whole, never over an existing folder."""
+    name = target.name
+    domain = domain or re.sub(r"[^a-z0-9_]+", "_", project_name.lower()).strip("_") or "data"
+    for kind, value in (("product", name), ("domain", domain)):
+        if problem := name_problem(kind, value):
+            raise _refuse(kind, value, problem)
+    contact = contact or _git_email()
+    if not contact or email_problem(contact):
+        raise ScaffoldError(f"refused: {'contact ' + repr(contact) + ' is not an e-mail address' if contact else 'no contact'}"
+                            "; pass --contact <e-mail of the owning team> (a product names who to ask). "
+                            "Nothing was written.")
+    if target.exists():
+        raise ScaffoldError(f"refused: {target} already exists. Nothing was written.")
+    context = {"domain": domain, "team": _team(owner or f"team:{domain.replace('_', '-')}"), "contact": contact,
+               "product": name, "product_title": _title(name)}
+    files = {}
+    for relative, text in _render(template, context).items():
+        part, rest = relative.split("/", 1)
+        files[COMPONENT_FILE if rest == "product.yaml" else rest if part == "product" else f"data/{name}/{rest}"] = (
+            component_yaml(text) if rest == "product.yaml" else text)
+    scratch = target.parent / f".{name}.{uuid.uuid4().hex}"
+    try:
+        for relative, text in files.items():
+            (scratch / relative).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / relative).write_text(text, encoding="utf-8")
+        attributes = pyyaml.safe_load(files[COMPONENT_FILE])["attributes"]
+        load_component(Product.model_validate(attributes), scratch / COMPONENT_FILE, MeshIndex.of_defs_folder(scratch))
+        os.rename(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return sorted(target / relative for relative in files)
+
+
+def component_yaml(descriptor: str) -> str:
+    """A product descriptor as a component's defs.yaml: its leading comments, then the type and the
+    descriptor as attributes (indented, which leaves its YAML meaning as it was)."""
+    lines = descriptor.splitlines()
+    head = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    comments = [line for line in lines[:head] if not line.startswith("# yaml-language-server")]
+    body = [f"  {line}" if line.strip() else "" for line in lines[head:]]
+    return "\n".join([*comments, f"type: {COMPONENT_TYPE}", "attributes:", *body]) + "\n"
+
+
+def _git_email() -> str | None:
+    """The user's e-mail as git knows it, the usual default for an owner's contact."""
+    try:
+        found = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None
 
 
 def remove_domain(root: Path, name: str) -> list[str]:

@@ -18,14 +18,22 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import duckdb
 
 from platform_core.storage.lake import ALIAS, PLATFORM_SCHEMA, Lake, LakeConfig, NotPublished, Publication
 
-if TYPE_CHECKING:  # settings build on storage, not the reverse
-    from platform_core.settings import Settings
+
+class WarehouseSettings(Protocol):
+    """Where the warehouse is: what `platform_core.settings.Settings` holds (settings build on
+    storage, not the reverse)."""
+
+    @property
+    def warehouse_root(self) -> Path: ...
+
+    @property
+    def lake_config(self) -> LakeConfig: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class Warehouse:
     lake_config: LakeConfig | None = None  # None: the local lake under root
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Warehouse:
+    def from_settings(cls, settings: WarehouseSettings) -> Warehouse:
         return cls(settings.warehouse_root, settings.lake_config)
 
     @property
