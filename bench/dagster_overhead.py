@@ -49,16 +49,25 @@ def describe_hr(folder: Path) -> dict[str, Path]:
     for entry in entries:
         if "checks" in entry:
             keys = [a["key"] for a in entry["assets"]]
-            one.append({**entry, "checks": [{"name": "contract", "asset": k, "blocking": True,
-                                             "description": "every rule of the step"} for k in keys]})
+            one.append(
+                {
+                    **entry,
+                    "checks": [
+                        {"name": "contract", "asset": k, "blocking": True, "description": "every rule of the step"}
+                        for k in keys
+                    ],
+                }
+            )
             none.append({**entry, "checks": []})
         else:
             one.append(entry)
             none.append(entry)
     (folder / "one_check.json").write_text(json.dumps(one), encoding="utf-8")
     (folder / "no_checks.json").write_text(json.dumps(none), encoding="utf-8")
-    checks = {name: sum(len(e.get("checks", ())) for e in json.loads((folder / name).read_text()))
-              for name in ("plain.json", "one_check.json", "no_checks.json")}
+    checks = {
+        name: sum(len(e.get("checks", ())) for e in json.loads((folder / name).read_text()))
+        for name in ("plain.json", "one_check.json", "no_checks.json")
+    }
     print(f"checks: {checks}", file=sys.stderr)
     return {"plain": full, "one_check": folder / "one_check.json", "no_checks": folder / "no_checks.json"}
 
@@ -94,14 +103,18 @@ def main() -> None:
             for kind in kinds:
                 walls[kind].append(run(kind, described, scratch))
     medians = {kind: round(statistics.median(values), 2) for kind, values in walls.items()}
-    result = {"benchmark": "dagster_overhead", "rounds": arguments.rounds, "medians_s": medians,
-              "ratio_platform_to_plain": round(medians["platform"] / medians["plain"], 2),
-              "ratio_platform_to_plain_tmpfs": round(medians["platform_tmpfs"] / medians["plain_tmpfs"], 2),
-              "gain_one_check_per_asset_s": round(medians["plain"] - medians["one_check"], 2),
-              "gain_no_checks_s": round(medians["plain"] - medians["no_checks"], 2),
-              "gain_tmpfs_plain_s": round(medians["plain"] - medians["plain_tmpfs"], 2),
-              "walls": {k: [round(v, 2) for v in vs] for k, vs in walls.items()},
-              "load": {"before": load_before, "after": os.getloadavg()}}
+    result = {
+        "benchmark": "dagster_overhead",
+        "rounds": arguments.rounds,
+        "medians_s": medians,
+        "ratio_platform_to_plain": round(medians["platform"] / medians["plain"], 2),
+        "ratio_platform_to_plain_tmpfs": round(medians["platform_tmpfs"] / medians["plain_tmpfs"], 2),
+        "gain_one_check_per_asset_s": round(medians["plain"] - medians["one_check"], 2),
+        "gain_no_checks_s": round(medians["plain"] - medians["no_checks"], 2),
+        "gain_tmpfs_plain_s": round(medians["plain"] - medians["plain_tmpfs"], 2),
+        "walls": {k: [round(v, 2) for v in vs] for k, vs in walls.items()},
+        "load": {"before": load_before, "after": os.getloadavg()},
+    }
     if arguments.json:
         print(json.dumps(result))
     else:

@@ -67,9 +67,24 @@ def make_mesh(root: Path, products: int, domains: int) -> None:
     (root / "workspace.yaml").write_text("load_from: []\n", encoding="utf-8")
     mesh = str(Path(sys.executable).parent / "mesh")
     for d in range(domains):
-        subprocess.run([mesh, "new", "domain", f"d{d:02d}", "--owner", f"team:team-{d:02d}", "--contact",
-                        f"team{d:02d}@example.com", "--product", "p0000", "--project", str(root)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                mesh,
+                "new",
+                "domain",
+                f"d{d:02d}",
+                "--owner",
+                f"team:team-{d:02d}",
+                "--contact",
+                f"team{d:02d}@example.com",
+                "--product",
+                "p0000",
+                "--project",
+                str(root),
+            ],
+            check=True,
+            capture_output=True,
+        )
     for n in range(domains, products):
         domain = root / "domains" / f"d{n % domains:02d}"
         name = f"p{n // domains:04d}"
@@ -88,8 +103,9 @@ def describe(root: Path) -> Path:
     from platform_core.settings import Settings
 
     settings = Settings(warehouse_root=root / "describe", workspace=root / "workspace.yaml")
-    described = describe_definitions([build_domain(d, settings) for d in sorted((root / "domains").glob("d*"))],
-                                     root / "described.json")
+    described = describe_definitions(
+        [build_domain(d, settings) for d in sorted((root / "domains").glob("d*"))], root / "described.json"
+    )
     forget_cached_descriptors(root)  # the first timed platform process starts with none
     return described
 
@@ -101,8 +117,13 @@ def forget_cached_descriptors(root: Path) -> None:
 
 def run(code: str, argument: Path) -> tuple[float, int]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, str(argument)], capture_output=True, text=True,
-                          cwd=PROJECT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(argument)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     if done.returncode:
         raise SystemExit(f"the load failed:\n{done.stderr[-3000:]}")
     _, assets = done.stdout.split()  # the wall is taken outside: the interpreter's start counts too
@@ -123,12 +144,22 @@ def measure(products: int, domains: int, rounds: int) -> dict[str, object]:
             assets["plain"] = result[1]
         checks = sum(len(p.get("checks", ())) for p in json.loads(described.read_text(encoding="utf-8")))
     medians = {kind: statistics.median(values) for kind, values in walls.items()}
-    return {"benchmark": "definitions_load", "products": products, "domains": domains, "assets": assets["plain"],
-            "checks": checks, "rounds": rounds, "platform_s": round(medians["platform"], 2),
-            "plain_dagster_s": round(medians["plain"], 2), "ratio": round(medians["platform"] / medians["plain"], 2),
-            "platform_first_load_s": round(cold, 2), "first_load_ratio": round(cold / medians["plain"], 2),
-            "walls": {k: [round(v, 2) for v in vs] for k, vs in walls.items()},
-            "asset_counts": assets, "load": os.getloadavg()}
+    return {
+        "benchmark": "definitions_load",
+        "products": products,
+        "domains": domains,
+        "assets": assets["plain"],
+        "checks": checks,
+        "rounds": rounds,
+        "platform_s": round(medians["platform"], 2),
+        "plain_dagster_s": round(medians["plain"], 2),
+        "ratio": round(medians["platform"] / medians["plain"], 2),
+        "platform_first_load_s": round(cold, 2),
+        "first_load_ratio": round(cold / medians["plain"], 2),
+        "walls": {k: [round(v, 2) for v in vs] for k, vs in walls.items()},
+        "asset_counts": assets,
+        "load": os.getloadavg(),
+    }
 
 
 def main() -> None:
@@ -140,10 +171,13 @@ def main() -> None:
     arguments = parser.parse_args()
     for products in arguments.products:
         result = measure(products, arguments.domains, arguments.rounds)
-        print(json.dumps(result) if arguments.json else
-              f"{products} products over {arguments.domains} domains ({result['assets']} assets, {result['checks']} "
-              f"checks): platform {result['platform_s']} s, plain Dagster {result['plain_dagster_s']} s, "
-              f"ratio {result['ratio']} (medians of {arguments.rounds})")
+        print(
+            json.dumps(result)
+            if arguments.json
+            else f"{products} products over {arguments.domains} domains ({result['assets']} assets, {result['checks']} "
+            f"checks): platform {result['platform_s']} s, plain Dagster {result['plain_dagster_s']} s, "
+            f"ratio {result['ratio']} (medians of {arguments.rounds})"
+        )
 
 
 if __name__ == "__main__":

@@ -43,13 +43,31 @@ SCHEMA, PRODUCT = "hr", "overtime"  # the lake table of a port: lake.hr.overtime
 
 FILES = {  # input name -> file and its columns
     "entities_file": ("entities.csv", ["entity_id", "entity_name", "country", "currency"]),
-    "employees_file": ("employees.csv", ["employee_id", "first_name", "last_name", "email", "entity_id", "department",
-                                         "team", "manager_id", "job_title", "hire_date", "hourly_rate",
-                                         "weekly_contract_hours"]),
-    "overtime_reasons_file": ("overtime_reasons.csv", ["reason_code", "label", "category", "rate_multiplier",
-                                                       "is_compensable"]),
-    "overtime_records_file": ("overtime_records.csv", ["record_id", "employee_id", "work_date", "hours", "reason_code",
-                                                       "status", "approved_by", "submitted_at"]),
+    "employees_file": (
+        "employees.csv",
+        [
+            "employee_id",
+            "first_name",
+            "last_name",
+            "email",
+            "entity_id",
+            "department",
+            "team",
+            "manager_id",
+            "job_title",
+            "hire_date",
+            "hourly_rate",
+            "weekly_contract_hours",
+        ],
+    ),
+    "overtime_reasons_file": (
+        "overtime_reasons.csv",
+        ["reason_code", "label", "category", "rate_multiplier", "is_compensable"],
+    ),
+    "overtime_records_file": (
+        "overtime_records.csv",
+        ["record_id", "employee_id", "work_date", "hours", "reason_code", "status", "approved_by", "submitted_at"],
+    ),
 }
 
 EMPLOYEES_SQL = """
@@ -116,50 +134,50 @@ RAW = "source_file VARCHAR, source_row BIGINT, ingested_at TIMESTAMP"
 SCHEMAS = {
     "raw_entities": f"entity_id VARCHAR, entity_name VARCHAR, country VARCHAR, currency VARCHAR, {RAW}",
     "raw_employees": "employee_id VARCHAR, first_name VARCHAR, last_name VARCHAR, email VARCHAR, entity_id VARCHAR, "
-                     "department VARCHAR, team VARCHAR, manager_id VARCHAR, job_title VARCHAR, hire_date VARCHAR, "
-                     f"hourly_rate VARCHAR, weekly_contract_hours VARCHAR, {RAW}",
+    "department VARCHAR, team VARCHAR, manager_id VARCHAR, job_title VARCHAR, hire_date VARCHAR, "
+    f"hourly_rate VARCHAR, weekly_contract_hours VARCHAR, {RAW}",
     "raw_overtime_reasons": "reason_code VARCHAR, label VARCHAR, category VARCHAR, rate_multiplier VARCHAR, "
-                            f"is_compensable VARCHAR, {RAW}",
+    f"is_compensable VARCHAR, {RAW}",
     "raw_overtime_records": "record_id VARCHAR, employee_id VARCHAR, work_date VARCHAR, hours VARCHAR, "
-                            f"reason_code VARCHAR, status VARCHAR, approved_by VARCHAR, submitted_at VARCHAR, {RAW}",
+    f"reason_code VARCHAR, status VARCHAR, approved_by VARCHAR, submitted_at VARCHAR, {RAW}",
     "entities": "entity_id VARCHAR, entity_name VARCHAR, country VARCHAR, currency VARCHAR, source_row BIGINT",
     "employees": "employee_id VARCHAR, first_name VARCHAR, last_name VARCHAR, email VARCHAR, entity_id VARCHAR, "
-                 "department VARCHAR, team VARCHAR, manager_id VARCHAR, job_title VARCHAR, hire_date DATE, "
-                 "hourly_rate DECIMAL(8,2), weekly_contract_hours DOUBLE, source_row BIGINT",
+    "department VARCHAR, team VARCHAR, manager_id VARCHAR, job_title VARCHAR, hire_date DATE, "
+    "hourly_rate DECIMAL(8,2), weekly_contract_hours DOUBLE, source_row BIGINT",
     "overtime_reasons": "reason_code VARCHAR, label VARCHAR, category VARCHAR, rate_multiplier DECIMAL(4,2), "
-                        "is_compensable BOOLEAN, source_row BIGINT",
+    "is_compensable BOOLEAN, source_row BIGINT",
     "overtime_records_validated": "record_id VARCHAR, employee_id VARCHAR, work_date DATE, hours DECIMAL(6,2), "
-                                  "reason_code VARCHAR, status VARCHAR, approved_by VARCHAR, submitted_at TIMESTAMP, "
-                                  "source_file VARCHAR, source_row BIGINT, rejection_reason VARCHAR",
+    "reason_code VARCHAR, status VARCHAR, approved_by VARCHAR, submitted_at TIMESTAMP, "
+    "source_file VARCHAR, source_row BIGINT, rejection_reason VARCHAR",
     "overtime_records": "record_id VARCHAR, employee_id VARCHAR, work_date DATE, hours DECIMAL(6,2), "
-                        "reason_code VARCHAR, status VARCHAR, approved_by VARCHAR, submitted_at TIMESTAMP, "
-                        "source_file VARCHAR, source_row BIGINT",
+    "reason_code VARCHAR, status VARCHAR, approved_by VARCHAR, submitted_at TIMESTAMP, "
+    "source_file VARCHAR, source_row BIGINT",
     "overtime_rejected": "source_record_id VARCHAR, source_file VARCHAR, source_row BIGINT, rejection_reason VARCHAR, "
-                         "raw_employee_id VARCHAR, raw_work_date VARCHAR, raw_hours VARCHAR, raw_reason_code VARCHAR, "
-                         "raw_status VARCHAR, raw_approved_by VARCHAR, raw_submitted_at VARCHAR, ingested_at TIMESTAMP",
+    "raw_employee_id VARCHAR, raw_work_date VARCHAR, raw_hours VARCHAR, raw_reason_code VARCHAR, "
+    "raw_status VARCHAR, raw_approved_by VARCHAR, raw_submitted_at VARCHAR, ingested_at TIMESTAMP",
     "dim_entity": "entity_id VARCHAR, entity_name VARCHAR, country VARCHAR, currency VARCHAR",
     "dim_period": "period_id INTEGER, year INTEGER, month INTEGER, month_name VARCHAR, quarter INTEGER, "
-                  "period_start DATE, period_end DATE, working_days INTEGER",
+    "period_start DATE, period_end DATE, working_days INTEGER",
     "dim_overtime_reason": "reason_code VARCHAR, label VARCHAR, category VARCHAR, rate_multiplier DECIMAL(4,2), "
-                           "is_compensable BOOLEAN",
+    "is_compensable BOOLEAN",
     "dim_employee": "employee_id VARCHAR, full_name VARCHAR, email VARCHAR, entity_id VARCHAR, department VARCHAR, "
-                    "team VARCHAR, manager_id VARCHAR, job_title VARCHAR, hire_date DATE, hourly_rate DECIMAL(8,2)",
+    "team VARCHAR, manager_id VARCHAR, job_title VARCHAR, hire_date DATE, hourly_rate DECIMAL(8,2)",
     "fact_overtime": "overtime_id BIGINT, employee_id VARCHAR, entity_id VARCHAR, period_id INTEGER, work_date DATE, "
-                     "reason_code VARCHAR, status VARCHAR, hours DECIMAL(6,2), hourly_rate DECIMAL(8,2), "
-                     "rate_multiplier DECIMAL(4,2), amount DECIMAL(12,2), currency VARCHAR, source_record_id VARCHAR, "
-                     "loaded_at TIMESTAMP",
+    "reason_code VARCHAR, status VARCHAR, hours DECIMAL(6,2), hourly_rate DECIMAL(8,2), "
+    "rate_multiplier DECIMAL(4,2), amount DECIMAL(12,2), currency VARCHAR, source_record_id VARCHAR, "
+    "loaded_at TIMESTAMP",
     "fact_overtime_monthly": "employee_id VARCHAR, entity_id VARCHAR, period_id INTEGER, approved_hours DECIMAL(8,2), "
-                             "pending_hours DECIMAL(8,2), compensable_hours DECIMAL(8,2), amount DECIMAL(14,2), "
-                             "record_count INTEGER",
+    "pending_hours DECIMAL(8,2), compensable_hours DECIMAL(8,2), amount DECIMAL(14,2), "
+    "record_count INTEGER",
     "team_oversight": "entity_id VARCHAR, department VARCHAR, team VARCHAR, manager_id VARCHAR, period_id INTEGER, "
-                      "employees_with_overtime INTEGER, total_hours DECIMAL(10,2), avg_hours_per_employee DECIMAL(8,2), "
-                      "employees_over_20h INTEGER, pending_hours DECIMAL(10,2)",
+    "employees_with_overtime INTEGER, total_hours DECIMAL(10,2), avg_hours_per_employee DECIMAL(8,2), "
+    "employees_over_20h INTEGER, pending_hours DECIMAL(10,2)",
     "payroll_compensation": "employee_id VARCHAR, entity_id VARCHAR, period_id INTEGER, currency VARCHAR, "
-                            "hours_x100 DECIMAL(8,2), hours_x125 DECIMAL(8,2), hours_x150 DECIMAL(8,2), "
-                            "hours_x200 DECIMAL(8,2), compensable_hours DECIMAL(8,2), amount_to_pay DECIMAL(14,2)",
+    "hours_x100 DECIMAL(8,2), hours_x125 DECIMAL(8,2), hours_x150 DECIMAL(8,2), "
+    "hours_x200 DECIMAL(8,2), compensable_hours DECIMAL(8,2), amount_to_pay DECIMAL(14,2)",
     "overtime_analysis": "entity_id VARCHAR, department VARCHAR, period_id INTEGER, reason_category VARCHAR, "
-                         "hours DECIMAL(10,2), amount DECIMAL(14,2), currency VARCHAR, employee_count INTEGER, "
-                         "share_of_entity_hours DOUBLE",
+    "hours DECIMAL(10,2), amount DECIMAL(14,2), currency VARCHAR, employee_count INTEGER, "
+    "share_of_entity_hours DOUBLE",
 }
 
 
@@ -174,38 +192,54 @@ def not_null(table: str, *columns: str) -> list[tuple[str, str, str]]:
 def unique(table: str, *columns: str) -> tuple[str, str, str]:
     key = ", ".join(columns)
     nulls = " AND ".join(f"{c} IS NULL" for c in columns)
-    return ("unique_" + "_".join(columns), "error",
-            f"SELECT coalesce(sum(n), 0) = 0, coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {table} "
-            f"WHERE NOT ({nulls}) GROUP BY {key} HAVING count(*) > 1)")
+    return (
+        "unique_" + "_".join(columns),
+        "error",
+        f"SELECT coalesce(sum(n), 0) = 0, coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {table} "
+        f"WHERE NOT ({nulls}) GROUP BY {key} HAVING count(*) > 1)",
+    )
 
 
-def row_count(table: str, low: int | None = None, high: int | None = None, name: str = "row_count",
-              severity: str = "error") -> tuple[str, str, str]:
+def row_count(
+    table: str, low: int | None = None, high: int | None = None, name: str = "row_count", severity: str = "error"
+) -> tuple[str, str, str]:
     tests = [f"count(*) >= {low}"] * (low is not None) + [f"count(*) <= {high}"] * (high is not None)
     return name, severity, f"SELECT {' AND '.join(tests)}, 0 FROM {table}"
 
 
 def max_age(table: str, column: str, hours: int) -> tuple[str, str, str]:
-    return (f"max_age_{column}", "error",
-            f"SELECT coalesce(max({column}) >= (current_timestamp - INTERVAL {hours} HOUR)::TIMESTAMP, false), 0 "
-            f"FROM {table}")
+    return (
+        f"max_age_{column}",
+        "error",
+        f"SELECT coalesce(max({column}) >= (current_timestamp - INTERVAL {hours} HOUR)::TIMESTAMP, false), 0 "
+        f"FROM {table}",
+    )
 
 
 def accepted(table: str, column: str, *values: str) -> tuple[str, str, str]:
     listed = ", ".join(f"'{v}'" for v in values)
-    return (f"accepted_values_{column}", "error",
-            rows_failing(table, f"{column} IS NOT NULL AND CAST({column} AS VARCHAR) NOT IN ({listed})"))
+    return (
+        f"accepted_values_{column}",
+        "error",
+        rows_failing(table, f"{column} IS NOT NULL AND CAST({column} AS VARCHAR) NOT IN ({listed})"),
+    )
 
 
-def in_range(table: str, column: str, low: float, high: float, name: str | None = None,
-             severity: str = "error") -> tuple[str, str, str]:
+def in_range(
+    table: str, column: str, low: float, high: float, name: str | None = None, severity: str = "error"
+) -> tuple[str, str, str]:
     return name or f"range_{column}", severity, rows_failing(table, f"{column} < {low} OR {column} > {high}")
 
 
 def references(table: str, column: str, parent: str, field: str) -> tuple[str, str, str]:
-    return (f"relationships_{column}_{parent}", "error",
-            rows_failing(f"{table} AS child", f"child.{column} IS NOT NULL AND NOT EXISTS "
-                                              f"(SELECT 1 FROM {parent} AS p WHERE p.{field} = child.{column})"))
+    return (
+        f"relationships_{column}_{parent}",
+        "error",
+        rows_failing(
+            f"{table} AS child",
+            f"child.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{field} = child.{column})",
+        ),
+    )
 
 
 def holds(table: str, name: str, expression: str) -> tuple[str, str, str]:
@@ -213,136 +247,296 @@ def holds(table: str, name: str, expression: str) -> tuple[str, str, str]:
 
 
 def raw_checks(table: str, minimum: int) -> list[tuple[str, str, str]]:
-    return [*not_null(table, "source_file", "source_row"), unique(table, "source_row"),
-            *not_null(table, "ingested_at"), row_count(table, minimum), max_age(table, "ingested_at", 26)]
+    return [
+        *not_null(table, "source_file", "source_row"),
+        unique(table, "source_row"),
+        *not_null(table, "ingested_at"),
+        row_count(table, minimum),
+        max_age(table, "ingested_at", 26),
+    ]
 
 
-REJECTION_REASONS = ("invalid_record_id", "invalid_work_date", "invalid_hours", "negative_hours", "zero_hours",
-                     "hours_above_16", "unknown_employee", "before_hire_date", "unknown_reason", "invalid_status",
-                     "duplicate_record")
+REJECTION_REASONS = (
+    "invalid_record_id",
+    "invalid_work_date",
+    "invalid_hours",
+    "negative_hours",
+    "zero_hours",
+    "hours_above_16",
+    "unknown_employee",
+    "before_hire_date",
+    "unknown_reason",
+    "invalid_status",
+    "duplicate_record",
+)
 FACT = "fact_overtime"
 RULES = {
     "raw_entities": raw_checks("raw_entities", 1),
     "raw_employees": raw_checks("raw_employees", 100),
     "raw_overtime_reasons": raw_checks("raw_overtime_reasons", 1),
     "raw_overtime_records": raw_checks("raw_overtime_records", 1000),
-    "entities": [*not_null("entities", "entity_id"), unique("entities", "entity_id"),
-                 *not_null("entities", "entity_name", "country", "currency", "source_row"),
-                 row_count("entities", 1), accepted("entities", "currency", "EUR", "GBP", "CHF", "USD")],
-    "employees": [*not_null("employees", "employee_id"), unique("employees", "employee_id"),
-                  *not_null("employees", "first_name", "last_name", "email"), unique("employees", "email"),
-                  *not_null("employees", "entity_id", "department", "team", "job_title", "hire_date", "hourly_rate",
-                            "weekly_contract_hours", "source_row"),
-                  unique("employees", "source_row"), row_count("employees", 100),
-                  in_range("employees", "hourly_rate", 10, 150), in_range("employees", "weekly_contract_hours", 10, 48)],
-    "overtime_reasons": [*not_null("overtime_reasons", "reason_code"), unique("overtime_reasons", "reason_code"),
-                         *not_null("overtime_reasons", "label", "category", "rate_multiplier", "is_compensable",
-                                   "source_row"),
-                         row_count("overtime_reasons", 1), in_range("overtime_reasons", "rate_multiplier", 0, 3)],
-    "overtime_records_validated": [*not_null("overtime_records_validated", "source_file", "source_row"),
-                                   unique("overtime_records_validated", "source_file", "source_row"),
-                                   row_count("overtime_records_validated", 1000),
-                                   accepted("overtime_records_validated", "rejection_reason", *REJECTION_REASONS)],
-    "overtime_records": [*not_null("overtime_records", "record_id"), unique("overtime_records", "record_id"),
-                         *not_null("overtime_records", "employee_id", "work_date", "hours", "reason_code", "status",
-                                   "source_file", "source_row"),
-                         row_count("overtime_records", 1000), in_range("overtime_records", "hours", 0, 16),
-                         accepted("overtime_records", "status", "approved", "pending", "rejected")],
-    "overtime_rejected": [*not_null("overtime_rejected", "source_file", "source_row", "rejection_reason", "ingested_at"),
-                          unique("overtime_rejected", "source_file", "source_row"),
-                          row_count("overtime_rejected", high=100, name="rejected_records_stay_rare", severity="warn")],
-    "dim_entity": [*not_null("dim_entity", "entity_id"), unique("dim_entity", "entity_id"),
-                   *not_null("dim_entity", "entity_name", "country", "currency"), row_count("dim_entity", 1)],
-    "dim_period": [*not_null("dim_period", "period_id"), unique("dim_period", "period_id"),
-                   *not_null("dim_period", "year", "month", "month_name", "quarter", "period_start"),
-                   unique("dim_period", "period_start"), *not_null("dim_period", "period_end"),
-                   unique("dim_period", "period_end"), *not_null("dim_period", "working_days"),
-                   row_count("dim_period", 1), in_range("dim_period", "month", 1, 12),
-                   in_range("dim_period", "working_days", 20, 23),
-                   holds("dim_period", "period_id_matches_start",
-                         "period_id = year * 100 + month AND period_start = make_date(year, month, 1)")],
-    "dim_overtime_reason": [*not_null("dim_overtime_reason", "reason_code"), unique("dim_overtime_reason", "reason_code"),
-                            *not_null("dim_overtime_reason", "label", "category", "rate_multiplier", "is_compensable"),
-                            row_count("dim_overtime_reason", 1), in_range("dim_overtime_reason", "rate_multiplier", 0, 3),
-                            accepted("dim_overtime_reason", "category", "activity", "schedule", "training",
-                                     "time_off_in_lieu"),
-                            holds("dim_overtime_reason", "unpaid_reasons_have_no_multiplier",
-                                  "is_compensable OR rate_multiplier = 0")],
-    "dim_employee": [*not_null("dim_employee", "employee_id"), unique("dim_employee", "employee_id"),
-                     *not_null("dim_employee", "full_name", "email"), unique("dim_employee", "email"),
-                     *not_null("dim_employee", "entity_id", "department", "team", "job_title", "hire_date",
-                               "hourly_rate"),
-                     row_count("dim_employee", 100), references("dim_employee", "entity_id", "dim_entity", "entity_id"),
-                     in_range("dim_employee", "hourly_rate", 10, 150),
-                     holds("dim_employee", "nobody_manages_themselves", "manager_id IS NULL OR manager_id <> employee_id")],
-    "fact_overtime": [*not_null(FACT, "overtime_id"), unique(FACT, "overtime_id"),
-                      *not_null(FACT, "employee_id", "entity_id", "period_id", "work_date", "reason_code", "status", "hours",
-                                "hourly_rate", "rate_multiplier", "amount", "currency", "source_record_id"),
-                      unique(FACT, "source_record_id"), *not_null(FACT, "loaded_at"), row_count(FACT, 1000),
-                      accepted(FACT, "status", "approved", "pending", "rejected"), in_range(FACT, "hours", 0, 16),
-                      in_range(FACT, "rate_multiplier", 0, 3), references(FACT, "employee_id", "dim_employee", "employee_id"),
-                      references(FACT, "entity_id", "dim_entity", "entity_id"),
-                      references(FACT, "reason_code", "dim_overtime_reason", "reason_code"),
-                      references(FACT, "period_id", "dim_period", "period_id"), max_age(FACT, "loaded_at", 26),
-                      holds(FACT, "amount_is_hours_times_rate_times_multiplier",
-                            "amount = round(hours * hourly_rate * rate_multiplier, 2)"),
-                      holds(FACT, "period_is_month_of_work_date", "period_id = year(work_date) * 100 + month(work_date)")],
-    "fact_overtime_monthly": [*not_null("fact_overtime_monthly", "employee_id", "entity_id", "period_id", "approved_hours",
-                                        "pending_hours", "compensable_hours", "amount", "record_count"),
-                              unique("fact_overtime_monthly", "employee_id", "period_id"),
-                              row_count("fact_overtime_monthly", 100),
-                              references("fact_overtime_monthly", "employee_id", "dim_employee", "employee_id"),
-                              references("fact_overtime_monthly", "entity_id", "dim_entity", "entity_id"),
-                              references("fact_overtime_monthly", "period_id", "dim_period", "period_id"),
-                              holds("fact_overtime_monthly", "compensable_within_approved",
-                                    "compensable_hours <= approved_hours AND record_count > 0"),
-                              in_range("fact_overtime_monthly", "approved_hours", 0, 60,
-                                       name="monthly_overtime_within_working_time_limits", severity="warn")],
-    "team_oversight": [*not_null("team_oversight", "entity_id", "department", "team", "period_id",
-                                 "employees_with_overtime", "total_hours", "avg_hours_per_employee",
-                                 "employees_over_20h", "pending_hours"),
-                       unique("team_oversight", "entity_id", "department", "team", "manager_id", "period_id"),
-                       row_count("team_oversight", 10),
-                       references("team_oversight", "manager_id", "dim_employee", "employee_id"),
-                       references("team_oversight", "entity_id", "dim_entity", "entity_id"),
-                       references("team_oversight", "period_id", "dim_period", "period_id"),
-                       holds("team_oversight", "counts_are_consistent",
-                             "employees_over_20h <= employees_with_overtime AND pending_hours <= total_hours")],
-    "payroll_compensation": [*not_null("payroll_compensation", "employee_id", "entity_id", "period_id", "currency",
-                                       "hours_x100", "hours_x125", "hours_x150", "hours_x200", "compensable_hours",
-                                       "amount_to_pay"),
-                             unique("payroll_compensation", "employee_id", "period_id"),
-                             row_count("payroll_compensation", 100),
-                             references("payroll_compensation", "employee_id", "dim_employee", "employee_id"),
-                             references("payroll_compensation", "period_id", "dim_period", "period_id"),
-                             in_range("payroll_compensation", "compensable_hours", 0, 200),
-                             holds("payroll_compensation", "bands_add_up",
-                                   "hours_x100 + hours_x125 + hours_x150 + hours_x200 = compensable_hours"),
-                             holds("payroll_compensation", "paid_hours_are_paid",
-                                   "compensable_hours > 0 AND amount_to_pay > 0")],
-    "overtime_analysis": [*not_null("overtime_analysis", "entity_id", "department", "period_id", "reason_category",
-                                    "hours", "amount", "currency", "employee_count", "share_of_entity_hours"),
-                          unique("overtime_analysis", "entity_id", "department", "period_id", "reason_category"),
-                          row_count("overtime_analysis", 100),
-                          references("overtime_analysis", "entity_id", "dim_entity", "entity_id"),
-                          references("overtime_analysis", "period_id", "dim_period", "period_id"),
-                          in_range("overtime_analysis", "share_of_entity_hours", 0, 1),
-                          accepted("overtime_analysis", "reason_category", "activity", "schedule", "training",
-                                   "time_off_in_lieu")],
+    "entities": [
+        *not_null("entities", "entity_id"),
+        unique("entities", "entity_id"),
+        *not_null("entities", "entity_name", "country", "currency", "source_row"),
+        row_count("entities", 1),
+        accepted("entities", "currency", "EUR", "GBP", "CHF", "USD"),
+    ],
+    "employees": [
+        *not_null("employees", "employee_id"),
+        unique("employees", "employee_id"),
+        *not_null("employees", "first_name", "last_name", "email"),
+        unique("employees", "email"),
+        *not_null(
+            "employees",
+            "entity_id",
+            "department",
+            "team",
+            "job_title",
+            "hire_date",
+            "hourly_rate",
+            "weekly_contract_hours",
+            "source_row",
+        ),
+        unique("employees", "source_row"),
+        row_count("employees", 100),
+        in_range("employees", "hourly_rate", 10, 150),
+        in_range("employees", "weekly_contract_hours", 10, 48),
+    ],
+    "overtime_reasons": [
+        *not_null("overtime_reasons", "reason_code"),
+        unique("overtime_reasons", "reason_code"),
+        *not_null("overtime_reasons", "label", "category", "rate_multiplier", "is_compensable", "source_row"),
+        row_count("overtime_reasons", 1),
+        in_range("overtime_reasons", "rate_multiplier", 0, 3),
+    ],
+    "overtime_records_validated": [
+        *not_null("overtime_records_validated", "source_file", "source_row"),
+        unique("overtime_records_validated", "source_file", "source_row"),
+        row_count("overtime_records_validated", 1000),
+        accepted("overtime_records_validated", "rejection_reason", *REJECTION_REASONS),
+    ],
+    "overtime_records": [
+        *not_null("overtime_records", "record_id"),
+        unique("overtime_records", "record_id"),
+        *not_null(
+            "overtime_records",
+            "employee_id",
+            "work_date",
+            "hours",
+            "reason_code",
+            "status",
+            "source_file",
+            "source_row",
+        ),
+        row_count("overtime_records", 1000),
+        in_range("overtime_records", "hours", 0, 16),
+        accepted("overtime_records", "status", "approved", "pending", "rejected"),
+    ],
+    "overtime_rejected": [
+        *not_null("overtime_rejected", "source_file", "source_row", "rejection_reason", "ingested_at"),
+        unique("overtime_rejected", "source_file", "source_row"),
+        row_count("overtime_rejected", high=100, name="rejected_records_stay_rare", severity="warn"),
+    ],
+    "dim_entity": [
+        *not_null("dim_entity", "entity_id"),
+        unique("dim_entity", "entity_id"),
+        *not_null("dim_entity", "entity_name", "country", "currency"),
+        row_count("dim_entity", 1),
+    ],
+    "dim_period": [
+        *not_null("dim_period", "period_id"),
+        unique("dim_period", "period_id"),
+        *not_null("dim_period", "year", "month", "month_name", "quarter", "period_start"),
+        unique("dim_period", "period_start"),
+        *not_null("dim_period", "period_end"),
+        unique("dim_period", "period_end"),
+        *not_null("dim_period", "working_days"),
+        row_count("dim_period", 1),
+        in_range("dim_period", "month", 1, 12),
+        in_range("dim_period", "working_days", 20, 23),
+        holds(
+            "dim_period",
+            "period_id_matches_start",
+            "period_id = year * 100 + month AND period_start = make_date(year, month, 1)",
+        ),
+    ],
+    "dim_overtime_reason": [
+        *not_null("dim_overtime_reason", "reason_code"),
+        unique("dim_overtime_reason", "reason_code"),
+        *not_null("dim_overtime_reason", "label", "category", "rate_multiplier", "is_compensable"),
+        row_count("dim_overtime_reason", 1),
+        in_range("dim_overtime_reason", "rate_multiplier", 0, 3),
+        accepted("dim_overtime_reason", "category", "activity", "schedule", "training", "time_off_in_lieu"),
+        holds("dim_overtime_reason", "unpaid_reasons_have_no_multiplier", "is_compensable OR rate_multiplier = 0"),
+    ],
+    "dim_employee": [
+        *not_null("dim_employee", "employee_id"),
+        unique("dim_employee", "employee_id"),
+        *not_null("dim_employee", "full_name", "email"),
+        unique("dim_employee", "email"),
+        *not_null("dim_employee", "entity_id", "department", "team", "job_title", "hire_date", "hourly_rate"),
+        row_count("dim_employee", 100),
+        references("dim_employee", "entity_id", "dim_entity", "entity_id"),
+        in_range("dim_employee", "hourly_rate", 10, 150),
+        holds("dim_employee", "nobody_manages_themselves", "manager_id IS NULL OR manager_id <> employee_id"),
+    ],
+    "fact_overtime": [
+        *not_null(FACT, "overtime_id"),
+        unique(FACT, "overtime_id"),
+        *not_null(
+            FACT,
+            "employee_id",
+            "entity_id",
+            "period_id",
+            "work_date",
+            "reason_code",
+            "status",
+            "hours",
+            "hourly_rate",
+            "rate_multiplier",
+            "amount",
+            "currency",
+            "source_record_id",
+        ),
+        unique(FACT, "source_record_id"),
+        *not_null(FACT, "loaded_at"),
+        row_count(FACT, 1000),
+        accepted(FACT, "status", "approved", "pending", "rejected"),
+        in_range(FACT, "hours", 0, 16),
+        in_range(FACT, "rate_multiplier", 0, 3),
+        references(FACT, "employee_id", "dim_employee", "employee_id"),
+        references(FACT, "entity_id", "dim_entity", "entity_id"),
+        references(FACT, "reason_code", "dim_overtime_reason", "reason_code"),
+        references(FACT, "period_id", "dim_period", "period_id"),
+        max_age(FACT, "loaded_at", 26),
+        holds(
+            FACT,
+            "amount_is_hours_times_rate_times_multiplier",
+            "amount = round(hours * hourly_rate * rate_multiplier, 2)",
+        ),
+        holds(FACT, "period_is_month_of_work_date", "period_id = year(work_date) * 100 + month(work_date)"),
+    ],
+    "fact_overtime_monthly": [
+        *not_null(
+            "fact_overtime_monthly",
+            "employee_id",
+            "entity_id",
+            "period_id",
+            "approved_hours",
+            "pending_hours",
+            "compensable_hours",
+            "amount",
+            "record_count",
+        ),
+        unique("fact_overtime_monthly", "employee_id", "period_id"),
+        row_count("fact_overtime_monthly", 100),
+        references("fact_overtime_monthly", "employee_id", "dim_employee", "employee_id"),
+        references("fact_overtime_monthly", "entity_id", "dim_entity", "entity_id"),
+        references("fact_overtime_monthly", "period_id", "dim_period", "period_id"),
+        holds(
+            "fact_overtime_monthly",
+            "compensable_within_approved",
+            "compensable_hours <= approved_hours AND record_count > 0",
+        ),
+        in_range(
+            "fact_overtime_monthly",
+            "approved_hours",
+            0,
+            60,
+            name="monthly_overtime_within_working_time_limits",
+            severity="warn",
+        ),
+    ],
+    "team_oversight": [
+        *not_null(
+            "team_oversight",
+            "entity_id",
+            "department",
+            "team",
+            "period_id",
+            "employees_with_overtime",
+            "total_hours",
+            "avg_hours_per_employee",
+            "employees_over_20h",
+            "pending_hours",
+        ),
+        unique("team_oversight", "entity_id", "department", "team", "manager_id", "period_id"),
+        row_count("team_oversight", 10),
+        references("team_oversight", "manager_id", "dim_employee", "employee_id"),
+        references("team_oversight", "entity_id", "dim_entity", "entity_id"),
+        references("team_oversight", "period_id", "dim_period", "period_id"),
+        holds(
+            "team_oversight",
+            "counts_are_consistent",
+            "employees_over_20h <= employees_with_overtime AND pending_hours <= total_hours",
+        ),
+    ],
+    "payroll_compensation": [
+        *not_null(
+            "payroll_compensation",
+            "employee_id",
+            "entity_id",
+            "period_id",
+            "currency",
+            "hours_x100",
+            "hours_x125",
+            "hours_x150",
+            "hours_x200",
+            "compensable_hours",
+            "amount_to_pay",
+        ),
+        unique("payroll_compensation", "employee_id", "period_id"),
+        row_count("payroll_compensation", 100),
+        references("payroll_compensation", "employee_id", "dim_employee", "employee_id"),
+        references("payroll_compensation", "period_id", "dim_period", "period_id"),
+        in_range("payroll_compensation", "compensable_hours", 0, 200),
+        holds(
+            "payroll_compensation",
+            "bands_add_up",
+            "hours_x100 + hours_x125 + hours_x150 + hours_x200 = compensable_hours",
+        ),
+        holds("payroll_compensation", "paid_hours_are_paid", "compensable_hours > 0 AND amount_to_pay > 0"),
+    ],
+    "overtime_analysis": [
+        *not_null(
+            "overtime_analysis",
+            "entity_id",
+            "department",
+            "period_id",
+            "reason_category",
+            "hours",
+            "amount",
+            "currency",
+            "employee_count",
+            "share_of_entity_hours",
+        ),
+        unique("overtime_analysis", "entity_id", "department", "period_id", "reason_category"),
+        row_count("overtime_analysis", 100),
+        references("overtime_analysis", "entity_id", "dim_entity", "entity_id"),
+        references("overtime_analysis", "period_id", "dim_period", "period_id"),
+        in_range("overtime_analysis", "share_of_entity_hours", 0, 1),
+        accepted("overtime_analysis", "reason_category", "activity", "schedule", "training", "time_off_in_lieu"),
+    ],
 }
 
 
 def check(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, object]]:
     """The table's schema check, then each of its rules."""
-    (produced,) = con.execute("SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index) "
-                              "FROM duckdb_columns() WHERE database_name = current_database() "
-                              "AND schema_name = 'main' AND table_name = $t", {"t": table}).fetchone()
-    results = [{"table": table, "check": "schema", "severity": "error", "passed": produced == SCHEMAS[table],
-                "failing": 0}]
+    (produced,) = con.execute(
+        "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index) "
+        "FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = $t",
+        {"t": table},
+    ).fetchone()
+    results = [
+        {"table": table, "check": "schema", "severity": "error", "passed": produced == SCHEMAS[table], "failing": 0}
+    ]
     for name, severity, query in RULES[table]:
         passed, failing = con.execute(query).fetchone()
-        results.append({"table": table, "check": name, "severity": severity, "passed": bool(passed),
-                        "failing": int(failing)})
+        results.append(
+            {"table": table, "check": name, "severity": severity, "passed": bool(passed), "failing": int(failing)}
+        )
     return results
 
 
@@ -353,8 +547,9 @@ def check(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, object]]
 
 def load_extension(con: duckdb.DuckDBPyConnection, name: str, package: str) -> None:
     """LOAD an extension, installed first from its PyPI wheel (no download) when DuckDB lacks it."""
-    row = con.execute("SELECT installed, loaded FROM duckdb_extensions() WHERE extension_name = $n",
-                      {"n": name}).fetchone()
+    row = con.execute(
+        "SELECT installed, loaded FROM duckdb_extensions() WHERE extension_name = $n", {"n": name}
+    ).fetchone()
     if row and row[1]:
         return
     if not row or not row[0]:
@@ -411,12 +606,23 @@ def publish(con: duckdb.DuckDBPyConnection, lake: Path, key: str) -> int:
     for port in PORTS:
         con.execute(f"CREATE OR REPLACE TABLE lake.{SCHEMA}.{PRODUCT}__{port} AS SELECT * FROM {port}")
         if port in PERSONAL:
-            columns = [c for (c,) in con.execute(f"SELECT column_name FROM duckdb_columns() WHERE table_name = '{port}' "
-                                                 "AND database_name = current_database() ORDER BY column_index").fetchall()]
-            masked = ", ".join(f"CASE WHEN {c} IS NULL THEN NULL ELSE sha256(concat(k.key, ':', CAST({c} AS VARCHAR))) "
-                               f"END AS {c}" if c in PERSONAL[port] else c for c in columns)
-            con.execute(f"CREATE OR REPLACE TABLE lake.{SCHEMA}.{PRODUCT}__{port}__masked AS "
-                        f"SELECT {masked} FROM {port}, masking_key AS k")
+            columns = [
+                c
+                for (c,) in con.execute(
+                    f"SELECT column_name FROM duckdb_columns() WHERE table_name = '{port}' "
+                    "AND database_name = current_database() ORDER BY column_index"
+                ).fetchall()
+            ]
+            masked = ", ".join(
+                f"CASE WHEN {c} IS NULL THEN NULL ELSE sha256(concat(k.key, ':', CAST({c} AS VARCHAR))) END AS {c}"
+                if c in PERSONAL[port]
+                else c
+                for c in columns
+            )
+            con.execute(
+                f"CREATE OR REPLACE TABLE lake.{SCHEMA}.{PRODUCT}__{port}__masked AS "
+                f"SELECT {masked} FROM {port}, masking_key AS k"
+            )
     con.execute("CALL lake.set_commit_message('bench', 'publish hr.overtime 1.0.0')")
     con.execute("COMMIT")
     con.execute("DROP TABLE temp.masking_key")
@@ -429,19 +635,27 @@ def lake_fingerprints(lake: Path) -> dict[str, dict[str, object]]:
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         attach_lake(con, lake, read_only=True)
-        tables = [t for (t,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake' AND schema_name = $s "
-            "AND starts_with(table_name, $p) ORDER BY 1", {"s": SCHEMA, "p": PRODUCT + "__"}).fetchall()]
+        tables = [
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake' AND schema_name = $s "
+                "AND starts_with(table_name, $p) ORDER BY 1",
+                {"s": SCHEMA, "p": PRODUCT + "__"},
+            ).fetchall()
+        ]
         found = {}
         for table in tables:
             columns = con.execute(f"DESCRIBE lake.{SCHEMA}.{table}").fetchall()
             names = [f'"{c[0]}"' for c in columns if c[0] != "loaded_at"]
             schema = ", ".join(f"{c[0]} {c[1]}" for c in columns)
-            rows, fingerprint = con.execute(f"SELECT count(*), bit_xor(hash({', '.join(names)})) "
-                                            f"FROM lake.{SCHEMA}.{table}").fetchone()
+            rows, fingerprint = con.execute(
+                f"SELECT count(*), bit_xor(hash({', '.join(names)})) FROM lake.{SCHEMA}.{table}"
+            ).fetchone()
             (schema_hash,) = con.execute("SELECT hash($s)", {"s": schema}).fetchone()
             found[table.removeprefix(PRODUCT + "__")] = {
-                "rows": rows, "fingerprint": f"{(fingerprint or 0) ^ schema_hash:016x}"}
+                "rows": rows,
+                "fingerprint": f"{(fingerprint or 0) ^ schema_hash:016x}",
+            }
         return found
 
 
@@ -471,10 +685,17 @@ def main() -> None:
     seconds = {k: v if isinstance(v, dict) else round(v, 3) for k, v in seconds.items()}
     seconds["total"] = round(time.perf_counter() - started, 3)
     report = {
-        "database": arguments.database, "snapshot": snapshot, "seconds": seconds, "tables": tables,
-        "checks": {"evaluated": len(results), "passed": sum(bool(r["passed"]) for r in results),
-                   "failed": [f"{r['table']}.{r['check']} ({r['severity']}, {r['failing']} rows)"
-                              for r in results if not r["passed"]]},
+        "database": arguments.database,
+        "snapshot": snapshot,
+        "seconds": seconds,
+        "tables": tables,
+        "checks": {
+            "evaluated": len(results),
+            "passed": sum(bool(r["passed"]) for r in results),
+            "failed": [
+                f"{r['table']}.{r['check']} ({r['severity']}, {r['failing']} rows)" for r in results if not r["passed"]
+            ],
+        },
     }
     if not arguments.no_fingerprint:
         report["ports"] = lake_fingerprints(arguments.lake.resolve())

@@ -56,7 +56,7 @@ DIRTY = {int(d["record_id"][2:]): d for d in sample.DIRTY_RECORDS}
 RESUBMITTED, EXPORTED_TWICE = 5555, 7007
 DEPARTMENTS = list(sample.DEPARTMENTS)
 ENTITY_IDS = [e[0] for e in sorted(sample.ENTITIES)]
-QUARTER_TEXT = [sample._hours(q) for q in range(0, 80)]
+QUARTER_TEXT = [sample._hours(q) for q in range(80)]
 TWO_DIGITS = [f"{n:02d}" for n in range(60)]
 
 
@@ -107,12 +107,22 @@ def organisation_copy(copy: int, used_emails: dict[tuple[str, str], int]) -> lis
                     contract = sample.WEEKLY_CONTRACT_HOURS[entity_id]
                     if not is_lead and rng.random() < 0.06:
                         contract = rng.choice(["24.0", "28.0", "30.0"])
-                    employees.append({
-                        "employee_id": employee_id, "first_name": first, "last_name": last, "email": email,
-                        "entity_id": entity_id, "department": department, "team": team + suffix_team,
-                        "manager_id": "" if is_lead else lead_id, "job_title": lead_title if is_lead else rng.choice(titles),
-                        "hire_date": hire.isoformat(), "hourly_rate": money(cents), "weekly_contract_hours": contract,
-                    })
+                    employees.append(
+                        {
+                            "employee_id": employee_id,
+                            "first_name": first,
+                            "last_name": last,
+                            "email": email,
+                            "entity_id": entity_id,
+                            "department": department,
+                            "team": team + suffix_team,
+                            "manager_id": "" if is_lead else lead_id,
+                            "job_title": lead_title if is_lead else rng.choice(titles),
+                            "hire_date": hire.isoformat(),
+                            "hourly_rate": money(cents),
+                            "weekly_contract_hours": contract,
+                        }
+                    )
     return employees
 
 
@@ -131,7 +141,7 @@ def write_employees(path: Path, count: int) -> dict[str, np.ndarray]:
         while written < count:
             clean = organisation_copy(copy, used)
             offset = copy * SAMPLE_EMPLOYEES
-            rows = sample.dirty_employee_rows(clean)[:count - written]
+            rows = sample.dirty_employee_rows(clean)[: count - written]
             for clean_row, row in zip(clean, rows):
                 row["employee_id"] = renumber(row["employee_id"], offset)
                 row["manager_id"] = renumber(row["manager_id"], offset)
@@ -253,17 +263,26 @@ def write_records(path: Path, staff: dict[str, np.ndarray], rows: int, seed: int
                 continue
             lines = day_records(model, index, day, chosen, number, seed, employee_text, manager_text, date_text)
             first, number = number + 1, number + len(chosen)
-            for at in dirty_at[bisect.bisect_left(dirty_at, first):bisect.bisect_right(dirty_at, number)]:
+            for at in dirty_at[bisect.bisect_left(dirty_at, first) : bisect.bisect_right(dirty_at, number)]:
                 lines[at - first], extra = dirty(lines[at - first], (at - 1) % BLOCK + 1, unknown_employee)
                 appended.extend(extra)
             handle.write("\n".join(lines) + "\n")
-        kept = appended[:rows - number]  # where one more record would add two duplicates, one is left out
+        kept = appended[: rows - number]  # where one more record would add two duplicates, one is left out
         handle.writelines(kept)
     return {"records": number, "duplicates": len(kept), "rows": number + len(kept)}
 
 
-def day_records(model: Model, index: int, day: date, chosen: np.ndarray, before: int, seed: int,
-                employee_text: np.ndarray, manager_text: np.ndarray, date_text: list[str]) -> list[str]:
+def day_records(
+    model: Model,
+    index: int,
+    day: date,
+    chosen: np.ndarray,
+    before: int,
+    seed: int,
+    employee_text: np.ndarray,
+    manager_text: np.ndarray,
+    date_text: list[str],
+) -> list[str]:
     """The CSV lines of one day's records: reason, hours, submission and approval as the sample draws them."""
     rng = np.random.default_rng([seed, 4, index])
     n = len(chosen)
@@ -278,13 +297,16 @@ def day_records(model: Model, index: int, day: date, chosen: np.ndarray, before:
     train_q = rng.choice(np.array([4, 6, 8, 12, 14, 16]), n)
     peak_q = np.minimum(rng.integers(2, 11, n), rng.integers(2, 17, n))
     night_ok = (department == d["Operations"]) | (department == d["Logistics"])
-    incident_ok = (department == d["Operations"]) | (department == d["Engineering"]) | (department == d["Customer Service"])
+    incident_ok = (
+        (department == d["Operations"]) | (department == d["Engineering"]) | (department == d["Customer Service"])
+    )
     # reason codes: 0 HOLI, 1 INCID, 2 WKND, 3 NIGHT, 4 TRAIN, 5 RECUP, 6 PEAK
     if weekend:
         weekday_reason = np.where((department == d["Engineering"]) | (weekend_draw < 0.15), 1, 2)
     else:
-        weekday_reason = np.select([night_ok & (draw < 0.12), incident_ok & (draw < 0.22), draw < 0.30, draw < 0.45],
-                                   [3, 1, 4, 5], 6)
+        weekday_reason = np.select(
+            [night_ok & (draw < 0.12), incident_ok & (draw < 0.22), draw < 0.30, draw < 0.45], [3, 1, 4, 5], 6
+        )
     reason = np.where(holiday, 0, weekday_reason)
     quarters = np.choose(reason, [holiday_q, incident_q, weekend_q, night_q, train_q, recup_q, peak_q])
     reasons = ["HOLI", "INCID", "WKND", "NIGHT", "TRAIN", "RECUP", "PEAK"]
@@ -297,11 +319,23 @@ def day_records(model: Model, index: int, day: date, chosen: np.ndarray, before:
     status = np.where(pending, "pending", np.where(rejected, "rejected", "approved"))
     approver = np.where(pending, "", manager_text[chosen])
     work = date_text[index]
-    return [f"OT{before + i + 1:07d},{e},{work},{QUARTER_TEXT[q]},{reasons[r]},{s},{a},"
-            f"{date_text[index + dl]}T{TWO_DIGITS[h]}:{TWO_DIGITS[m]}:{TWO_DIGITS[sc]}"
-            for i, (e, q, r, s, a, dl, h, m, sc) in enumerate(zip(
-                employee_text[chosen].tolist(), quarters.tolist(), reason.tolist(), status.tolist(),
-                approver.tolist(), delay.tolist(), hour.tolist(), minute.tolist(), second.tolist()))]
+    return [
+        f"OT{before + i + 1:07d},{e},{work},{QUARTER_TEXT[q]},{reasons[r]},{s},{a},"
+        f"{date_text[index + dl]}T{TWO_DIGITS[h]}:{TWO_DIGITS[m]}:{TWO_DIGITS[sc]}"
+        for i, (e, q, r, s, a, dl, h, m, sc) in enumerate(
+            zip(
+                employee_text[chosen].tolist(),
+                quarters.tolist(),
+                reason.tolist(),
+                status.tolist(),
+                approver.tolist(),
+                delay.tolist(),
+                hour.tolist(),
+                minute.tolist(),
+                second.tolist(),
+            )
+        )
+    ]
 
 
 def dirty(line: str, position: int, unknown_employee: str) -> tuple[str, list[str]]:
@@ -334,13 +368,15 @@ def dirty(line: str, position: int, unknown_employee: str) -> tuple[str, list[st
     elif position == RESUBMITTED:
         again = dict(r)
         again["hours"] = sample._hours(int(Decimal(r["hours"]) * 4) + 2)
-        again["submitted_at"] = (datetime.fromisoformat(r["submitted_at"])
-                                 + timedelta(days=2, hours=1)).isoformat(timespec="seconds")
+        again["submitted_at"] = (datetime.fromisoformat(r["submitted_at"]) + timedelta(days=2, hours=1)).isoformat(
+            timespec="seconds"
+        )
         extra.append(again)
     elif position == EXPORTED_TWICE:
         extra.append(dict(r))
-    return csv_line([r[c] for c in sample.RECORD_COLUMNS]).rstrip("\n"), \
-        [csv_line([e[c] for c in sample.RECORD_COLUMNS]) for e in extra]
+    return csv_line([r[c] for c in sample.RECORD_COLUMNS]).rstrip("\n"), [
+        csv_line([e[c] for c in sample.RECORD_COLUMNS]) for e in extra
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -351,10 +387,16 @@ def generate(rows: int, out: Path, seed: int = sample.SEED) -> dict[str, object]
         raise SystemExit("--rows must be at least 1000 (the product's row_count rules)")
     out.mkdir(parents=True, exist_ok=True)
     employees = max(SAMPLE_EMPLOYEES // 10, round(rows * SAMPLE_EMPLOYEES / SAMPLE_ROWS))
-    write_csv(out / "entities.csv", ["entity_id", "entity_name", "country", "currency"],
-              [list(e[:4]) for e in sorted(sample.ENTITIES)])
-    write_csv(out / "overtime_reasons.csv", ["reason_code", "label", "category", "rate_multiplier", "is_compensable"],
-              [list(r) for r in sample.OVERTIME_REASONS])
+    write_csv(
+        out / "entities.csv",
+        ["entity_id", "entity_name", "country", "currency"],
+        [list(e[:4]) for e in sorted(sample.ENTITIES)],
+    )
+    write_csv(
+        out / "overtime_reasons.csv",
+        ["reason_code", "label", "category", "rate_multiplier", "is_compensable"],
+        [list(r) for r in sample.OVERTIME_REASONS],
+    )
     staff = write_employees(out / "employees.csv", employees)
     counts = write_records(out / "overtime_records.csv", staff, rows, seed, employees)
     return {"employees": employees, "staff": len(staff["number"]), **counts}
@@ -370,9 +412,12 @@ def main() -> None:
     started = time.perf_counter()
     result = generate(arguments.rows, arguments.out, arguments.seed)
     result["seconds"] = round(time.perf_counter() - started, 2)
-    print(json.dumps(result) if arguments.json else
-          f"{arguments.out}: {result['rows']} overtime rows ({result['records']} records, {result['duplicates']} "
-          f"duplicates), {result['employees']} employees, in {result['seconds']} s")
+    print(
+        json.dumps(result)
+        if arguments.json
+        else f"{arguments.out}: {result['rows']} overtime rows ({result['records']} records, {result['duplicates']} "
+        f"duplicates), {result['employees']} employees, in {result['seconds']} s"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,15 @@ def timed(label: str, work) -> float:
 
 
 def publish(lake: Lake, con: duckdb.DuckDBPyConnection, run: str) -> None:
-    lake.publish(con, "bench.product", {"fact": "SELECT * FROM fact", "daily": DAILY}, version="1.0.0",
-                 contract="sha256:bench", contract_document="{}", run_id=run)
+    lake.publish(
+        con,
+        "bench.product",
+        {"fact": "SELECT * FROM fact", "daily": DAILY},
+        version="1.0.0",
+        contract="sha256:bench",
+        contract_document="{}",
+        run_id=run,
+    )
 
 
 def commit_many(root: str, writer: int, commits: int, start: float) -> None:
@@ -46,8 +53,15 @@ def commit_many(root: str, writer: int, commits: int, start: float) -> None:
     with lake.connect(read_only=False) as con:
         con.execute("CREATE TEMP TABLE small AS SELECT range AS n FROM range(1000)")
         for i in range(commits):
-            lake.publish(con, f"writer{writer}.load", {"numbers": "SELECT * FROM small"}, version="1.0.0",
-                         contract="sha256:bench", contract_document="{}", run_id=f"{writer}-{i}")
+            lake.publish(
+                con,
+                f"writer{writer}.load",
+                {"numbers": "SELECT * FROM small"},
+                version="1.0.0",
+                contract="sha256:bench",
+                contract_document="{}",
+                run_id=f"{writer}-{i}",
+            )
 
 
 def main() -> None:
@@ -62,30 +76,43 @@ def main() -> None:
         lake = warehouse.lake
         with lake.connect(read_only=False) as con:
             con.execute(f"CREATE TABLE fact AS {FACT.format(rows=args.rows)}")
-            timed(f"Parquet files only, 2 ports ({args.rows:,} + daily rows)", lambda: (
-                con.execute(f"COPY fact TO '{root}/fact.parquet' (FORMAT parquet, COMPRESSION zstd)"),
-                con.execute(f"COPY ({DAILY}) TO '{root}/daily.parquet' (FORMAT parquet, COMPRESSION zstd)")))
+            timed(
+                f"Parquet files only, 2 ports ({args.rows:,} + daily rows)",
+                lambda: (
+                    con.execute(f"COPY fact TO '{root}/fact.parquet' (FORMAT parquet, COMPRESSION zstd)"),
+                    con.execute(f"COPY ({DAILY}) TO '{root}/daily.parquet' (FORMAT parquet, COMPRESSION zstd)"),
+                ),
+            )
             timed("lake: first publication (creates the tables)", lambda: publish(lake, con, "first"))
             timed("lake: next publication (replaces both ports, one commit)", lambda: publish(lake, con, "second"))
         previous = warehouse.publications("bench.product")[0].snapshot_id
-        timed("read: first Warehouse.read in this process",
-              lambda: warehouse.read("bench.product.daily").fetchall())
-        timed("read: Warehouse.read of the daily port, 100 times",
-              lambda: [warehouse.read("bench.product.daily").fetchall() for _ in range(100)])
-        timed("read: count(*) of the fact, current version",
-              lambda: warehouse.read("bench.product.fact").count("*").fetchall())
-        timed("read: count(*) of the fact at the previous snapshot",
-              lambda: warehouse.read("bench.product.fact", at=previous).count("*").fetchall())
+        timed("read: first Warehouse.read in this process", lambda: warehouse.read("bench.product.daily").fetchall())
+        timed(
+            "read: Warehouse.read of the daily port, 100 times",
+            lambda: [warehouse.read("bench.product.daily").fetchall() for _ in range(100)],
+        )
+        timed(
+            "read: count(*) of the fact, current version",
+            lambda: warehouse.read("bench.product.fact").count("*").fetchall(),
+        )
+        timed(
+            "read: count(*) of the fact at the previous snapshot",
+            lambda: warehouse.read("bench.product.fact", at=previous).count("*").fetchall(),
+        )
         start = time.time() + 2
-        processes = [multiprocessing.Process(target=commit_many, args=(str(root), w, args.commits, start))
-                     for w in range(args.writers)]
+        processes = [
+            multiprocessing.Process(target=commit_many, args=(str(root), w, args.commits, start))
+            for w in range(args.writers)
+        ]
         for process in processes:
             process.start()
         for process in processes:
             process.join()
         landed = sum(len(warehouse.publications(f"writer{w}.load")) for w in range(args.writers))
-        print(f"{args.writers} processes x {args.commits} commits at once: {landed} landed, "
-              f"{time.time() - start:.1f} s from the common start")
+        print(
+            f"{args.writers} processes x {args.commits} commits at once: {landed} landed, "
+            f"{time.time() - start:.1f} s from the common start"
+        )
 
 
 if __name__ == "__main__":

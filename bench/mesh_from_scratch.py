@@ -24,15 +24,20 @@ from processes import PROJECT, fresh_instance, timed_materialize
 from platform_core.catalog.mesh import domain_order, load_mesh
 
 
-
 def one_round(order: list[str]) -> dict[str, float]:
     walls: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         home = fresh_instance(Path(scratch))
-        env = {**os.environ, "DAGSTER_HOME": str(home), "MESH_WAREHOUSE": str(Path(scratch) / "warehouse"),
-               "MESH_MASKING_KEY": "bench-masking-key-not-a-secret", "PYTHONWARNINGS": "ignore"}
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "MESH_WAREHOUSE": str(Path(scratch) / "warehouse"),
+            "MESH_MASKING_KEY": "bench-masking-key-not-a-secret",
+            "PYTHONWARNINGS": "ignore",
+        }
         for module, label in [(f"domains.{name}.definitions", name) for name in order] + [
-                ("platform_core.definitions", "platform")]:
+            ("platform_core.definitions", "platform")
+        ]:
             walls[label] = timed_materialize(["-m", module, "--select", "*"], PROJECT, env, label)
     walls["total"] = sum(walls.values())
     return walls
@@ -47,9 +52,14 @@ def main() -> None:
     load_before = os.getloadavg()
     rounds = [one_round(order) for _ in range(arguments.rounds)]
     medians = {label: round(statistics.median(r[label] for r in rounds), 2) for label in rounds[0]}
-    result = {"benchmark": "mesh_from_scratch", "rounds": arguments.rounds, "order": [*order, "platform"],
-              "medians_s": medians, "walls": [{k: round(v, 2) for k, v in r.items()} for r in rounds],
-              "load": {"before": load_before, "after": os.getloadavg()}}
+    result = {
+        "benchmark": "mesh_from_scratch",
+        "rounds": arguments.rounds,
+        "order": [*order, "platform"],
+        "medians_s": medians,
+        "walls": [{k: round(v, 2) for k, v in r.items()} for r in rounds],
+        "load": {"before": load_before, "after": os.getloadavg()},
+    }
     if arguments.json:
         print(json.dumps(result))
     else:

@@ -23,8 +23,9 @@ def fresh_instance(parent: Path) -> Path:
 def timed_materialize(arguments: list[str], cwd: Path, env: dict[str, str], label: str) -> float:
     """Wall seconds of `dagster asset materialize <arguments>`, which must succeed."""
     started = time.perf_counter()
-    done = subprocess.run([DAGSTER, "asset", "materialize", *arguments], cwd=cwd, env=env, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [DAGSTER, "asset", "materialize", *arguments], cwd=cwd, env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - started
     if done.returncode or "RUN_SUCCESS" not in done.stderr + done.stdout:
         raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")

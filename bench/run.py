@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -128,8 +128,12 @@ def sources(rows: int) -> tuple[Path, dict[str, object]]:
         return folder, {**json.loads(done.read_text(encoding="utf-8")), "cached": True}
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    result = subprocess.run([PYTHON, str(BENCH / "hr_sources.py"), "--rows", str(rows), "--out", str(partial), "--json"],
-                            check=True, capture_output=True, text=True)
+    result = subprocess.run(
+        [PYTHON, str(BENCH / "hr_sources.py"), "--rows", str(rows), "--out", str(partial), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (partial / "generated.json").write_text(result.stdout, encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
@@ -142,8 +146,9 @@ def project_copy(root: Path, data: Path) -> Path:
     (project / "domains").mkdir(parents=True)
     (project / "workspace.yaml").write_text(WORKSPACE, encoding="utf-8")
     shutil.copy2(PROJECT / "domains" / "__init__.py", project / "domains" / "__init__.py")
-    shutil.copytree(PROJECT / "domains" / "hr", project / "domains" / "hr",
-                    ignore=shutil.ignore_patterns("data", "__pycache__"))
+    shutil.copytree(
+        PROJECT / "domains" / "hr", project / "domains" / "hr", ignore=shutil.ignore_patterns("data", "__pycache__")
+    )
     (project / "domains" / "hr" / "data").mkdir()
     for file in data.glob("*.csv"):
         target = project / "domains" / "hr" / "data" / file.name
@@ -176,8 +181,10 @@ def tree_rss_kb(pid: int) -> int:
 
 
 def measured(command: list[str], cwd: Path, env: dict[str, str], logs: Path) -> dict[str, object]:
-    with open(logs.with_suffix(".out"), "w", encoding="utf-8") as out, \
-            open(logs.with_suffix(".err"), "w", encoding="utf-8") as err:
+    with (
+        open(logs.with_suffix(".out"), "w", encoding="utf-8") as out,
+        open(logs.with_suffix(".err"), "w", encoding="utf-8") as err,
+    ):
         started, started_at = time.perf_counter(), time.time()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
         peak, finished = [0], threading.Event()
@@ -198,8 +205,15 @@ def measured(command: list[str], cwd: Path, env: dict[str, str], logs: Path) -> 
     stderr = logs.with_suffix(".err").read_text(encoding="utf-8")
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-4000:]}\n{stdout[-2000:]}")
-    return {"started_at": started_at, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
-            "tree_rss_mb": peak[0] / 1024, "stdout": stdout, "stderr": stderr}
+    return {
+        "started_at": started_at,
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "tree_rss_mb": peak[0] / 1024,
+        "stdout": stdout,
+        "stderr": stderr,
+    }
 
 
 def seconds_of(text: str) -> float:
@@ -214,8 +228,12 @@ def run_platform(work: Path, project: Path) -> tuple[dict[str, object], Path]:
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # the instance the platform ships
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_")}
     env.update({"DAGSTER_HOME": str(home), "MESH_WAREHOUSE": str(warehouse), "MESH_MASKING_KEY": KEY})
-    result = measured([DAGSTER, "asset", "materialize", "-m", "domains.hr.definitions", "--select", "*"],
-                      project, env, work / "platform")
+    result = measured(
+        [DAGSTER, "asset", "materialize", "-m", "domains.hr.definitions", "--select", "*"],
+        project,
+        env,
+        work / "platform",
+    )
     log = result.pop("stdout") + result.pop("stderr")
     evaluations = re.findall(r"ASSET_CHECK_EVALUATION - Asset check '([^']+)' on '([^']+)' (passed|did not pass)", log)
     contract = [(name, asset, outcome) for name, asset, outcome in evaluations if name != "policies"]
@@ -224,10 +242,17 @@ def run_platform(work: Path, project: Path) -> tuple[dict[str, object], Path]:
     if not published:
         raise SystemExit(f"the platform did not publish:\n{log[-4000:]}")
     result["phases_s"] = phases(home, result["started_at"], result["wall_s"])
-    result.update({"checks": {"evaluated": len(contract), "passed": sum(o == "passed" for *_, o in contract),
-                              "failed": [f"{asset.split('/')[-1]}.{name}" for name, asset, o in contract if o != "passed"],
-                              "policies_checks": len(evaluations) - len(contract)},
-                   "step_s": seconds_of(step[1]) if step else None})
+    result.update(
+        {
+            "checks": {
+                "evaluated": len(contract),
+                "passed": sum(o == "passed" for *_, o in contract),
+                "failed": [f"{asset.split('/')[-1]}.{name}" for name, asset, o in contract if o != "passed"],
+                "policies_checks": len(evaluations) - len(contract),
+            },
+            "step_s": seconds_of(step[1]) if step else None,
+        }
+    )
     return result, warehouse / "lake"
 
 
@@ -244,24 +269,50 @@ def phases(home: Path, started_at: float, wall: float) -> dict[str, float] | Non
 
     def at(kind: str) -> float:  # the first event of the kind, in seconds since the process started
         stamp = next(t for k, t in events if k == kind)
-        return datetime.fromisoformat(stamp).replace(tzinfo=timezone.utc).timestamp() - started_at
+        return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp() - started_at
 
     first, start = at("ASSET_MATERIALIZATION_PLANNED"), at("PIPELINE_START")
     step, output, done = at("STEP_START"), at("STEP_OUTPUT"), at("STEP_SUCCESS")
-    return {"before_run": round(first, 2), "planning": round(start - first, 2), "run_start": round(step - start, 2),
-            "step_work": round(output - step, 2), "step_reporting": round(done - output, 2),
-            "after_step": round(wall - done, 2), "events": len(events)}
+    return {
+        "before_run": round(first, 2),
+        "planning": round(start - first, 2),
+        "run_start": round(step - start, 2),
+        "step_work": round(output - step, 2),
+        "step_reporting": round(done - output, 2),
+        "after_step": round(wall - done, 2),
+        "events": len(events),
+    }
 
 
 def run_handwritten(work: Path, data: Path, database: str, label: str) -> tuple[dict[str, object], Path]:
     lake = work / f"{label}_lake"
     env = {**os.environ, "MESH_MASKING_KEY": KEY}
-    result = measured([PYTHON, str(BENCH / "handwritten_hr.py"), "--sources", str(data), "--database", database,
-                       "--lake", str(lake), "--json", "--no-fingerprint"], PROJECT, env, work / label)
+    result = measured(
+        [
+            PYTHON,
+            str(BENCH / "handwritten_hr.py"),
+            "--sources",
+            str(data),
+            "--database",
+            database,
+            "--lake",
+            str(lake),
+            "--json",
+            "--no-fingerprint",
+        ],
+        PROJECT,
+        env,
+        work / label,
+    )
     report = json.loads(result.pop("stdout").strip().splitlines()[-1])
     result.pop("stderr")
-    result.update({"checks": {k: report["checks"][k] for k in ("evaluated", "passed", "failed")},
-                   "parts_s": report["seconds"], "tables": report["tables"]})
+    result.update(
+        {
+            "checks": {k: report["checks"][k] for k in ("evaluated", "passed", "failed")},
+            "parts_s": report["seconds"],
+            "tables": report["tables"],
+        }
+    )
     return result, lake
 
 
@@ -277,7 +328,7 @@ def benchmark(rows: int, rounds: int, profile: bool) -> dict[str, object]:
         root = Path(scratch)
         project = project_copy(root, data)
         for round_ in range(rounds):
-            order = VARIANTS[round_ % 3:] + VARIANTS[:round_ % 3]  # each variant goes first in turn
+            order = VARIANTS[round_ % 3 :] + VARIANTS[: round_ % 3]  # each variant goes first in turn
             for variant in order:
                 work = root / f"round{round_}_{variant}"
                 work.mkdir()
@@ -307,11 +358,19 @@ def benchmark(rows: int, rounds: int, profile: bool) -> dict[str, object]:
     def median(variant: str, measure: str) -> float:
         return statistics.median(float(s[measure]) for s in samples[variant])
 
-    summary = {v: {"wall_s": round(median(v, "wall_s"), 2), "cpu_s": round(median(v, "cpu_s"), 2),
-                   "rss_mb": round(median(v, "rss_mb")), "tree_rss_mb": round(median(v, "tree_rss_mb")),
-                   "walls": [round(s["wall_s"], 2) for s in samples[v]], "cpus": [round(s["cpu_s"], 2) for s in samples[v]],
-                   "rss": [round(s["rss_mb"]) for s in samples[v]], "tree_rss": [round(s["tree_rss_mb"]) for s in samples[v]]}
-               for v in VARIANTS}
+    summary = {
+        v: {
+            "wall_s": round(median(v, "wall_s"), 2),
+            "cpu_s": round(median(v, "cpu_s"), 2),
+            "rss_mb": round(median(v, "rss_mb")),
+            "tree_rss_mb": round(median(v, "tree_rss_mb")),
+            "walls": [round(s["wall_s"], 2) for s in samples[v]],
+            "cpus": [round(s["cpu_s"], 2) for s in samples[v]],
+            "rss": [round(s["rss_mb"]) for s in samples[v]],
+            "tree_rss": [round(s["tree_rss_mb"]) for s in samples[v]],
+        }
+        for v in VARIANTS
+    }
     summary["platform"]["step_s"] = [s["step_s"] for s in samples["platform"]]
     summary["platform"]["phases_s"] = [s["phases_s"] for s in samples["platform"]]
     for v in VARIANTS[1:]:
@@ -321,29 +380,42 @@ def benchmark(rows: int, rounds: int, profile: bool) -> dict[str, object]:
     for v in VARIANTS[1:]:
         ports_match &= comparison[v] == platform_ports
     return {
-        "benchmark": "hr_overtime", "rows": rows, "employees": generated["employees"], "rounds": rounds,
+        "benchmark": "hr_overtime",
+        "rows": rows,
+        "employees": generated["employees"],
+        "rounds": rounds,
         "sources": {k: generated[k] for k in ("records", "duplicates", "seconds", "cached")},
         "variants": summary,
-        "ratios": {"fastest_handwritten": fastest,
-                   "wall_platform_vs_fastest": round(summary["platform"]["wall_s"] / summary[fastest]["wall_s"], 2),
-                   "cpu_platform_vs_fastest": round(summary["platform"]["cpu_s"] / summary[fastest]["cpu_s"], 2),
-                   "rss_platform_vs_file": round(summary["platform"]["rss_mb"] / summary["handwritten_file"]["rss_mb"], 2),
-                   "tree_rss_platform_vs_file": round(summary["platform"]["tree_rss_mb"]
-                                                      / summary["handwritten_file"]["tree_rss_mb"], 2)},
+        "ratios": {
+            "fastest_handwritten": fastest,
+            "wall_platform_vs_fastest": round(summary["platform"]["wall_s"] / summary[fastest]["wall_s"], 2),
+            "cpu_platform_vs_fastest": round(summary["platform"]["cpu_s"] / summary[fastest]["cpu_s"], 2),
+            "rss_platform_vs_file": round(summary["platform"]["rss_mb"] / summary["handwritten_file"]["rss_mb"], 2),
+            "tree_rss_platform_vs_file": round(
+                summary["platform"]["tree_rss_mb"] / summary["handwritten_file"]["tree_rss_mb"], 2
+            ),
+        },
         "checks": {v: samples[v][0]["checks"] for v in VARIANTS},
         "outputs_match": ports_match,
-        "ports": {port: {"rows": facts["rows"], "platform": facts["fingerprint"],
-                         **{v: comparison[v].get(port, {}).get("fingerprint") for v in VARIANTS[1:]}}
-                  for port, facts in platform_ports.items()},
+        "ports": {
+            port: {
+                "rows": facts["rows"],
+                "platform": facts["fingerprint"],
+                **{v: comparison[v].get(port, {}).get("fingerprint") for v in VARIANTS[1:]},
+            }
+            for port, facts in platform_ports.items()
+        },
         "tables": samples["handwritten_memory"][0]["tables"],
         "profile": profiled,
-        "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in load_after],
         "platform_tree": platform_tree(),
     }
 
 
 def platform_tree() -> dict[str, object]:
     """The commit measured, and the platform files changed on top of it (the working tree is what runs)."""
+
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=PROJECT, capture_output=True, text=True)
         return done.stdout if done.returncode == 0 else ""
@@ -353,27 +425,38 @@ def platform_tree() -> dict[str, object]:
 
 
 def table(result: dict[str, object]) -> str:
-    lines = [f"HR Overtime, {result['rows']:,} overtime rows, {result['employees']:,} employees, "
-             f"medians of {result['rounds']} round(s); load {result['load_before']} -> {result['load_after']}",
-             f"{'variant':<20}{'wall s':>9}{'cpu s':>9}{'RSS MB':>9}{'tree MB':>9}   checks"]
+    lines = [
+        f"HR Overtime, {result['rows']:,} overtime rows, {result['employees']:,} employees, "
+        f"medians of {result['rounds']} round(s); load {result['load_before']} -> {result['load_after']}",
+        f"{'variant':<20}{'wall s':>9}{'cpu s':>9}{'RSS MB':>9}{'tree MB':>9}   checks",
+    ]
     for v, s in result["variants"].items():
         checks = result["checks"][v]
-        lines.append(f"{v:<20}{s['wall_s']:>9}{s['cpu_s']:>9}{s['rss_mb']:>9}{s['tree_rss_mb']:>9}   "
-                     f"{checks['passed']}/{checks['evaluated']} passed")
+        lines.append(
+            f"{v:<20}{s['wall_s']:>9}{s['cpu_s']:>9}{s['rss_mb']:>9}{s['tree_rss_mb']:>9}   "
+            f"{checks['passed']}/{checks['evaluated']} passed"
+        )
     r = result["ratios"]
-    lines.append(f"platform / {r['fastest_handwritten']}: wall {r['wall_platform_vs_fastest']}x, cpu "
-                 f"{r['cpu_platform_vs_fastest']}x; RSS platform / file script {r['rss_platform_vs_file']}x "
-                 f"(tree {r['tree_rss_platform_vs_file']}x); outputs match: {result['outputs_match']}")
+    lines.append(
+        f"platform / {r['fastest_handwritten']}: wall {r['wall_platform_vs_fastest']}x, cpu "
+        f"{r['cpu_platform_vs_fastest']}x; RSS platform / file script {r['rss_platform_vs_file']}x "
+        f"(tree {r['tree_rss_platform_vs_file']}x); outputs match: {result['outputs_match']}"
+    )
     split = result["variants"]["platform"]["phases_s"][0]
     if split:
-        lines.append("platform's wall (first round, from its event log): " + ", ".join(
-            f"{k} {v}" for k, v in split.items() if k != "events") + f" ({split['events']} events)")
+        lines.append(
+            "platform's wall (first round, from its event log): "
+            + ", ".join(f"{k} {v}" for k, v in split.items() if k != "events")
+            + f" ({split['events']} events)"
+        )
     if result["profile"] and "error" in result["profile"]:
         lines.append(f"profile failed: {result['profile']['error'][-300:]}")
     elif result["profile"]:
         p = result["profile"]
-        lines.append(f"platform's run_product without Dagster: {p['run_product_s']} s: "
-                     + ", ".join(f"{k.strip()} {v}" for k, v in p["parts_s"].items()))
+        lines.append(
+            f"platform's run_product without Dagster: {p['run_product_s']} s: "
+            + ", ".join(f"{k.strip()} {v}" for k, v in p["parts_s"].items())
+        )
     return "\n".join(lines)
 
 

@@ -31,8 +31,13 @@ SELECTION = "d00/p0000/raw_records"
 
 def run(root: Path, plain: Path | None) -> float:
     home = fresh_instance(root)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "MESH_WAREHOUSE": str(root / "warehouse"),
-           "PYTHONPATH": str(root), "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "MESH_WAREHOUSE": str(root / "warehouse"),
+        "PYTHONPATH": str(root),
+        "PYTHONWARNINGS": "ignore",
+    }
     if plain is None:
         arguments = ["-m", "domains.d00.definitions", "--select", SELECTION]
     else:
@@ -60,9 +65,13 @@ def measure(products: int, rounds: int) -> dict[str, object]:
             walls["platform"].append(run(root, None))
             walls["plain"].append(run(root, plain))
     medians = {kind: statistics.median(values) for kind, values in walls.items()}
-    return {"products": products, "platform_s": round(medians["platform"], 2),
-            "plain_dagster_s": round(medians["plain"], 2), "first_run_s": round(first, 2),
-            "walls": {k: [round(v, 2) for v in vs] for k, vs in walls.items()}}
+    return {
+        "products": products,
+        "platform_s": round(medians["platform"], 2),
+        "plain_dagster_s": round(medians["plain"], 2),
+        "first_run_s": round(first, 2),
+        "walls": {k: [round(v, 2) for v in vs] for k, vs in walls.items()},
+    }
 
 
 def main() -> None:
@@ -74,18 +83,26 @@ def main() -> None:
     load_before = os.getloadavg()
     sizes = [measure(products, arguments.rounds) for products in arguments.products]
     smallest, largest = sizes[0], sizes[-1]
-    result = {"benchmark": "single_asset", "rounds": arguments.rounds, "sizes": sizes,
-              "platform_largest_to_smallest": round(largest["platform_s"] / smallest["platform_s"], 2),
-              "plain_largest_to_smallest": round(largest["plain_dagster_s"] / smallest["plain_dagster_s"], 2),
-              "load": {"before": load_before, "after": os.getloadavg()}}
+    result = {
+        "benchmark": "single_asset",
+        "rounds": arguments.rounds,
+        "sizes": sizes,
+        "platform_largest_to_smallest": round(largest["platform_s"] / smallest["platform_s"], 2),
+        "plain_largest_to_smallest": round(largest["plain_dagster_s"] / smallest["plain_dagster_s"], 2),
+        "load": {"before": load_before, "after": os.getloadavg()},
+    }
     if arguments.json:
         print(json.dumps(result))
     else:
         for size in sizes:
-            print(f"{size['products']:>5} products: platform {size['platform_s']} s, plain Dagster "
-                  f"{size['plain_dagster_s']} s (first run {size['first_run_s']} s)")
-        print(f"largest / smallest: platform {result['platform_largest_to_smallest']}, "
-              f"plain {result['plain_largest_to_smallest']}")
+            print(
+                f"{size['products']:>5} products: platform {size['platform_s']} s, plain Dagster "
+                f"{size['plain_dagster_s']} s (first run {size['first_run_s']} s)"
+            )
+        print(
+            f"largest / smallest: platform {result['platform_largest_to_smallest']}, "
+            f"plain {result['plain_largest_to_smallest']}"
+        )
 
 
 if __name__ == "__main__":

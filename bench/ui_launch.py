@@ -29,15 +29,24 @@ from playwright.sync_api import sync_playwright
 
 PROJECT = Path(__file__).resolve().parent.parent
 WEBSERVER = str(Path(sys.executable).parent / "dagster-webserver")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-RUNS = "{ runsOrError { ... on Runs { results { runId status assetSelection { path } assetCheckSelection { name } } } } }"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RUNS = (
+    "{ runsOrError { ... on Runs { results { runId status assetSelection { path } assetCheckSelection { name } } } } }"
+)
 LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
 
 
 def query(url: str, text: str) -> dict:
-    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": text}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/graphql", data=json.dumps({"query": text}).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)["data"]
 
@@ -72,9 +81,15 @@ def main() -> None:
         env = {**os.environ, "DAGSTER_HOME": str(home), "MESH_WAREHOUSE": str(Path(scratch) / "warehouse")}
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                                  cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
+
             def loaded() -> bool:
                 try:
                     entries = query(url, LOCATIONS)["workspaceOrError"]["locationEntries"]
@@ -88,11 +103,20 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=60)
-    result = {"benchmark": "ui_launch", "rounds": arguments.rounds, "median_s": round(statistics.median(walls), 2),
-              "walls": [round(w, 2) for w in walls], "assets_and_checks_per_run": sorted(set(selected)), "load": {"before": load_before, "after": os.getloadavg()}}
-    print(json.dumps(result) if arguments.json else
-          f"'Materialize all' of HR queued its run in {result['median_s']} s (median of {arguments.rounds}: "
-          f"{result['walls']}; assets and checks per run: {result['assets_and_checks_per_run']})")
+    result = {
+        "benchmark": "ui_launch",
+        "rounds": arguments.rounds,
+        "median_s": round(statistics.median(walls), 2),
+        "walls": [round(w, 2) for w in walls],
+        "assets_and_checks_per_run": sorted(set(selected)),
+        "load": {"before": load_before, "after": os.getloadavg()},
+    }
+    print(
+        json.dumps(result)
+        if arguments.json
+        else f"'Materialize all' of HR queued its run in {result['median_s']} s (median of {arguments.rounds}: "
+        f"{result['walls']}; assets and checks per run: {result['assets_and_checks_per_run']})"
+    )
 
 
 def measure(url: str, chromium: str, rounds: int, selected: list[tuple[int, int]]) -> list[float]:
@@ -113,8 +137,7 @@ def measure(url: str, chromium: str, rounds: int, selected: list[tuple[int, int]
             before = len(query(url, RUNS)["runsOrError"]["results"])
             started = time.perf_counter()
             button.click()
-            wait_for(lambda: len(query(url, RUNS)["runsOrError"]["results"]) > before, 120,
-                     "no run was queued")
+            wait_for(lambda: len(query(url, RUNS)["runsOrError"]["results"]) > before, 120, "no run was queued")
             walls.append(time.perf_counter() - started)
             (run,) = query(url, RUNS)["runsOrError"]["results"][:1]
             if run["status"] not in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED"):

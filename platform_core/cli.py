@@ -16,10 +16,16 @@ from platform_core.descriptors.workspace import find_workspace, read_workspace
 from platform_core.errors import PlatformError
 from platform_core.governance.report import counts, table
 from platform_core.scaffold.plan import (
-    EXAMPLE_PRODUCT, PRODUCT_TEMPLATES, Plan, ScaffoldError, apply, plan_domain, plan_product, remove_domain,
+    EXAMPLE_PRODUCT,
+    PRODUCT_TEMPLATES,
+    Plan,
+    ScaffoldError,
+    apply,
+    plan_domain,
+    plan_product,
+    remove_domain,
 )
 from platform_core.settings import Settings
-
 
 
 @click.group(invoke_without_command=True)
@@ -37,15 +43,22 @@ def _find_workspace(_context: click.Context, _parameter: click.Parameter, value:
     return value if value is not None else find_workspace()
 
 
-_workspace = click.option("-w", "--workspace", "workspace", type=click.Path(dir_okay=False, path_type=Path),
-                          callback=_find_workspace,
-                          help="The workspace listing the domains [default: workspace.yaml here or in the nearest "
-                               "folder above].")
+_workspace = click.option(
+    "-w",
+    "--workspace",
+    "workspace",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_find_workspace,
+    help="The workspace listing the domains [default: workspace.yaml here or in the nearest folder above].",
+)
 _json = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-_project = click.option("--project", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                        callback=lambda _c, _p, value: value if value is not None else find_workspace().parent,
-                        help="The project folder (holding workspace.yaml and domains/) [default: here or the nearest "
-                             "folder above with a workspace.yaml].")
+_project = click.option(
+    "--project",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    callback=lambda _c, _p, value: value if value is not None else find_workspace().parent,
+    help="The project folder (holding workspace.yaml and domains/) [default: here or the nearest "
+    "folder above with a workspace.yaml].",
+)
 
 
 @main.command()
@@ -65,8 +78,10 @@ def check(workspace: Path, as_json: bool) -> None:
     loaded = []
     for location in locations:
         if location.domain is None and location.module != "platform_core.definitions":  # the platform's own
-            report["notes"].append(f"location {location.name!r} ({location.module or 'not a python_module'}) is "
-                                   "not a domain (domains.<name>.definitions), so its descriptors are not checked")
+            report["notes"].append(
+                f"location {location.name!r} ({location.module or 'not a python_module'}) is "
+                "not a domain (domains.<name>.definitions), so its descriptors are not checked"
+            )
     mesh = load_mesh(MeshIndex.of_workspace(workspace))
     failed, loaded_by_name = dict(mesh.failed), {domain.name: domain for domain in mesh.domains}
     for location in locations:
@@ -81,13 +96,22 @@ def check(workspace: Path, as_json: bool) -> None:
         if refused := dagster_problem(domain):
             entry["problems"] = [f"does not load in Dagster: {refused}"]
             continue
-        entry.update(loaded=True, products=len(domain.products), ports=sum(len(p.output_ports) for p in domain.products))
+        entry.update(
+            loaded=True, products=len(domain.products), ports=sum(len(p.output_ports) for p in domain.products)
+        )
         loaded.append(domain)
         report["violations"] += [v.as_dict() for v in govern(domain, governance_context(domain, settings))]
     for loop in loop_problems(Mesh(tuple(loaded), ())):
-        report["violations"].append({"severity": "error", "policy": "no_step_loops", "file": workspace.name, "field": "",
-                                     "message": f"steps of the mesh depend on each other in a loop: {loop}",
-                                     "hint": "one of the steps must not read the port it feeds"})
+        report["violations"].append(
+            {
+                "severity": "error",
+                "policy": "no_step_loops",
+                "file": workspace.name,
+                "field": "",
+                "message": f"steps of the mesh depend on each other in a loop: {loop}",
+                "hint": "one of the steps must not read the port it feeds",
+            }
+        )
     errors, warnings = counts(report["violations"])
     failed = [d for d in report["domains"] if not d["loaded"]]
     report.update(errors=errors + sum(len(d["problems"]) for d in failed), warnings=warnings)
@@ -104,13 +128,14 @@ def _check_text(report: dict) -> str:
         else:
             lines += [f"domain {entry['domain']!r} cannot be loaded:", *(f"  {p}" for p in entry["problems"])]
     if report["violations"]:
-        lines += ["", table(report["violations"], ["severity", "policy", "file", "field", "message"],
-                            {"message": 140})]
+        lines += ["", table(report["violations"], ["severity", "policy", "file", "field", "message"], {"message": 140})]
     domains, failed = len(report["domains"]), sum(not d["loaded"] for d in report["domains"])
     if report["errors"]:
         lines.append(f"{report['errors']} problem(s) found; {failed} of {domains} domain(s) did not load")
     else:
-        lines.append(f"all {domains} domain(s) valid" + (f"; {report['warnings']} warning(s)" if report["warnings"] else ""))
+        lines.append(
+            f"all {domains} domain(s) valid" + (f"; {report['warnings']} warning(s)" if report["warnings"] else "")
+        )
     return "\n".join(lines)
 
 
@@ -139,8 +164,11 @@ def policies(domain_name: str | None, workspace: Path, as_json: bool) -> None:
         click.echo(f"no domain {domain_name!r} in {workspace}", err=True)
         sys.exit(1)
     shown = [{**row, "params": ", ".join(f"{k}={v}" for k, v in row["params"].items())} for row in rows]
-    click.echo(json.dumps(rows, indent=2) if as_json else
-               table(shown, ["domain", "name", "severity", "params", "source", "description"], {"description": 90}))
+    click.echo(
+        json.dumps(rows, indent=2)
+        if as_json
+        else table(shown, ["domain", "name", "severity", "params", "source", "description"], {"description": 90})
+    )
 
 
 @main.command()
@@ -161,23 +189,44 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
         click.echo(str(error), err=True)
     for domain in mesh.domains:
         for product in domain.products:
-            if address and not (address == product.product_address or address.startswith(product.product_address + ".")):
+            if address and not (
+                address == product.product_address or address.startswith(product.product_address + ".")
+            ):
                 continue
             contract = published(product.product_address)
             if contract is None:
-                rows.append({"product": product.product_address, "port": None, "breaks": "-",
-                             "change": "never published: nothing to compare with", "field": ""})
+                rows.append(
+                    {
+                        "product": product.product_address,
+                        "port": None,
+                        "breaks": "-",
+                        "change": "never published: nothing to compare with",
+                        "field": "",
+                    }
+                )
                 continue
             for change in changes(contract, product):
                 if address and address.count(".") == 2 and change.port != address.rsplit(".", 1)[1]:
                     continue
-                rows.append({"product": product.product_address, "port": change.port, "breaks": change.breaks,
-                             "change": change.what, "field": change.field})
+                rows.append(
+                    {
+                        "product": product.product_address,
+                        "port": change.port,
+                        "breaks": change.breaks,
+                        "change": change.what,
+                        "field": change.field,
+                    }
+                )
     if address and not rows:
         click.echo(f"{address}: no such product or port in {workspace}", err=True)
         sys.exit(1)
-    click.echo(json.dumps(rows, indent=2) if as_json else
-               table(rows, ["product", "breaks", "change", "field"]) if rows else "no product to compare")
+    click.echo(
+        json.dumps(rows, indent=2)
+        if as_json
+        else table(rows, ["product", "breaks", "change", "field"])
+        if rows
+        else "no product to compare"
+    )
 
 
 @main.command()
@@ -225,17 +274,24 @@ def _instance():  # noqa: ANN202 - a DagsterInstance or None
 @click.option("--tag", help="Only products with this tag.")
 @_workspace
 @_json
-def catalog(text: str | None, domain: str | None, owner: str | None, tag: str | None, workspace: Path,
-            as_json: bool) -> None:
+def catalog(
+    text: str | None, domain: str | None, owner: str | None, tag: str | None, workspace: Path, as_json: bool
+) -> None:
     """Search products and ports by name, title, description, tags and column names.
 
     Without TEXT, list every product. Exit status 1 when nothing matches."""
     from platform_core.catalog.discovery import search
 
     rows = search(_mesh(workspace), text, domain, owner, tag)
-    click.echo(json.dumps(rows, indent=2) if as_json else
-               table(rows, ["kind", "address", "what", "owner", "classification", "description"],
-                     {"description": 70, "what": 30}) if rows else "nothing matches")
+    click.echo(
+        json.dumps(rows, indent=2)
+        if as_json
+        else table(
+            rows, ["kind", "address", "what", "owner", "classification", "description"], {"description": 70, "what": 30}
+        )
+        if rows
+        else "nothing matches"
+    )
     if not rows:
         sys.exit(1)
 
@@ -247,7 +303,8 @@ def catalog(text: str | None, domain: str | None, owner: str | None, tag: str | 
 def show(address: str, workspace: Path, as_json: bool) -> None:
     """Everything about a product (hr.overtime) or a port (hr.overtime.payroll_compensation): owner,
     consumers, SLA, columns, rules, lineage and, from the instance in DAGSTER_HOME, its health."""
-    from platform_core.catalog.discovery import UnknownAddress, show as describe, show_text
+    from platform_core.catalog.discovery import UnknownAddress, show_text
+    from platform_core.catalog.discovery import show as describe
 
     try:
         shown = describe(_mesh(workspace), address, _instance())
@@ -272,15 +329,31 @@ def status(domain: str | None, workspace: Path, as_json: bool) -> None:
 
     instance = _instance()
     if instance is None:
-        click.echo("DAGSTER_HOME is not set: it names the Dagster instance whose runs are read "
-                   "(scripts/platform.sh uses dagster_home/)", err=True)
+        click.echo(
+            "DAGSTER_HOME is not set: it names the Dagster instance whose runs are read "
+            "(scripts/platform.sh uses dagster_home/)",
+            err=True,
+        )
         sys.exit(2)
     found = health_of(_mesh(workspace), instance, domain)
-    rows = [{"product": h.address, "state": h.state, "freshness": h.freshness,
-             "last published": h.last_materialized.strftime("%Y-%m-%d %H:%M UTC") if h.last_materialized else "never",
-             "failed checks": h.checks_failed, "reason": "; ".join(h.reasons)} for h in found]
-    click.echo(json.dumps([asdict(h) for h in found], indent=2, default=str) if as_json else
-               table(rows, list(rows[0]) if rows else ["product"], {"reason": 100}) if rows else "no product")
+    rows = [
+        {
+            "product": h.address,
+            "state": h.state,
+            "freshness": h.freshness,
+            "last published": h.last_materialized.strftime("%Y-%m-%d %H:%M UTC") if h.last_materialized else "never",
+            "failed checks": h.checks_failed,
+            "reason": "; ".join(h.reasons),
+        }
+        for h in found
+    ]
+    click.echo(
+        json.dumps([asdict(h) for h in found], indent=2, default=str)
+        if as_json
+        else table(rows, list(rows[0]) if rows else ["product"], {"reason": 100})
+        if rows
+        else "no product"
+    )
     if any(not h.healthy for h in found):
         sys.exit(1)
 
@@ -288,13 +361,19 @@ def status(domain: str | None, workspace: Path, as_json: bool) -> None:
 @main.command()
 @click.argument("address")
 @click.option("--upstream", "direction", flag_value="upstream", help="What the product reads, and so on up.")
-@click.option("--downstream", "direction", flag_value="downstream", default=True,
-              help="Who reads the product, and so on down [default].")
+@click.option(
+    "--downstream",
+    "direction",
+    flag_value="downstream",
+    default=True,
+    help="Who reads the product, and so on down [default].",
+)
 @_workspace
 @_json
 def lineage(address: str, direction: str, workspace: Path, as_json: bool) -> None:
     """The product-level dependency tree of a product (or a port's product)."""
-    from platform_core.catalog.discovery import UnknownAddress, find, lineage as tree_of, lineage_text
+    from platform_core.catalog.discovery import UnknownAddress, find, lineage_text
+    from platform_core.catalog.discovery import lineage as tree_of
 
     mesh = _mesh(workspace)
     try:
@@ -339,8 +418,12 @@ def contract_export(address: str, format_: str, out: Path | None, workspace: Pat
 
 @contract.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--into", "domain_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The domain folder to add the product to (domains/<domain>) [default: the contract's domain].")
+@click.option(
+    "--into",
+    "domain_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The domain folder to add the product to (domains/<domain>) [default: the contract's domain].",
+)
 @_project
 def contract_import(file: Path, domain_dir: Path | None, project: Path) -> None:
     """An ODCS contract becomes a product descriptor skeleton: columns, types, rules, owner, SLA."""
@@ -354,8 +437,11 @@ def contract_import(file: Path, domain_dir: Path | None, project: Path) -> None:
         skeleton = import_contract(document, domain=domain_dir.resolve().name if domain_dir else None)
         domain = (domain_dir or project / "domains" / skeleton.domain).resolve()
         if not (domain / "domain.yaml").is_file():
-            raise PlatformError([], f"there is no domain {domain.name!r} ({domain}); create it first with "
-                                    f"mesh new domain {domain.name} --empty, or pass --into domains/<domain>")
+            raise PlatformError(
+                [],
+                f"there is no domain {domain.name!r} ({domain}); create it first with "
+                f"mesh new domain {domain.name} --empty, or pass --into domains/<domain>",
+            )
         written = write_skeleton(skeleton, domain / "products" / skeleton.name)
         load_domain(domain)
     except (PlatformError, FileExistsError) as error:
@@ -372,8 +458,11 @@ def docs() -> None:
 
 
 @docs.command("build")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="The site's folder [default: MESH_SITE, else warehouse/site].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The site's folder [default: MESH_SITE, else warehouse/site].",
+)
 @_workspace
 def docs_build(out: Path | None, workspace: Path) -> None:
     """Write the static site: a searchable index, a page per domain and per product, with the
@@ -405,8 +494,13 @@ def new() -> None:
 
 
 _dry_run = click.option("--dry-run", is_flag=True, help="List what would be written, and write nothing.")
-_template = click.option("--template", type=click.Choice(PRODUCT_TEMPLATES), default="simple", show_default=True,
-                         help="simple: one published table; dimensional: two dimensions, a fact and a business view.")
+_template = click.option(
+    "--template",
+    type=click.Choice(PRODUCT_TEMPLATES),
+    default="simple",
+    show_default=True,
+    help="simple: one published table; dimensional: two dimensions, a fact and a business view.",
+)
 
 
 @new.command("domain")
@@ -414,21 +508,37 @@ _template = click.option("--template", type=click.Choice(PRODUCT_TEMPLATES), def
 @click.option("--owner", required=True, help="Owning team, as team:<slug> (for example team:zeta-ops).")
 @click.option("--contact", required=True, help="Contact e-mail of the owning team (consumers write to it).")
 @click.option("--description", help="One sentence on what the domain covers.")
-@click.option("--product", "product", default=EXAMPLE_PRODUCT, show_default=True,
-              help="Name of the first product, generated from the template with sample data.")
+@click.option(
+    "--product",
+    "product",
+    default=EXAMPLE_PRODUCT,
+    show_default=True,
+    help="Name of the first product, generated from the template with sample data.",
+)
 @click.option("--empty", is_flag=True, help="No first product: the domain starts empty (mesh new product adds one).")
 @_template
 @_dry_run
 @_project
-def new_domain(name: str, owner: str, contact: str, description: str | None, product: str, empty: bool,
-               template: str, dry_run: bool, project: Path) -> None:
+def new_domain(
+    name: str,
+    owner: str,
+    contact: str,
+    description: str | None,
+    product: str,
+    empty: bool,
+    template: str,
+    dry_run: bool,
+    project: Path,
+) -> None:
     """Create domains/NAME with a first product and register it in workspace.yaml.
 
     A running platform shows the new code location within a minute; mesh remove domain NAME
     undoes it."""
-    _run(lambda: plan_domain(project.resolve(), name, owner, contact, description, template,
-                             None if empty else product), dry_run,
-         f"domain {name} is ready: see domains/{name}/README.md for the next steps.")
+    _run(
+        lambda: plan_domain(project.resolve(), name, owner, contact, description, template, None if empty else product),
+        dry_run,
+        f"domain {name} is ready: see domains/{name}/README.md for the next steps.",
+    )
 
 
 @main.group()
@@ -461,8 +571,11 @@ def remove_domain_command(name: str, yes: bool, project: Path) -> None:
 @_project
 def new_product(domain: str, name: str, template: str, dry_run: bool, project: Path) -> None:
     """Add product NAME to an existing DOMAIN."""
-    _run(lambda: plan_product(project.resolve(), domain, name, template), dry_run,
-         f"product {domain}.{name} is ready: edit domains/{domain}/products/{name}/product.yaml, then run mesh check.")
+    _run(
+        lambda: plan_product(project.resolve(), domain, name, template),
+        dry_run,
+        f"product {domain}.{name} is ready: edit domains/{domain}/products/{name}/product.yaml, then run mesh check.",
+    )
 
 
 def _run(make_plan, dry_run: bool, done: str) -> None:

@@ -70,16 +70,23 @@ class Settings:
         data = environ.get(LAKE_DATA_VARIABLE) or default.data_path
         if "://" not in data:
             data = f"{Path(data).expanduser().resolve()}/"
-        lake = LakeConfig(catalog=catalog, data_path=data, store=object_store(environ) if data.startswith("s3://") else None)
+        lake = LakeConfig(
+            catalog=catalog, data_path=data, store=object_store(environ) if data.startswith("s3://") else None
+        )
         try:
             retention = parse_duration(environ.get(LAKE_RETENTION_VARIABLE) or "30d")
         except ValueError as error:
             raise ValueError(f"{LAKE_RETENTION_VARIABLE}: {error}") from None
         key_file = environ.get(MASKING_KEY_FILE_VARIABLE) or str(default_key_file(environ))
         site = environ.get(SITE_VARIABLE)
-        return cls(warehouse_root=root, workspace=workspace, lake=None if lake == default else lake,
-                   lake_retention=retention, masking_key_file=Path(key_file).expanduser().resolve(),
-                   site=Path(site).expanduser().resolve() if site else None)
+        return cls(
+            warehouse_root=root,
+            workspace=workspace,
+            lake=None if lake == default else lake,
+            lake_retention=retention,
+            masking_key_file=Path(key_file).expanduser().resolve(),
+            site=Path(site).expanduser().resolve() if site else None,
+        )
 
 
 def object_store(environ: Mapping[str, str]) -> ObjectStore | None:
@@ -87,9 +94,12 @@ def object_store(environ: Mapping[str, str]) -> ObjectStore | None:
     key_id, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
     if not key_id or not secret:
         return None
-    return ObjectStore(key_id=key_id, secret=secret,
-                       region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-                       endpoint=environ.get(S3_ENDPOINT_VARIABLE) or None)
+    return ObjectStore(
+        key_id=key_id,
+        secret=secret,
+        region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        endpoint=environ.get(S3_ENDPOINT_VARIABLE) or None,
+    )
 
 
 def default_key_file(environ: Mapping[str, str]) -> Path:

@@ -41,7 +41,10 @@ def instance(tmp_path: Path):
 def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, selection: str = "*") -> dg.ExecuteInJobResult:
     """Materialize a selection of a code location's assets in-process, as the UI would."""
     return dg.materialize(
-        list(defs.assets or []), instance=instance, resources=defs.resources, selection=selection,
+        list(defs.assets or []),
+        instance=instance,
+        resources=defs.resources,
+        selection=selection,
         raise_on_error=False,
     )
 
@@ -66,8 +69,9 @@ class MeshRun:
 def mesh_run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("mesh")
     (root / "masking.key").write_text("a-test-key-that-is-not-secret")  # the session outlives the test's variable
-    settings = Settings(warehouse_root=root / "warehouse", workspace=PROJECT / "workspace.yaml",
-                        masking_key_file=root / "masking.key")
+    settings = Settings(
+        warehouse_root=root / "warehouse", workspace=PROJECT / "workspace.yaml", masking_key_file=root / "masking.key"
+    )
     order = domain_order(load_mesh(settings.workspace))
     (root / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as test_instance:

@@ -33,66 +33,118 @@ SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders, sum(amount) AS reven
 FROM orders WHERE status = 'paid' GROUP BY 1
 """
 
-TRANSFORMS_PY = '''
+TRANSFORMS_PY = """
 import pandas as pd
 
 
 def customers(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     orders = inputs["orders"]
     return orders.groupby("customer", as_index=False).agg(order_count=("order_id", "count"))
-'''
+"""
 
 
 def domain_yaml(name: str = "shop") -> dict[str, Any]:
-    return {"name": name, "title": "Shop", "description": "Orders of the web shop.",
-            "owner": {"team": "shop-data", "name": "Shop Data", "contact": "shop@example.com"}}
+    return {
+        "name": name,
+        "title": "Shop",
+        "description": "Orders of the web shop.",
+        "owner": {"team": "shop-data", "name": "Shop Data", "contact": "shop@example.com"},
+    }
 
 
 def product_yaml() -> dict[str, Any]:
-    return copy.deepcopy({
-        "name": "sales", "domain": "shop", "title": "Sales", "description": "Orders of the web shop, and the revenue they bring each day.",
-        "owner": {"team": "shop-data", "contact": "shop@example.com"},
-        "version": "1.0.0", "status": "active",
-        "consumers": [{"name": "finance", "purpose": "revenue reporting"},
-                      {"name": "ledger_vat", "product": "ledger.vat", "purpose": "VAT due on the paid revenue"}],
-        "tags": ["demo"],
-        "inputs": [{"name": "orders_file", "kind": "file", "path": "data/orders.csv", "format": "csv"}],
-        "layers": {
-            "bronze": [{"name": "raw_orders", "description": "Orders as ingested.", "sql": "sql/raw_orders.sql",
+    return copy.deepcopy(
+        {
+            "name": "sales",
+            "domain": "shop",
+            "title": "Sales",
+            "description": "Orders of the web shop, and the revenue they bring each day.",
+            "owner": {"team": "shop-data", "contact": "shop@example.com"},
+            "version": "1.0.0",
+            "status": "active",
+            "consumers": [
+                {"name": "finance", "purpose": "revenue reporting"},
+                {"name": "ledger_vat", "product": "ledger.vat", "purpose": "VAT due on the paid revenue"},
+            ],
+            "tags": ["demo"],
+            "inputs": [{"name": "orders_file", "kind": "file", "path": "data/orders.csv", "format": "csv"}],
+            "layers": {
+                "bronze": [
+                    {
+                        "name": "raw_orders",
+                        "description": "Orders as ingested.",
+                        "sql": "sql/raw_orders.sql",
                         "depends_on": ["orders_file"],
-                        "columns": [{"name": n, "type": t, "description": n} for n, t in
-                                    [(c, "string") for c in ("order_id", "customer", "amount", "status", "ordered_at")]
-                                    + [("source_file", "string"), ("source_row", "integer"), ("ingested_at", "timestamp")]]}],
-            "silver": [{"name": "orders", "description": "Typed orders.", "sql": "sql/orders.sql",
+                        "columns": [
+                            {"name": n, "type": t, "description": n}
+                            for n, t in [
+                                (c, "string") for c in ("order_id", "customer", "amount", "status", "ordered_at")
+                            ]
+                            + [("source_file", "string"), ("source_row", "integer"), ("ingested_at", "timestamp")]
+                        ],
+                    }
+                ],
+                "silver": [
+                    {
+                        "name": "orders",
+                        "description": "Typed orders.",
+                        "sql": "sql/orders.sql",
                         "depends_on": ["raw_orders"],
                         "columns": [
-                            {"name": "order_id", "type": "integer", "description": "Order id.", "nullable": False, "unique": True},
+                            {
+                                "name": "order_id",
+                                "type": "integer",
+                                "description": "Order id.",
+                                "nullable": False,
+                                "unique": True,
+                            },
                             {"name": "customer", "type": "string", "description": "Customer."},
                             {"name": "amount", "type": "decimal(10,2)", "description": "Amount."},
                             {"name": "status", "type": "string", "description": "Status."},
-                            {"name": "ordered_at", "type": "timestamp", "description": "When."}],
-                        "quality": [{"type": "accepted_values", "column": "status", "values": ["paid", "refunded"]}]}],
-        },
-        "output_ports": [
-            {"name": "customers", "kind": "table", "description": "Orders per customer.",
-             "python": "transforms.py:customers", "depends_on": ["orders"], "classification": "confidential",
-             "columns": [{"name": "customer", "type": "string", "description": "Customer name.", "unique": True},
-                         {"name": "order_count", "type": "integer", "description": "Orders placed."}],
-             "quality": [{"type": "row_count", "min": 1}]},
-            {"name": "daily_sales", "kind": "view", "description": "Paid revenue per day.", "classification": "internal",
-             "sql": "sql/daily_sales.sql", "depends_on": ["orders"],
-             "columns": [{"name": "day", "type": "date", "description": "Day of the orders.", "unique": True},
-                         {"name": "orders", "type": "integer", "description": "Paid orders."},
-                         {"name": "revenue", "type": "decimal", "description": "Paid revenue."}],
-             "quality": [{"type": "range", "column": "revenue", "min": 0}]},
-        ],
-        "sla": {"freshness": {"fail_after": "26h", "warn_after": "25h"}},
-        "schedule": {"cron": "0 6 * * *", "timezone": "Europe/Paris"},
-    })
+                            {"name": "ordered_at", "type": "timestamp", "description": "When."},
+                        ],
+                        "quality": [{"type": "accepted_values", "column": "status", "values": ["paid", "refunded"]}],
+                    }
+                ],
+            },
+            "output_ports": [
+                {
+                    "name": "customers",
+                    "kind": "table",
+                    "description": "Orders per customer.",
+                    "python": "transforms.py:customers",
+                    "depends_on": ["orders"],
+                    "classification": "confidential",
+                    "columns": [
+                        {"name": "customer", "type": "string", "description": "Customer name.", "unique": True},
+                        {"name": "order_count", "type": "integer", "description": "Orders placed."},
+                    ],
+                    "quality": [{"type": "row_count", "min": 1}],
+                },
+                {
+                    "name": "daily_sales",
+                    "kind": "view",
+                    "description": "Paid revenue per day.",
+                    "classification": "internal",
+                    "sql": "sql/daily_sales.sql",
+                    "depends_on": ["orders"],
+                    "columns": [
+                        {"name": "day", "type": "date", "description": "Day of the orders.", "unique": True},
+                        {"name": "orders", "type": "integer", "description": "Paid orders."},
+                        {"name": "revenue", "type": "decimal", "description": "Paid revenue."},
+                    ],
+                    "quality": [{"type": "range", "column": "revenue", "min": 0}],
+                },
+            ],
+            "sla": {"freshness": {"fail_after": "26h", "warn_after": "25h"}},
+            "schedule": {"cron": "0 6 * * *", "timezone": "Europe/Paris"},
+        }
+    )
 
 
-def write_domain(root: Path, product: dict[str, Any] | None = None, files: dict[str, str] | None = None,
-                 name: str = "shop") -> Path:
+def write_domain(
+    root: Path, product: dict[str, Any] | None = None, files: dict[str, str] | None = None, name: str = "shop"
+) -> Path:
     """Write domain `name` (default `shop`) with product `sales` under root/domains; return the domain folder."""
     domain_dir = root / "domains" / name
     product_dir = domain_dir / "products" / "sales"
@@ -124,21 +176,41 @@ FROM daily_sales
 def consumer_product_yaml(address: str = "shop.sales.daily_sales") -> dict[str, Any]:
     """Product `vat` of domain `ledger`, reading another domain's port by address."""
     return {
-        "name": "vat", "domain": "ledger", "title": "VAT", "description": "The VAT due on the paid revenue of the web shop, per day.",
-        "owner": {"team": "ledger-data", "contact": "ledger@example.com"}, "version": "0.1.0", "status": "draft",
-        "inputs": [{"name": "daily_sales", "kind": "port", "address": address, "purpose": "VAT due on the paid revenue"}],
+        "name": "vat",
+        "domain": "ledger",
+        "title": "VAT",
+        "description": "The VAT due on the paid revenue of the web shop, per day.",
+        "owner": {"team": "ledger-data", "contact": "ledger@example.com"},
+        "version": "0.1.0",
+        "status": "draft",
+        "inputs": [
+            {"name": "daily_sales", "kind": "port", "address": address, "purpose": "VAT due on the paid revenue"}
+        ],
         "sla": {"freshness": {"fail_after": "30h"}},
         "schedule": {"cron": "0 7 * * *", "timezone": "Europe/Paris"},
-        "output_ports": [{
-            "name": "vat_by_day", "kind": "table", "description": "VAT due on each day's revenue.", "sql": "sql/vat_by_day.sql",
-            "classification": "confidential",
-            "depends_on": ["daily_sales"],
-            "columns": [{"name": "day", "type": "date", "description": "Day of the orders.", "unique": True},
-                        {"name": "revenue", "type": "decimal", "description": "Paid revenue.",
-                         "source": ["daily_sales.revenue"]},
-                        {"name": "vat", "type": "decimal(12,2)", "description": "VAT at 20%."}],
-            "quality": [{"type": "expression", "name": "vat_is_a_fifth", "expression": "vat = round(revenue * 0.2, 2)"}],
-        }],
+        "output_ports": [
+            {
+                "name": "vat_by_day",
+                "kind": "table",
+                "description": "VAT due on each day's revenue.",
+                "sql": "sql/vat_by_day.sql",
+                "classification": "confidential",
+                "depends_on": ["daily_sales"],
+                "columns": [
+                    {"name": "day", "type": "date", "description": "Day of the orders.", "unique": True},
+                    {
+                        "name": "revenue",
+                        "type": "decimal",
+                        "description": "Paid revenue.",
+                        "source": ["daily_sales.revenue"],
+                    },
+                    {"name": "vat", "type": "decimal(12,2)", "description": "VAT at 20%."},
+                ],
+                "quality": [
+                    {"type": "expression", "name": "vat_is_a_fifth", "expression": "vat = round(revenue * 0.2, 2)"}
+                ],
+            }
+        ],
     }
 
 
@@ -163,18 +235,26 @@ def copy_of_the_mesh(tmp_path: Path) -> Path:
     project = Path(__file__).resolve().parent.parent
     root = tmp_path / "project"
     for domain in ("hr", "sales", "finance"):
-        shutil.copytree(project / "domains" / domain, root / "domains" / domain,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            project / "domains" / domain, root / "domains" / domain, ignore=shutil.ignore_patterns("__pycache__")
+        )
     return root / "domains"
 
 
-def run_steps(warehouse: Warehouse, product: Any, build: set[str] | None = None,  # noqa: ANN401 - a Product
-              input_snapshot: int | None = None, **options: Any) -> ProductOutcome:  # noqa: ANN401
+def run_steps(
+    warehouse: Warehouse, product: Any, build: set[str] | None = None, input_snapshot: int | None = None, **options: Any
+) -> ProductOutcome:
     """Run a product's steps (all by default) without Dagster, in its domain's database with the
     lake attached, reading inputs at the lake's current snapshot unless told another."""
     warehouse.database(product.domain).parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse.database(product.domain))) as con:
         warehouse.lake.attach(con)
         snapshot = warehouse.lake.current_snapshot(con) if input_snapshot is None else input_snapshot
-        return run_product(con, warehouse.lake, product, build=build or {s.name for _, s in product.steps},
-                           input_snapshot=snapshot, **options)
+        return run_product(
+            con,
+            warehouse.lake,
+            product,
+            build=build or {s.name for _, s in product.steps},
+            input_snapshot=snapshot,
+            **options,
+        )

@@ -20,8 +20,10 @@ from platform_core.storage.lake import Lake, LakeConfig
 from platform_core.storage.warehouse import Warehouse
 
 # Both ports of shop.sales count the same orders, so one whole version always agrees with itself.
-BOTH_PORTS = ("SELECT (SELECT sum(order_count) FROM lake.shop.sales__customers), "
-              "(SELECT sum(orders) FROM lake.shop.sales__daily_sales)")
+BOTH_PORTS = (
+    "SELECT (SELECT sum(order_count) FROM lake.shop.sales__customers), "
+    "(SELECT sum(orders) FROM lake.shop.sales__daily_sales)"
+)
 
 
 def read(root: Path, stop: Path) -> dict:
@@ -34,8 +36,10 @@ def read(root: Path, stop: Path) -> dict:
             customers, daily = con.execute(BOTH_PORTS).fetchone()
             # and through the platform's reader, both ports pinned at one snapshot
             at = warehouse.snapshot()
-            pinned = [int(warehouse.read(f"shop.sales.{port}", at=at).aggregate(f"sum({column})").fetchone()[0])
-                      for port, column in (("customers", "order_count"), ("daily_sales", "orders"))]
+            pinned = [
+                int(warehouse.read(f"shop.sales.{port}", at=at).aggregate(f"sum({column})").fetchone()[0])
+                for port, column in (("customers", "order_count"), ("daily_sales", "orders"))
+            ]
             if customers != daily or pinned[0] != pinned[1]:
                 errors.append(f"mixed versions: {customers} != {daily} or {pinned}")
             seen.add(int(customers))
@@ -58,8 +62,15 @@ def publish_rounds(lake: Lake, domain: str, count: int, start: float) -> dict:
     with lake.connect(read_only=False) as con:
         for i in range(count):
             con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS SELECT range AS n, {i} AS round FROM range(1000)")
-            publication = lake.publish(con, f"{domain}.load", {"numbers": "SELECT * FROM batch"}, version="1.0.0",
-                                       contract="sha256:test", contract_document="{}", run_id=f"{domain}-{i}")
+            publication = lake.publish(
+                con,
+                f"{domain}.load",
+                {"numbers": "SELECT * FROM batch"},
+                version="1.0.0",
+                contract="sha256:test",
+                contract_document="{}",
+                run_id=f"{domain}-{i}",
+            )
             snapshots.append(publication.snapshot_id)
     return {"snapshots": snapshots}
 
@@ -75,8 +86,9 @@ def materialize(domain_dir: Path, root: Path, count: int, start: float) -> dict:
     successes = 0
     with dg.instance_for_test() as instance:
         for _ in range(count):
-            result = dg.materialize(list(defs.assets or []), instance=instance, resources=defs.resources,
-                                    raise_on_error=False)
+            result = dg.materialize(
+                list(defs.assets or []), instance=instance, resources=defs.resources, raise_on_error=False
+            )
             successes += result.success
     return {"successes": successes}
 
@@ -86,8 +98,15 @@ def publish_big(root: Path) -> dict:
     lake = Lake(LakeConfig.local(root))
     with lake.connect(read_only=False) as con:
         big = "SELECT 'c' || range AS customer, 1::BIGINT AS order_count FROM range(300000000)"
-        lake.publish(con, "shop.sales", {"customers": big, "daily_sales": big}, version="9.9.9",
-                     contract="sha256:test", contract_document="{}", run_id="killed")
+        lake.publish(
+            con,
+            "shop.sales",
+            {"customers": big, "daily_sales": big},
+            version="9.9.9",
+            contract="sha256:test",
+            contract_document="{}",
+            run_id="killed",
+        )
     return {"finished": True}
 
 

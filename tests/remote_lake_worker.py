@@ -31,8 +31,9 @@ def read(domains: list[str], stop: Path) -> dict:
     while not stop.exists():
         for domain in domains:
             try:
-                rows, rounds = warehouse.read(f"{domain}.load.numbers").aggregate("count(*), count(DISTINCT round)"
-                                                                                 ).fetchone()
+                rows, rounds = (
+                    warehouse.read(f"{domain}.load.numbers").aggregate("count(*), count(DISTINCT round)").fetchone()
+                )
                 if (rows, rounds) != (1000, 1):
                     errors.append(f"{domain}: a mixed or partial version: {rows} rows of {rounds} rounds")
                 seen[domain].add(warehouse.current(f"{domain}.load.numbers").snapshot_id)
@@ -47,8 +48,9 @@ def read(domains: list[str], stop: Path) -> dict:
 
 def main(argv: list[str]) -> None:
     mode, *args = argv
-    out = (publish(args[0], int(args[1]), float(args[2])) if mode == "publish"
-           else read(args[0].split(","), Path(args[1])))
+    out = (
+        publish(args[0], int(args[1]), float(args[2])) if mode == "publish" else read(args[0].split(","), Path(args[1]))
+    )
     print(json.dumps(out))
 
 

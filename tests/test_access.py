@@ -19,9 +19,11 @@ from tests.factories import consumer_product_yaml, product_yaml, run_steps, writ
 
 KEY = "a-test-key-that-is-not-secret"  # conftest sets it for every test
 LEDGER = "domains/ledger/products/vat/product.yaml"
-REFUSED = (f"{LEDGER}: inputs[0].address: [access] ledger.vat reads shop.sales.daily_sales, a restricted port, "
-           "without a grant (fix: ask team shop-data (shop@example.com) to add {consumer: ledger.vat, purpose: ...} "
-           "to the grants of shop.sales.daily_sales)")
+REFUSED = (
+    f"{LEDGER}: inputs[0].address: [access] ledger.vat reads shop.sales.daily_sales, a restricted port, "
+    "without a grant (fix: ask team shop-data (shop@example.com) to add {consumer: ledger.vat, purpose: ...} "
+    "to the grants of shop.sales.daily_sales)"
+)
 
 
 def _restricted(grants: list[dict] | None = None) -> dict:
@@ -40,7 +42,7 @@ def test_a_consumer_without_a_grant_is_refused_when_its_location_loads(tmp_path:
     assert build_domain(tmp_path / "domains" / "ledger", settings).assets  # granted: it loads
 
 
-def _publish(tmp_path: Path, product) -> Warehouse:  # noqa: ANN001
+def _publish(tmp_path: Path, product) -> Warehouse:
     warehouse = Warehouse(tmp_path / "warehouse")
     outcome = run_steps(warehouse, product, masking_key=KEY)
     assert not outcome.failed and outcome.publication is not None
@@ -50,12 +52,18 @@ def _publish(tmp_path: Path, product) -> Warehouse:  # noqa: ANN001
 # Each way a consumer's SQL might reach the restricted port without its input: each is refused
 # when the descriptor loads, before anything runs.
 AROUND = {
-    "by address": ("sql", "SELECT day, revenue, revenue AS vat FROM lake.shop.sales__daily_sales",
-                   "reads lake.shop.sales__daily_sales by schema"),
+    "by address": (
+        "sql",
+        "SELECT day, revenue, revenue AS vat FROM lake.shop.sales__daily_sales",
+        "reads lake.shop.sales__daily_sales by schema",
+    ),
     "by table function": ("sql", "SELECT * FROM read_parquet('{file}')", "calls read_parquet"),
     "by file path": ("sql", "SELECT * FROM '{file}'", "as a table: tables and CTEs are named like identifiers"),
-    "through a rule": ("rule", "(SELECT count(*) FROM lake.shop.sales__daily_sales) > 0",
-                       "reads a table (a subquery); an expression may use only the columns of the row it checks"),
+    "through a rule": (
+        "rule",
+        "(SELECT count(*) FROM lake.shop.sales__daily_sales) > 0",
+        "reads a table (a subquery); an expression may use only the columns of the row it checks",
+    ),
 }
 
 
@@ -76,18 +84,21 @@ def test_a_restricted_port_cannot_be_read_around_the_grant(tmp_path: Path, way: 
         ledger["output_ports"][0]["quality"] = [{"type": "expression", "name": "peek", "expression": text}]
         write_consumer_domain(tmp_path, ledger)
         (domain_dir / "products" / "vat" / "sql" / "vat_by_day.sql").write_text(
-            "SELECT DATE '2026-01-02' AS day, 1.0 AS revenue, 0.2 AS vat")
+            "SELECT DATE '2026-01-02' AS day, 1.0 AS revenue, 0.2 AS vat"
+        )
     with pytest.raises(PlatformError) as raised:
         load_domain(domain_dir)
     assert message in str(raised.value), str(raised.value)
 
 
-def test_a_relationships_rule_reads_another_domains_port_under_the_same_grant(tmp_path: Path,
-                                                                             settings: Settings) -> None:
+def test_a_relationships_rule_reads_another_domains_port_under_the_same_grant(
+    tmp_path: Path, settings: Settings
+) -> None:
     """A rule's parent is an input like any other: declared, and granted when restricted."""
     ledger = consumer_product_yaml()
-    ledger["output_ports"][0]["quality"] = [{"type": "relationships", "column": "day", "to": "daily_sales",
-                                             "field": "day"}]
+    ledger["output_ports"][0]["quality"] = [
+        {"type": "relationships", "column": "day", "to": "daily_sales", "field": "day"}
+    ]
     write_domain(tmp_path, _restricted())
     with pytest.raises(PlatformError) as raised:
         build_domain(write_consumer_domain(tmp_path, ledger), settings)
@@ -97,8 +108,9 @@ def test_a_relationships_rule_reads_another_domains_port_under_the_same_grant(tm
 def test_past_the_loader_the_run_still_reads_nothing_it_is_not_granted(tmp_path: Path, monkeypatch) -> None:
     """Should a descriptor change after it loaded, or a check be missed, the run itself refuses:
     it copies in only granted ports, and the database is closed to other domains' files."""
-    (shop,) = load_domain(write_domain(tmp_path, _restricted([
-        {"consumer": "ledger.vat", "purpose": "VAT due on the paid revenue"}]))).products
+    (shop,) = load_domain(
+        write_domain(tmp_path, _restricted([{"consumer": "ledger.vat", "purpose": "VAT due on the paid revenue"}]))
+    ).products
     warehouse = _publish(tmp_path, shop)
     (vat,) = load_domain(write_consumer_domain(tmp_path)).products  # granted when it loaded
     write_domain(tmp_path, _restricted())  # then the grant is withdrawn
@@ -107,10 +119,12 @@ def test_past_the_loader_the_run_still_reads_nothing_it_is_not_granted(tmp_path:
     assert "shop.sales.daily_sales is restricted, and grants ledger.vat no access" in failed.error
 
     (vat.directory / "sql" / "vat_by_day.sql").write_text(
-        "SELECT day, revenue, revenue AS vat FROM lake.shop.sales__daily_sales")
+        "SELECT day, revenue, revenue AS vat FROM lake.shop.sales__daily_sales"
+    )
     monkeypatch.setattr("platform_core.execution.steps.undeclared_reads_problem", lambda *_: None)
-    vat = vat.model_copy(update={"inputs": (), "output_ports": (
-        vat.output_ports[0].model_copy(update={"depends_on": ()}),)})
+    vat = vat.model_copy(
+        update={"inputs": (), "output_ports": (vat.output_ports[0].model_copy(update={"depends_on": ()}),)}
+    )
     outcome = run_steps(warehouse, vat, {"vat_by_day"})
     (failed,) = outcome.failed
     assert "file system operations are disabled" in failed.error, failed.error
@@ -133,9 +147,15 @@ def _customer_reader(tmp_path: Path, masking: str, personal_grant: bool) -> tupl
     ledger = consumer_product_yaml("shop.sales.customers")
     ledger["inputs"][0].update(name="customers", purpose="Customer statements")
     ledger["output_ports"][0].update(
-        name="statements", depends_on=["customers"], quality=[], description="Orders of each customer, for statements.",
-        columns=[{"name": "customer", "type": "string", "description": "The customer, as shop publishes it."},
-                 {"name": "order_count", "type": "integer", "description": "Orders the customer placed."}])
+        name="statements",
+        depends_on=["customers"],
+        quality=[],
+        description="Orders of each customer, for statements.",
+        columns=[
+            {"name": "customer", "type": "string", "description": "The customer, as shop publishes it."},
+            {"name": "order_count", "type": "integer", "description": "Orders the customer placed."},
+        ],
+    )
     consumer = write_consumer_domain(tmp_path, ledger)
     (consumer / "products" / "vat" / "sql" / "statements.sql").write_text(CUSTOMERS_SQL)
     ledger["output_ports"][0]["sql"] = "sql/statements.sql"
@@ -149,7 +169,8 @@ def _keyed(value: str) -> str:
 
 @pytest.mark.parametrize("masking, personal_grant", [("hash", False), ("null", False), ("hash", True)])
 def test_personal_columns_reach_a_consumer_masked_unless_it_is_granted_them(
-        tmp_path: Path, settings: Settings, instance, masking: str, personal_grant: bool) -> None:
+    tmp_path: Path, settings: Settings, instance, masking: str, personal_grant: bool
+) -> None:
     shop, ledger = _customer_reader(tmp_path, masking, personal_grant)
     assert materialize(build_domain(shop, settings), instance).success
     assert materialize(build_domain(ledger, settings), instance).success
@@ -167,11 +188,13 @@ def test_personal_columns_reach_a_consumer_masked_unless_it_is_granted_them(
         assert not set(read) & set(names)
     else:
         assert list(read) == [None] and sorted(
-            warehouse.read("ledger.vat.statements").select("order_count").fetchall()) == [(1,), (1,), (2,)]
+            warehouse.read("ledger.vat.statements").select("order_count").fetchall()
+        ) == [(1,), (1,), (2,)]
 
 
-def test_the_key_hashes_alike_across_runs_and_ports_so_joins_still_work(tmp_path: Path, settings: Settings,
-                                                                       instance) -> None:
+def test_the_key_hashes_alike_across_runs_and_ports_so_joins_still_work(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
     shop, ledger = _customer_reader(tmp_path, "hash", False)
     assert materialize(build_domain(shop, settings), instance).success
     assert materialize(build_domain(ledger, settings), instance).success
@@ -181,12 +204,15 @@ def test_the_key_hashes_alike_across_runs_and_ports_so_joins_still_work(tmp_path
     assert sorted(Warehouse(settings.warehouse_root).read("ledger.vat.statements").fetchall()) == first
 
 
-def test_without_a_key_personal_data_is_not_published_at_all(tmp_path: Path, settings: Settings, instance,
-                                                             monkeypatch) -> None:
+def test_without_a_key_personal_data_is_not_published_at_all(
+    tmp_path: Path, settings: Settings, instance, monkeypatch
+) -> None:
     monkeypatch.delenv(MASKING_KEY_VARIABLE)
     shop, _ = _customer_reader(tmp_path, "hash", False)
-    result = materialize(build_domain(shop, Settings(warehouse_root=settings.warehouse_root,
-                                                     masking_key_file=tmp_path / "no.key")), instance)
+    result = materialize(
+        build_domain(shop, Settings(warehouse_root=settings.warehouse_root, masking_key_file=tmp_path / "no.key")),
+        instance,
+    )
     assert not result.success
     (failure,) = result.get_step_failure_events()
     assert "no masking key" in str(failure.event_specific_data.error)
@@ -200,7 +226,8 @@ def test_the_key_never_reaches_domain_sql(tmp_path: Path, monkeypatch) -> None:
     (shop,) = load_domain(shop_dir).products
     (shop_dir / "products" / "sales" / "sql" / "daily_sales.sql").write_text(
         "SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders, sum(amount) AS revenue "
-        "FROM orders WHERE (SELECT key FROM __mesh_masking_key) IS NOT NULL GROUP BY 1")
+        "FROM orders WHERE (SELECT key FROM __mesh_masking_key) IS NOT NULL GROUP BY 1"
+    )
     with pytest.raises(PlatformError, match="__mesh_masking_key"):
         load_domain(shop_dir)
     monkeypatch.setattr("platform_core.execution.steps.undeclared_reads_problem", lambda *_: None)
@@ -211,8 +238,9 @@ def test_the_key_never_reaches_domain_sql(tmp_path: Path, monkeypatch) -> None:
     assert KEY not in outcome.summary(outcome.failed)
 
 
-def test_the_key_is_read_from_a_file_outside_the_repository(tmp_path: Path, settings: Settings, instance,
-                                                            monkeypatch) -> None:
+def test_the_key_is_read_from_a_file_outside_the_repository(
+    tmp_path: Path, settings: Settings, instance, monkeypatch
+) -> None:
     monkeypatch.delenv(MASKING_KEY_VARIABLE)
     key_file = tmp_path / "config" / "masking.key"
     key_file.parent.mkdir()
@@ -222,4 +250,7 @@ def test_the_key_is_read_from_a_file_outside_the_repository(tmp_path: Path, sett
     assert materialize(build_domain(shop, with_file), instance).success
     assert materialize(build_domain(ledger, with_file), instance).success
     assert set(dict(Warehouse(settings.warehouse_root).read("ledger.vat.statements").fetchall())) == {
-        _keyed("alice"), _keyed("bob"), _keyed("carol")}
+        _keyed("alice"),
+        _keyed("bob"),
+        _keyed("carol"),
+    }

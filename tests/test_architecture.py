@@ -14,8 +14,21 @@ from pathlib import Path
 from tests.conftest import PROJECT
 
 PACKAGE = PROJECT / "platform_core"
-LAYERS = ("errors", "descriptors", "quality", "storage", "settings", "governance", "execution", "catalog",
-          "scaffold", "dagster", "cli", "definitions", "__init__")
+LAYERS = (
+    "errors",
+    "descriptors",
+    "quality",
+    "storage",
+    "settings",
+    "governance",
+    "execution",
+    "catalog",
+    "scaffold",
+    "dagster",
+    "cli",
+    "definitions",
+    "__init__",
+)
 
 
 def modules() -> dict[str, Path]:
@@ -51,7 +64,7 @@ def cycle(edges: dict[str, set[str]]) -> list[str]:
         state[node] = 1
         for target in sorted(edges.get(node, ())):
             if state.get(target) == 1:
-                return trail[trail.index(target):] + [target]
+                return trail[trail.index(target) :] + [target]
             if target not in state and (found := visit(target, trail + [target])):
                 return found
         state[node] = 2
@@ -73,8 +86,12 @@ def test_no_module_of_platform_core_imports_itself_back() -> None:
 
 
 def test_concerns_import_downwards_only() -> None:
-    climbing = sorted(f"{source} imports {target}" for source, targets in graph().items() for target in targets
-                      if layer(target) > layer(source))
+    climbing = sorted(
+        f"{source} imports {target}"
+        for source, targets in graph().items()
+        for target in targets
+        if layer(target) > layer(source)
+    )
     assert climbing == []
 
 
@@ -83,5 +100,7 @@ def test_the_checks_see_a_loop_and_a_climbing_import() -> None:
     assert cycle({"a": {"b"}, "b": set()}) == []
     assert layer("platform_core.descriptors.loader") < layer("platform_core.dagster.factory")
     known = modules()
-    assert imports(known["platform_core.dagster.factory"], known) >= {"platform_core.descriptors.cache",
-                                                                      "platform_core.dagster.component"}
+    assert imports(known["platform_core.dagster.factory"], known) >= {
+        "platform_core.descriptors.cache",
+        "platform_core.dagster.component",
+    }

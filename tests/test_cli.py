@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -45,8 +45,14 @@ def test_bare_mesh_prints_its_help_and_succeeds(tmp_path: Path) -> None:
 
 def test_mesh_check_works_from_inside_the_project(tmp_path: Path) -> None:
     env = {**os.environ, "MESH_WAREHOUSE": str(tmp_path / "warehouse")}
-    done = subprocess.run([MESH, "check"], capture_output=True, text=True, timeout=300,
-                          cwd=PROJECT / "domains" / "hr" / "products", env=env)
+    done = subprocess.run(
+        [MESH, "check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT / "domains" / "hr" / "products",
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all 3 domain(s) valid" in done.stdout
 
@@ -73,8 +79,11 @@ def test_show_a_port_lists_its_owner_consumers_and_every_column(monkeypatch) -> 
     assert "owner:      HR Data <hr-data@example.com> (hr-data)" in output
     assert "finance_cost_ratio (finance.overtime_cost_ratio): Putting the overtime payroll pays" in output
     assert "downstream: finance.overtime_accruals, finance.overtime_cost_ratio" in output
-    shown = [line.split()[0] for line in output.split("port hr.overtime.payroll_compensation")[1].splitlines()[2:]
-             if line.startswith("  ") and not line.startswith("   ") and line.split()[0] != "rules:"]
+    shown = [
+        line.split()[0]
+        for line in output.split("port hr.overtime.payroll_compensation")[1].splitlines()[2:]
+        if line.startswith("  ") and not line.startswith("   ") and line.split()[0] != "rules:"
+    ]
     assert shown == [c["name"] for c in PAYROLL["columns"]]
     assert "health:     unknown (no Dagster instance: set DAGSTER_HOME)" in output
     code, output = mesh("show", "hr.overtime.payroll", "-w", W)
@@ -87,10 +96,14 @@ def test_lineage_up_and_down() -> None:
     code, output = mesh("lineage", "finance.overtime_cost_ratio", "--upstream", "-w", W)
     assert code == 0 and output.splitlines() == [
         "finance.overtime_cost_ratio  Overtime Cost to Revenue (Finance Data)",
-        "<- hr.overtime  HR Overtime (HR Data)", "<- sales.orders  Sales Orders (Sales Ops Data)"]
+        "<- hr.overtime  HR Overtime (HR Data)",
+        "<- sales.orders  Sales Orders (Sales Ops Data)",
+    ]
     code, output = mesh("lineage", "hr.overtime.dim_entity", "--json", "-w", W)
     assert [child["address"] for child in json.loads(output)["downstream"]] == [
-        "finance.overtime_accruals", "finance.overtime_cost_ratio"]
+        "finance.overtime_accruals",
+        "finance.overtime_cost_ratio",
+    ]
 
 
 def test_status_and_show_read_the_instance(mesh_run, monkeypatch) -> None:
@@ -101,19 +114,19 @@ def test_status_and_show_read_the_instance(mesh_run, monkeypatch) -> None:
     code, output = mesh("show", "hr.overtime", "-w", W)
     assert "health:     healthy, freshness pass, last published 20" in output
     assert "latest checks: " in output and ", 0 failed" in output
-    late = datetime.now(timezone.utc) + timedelta(days=3)  # three days on, nothing ran: stale by its SLA
+    late = datetime.now(UTC) + timedelta(days=3)  # three days on, nothing ran: stale by its SLA
     (hr,) = load_domain(PROJECT / "domains" / "hr").products
     stale = product_health(mesh_run.instance, hr, now=late)
     assert stale.state == "stale" and "later than its SLA allows" in stale.reasons[0]
 
 
-def test_status_names_failing_and_never_materialized_products(tmp_path: Path, settings: Settings, instance,
-                                                               monkeypatch) -> None:
+def test_status_names_failing_and_never_materialized_products(
+    tmp_path: Path, settings: Settings, instance, monkeypatch
+) -> None:
     domain_dir = write_domain(tmp_path)
     (product,) = load_domain(domain_dir).products
     never = product_health(instance, product)
-    assert never.state == "never_materialized" and never.reasons == (
-        "never published: customers, daily_sales",)
+    assert never.state == "never_materialized" and never.reasons == ("never published: customers, daily_sales",)
     defs = build_domain(domain_dir, settings)
     assert materialize(defs, instance).success
     assert product_health(instance, product).healthy
@@ -143,21 +156,32 @@ def test_every_product_exports_a_valid_odcs_contract(address: str, tmp_path: Pat
 
 def test_a_contract_imports_into_a_domain_as_a_product_that_loads(tmp_path: Path) -> None:
     exported = tmp_path / "payroll.yaml"
-    assert mesh("contract", "export", "hr.overtime.payroll_compensation", "--out", str(exported),
-                "-w", W)[0] == 0
+    assert mesh("contract", "export", "hr.overtime.payroll_compensation", "--out", str(exported), "-w", W)[0] == 0
     project = tmp_path / "project"
     project.mkdir()
     (project / "workspace.yaml").write_text("load_from: []\n")
-    code, output = mesh("new", "domain", "payroll", "--owner", "team:payroll", "--contact", "pay@example.com",
-                        "--empty", "--project", str(project))
+    code, output = mesh(
+        "new",
+        "domain",
+        "payroll",
+        "--owner",
+        "team:payroll",
+        "--contact",
+        "pay@example.com",
+        "--empty",
+        "--project",
+        str(project),
+    )
     assert code == 0, output
-    code, output = mesh("contract", "import", str(exported), "--into", str(project / "domains" / "payroll"),
-                        "--project", str(project))
+    code, output = mesh(
+        "contract", "import", str(exported), "--into", str(project / "domains" / "payroll"), "--project", str(project)
+    )
     assert code == 0, output
     (product,) = load_domain(project / "domains" / "payroll").products
     assert [c.name for c in product.output_ports[0].columns] == [c["name"] for c in PAYROLL["columns"]]
-    code, output = mesh("contract", "import", str(exported), "--into", str(project / "domains" / "payroll"),
-                        "--project", str(project))
+    code, output = mesh(
+        "contract", "import", str(exported), "--into", str(project / "domains" / "payroll"), "--project", str(project)
+    )
     assert code == 1  # never overwrites
 
 

@@ -64,21 +64,32 @@ def dg_project(tmp_path: Path) -> Path:
     return root
 
 
-def test_a_dagster_engineer_scaffolds_lists_checks_and_materializes_a_product(dg_project: Path,
-                                                                               tmp_path: Path) -> None:
+def test_a_dagster_engineer_scaffolds_lists_checks_and_materializes_a_product(dg_project: Path, tmp_path: Path) -> None:
     env = subprocess_env(tmp_path)
     listed = run_dg("list", "components", "--json", cwd=dg_project, env=env)
     assert listed.returncode == 0, listed.stderr
     assert "platform_core.DataProduct" in {entry["key"] for entry in json.loads(listed.stdout)["items"]}
 
-    scaffolded = run_dg("scaffold", "defs", "platform_core.DataProduct", "orders", "--domain", "shop",
-                        "--contact", "shop-data@example.com", cwd=dg_project, env=env)
+    scaffolded = run_dg(
+        "scaffold",
+        "defs",
+        "platform_core.DataProduct",
+        "orders",
+        "--domain",
+        "shop",
+        "--contact",
+        "shop-data@example.com",
+        cwd=dg_project,
+        env=env,
+    )
     assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
     folder = dg_project / "shop" / "defs" / "orders"
     component = yaml.safe_load((folder / "defs.yaml").read_text())
     assert component["type"] == "platform_core.DataProduct"
     Product.model_validate(component["attributes"])  # its attributes are a product descriptor, nothing else
-    assert (folder / "data" / "orders" / "records.csv").is_file() and (folder / "sql" / "gold" / "records.sql").is_file()
+    assert (folder / "data" / "orders" / "records.csv").is_file() and (
+        folder / "sql" / "gold" / "records.sql"
+    ).is_file()
 
     for check in (("check", "yaml"), ("check", "defs")):
         checked = run_dg(*check, cwd=dg_project, env=env)
@@ -98,28 +109,57 @@ def test_a_dagster_engineer_scaffolds_lists_checks_and_materializes_a_product(dg
 
 
 def test_a_component_reads_another_components_port_and_a_broken_one_is_refused_with_its_key(
-        dg_project: Path, tmp_path: Path) -> None:
+    dg_project: Path, tmp_path: Path
+) -> None:
     env = subprocess_env(tmp_path)
-    assert run_dg("scaffold", "defs", "platform_core.DataProduct", "orders", "--domain", "shop", "--contact",
-                  "shop-data@example.com", cwd=dg_project, env=env).returncode == 0
+    assert (
+        run_dg(
+            "scaffold",
+            "defs",
+            "platform_core.DataProduct",
+            "orders",
+            "--domain",
+            "shop",
+            "--contact",
+            "shop-data@example.com",
+            cwd=dg_project,
+            env=env,
+        ).returncode
+        == 0
+    )
     consumer = dg_project / "shop" / "defs" / "orders_by_site"
     (consumer / "sql").mkdir(parents=True)
     (consumer / "sql" / "by_site.sql").write_text("SELECT site, count(*) AS records FROM records GROUP BY site")
     attributes = {
-        "name": "orders_by_site", "domain": "shop", "title": "Orders by site",
+        "name": "orders_by_site",
+        "domain": "shop",
+        "title": "Orders by site",
         "description": "How many activity records each site has, for the site managers' weekly review.",
-        "owner": {"team": "shop", "contact": "shop-data@example.com"}, "version": "0.1.0", "status": "draft",
+        "owner": {"team": "shop", "contact": "shop-data@example.com"},
+        "version": "0.1.0",
+        "status": "draft",
         "consumers": [{"name": "site_managers", "purpose": "Weekly review of each site's activity."}],
-        "sla": {"freshness": {"fail_after": "26h"}}, "schedule": {"cron": "0 7 * * *"},
+        "sla": {"freshness": {"fail_after": "26h"}},
+        "schedule": {"cron": "0 7 * * *"},
         "inputs": [{"name": "records", "kind": "port", "address": "shop.orders.records"}],
-        "output_ports": [{
-            "name": "by_site", "kind": "view", "classification": "internal", "sql": "sql/by_site.sql",
-            "description": "One row per site with the number of its records.", "depends_on": ["records"],
-            "columns": [{"name": "site", "type": "string", "description": "Site code, lower case."},
-                        {"name": "records", "type": "integer", "description": "Records of the site."}]}],
+        "output_ports": [
+            {
+                "name": "by_site",
+                "kind": "view",
+                "classification": "internal",
+                "sql": "sql/by_site.sql",
+                "description": "One row per site with the number of its records.",
+                "depends_on": ["records"],
+                "columns": [
+                    {"name": "site", "type": "string", "description": "Site code, lower case."},
+                    {"name": "records", "type": "integer", "description": "Records of the site."},
+                ],
+            }
+        ],
     }
-    (consumer / "defs.yaml").write_text(yaml.safe_dump({"type": "platform_core.DataProduct",
-                                                        "attributes": attributes}, sort_keys=False))
+    (consumer / "defs.yaml").write_text(
+        yaml.safe_dump({"type": "platform_core.DataProduct", "attributes": attributes}, sort_keys=False)
+    )
     listing = run_dg("list", "defs", "--json", cwd=dg_project, env=env)
     assert listing.returncode == 0, listing.stderr
     (by_site,) = [a for a in json.loads(listing.stdout)["assets"] if a["asset_key"] == "shop/orders_by_site/by_site"]
@@ -153,8 +193,16 @@ def test_in_a_mesh_of_domains_dg_scaffold_points_at_mesh_new_product_and_writes_
     for name in ("workspace.yaml", "pyproject.toml"):
         shutil.copy(PROJECT / name, project / name)
     before = sorted(str(p.relative_to(project)) for p in project.rglob("*"))
-    scaffolded = run_dg("scaffold", "defs", "platform_core.DataProduct", "hr/products/absence", "--template",
-                        "dimensional", cwd=project, env=subprocess_env(tmp_path))
+    scaffolded = run_dg(
+        "scaffold",
+        "defs",
+        "platform_core.DataProduct",
+        "hr/products/absence",
+        "--template",
+        "dimensional",
+        cwd=project,
+        env=subprocess_env(tmp_path),
+    )
     assert scaffolded.returncode != 0
     assert "mesh new product hr absence --template dimensional" in scaffolded.stdout + scaffolded.stderr
     assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == before

@@ -67,8 +67,9 @@ class Reader(threading.Thread):
                     self.errors.append(f"{product} at snapshot {at}: published {published[-1].ports}")
                 for port in ports:
                     schema, table = table_name(f"{product}.{port}")
-                    rows, checksum = con.execute(f'SELECT count(*), {CHECKSUM} FROM lake."{schema}"."{table}" AS t '
-                                                 f"AT (VERSION => {at})").fetchone()
+                    rows, checksum = con.execute(
+                        f'SELECT count(*), {CHECKSUM} FROM lake."{schema}"."{table}" AS t AT (VERSION => {at})'
+                    ).fetchone()
                     key = (f"{product}.{port}", published[-1].snapshot_id)
                     self.seen.setdefault(key, set()).add((rows, f"{checksum or 0:016x}"))
                 self.reads += 1
@@ -81,8 +82,10 @@ def _written(instance: dg.DagsterInstance, addresses: list[str]) -> dict[tuple[s
         records = instance.fetch_materializations(dg.AssetKey(address.split(".")), limit=100).records
         for record in records:
             metadata = record.asset_materialization.metadata
-            written[(address, metadata["lake_snapshot"].value)] = (metadata["dagster/row_count"].value,
-                                                                   metadata["checksum"].value)
+            written[(address, metadata["lake_snapshot"].value)] = (
+                metadata["dagster/row_count"].value,
+                metadata["checksum"].value,
+            )
     return written
 
 
@@ -112,8 +115,12 @@ def _step_intervals(domain: str) -> list[tuple[str, str, float, float]]:
 
 
 def _overlapping(intervals: list[tuple[str, str, float, float]]) -> list[tuple[str, str]]:
-    return [(f"{a[0][:8]}:{a[1]}", f"{b[0][:8]}:{b[1]}") for a in intervals for b in intervals
-            if a[0] < b[0] and a[2] < b[3] and b[2] < a[3]]
+    return [
+        (f"{a[0][:8]}:{a[1]}", f"{b[0][:8]}:{b[1]}")
+        for a in intervals
+        for b in intervals
+        if a[0] < b[0] and a[2] < b[3] and b[2] < a[3]
+    ]
 
 
 def test_overlap_detection_sees_overlaps() -> None:
@@ -123,8 +130,13 @@ def test_overlap_detection_sees_overlaps() -> None:
 def _materialize(domains: list[str], env: dict[str, str], logs: list[Path]) -> list[str]:
     """Run `dagster asset materialize` for each domain, all at once; each run's log."""
     processes = [
-        subprocess.Popen([DAGSTER, "asset", "materialize", "-m", f"domains.{domain}.definitions", "--select", "*"],
-                         cwd=PROJECT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            [DAGSTER, "asset", "materialize", "-m", f"domains.{domain}.definitions", "--select", "*"],
+            cwd=PROJECT,
+            env=env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         for domain, log in zip(domains, logs)
     ]
     try:
@@ -142,8 +154,7 @@ def _materialize(domains: list[str], env: dict[str, str], logs: list[Path]) -> l
 
 def _migrate(env: dict[str, str]) -> None:
     """Create the instance's storage once, as `dagster dev` would have, before runs race to do it."""
-    subprocess.run([DAGSTER, "instance", "migrate"], cwd=PROJECT, env=env, check=True, capture_output=True,
-                   timeout=300)
+    subprocess.run([DAGSTER, "instance", "migrate"], cwd=PROJECT, env=env, check=True, capture_output=True, timeout=300)
 
 
 def test_domains_in_parallel_one_domain_serialized_and_readers_read_what_was_written(tmp_path: Path) -> None:
@@ -176,10 +187,15 @@ def test_domains_in_parallel_one_domain_serialized_and_readers_read_what_was_wri
     assert reader.errors == []
     assert reader.reads > 0
     # every read of a publication saw exactly the rows and checksum its run wrote
-    written = _written(dg.DagsterInstance.get(), [f"{product}.{port}" for product, ports in products.items()
-                                                  for port in ports if not port.endswith("__masked")])
-    wrong = {(address, snapshot): seen for (address, snapshot), seen in reader.seen.items()
-             if not _as_written(address, seen, written[(address.removesuffix("__masked"), snapshot)])}
+    written = _written(
+        dg.DagsterInstance.get(),
+        [f"{product}.{port}" for product, ports in products.items() for port in ports if not port.endswith("__masked")],
+    )
+    wrong = {
+        (address, snapshot): seen
+        for (address, snapshot), seen in reader.seen.items()
+        if not _as_written(address, seen, written[(address.removesuffix("__masked"), snapshot)])
+    }
     assert reader.seen and not wrong, wrong
     for product in products:  # first domain: once before and twice now; the others once each run
         runs = 3 if product.startswith(f"{first}.") else 2 if product.startswith(f"{second}.") else 1
@@ -187,7 +203,8 @@ def test_domains_in_parallel_one_domain_serialized_and_readers_read_what_was_wri
 
 
 def test_on_the_postgres_instance_one_domain_is_serialized_and_others_run_alongside(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two runs of one domain and a run of another, at once, on a fresh PostgreSQL database."""
     first, second = _producers()[:2]  # they need no other domain's products: no runs before
     with project_instance("postgres", tmp_path, monkeypatch) as env:

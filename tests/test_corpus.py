@@ -49,8 +49,15 @@ GENERATED: dict[str, Callable[[Path], bytes | None]] = {
     "latin1": lambda _: b"description: caf\xe9\n",
     "utf16": lambda _: "name: sales\n".encode("utf-16"),
     "huge_number": lambda _: b"name: sales\nversion: " + b"9" * 5000 + b"\n",
-    "long_path": lambda _: yaml.safe_dump({**product_yaml(), "output_ports": [
-        product_yaml()["output_ports"][0], {**product_yaml()["output_ports"][1], "sql": "sql/" + "x" * 300}]}).encode(),
+    "long_path": lambda _: yaml.safe_dump(
+        {
+            **product_yaml(),
+            "output_ports": [
+                product_yaml()["output_ports"][0],
+                {**product_yaml()["output_ports"][1], "sql": "sql/" + "x" * 300},
+            ],
+        }
+    ).encode(),
     "symlink_passwd": None,  # a symlink, made below
     "folder": None,  # a folder in the file's place, made below
     "long_line": lambda _: (HEADER + "1,alice," + "9" * 3_000_000 + ",paid,2026-01-02 10:00:00\n").encode(),
@@ -112,15 +119,20 @@ def test_bad_descriptor_gets_the_platforms_error_and_stays_in_its_domain(tmp_pat
         assert all(str(p).startswith("domains/ledger/") for p in error.problems)
 
 
-def test_mesh_check_and_the_catalog_go_on_past_a_broken_domain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                instance) -> None:
+def test_mesh_check_and_the_catalog_go_on_past_a_broken_domain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance
+) -> None:
     latin1 = next(c for c in DESCRIPTORS if c["case"] == "latin-1 bytes")
     _write_case(tmp_path, latin1)
     write_domain(tmp_path, name="depot")
     write_consumer_domain(tmp_path)
-    (tmp_path / "workspace.yaml").write_text("load_from:\n" + "".join(
-        f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n"
-        for d in ("shop", "depot", "ledger")))
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n"
+        + "".join(
+            f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n"
+            for d in ("shop", "depot", "ledger")
+        )
+    )
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 1
@@ -132,8 +144,11 @@ def test_mesh_check_and_the_catalog_go_on_past_a_broken_domain(tmp_path: Path, m
     settings = Settings(warehouse_root=tmp_path / "warehouse", workspace=tmp_path / "workspace.yaml")
     catalog = materialize(build_platform(settings), instance)
     assert catalog.success  # the catalog is published, and warns of the two domains that do not load
-    warnings = {e.asset_key.path[-1] for e in catalog.get_asset_check_evaluations()
-                if not e.passed and e.check_name == "every_domain_loads"}
+    warnings = {
+        e.asset_key.path[-1]
+        for e in catalog.get_asset_check_evaluations()
+        if not e.passed and e.check_name == "every_domain_loads"
+    }
     assert warnings == {"catalog_products", "catalog_ports", "dependencies"}
     listed = Warehouse(settings.warehouse_root).read("platform.mesh.catalog_products").fetchall()
     assert [row[0] for row in listed] == ["depot.sales"]

@@ -8,33 +8,55 @@ import dagster as dg
 import pytest
 import yaml
 
-from platform_core.errors import PlatformError
 from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
+from platform_core.errors import PlatformError
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
-from tests.factories import LEDGER_SQL, consumer_product_yaml, copy_of_the_mesh, product_yaml, write_consumer_domain, write_domain
+from tests.factories import (
+    LEDGER_SQL,
+    consumer_product_yaml,
+    copy_of_the_mesh,
+    product_yaml,
+    write_consumer_domain,
+    write_domain,
+)
 
 FILE = "domains/ledger/products/vat/product.yaml"
 
 
-@pytest.mark.parametrize("address, message", [
-    ("shop.sales.orders",
-     "shop.sales.orders is an internal silver table of shop.sales, not an output port; "
-     "it publishes: customers, daily_sales"),
-    ("shop.sales.raw_orders",
-     "shop.sales.raw_orders is an internal bronze table of shop.sales, not an output port; "
-     "it publishes: customers, daily_sales"),
-    ("shop.sales.weekly_sales",
-     "shop.sales.weekly_sales: shop.sales has no output port 'weekly_sales'; it publishes: customers, daily_sales"),
-    ("shop.returns.daily_sales", "shop.returns.daily_sales: domain 'shop' has no product 'returns'; products: sales"),
-    ("crm.sales.daily_sales", "crm.sales.daily_sales: there is no domain 'crm'; domains: ledger, shop"),
-    ("ledger.vat.vat_by_day", "ledger.vat.vat_by_day is in this product; depend on it by name"),
-    ("shop.daily_sales", "bad address 'shop.daily_sales': write it as <domain>.<product>.<port>, "
-                         "e.g. hr.overtime.fact_overtime (with @<major> to pin a major version: "
-                         "hr.overtime.fact_overtime@1)"),
-])
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        (
+            "shop.sales.orders",
+            "shop.sales.orders is an internal silver table of shop.sales, not an output port; "
+            "it publishes: customers, daily_sales",
+        ),
+        (
+            "shop.sales.raw_orders",
+            "shop.sales.raw_orders is an internal bronze table of shop.sales, not an output port; "
+            "it publishes: customers, daily_sales",
+        ),
+        (
+            "shop.sales.weekly_sales",
+            "shop.sales.weekly_sales: shop.sales has no output port 'weekly_sales'; it publishes: customers, daily_sales",
+        ),
+        (
+            "shop.returns.daily_sales",
+            "shop.returns.daily_sales: domain 'shop' has no product 'returns'; products: sales",
+        ),
+        ("crm.sales.daily_sales", "crm.sales.daily_sales: there is no domain 'crm'; domains: ledger, shop"),
+        ("ledger.vat.vat_by_day", "ledger.vat.vat_by_day is in this product; depend on it by name"),
+        (
+            "shop.daily_sales",
+            "bad address 'shop.daily_sales': write it as <domain>.<product>.<port>, "
+            "e.g. hr.overtime.fact_overtime (with @<major> to pin a major version: "
+            "hr.overtime.fact_overtime@1)",
+        ),
+    ],
+)
 def test_address_errors_name_the_address_and_the_ports_that_exist(tmp_path: Path, address: str, message: str) -> None:
     write_domain(tmp_path)
     with pytest.raises(PlatformError) as raised:
@@ -60,7 +82,8 @@ def test_a_broken_addressed_port_is_named_in_the_consumers_error(tmp_path: Path)
         load_domain(write_consumer_domain(tmp_path))
     assert [str(p) for p in raised.value.problems] == [
         f"{FILE}: inputs[0].address: shop.sales.daily_sales: the producer's contract for this port is invalid "
-        "(1 problem(s); run mesh check on domains/shop/products/sales/product.yaml)"]
+        "(1 problem(s); run mesh check on domains/shop/products/sales/product.yaml)"
+    ]
 
 
 def test_consumer_reads_the_producers_published_port(tmp_path: Path, settings: Settings, instance) -> None:
@@ -73,7 +96,8 @@ def test_consumer_reads_the_producers_published_port(tmp_path: Path, settings: S
     early = materialize(ledger, instance)  # the producer has not published yet
     assert not early.success
     assert "port shop.sales.daily_sales has not been published yet" in str(
-        early.get_step_failure_events()[0].event_specific_data.error)
+        early.get_step_failure_events()[0].event_specific_data.error
+    )
 
     assert materialize(shop, instance).success
     assert materialize(ledger, instance).success
@@ -82,10 +106,14 @@ def test_consumer_reads_the_producers_published_port(tmp_path: Path, settings: S
     vat = warehouse.read("ledger.vat.vat_by_day").select("day, revenue, vat").fetchall()
     assert {day: rev for day, rev, _ in vat} == revenue
     assert all(v == round(r * 2 / 10, 2) for _, r, v in vat)
-    lineage = instance.get_latest_materialization_event(vat_key).asset_materialization.metadata[
-        "dagster/column_lineage"].value
+    lineage = (
+        instance.get_latest_materialization_event(vat_key)
+        .asset_materialization.metadata["dagster/column_lineage"]
+        .value
+    )
     assert lineage.deps_by_column["revenue"] == [
-        dg.TableColumnDep(asset_key=dg.AssetKey(["shop", "sales", "daily_sales"]), column_name="revenue")]
+        dg.TableColumnDep(asset_key=dg.AssetKey(["shop", "sales", "daily_sales"]), column_name="revenue")
+    ]
 
 
 def test_consumers_follow_upstream_updates_through_automation(tmp_path: Path, settings: Settings, instance) -> None:
@@ -113,8 +141,12 @@ def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: object) ->
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
     requested = {r.key for r in result.results if isinstance(r.key, dg.AssetKey) and r.true_subset.size}
     if requested:
-        assert dg.materialize(list(defs.assets), instance=instance, resources=defs.resources,
-                              selection=dg.AssetSelection.assets(*requested)).success
+        assert dg.materialize(
+            list(defs.assets),
+            instance=instance,
+            resources=defs.resources,
+            selection=dg.AssetSelection.assets(*requested),
+        ).success
     return requested, result.cursor
 
 
@@ -161,19 +193,31 @@ def test_products_of_one_domain_reading_each_other_in_a_loop_are_refused(tmp_pat
     would build sales twice and publish it in two commits."""
     sales = product_yaml()
     sales["inputs"].append({"name": "x", "kind": "port", "address": "shop.extra.x"})
-    sales["output_ports"].append({
-        "name": "enriched", "kind": "view", "description": "Days again.", "sql": "sql/enriched.sql",
-        "depends_on": ["x"], "columns": [{"name": "day", "type": "date", "description": "Day."}]})
+    sales["output_ports"].append(
+        {
+            "name": "enriched",
+            "kind": "view",
+            "description": "Days again.",
+            "sql": "sql/enriched.sql",
+            "depends_on": ["x"],
+            "columns": [{"name": "day", "type": "date", "description": "Day."}],
+        }
+    )
     extra = {**consumer_product_yaml("shop.sales.daily_sales"), "name": "extra", "domain": "shop"}
     extra["output_ports"] = [{**extra["output_ports"][0], "name": "x"}]
-    domain_dir = write_domain(tmp_path, sales, files={
-        "products/sales/sql/enriched.sql": "SELECT day FROM x",
-        "products/extra/product.yaml": yaml.safe_dump(extra, sort_keys=False),
-        "products/extra/sql/vat_by_day.sql": LEDGER_SQL,
-    })
+    domain_dir = write_domain(
+        tmp_path,
+        sales,
+        files={
+            "products/sales/sql/enriched.sql": "SELECT day FROM x",
+            "products/extra/product.yaml": yaml.safe_dump(extra, sort_keys=False),
+            "products/extra/sql/vat_by_day.sql": LEDGER_SQL,
+        },
+    )
     with pytest.raises(PlatformError) as raised:
         load_domain(domain_dir)
     assert [str(p) for p in raised.value.problems] == [
         "domains/shop/products/extra/product.yaml: inputs: products of domain 'shop' read each other's ports in a "
         "loop (extra -> sales -> extra): a run would have to build one of them twice and could not publish it "
-        "whole; move the steps that close the loop into one product"]
+        "whole; move the steps that close the loop into one product"
+    ]

@@ -103,11 +103,21 @@ def test_a_cache_file_others_may_write_is_never_read(tmp_path: Path, loads: list
 def test_the_next_process_reads_what_the_first_validated(tmp_path: Path) -> None:
     """As Dagster's processes do: the webserver's code server, the daemon's, each run's."""
     domain_dir = write_domain(tmp_path)
-    script = ("import sys; from pathlib import Path; from platform_core.descriptors import cache; "
-              "calls = []; real = cache.load_domain; cache.load_domain = lambda d: calls.append(d) or real(d); "
-              "domain = cache.load_domain_cached(Path(sys.argv[1])); "
-              "print(len(calls), len(domain.products))")
-    outputs = [subprocess.run([sys.executable, "-c", script, str(domain_dir)],
-                              cwd=PROJECT, capture_output=True, text=True, timeout=120, check=True).stdout.split()
-               for _ in range(2)]
+    script = (
+        "import sys; from pathlib import Path; from platform_core.descriptors import cache; "
+        "calls = []; real = cache.load_domain; cache.load_domain = lambda d: calls.append(d) or real(d); "
+        "domain = cache.load_domain_cached(Path(sys.argv[1])); "
+        "print(len(calls), len(domain.products))"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(domain_dir)],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout.split()
+        for _ in range(2)
+    ]
     assert outputs == [["1", "1"], ["0", "1"]]

@@ -8,8 +8,8 @@ import pytest
 from platform_core.catalog.mesh import dependency_rows, load_mesh
 from platform_core.dagster.factory import build_domain, domain_directory
 from platform_core.descriptors.loader import load_domain
-from platform_core.settings import Settings
 from platform_core.descriptors.workspace import read_workspace
+from platform_core.settings import Settings
 from tests.conftest import PROJECT
 
 DOMAINS = [location.domain for location in read_workspace(PROJECT / "workspace.yaml") if location.domain]
@@ -31,7 +31,9 @@ def test_domain_loads_and_builds(domain: str, settings: Settings) -> None:
 def test_domain_materializes_with_every_check_green(domain: str, mesh_run) -> None:
     result = mesh_run.results[domain]
     assert result.success
-    failed = [(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed]
+    failed = [
+        (e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed
+    ]
     assert failed == []
     spec = load_domain(domain_directory(domain))
     expected = {f"{domain}/{p.name}/{s.name}" for p in spec.products for _, s in p.steps}

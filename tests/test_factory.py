@@ -18,7 +18,12 @@ def _specs(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
 
 def test_one_asset_per_step_with_keys_and_deps(tmp_path: Path, settings: Settings) -> None:
     specs = _specs(build_domain(write_domain(tmp_path), settings))
-    assert sorted(specs) == ["shop/sales/customers", "shop/sales/daily_sales", "shop/sales/orders", "shop/sales/raw_orders"]
+    assert sorted(specs) == [
+        "shop/sales/customers",
+        "shop/sales/daily_sales",
+        "shop/sales/orders",
+        "shop/sales/raw_orders",
+    ]
     deps = {key: sorted(d.asset_key.to_user_string() for d in spec.deps) for key, spec in specs.items()}
     assert deps == {
         "shop/sales/raw_orders": [],
@@ -46,22 +51,35 @@ def test_asset_metadata_owners_tags_kinds(tmp_path: Path, settings: Settings) ->
 def test_checks_are_declared_with_blocking_by_severity(tmp_path: Path, settings: Settings) -> None:
     product = product_yaml()
     product["output_ports"][1]["quality"].append(
-        {"type": "row_count", "min": 1000, "severity": "warn"})  # a warning, never blocking
+        {"type": "row_count", "min": 1000, "severity": "warn"}
+    )  # a warning, never blocking
     defs = build_domain(write_domain(tmp_path, product), settings)
     checks = {(c.asset_key.to_user_string(), c.name): c for a in defs.assets for c in a.check_specs}
     assert sorted(name for key, name in checks if key == "shop/sales/orders") == [
-        "accepted_values_status", "not_null_order_id", "schema", "unique_order_id"]
+        "accepted_values_status",
+        "not_null_order_id",
+        "schema",
+        "unique_order_id",
+    ]
     blocking = {name: c.blocking for (key, name), c in checks.items() if key == "shop/sales/daily_sales"}
-    assert blocking == {"schema": True, "unique_day": True, "range_revenue": True, "row_count": False,
-                        "policies": False}  # governance warnings never block
-    assert all(c.blocking for (key, name), c in checks.items() if key != "shop/sales/daily_sales" and name != "policies")
+    assert blocking == {
+        "schema": True,
+        "unique_day": True,
+        "range_revenue": True,
+        "row_count": False,
+        "policies": False,
+    }  # governance warnings never block
+    assert all(
+        c.blocking for (key, name), c in checks.items() if key != "shop/sales/daily_sales" and name != "policies"
+    )
 
 
 def test_freshness_and_schedule_come_from_the_descriptor(tmp_path: Path, settings: Settings) -> None:
     defs = build_domain(write_domain(tmp_path), settings)
     for spec in defs.resolve_all_asset_specs():
         assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
-            fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+            fail_window=timedelta(hours=26), warn_window=timedelta(hours=25)
+        )
     (schedule,) = defs.schedules
     assert schedule.name == "shop__sales__schedule"
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "Europe/Paris")
@@ -77,7 +95,8 @@ def test_platform_default_freshness_applies_to_a_draft_without_sla(tmp_path: Pat
     defs = build_domain(write_domain(tmp_path, data), settings)
     spec = next(iter(defs.resolve_all_asset_specs()))
     assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
-        fail_window=timedelta(hours=48), warn_window=timedelta(hours=24))
+        fail_window=timedelta(hours=48), warn_window=timedelta(hours=24)
+    )
 
 
 def test_a_domain_is_built_once_per_process_until_its_files_change(tmp_path: Path, settings: Settings) -> None:

@@ -38,8 +38,14 @@ def hr_project(tmp_path: Path) -> Path:
     shutil.copytree(PROJECT / "domains" / "hr", root / "domains" / "hr", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "domains" / "__init__.py").write_text("")
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
-    subprocess.run([DAGSTER, "instance", "migrate"], cwd=root, env=subprocess_env(tmp_path), check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [DAGSTER, "instance", "migrate"],
+        cwd=root,
+        env=subprocess_env(tmp_path),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return root
 
 
@@ -51,9 +57,14 @@ def _set_version(root: Path, version: str) -> None:
 
 
 def _start_run(root: Path, tmp_path: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "domains.hr.definitions", "--select", "*"],
-                            cwd=root, env=subprocess_env(tmp_path), stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [DAGSTER, "asset", "materialize", "-m", "domains.hr.definitions", "--select", "*"],
+        cwd=root,
+        env=subprocess_env(tmp_path),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _finish(process: subprocess.Popen, log: Path) -> None:
@@ -69,8 +80,12 @@ def _fingerprints(warehouse: Warehouse, ports: list[str]) -> tuple:
     """Every HR port's row count and checksum, read at one snapshot."""
     at = warehouse.snapshot()
     with warehouse.reader() as con:
-        return tuple(con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM lake.hr.overtime__{port} AS t "
-                                 f"AT (VERSION => {at})").fetchone() for port in ports)
+        return tuple(
+            con.execute(
+                f"SELECT count(*), bit_xor(hash(t)) FROM lake.hr.overtime__{port} AS t AT (VERSION => {at})"
+            ).fetchone()
+            for port in ports
+        )
 
 
 def _wait_for_step(instance: dg.DagsterInstance, known: set[str], deadline: float) -> str:
@@ -89,8 +104,17 @@ def _wait_for_step(instance: dg.DagsterInstance, known: set[str], deadline: floa
 def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, tmp_path: Path) -> None:
     root, warehouse = hr_project, Warehouse(tmp_path / "warehouse")
     instance = dg.DagsterInstance.get()  # the test's DAGSTER_HOME, as the runs'
-    ports = ["dim_entity", "dim_employee", "dim_period", "dim_overtime_reason", "fact_overtime",
-             "fact_overtime_monthly", "team_oversight", "payroll_compensation", "overtime_analysis"]
+    ports = [
+        "dim_entity",
+        "dim_employee",
+        "dim_period",
+        "dim_overtime_reason",
+        "fact_overtime",
+        "fact_overtime_monthly",
+        "team_oversight",
+        "payroll_compensation",
+        "overtime_analysis",
+    ]
     versions, durations = {}, []
     for version in ("A", "B"):  # both versions published once, whole
         _set_version(root, version)
@@ -122,7 +146,7 @@ def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, 
                 while not set(data.rglob("*.parquet")) - files and process.poll() is None and time.time() < deadline:
                     time.sleep(0.01)
             else:
-                time.sleep(share * run_time / 2 ** attempt)
+                time.sleep(share * run_time / 2**attempt)
             if process.poll() is None:
                 break
             _finish(process, log)  # it outran its kill point: a whole run, then try again
@@ -154,8 +178,10 @@ def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, 
         assert run.status == dg.DagsterRunStatus.FAILURE, run_id
         assert run.tags[WORKER_TAG].startswith(this_worker().rsplit("|", 2)[0]), run.tags
     with duckdb.connect(str(warehouse.database("hr"))) as con:  # no dead run's staging is left behind
-        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_staging_')"
-                           ).fetchone()[0] == 0
+        assert (
+            con.execute("SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_staging_')").fetchone()[0]
+            == 0
+        )
     with warehouse.lake.connect(read_only=False) as con:  # nor a killed publication's files
         assert warehouse.lake.expire(con, keep=timedelta(days=30), orphans_after=timedelta(0))["orphans_deleted"] == 0
 
@@ -196,8 +222,9 @@ def test_a_live_run_is_never_taken_for_dead(tmp_path: Path) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()
     cases["a process that is gone (the control)"] = f"{host}|{boot}|{namespace}|{gone.pid}|{ticks}"
-    job = dg.define_asset_job("probe").resolve(asset_graph=dg.Definitions(assets=[dg.AssetSpec("probe")]
-                                                                         ).resolve_asset_graph())
+    job = dg.define_asset_job("probe").resolve(
+        asset_graph=dg.Definitions(assets=[dg.AssetSpec("probe")]).resolve_asset_graph()
+    )
     runs = {}
     for case, worker_tag in cases.items():
         run = instance.create_run_for_job(job_def=job, tags={WORKER_TAG: worker_tag})
@@ -205,5 +232,6 @@ def test_a_live_run_is_never_taken_for_dead(tmp_path: Path) -> None:
         runs[case] = run.run_id
     build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
     status = {case: instance.get_run_by_id(run_id).status for case, run_id in runs.items()}
-    assert status == {case: dg.DagsterRunStatus.FAILURE if "control" in case else dg.DagsterRunStatus.STARTED
-                      for case in cases}
+    assert status == {
+        case: dg.DagsterRunStatus.FAILURE if "control" in case else dg.DagsterRunStatus.STARTED for case in cases
+    }

@@ -21,14 +21,72 @@ from tests.factories import product_yaml, write_domain
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
-SCALARS = (st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True, allow_infinity=True)
-           | st.text(max_size=12) | st.sampled_from(["1.0.0", "sql/daily_sales.sql", "orders", "../x", "day",
-                                                    "decimal(10,2)", "0 6 * * *", "26h", "string", "file", "port"]))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
-TOKENS = st.lists(st.sampled_from(["name", ":", " ", "\n", "  ", "- ", "[", "]", "{", "}", ",", "&a", "*a", "!!str",
-                                   "? ", "'", '"', "#", "output_ports", "columns", "sales", "1", "null", "\t", "|",
-                                   ">-", "---", "...", "%YAML 1.1", "\\", "\u00e9", "\x00"]), max_size=60)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "1.0.0",
+            "sql/daily_sales.sql",
+            "orders",
+            "../x",
+            "day",
+            "decimal(10,2)",
+            "0 6 * * *",
+            "26h",
+            "string",
+            "file",
+            "port",
+        ]
+    )
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+TOKENS = st.lists(
+    st.sampled_from(
+        [
+            "name",
+            ":",
+            " ",
+            "\n",
+            "  ",
+            "- ",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            "&a",
+            "*a",
+            "!!str",
+            "? ",
+            "'",
+            '"',
+            "#",
+            "output_ports",
+            "columns",
+            "sales",
+            "1",
+            "null",
+            "\t",
+            "|",
+            ">-",
+            "---",
+            "...",
+            "%YAML 1.1",
+            "\\",
+            "\u00e9",
+            "\x00",
+        ]
+    ),
+    max_size=60,
+)
 
 
 def _paths(value: object, prefix: tuple = ()) -> list[tuple]:

@@ -50,6 +50,7 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
             del target[last]
         else:
             target[last] = value
+
     return mutate
 
 
@@ -57,14 +58,26 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
 BREAKING = {
     "owner_contact": ("shop", _set("owner.contact", None), "owner.contact", "no contact"),
     "useful_descriptions": ("shop", _set("description", "Orders."), "description", "7 characters, fewer than 40"),
-    "port_classification": ("shop", _set("output_ports.1.classification", None), "output_ports[1].classification",
-                            "not classified"),
-    "personal_data_protected": ("shop", _set("output_ports.0.columns.0.classification", "personal"),
-                                "output_ports[0].columns[0].masking", "customer is personal data in a public port"),
+    "port_classification": (
+        "shop",
+        _set("output_ports.1.classification", None),
+        "output_ports[1].classification",
+        "not classified",
+    ),
+    "personal_data_protected": (
+        "shop",
+        _set("output_ports.0.columns.0.classification", "personal"),
+        "output_ports[0].columns[0].masking",
+        "customer is personal data in a public port",
+    ),
     "sla_and_schedule": ("shop", _set("schedule", None), "schedule", "no schedule"),
     "semver_version": ("shop", _set("version", "1.0"), "version", "'1.0' is not a semantic version"),
-    "consumers_declared": ("ledger", _set("inputs.0.purpose", None), "inputs[0].purpose",
-                           "shop.sales.daily_sales is read with no purpose said"),
+    "consumers_declared": (
+        "ledger",
+        _set("inputs.0.purpose", None),
+        "inputs[0].purpose",
+        "shop.sales.daily_sales is read with no purpose said",
+    ),
 }
 
 
@@ -89,8 +102,9 @@ def test_a_consumer_the_producer_does_not_list_is_told_whom_to_ask(tmp_path: Pat
     write_domain(tmp_path, shop)
     (found,) = [v for v in _violations(write_consumer_domain(tmp_path)) if v.policy == "consumers_declared"]
     assert found.field == "inputs[0].address"
-    assert found.message == ("shop.sales does not list ledger.vat among its consumers; "
-                             "ask team shop-data (shop@example.com)")
+    assert found.message == (
+        "shop.sales does not list ledger.vat among its consumers; ask team shop-data (shop@example.com)"
+    )
 
 
 def test_deprecated_inputs_warn_before_the_sunset_and_fail_after_it(tmp_path: Path) -> None:
@@ -101,29 +115,36 @@ def test_deprecated_inputs_warn_before_the_sunset_and_fail_after_it(tmp_path: Pa
     before = {(v.policy, v.severity) for v in _violations(ledger, today=date(2027, 1, 1))}
     assert ("deprecated_inputs", "warn") in before and ("no_sunset_passed", "error") not in before
     after = [v for v in _violations(ledger, today=date(2027, 4, 1)) if v.policy == "no_sunset_passed"]
-    assert [v.message for v in after] == ["shop.sales is deprecated, and its sunset 2027-03-31 has passed: read a "
-                                          "product that replaces it"]
+    assert [v.message for v in after] == [
+        "shop.sales is deprecated, and its sunset 2027-03-31 has passed: read a product that replaces it"
+    ]
 
 
 def test_a_change_that_breaks_consumers_needs_a_new_major(tmp_path: Path) -> None:
     write_domain(tmp_path)
     write_consumer_domain(tmp_path)
     published = json.loads(contract_document(load_domain(tmp_path / "domains" / "shop").products[0]))
-    assert [v for v in _violations(tmp_path / "domains" / "shop", published)
-            if v.policy == "breaking_changes_need_major"] == []
+    assert [
+        v for v in _violations(tmp_path / "domains" / "shop", published) if v.policy == "breaking_changes_need_major"
+    ] == []
     dropped = product_yaml()
     dropped["output_ports"][1]["columns"] = dropped["output_ports"][1]["columns"][:2]  # revenue is gone,
     dropped["output_ports"][1]["quality"] = []  # and its range rule with it
-    found = [v for v in _violations(write_domain(tmp_path, dropped), published)
-             if v.policy == "breaking_changes_need_major"]
-    assert {(v.severity, v.field) for v in found} == {("error", "output_ports[1].columns"),
-                                                       ("error", "output_ports[1].quality")}
+    found = [
+        v for v in _violations(write_domain(tmp_path, dropped), published) if v.policy == "breaking_changes_need_major"
+    ]
+    assert {(v.severity, v.field) for v in found} == {
+        ("error", "output_ports[1].columns"),
+        ("error", "output_ports[1].quality"),
+    }
     assert {v.message for v in found} == {
         "daily_sales.revenue removed (published as 1.0.0); it would break ledger.vat",
-        "daily_sales: range rule on revenue removed (published as 1.0.0); it would break ledger.vat"}
+        "daily_sales: range rule on revenue removed (published as 1.0.0); it would break ledger.vat",
+    }
     dropped["version"] = "2.0.0"  # a new major says it
-    assert [v for v in _violations(write_domain(tmp_path, dropped), published)
-            if v.policy == "breaking_changes_need_major"] == []
+    assert [
+        v for v in _violations(write_domain(tmp_path, dropped), published) if v.policy == "breaking_changes_need_major"
+    ] == []
 
 
 # --- a domain's own settings ------------------------------------------------------------------
@@ -136,13 +157,18 @@ def _with_policies(tmp_path: Path, policies: list[dict]) -> Path:
 
 
 def test_a_domain_tightens_a_policy_and_adds_its_own(tmp_path: Path) -> None:
-    domain_dir = _with_policies(tmp_path, [
-        {"use": "useful_descriptions", "product": 100, "severity": "error"},
-        {"name": "shop_tags", "use": "required_tags", "tags": ["demo", "retail"]},
-    ])
+    domain_dir = _with_policies(
+        tmp_path,
+        [
+            {"use": "useful_descriptions", "product": 100, "severity": "error"},
+            {"name": "shop_tags", "use": "required_tags", "tags": ["demo", "retail"]},
+        ],
+    )
     found = {(v.policy, v.severity, v.field, v.message) for v in _violations(domain_dir)}
-    assert found == {("useful_descriptions", "error", "description", "60 characters, fewer than 100"),
-                     ("shop_tags", "error", "tags", "missing retail")}
+    assert found == {
+        ("useful_descriptions", "error", "description", "60 characters, fewer than 100"),
+        ("shop_tags", "error", "tags", "missing retail"),
+    }
     result = CliRunner().invoke(main, ["policies", "--domain", "shop", "--json", "-w", str(_workspace(tmp_path))])
     sources = {p["name"]: (p["severity"], p["source"]) for p in json.loads(result.output)}
     assert sources["useful_descriptions"] == ("error", "global, made stricter by domains/shop/domain.yaml")
@@ -157,20 +183,33 @@ def test_a_domain_caps_the_sensitivity_its_ports_may_hold(tmp_path: Path) -> Non
     data["output_ports"][0]["columns"][0].update(classification="personal", masking="hash")
     (capped / "products" / "sales" / "product.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     (found,) = [v for v in _violations(capped) if v.policy == "no_personal"]
-    assert (found.field, found.message, found.severity) == ("output_ports[0]", "holds personal data, above confidential",
-                                                            "error")
+    assert (found.field, found.message, found.severity) == (
+        "output_ports[0]",
+        "holds personal data, above confidential",
+        "error",
+    )
 
 
-@pytest.mark.parametrize("setting, message", [
-    ({"use": "owner_contact", "severity": "warn"}, "weakens the global policy owner_contact: error made warn"),
-    ({"use": "useful_descriptions", "product": 5}, "weakens the global policy useful_descriptions: product 5 is below 40"),
-    ({"use": "useful_descriptions", "enabled": False}, "useful_descriptions takes no enabled; it takes column, port, product"),
-    ({"use": "no_such_policy"}, "unknown policy 'no_such_policy'"),
-    ({"name": "owner_contact", "use": "required_tags", "tags": ["x"]}, "'owner_contact' is a global policy's name"),
-    ({"name": "mine", "use": "max_classification", "level": "secret"}, "level: 'secret' is not one of public"),
-])
-def test_weakening_or_switching_off_a_global_policy_is_itself_an_error(tmp_path: Path, setting: dict,
-                                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"use": "owner_contact", "severity": "warn"}, "weakens the global policy owner_contact: error made warn"),
+        (
+            {"use": "useful_descriptions", "product": 5},
+            "weakens the global policy useful_descriptions: product 5 is below 40",
+        ),
+        (
+            {"use": "useful_descriptions", "enabled": False},
+            "useful_descriptions takes no enabled; it takes column, port, product",
+        ),
+        ({"use": "no_such_policy"}, "unknown policy 'no_such_policy'"),
+        ({"name": "owner_contact", "use": "required_tags", "tags": ["x"]}, "'owner_contact' is a global policy's name"),
+        ({"name": "mine", "use": "max_classification", "level": "secret"}, "level: 'secret' is not one of public"),
+    ],
+)
+def test_weakening_or_switching_off_a_global_policy_is_itself_an_error(
+    tmp_path: Path, setting: dict, message: str
+) -> None:
     domain_dir = _with_policies(tmp_path, [setting])
     (found,) = [v for v in _violations(domain_dir) if v.policy == "policy_settings"]
     assert found.file == "domains/shop/domain.yaml" and found.severity == "error"
@@ -184,8 +223,10 @@ def test_weakening_or_switching_off_a_global_policy_is_itself_an_error(tmp_path:
 
 def _workspace(tmp_path: Path, domains: tuple[str, ...] = ("shop",)) -> Path:
     workspace = tmp_path / "workspace.yaml"
-    workspace.write_text("load_from:\n" + "".join(
-        f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in domains))
+    workspace.write_text(
+        "load_from:\n"
+        + "".join(f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in domains)
+    )
     return workspace
 
 
@@ -199,7 +240,8 @@ def test_an_error_stops_the_location_listing_every_violation(tmp_path: Path, set
         f"{SHOP}: owner.contact: [owner_contact] no contact: consumers cannot reach the owning team (fix: add owner: "
         "{team: <slug>, name: <team name>, contact: <e-mail>} to the product)",
         f"{SHOP}: output_ports[1].classification: [port_classification] not classified (fix: add classification: "
-        "public | internal | confidential | personal to the port)"]
+        "public | internal | confidential | personal to the port)",
+    ]
 
 
 def test_mesh_check_names_file_and_field_in_a_table_or_json_and_exits_1_on_errors(tmp_path: Path) -> None:
@@ -217,14 +259,17 @@ def test_mesh_check_names_file_and_field_in_a_table_or_json_and_exits_1_on_error
     report = json.loads(CliRunner().invoke(main, ["check", "--json", "-w", str(workspace)]).output)
     assert (report["errors"], report["warnings"]) == (1, 1)
     assert {(v["severity"], v["policy"], v["file"], v["field"]) for v in report["violations"]} == {
-        ("error", "semver_version", SHOP, "version"), ("warn", "useful_descriptions", SHOP, "description")}
+        ("error", "semver_version", SHOP, "version"),
+        ("warn", "useful_descriptions", SHOP, "description"),
+    }
     data["version"] = "1.0.0"  # warnings alone do not fail the check
     write_domain(tmp_path, data)
     assert CliRunner().invoke(main, ["check", "-w", str(workspace)]).exit_code == 0
 
 
-def test_a_warning_shows_on_the_products_assets_as_a_failing_warn_check(tmp_path: Path, settings: Settings,
-                                                                       instance) -> None:
+def test_a_warning_shows_on_the_products_assets_as_a_failing_warn_check(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
     data = product_yaml()
     data["output_ports"][1]["columns"][0]["description"] = "Day."
     result = materialize(build_domain(write_domain(tmp_path, data), settings), instance)
@@ -234,7 +279,8 @@ def test_a_warning_shows_on_the_products_assets_as_a_failing_warn_check(tmp_path
     daily = policies["daily_sales"]
     assert not daily.passed and daily.severity == dg.AssetCheckSeverity.WARN
     assert "[useful_descriptions] output_ports[1].columns[0].description: day: 4 characters, fewer than 10" in str(
-        daily.metadata["violations"].value)
+        daily.metadata["violations"].value
+    )
 
 
 def test_mesh_check_passes_on_the_repository() -> None:
@@ -251,19 +297,26 @@ HR = "domains/hr/products/overtime/product.yaml"
 
 def _project(tmp_path: Path, domains: tuple[str, ...]) -> Path:
     for domain in domains:
-        shutil.copytree(PROJECT / "domains" / domain, tmp_path / "domains" / domain,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            PROJECT / "domains" / domain, tmp_path / "domains" / domain, ignore=shutil.ignore_patterns("__pycache__")
+        )
     return _workspace(tmp_path, domains)
 
 
-@pytest.mark.parametrize("owner, problem", [
-    (None, f"{HR}: owner: missing required field"),
-    ("owner: {team: hr-data, name: HR Data}",
-     f"{HR}: owner.contact: [owner_contact] no contact: consumers cannot reach the owning team (fix: add owner: "
-     "{team: <slug>, name: <team name>, contact: <e-mail>} to the product)"),
-])
-def test_hr_without_its_owner_fails_mesh_check_and_its_location_alike(tmp_path: Path, owner: str | None,
-                                                                       problem: str) -> None:
+@pytest.mark.parametrize(
+    "owner, problem",
+    [
+        (None, f"{HR}: owner: missing required field"),
+        (
+            "owner: {team: hr-data, name: HR Data}",
+            f"{HR}: owner.contact: [owner_contact] no contact: consumers cannot reach the owning team (fix: add owner: "
+            "{team: <slug>, name: <team name>, contact: <e-mail>} to the product)",
+        ),
+    ],
+)
+def test_hr_without_its_owner_fails_mesh_check_and_its_location_alike(
+    tmp_path: Path, owner: str | None, problem: str
+) -> None:
     workspace = _project(tmp_path, ("hr",))
     descriptor = tmp_path / HR
     line = "owner: {team: hr-data, name: HR Data, contact: hr-data@example.com}\n"
@@ -281,13 +334,21 @@ def test_hr_without_its_owner_fails_mesh_check_and_its_location_alike(tmp_path: 
 def test_finance_reading_hr_employees_without_a_grant_is_refused_at_load(tmp_path: Path) -> None:
     _project(tmp_path, ("hr", "finance", "sales"))
     descriptor = tmp_path / "domains" / "finance" / "products" / "overtime_cost_ratio" / "product.yaml"
-    descriptor.write_text(descriptor.read_text().replace("inputs:\n", (
-        "inputs:\n  - {name: employees, kind: port, address: hr.overtime.dim_employee,"
-        " purpose: Cost per employee.}\n"), 1))
+    descriptor.write_text(
+        descriptor.read_text().replace(
+            "inputs:\n",
+            (
+                "inputs:\n  - {name: employees, kind: port, address: hr.overtime.dim_employee,"
+                " purpose: Cost per employee.}\n"
+            ),
+            1,
+        )
+    )
     with pytest.raises(PlatformError) as raised:
         build_domain(tmp_path / "domains" / "finance", Settings(warehouse_root=tmp_path / "warehouse"))
     assert [str(p) for p in raised.value.problems] == [
         "domains/finance/products/overtime_cost_ratio/product.yaml: inputs[0].address: [access] "
         "finance.overtime_cost_ratio reads hr.overtime.dim_employee, a restricted port, without a grant "
         "(fix: ask HR Data (hr-data@example.com) to add {consumer: finance.overtime_cost_ratio, purpose: ...} "
-        "to the grants of hr.overtime.dim_employee)"]
+        "to the grants of hr.overtime.dim_employee)"
+    ]

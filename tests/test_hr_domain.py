@@ -38,8 +38,11 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 def _valid_records() -> list[dict[str, str]]:
     """The records silver must keep: latest submission per record id, dirty rejects removed."""
-    rejected_ids = {d["record_id"] for d in DIRTY_RECORDS if d["expected"] == "rejected"
-                    and d["rejection_reason"] != "duplicate_record"}
+    rejected_ids = {
+        d["record_id"]
+        for d in DIRTY_RECORDS
+        if d["expected"] == "rejected" and d["rejection_reason"] != "duplicate_record"
+    }
     latest: dict[str, dict[str, str]] = {}
     for row in _rows("overtime_records.csv"):
         kept = latest.get(row["record_id"])
@@ -67,8 +70,10 @@ def test_row_counts(run) -> None:
     records = _rows("overtime_records.csv")
     rejected = [d for d in DIRTY_RECORDS if d["expected"] == "rejected"]
     at = warehouse.snapshot()
-    counts = {port: warehouse.read(f"hr.overtime.{port}", at=at).count("*").fetchall()[0][0] for port in
-              ("dim_entity", "dim_employee", "dim_overtime_reason", "dim_period", "fact_overtime")}
+    counts = {
+        port: warehouse.read(f"hr.overtime.{port}", at=at).count("*").fetchall()[0][0]
+        for port in ("dim_entity", "dim_employee", "dim_overtime_reason", "dim_period", "fact_overtime")
+    }
     assert counts == {
         "dim_entity": len(_rows("entities.csv")),
         "dim_employee": len(_rows("employees.csv")),
@@ -82,8 +87,9 @@ def test_row_counts(run) -> None:
 def test_rejected_rows_are_kept_traceable(run) -> None:
     _, warehouse = run
     con = duckdb.connect(str(warehouse.database("hr")), read_only=True)
-    rows = con.execute('SELECT source_record_id, rejection_reason, source_file, source_row '
-                       'FROM "overtime"."overtime_rejected"').fetchall()
+    rows = con.execute(
+        'SELECT source_record_id, rejection_reason, source_file, source_row FROM "overtime"."overtime_rejected"'
+    ).fetchall()
     expected = sorted((d["record_id"], d["rejection_reason"]) for d in DIRTY_RECORDS if d["expected"] == "rejected")
     assert sorted((r[0], r[1]) for r in rows) == expected
     lines = _rows("overtime_records.csv")
@@ -123,8 +129,11 @@ def test_oversight_and_analysis_views_reconcile_with_the_sources(run) -> None:
 
 def test_published_ports_show_metadata(run) -> None:
     result, warehouse = run
-    (event,) = [e for e in result.get_asset_materialization_events()
-                if e.asset_key == dg.AssetKey(["hr", "overtime", "fact_overtime"])]
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["hr", "overtime", "fact_overtime"])
+    ]
     metadata = event.materialization.metadata
     assert metadata["dagster/row_count"].value == len(_valid_records())
     assert metadata["lake_table"].value == "lake.hr.overtime__fact_overtime"
@@ -141,24 +150,48 @@ def test_hr_definitions_shape() -> None:
         layers[spec.tags.get("port", spec.tags["layer"])].append(name)
     assert {layer: sorted(names) for layer, names in layers.items()} == {
         "bronze": ["raw_employees", "raw_entities", "raw_overtime_reasons", "raw_overtime_records"],
-        "silver": ["employees", "entities", "overtime_reasons", "overtime_records", "overtime_records_validated",
-                   "overtime_rejected"],
-        "table": ["dim_employee", "dim_entity", "dim_overtime_reason", "dim_period", "fact_overtime",
-                  "fact_overtime_monthly"],
+        "silver": [
+            "employees",
+            "entities",
+            "overtime_reasons",
+            "overtime_records",
+            "overtime_records_validated",
+            "overtime_rejected",
+        ],
+        "table": [
+            "dim_employee",
+            "dim_entity",
+            "dim_overtime_reason",
+            "dim_period",
+            "fact_overtime",
+            "fact_overtime_monthly",
+        ],
         "view": ["overtime_analysis", "payroll_compensation", "team_oversight"],
     }
     fact_deps = sorted(d.asset_key.path[-1] for d in specs["fact_overtime"].deps)
     assert fact_deps == ["dim_employee", "dim_entity", "dim_overtime_reason", "dim_period", "overtime_records"]
-    assert specs["employees"].kinds == {"duckdb", "pandas"} and specs["fact_overtime"].kinds == {"duckdb", "sql", "ducklake"}
+    assert specs["employees"].kinds == {"duckdb", "pandas"} and specs["fact_overtime"].kinds == {
+        "duckdb",
+        "sql",
+        "ducklake",
+    }
     assert specs["dim_employee"].tags["classification"] == "personal"
     for spec in specs.values():  # what the UI shows on every HR asset
         assert spec.owners == ["team:hr-data", "hr-data@example.com"] and spec.group_name == "hr"
         assert spec.description and spec.metadata["dagster/column_schema"].columns
         assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
-            fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+            fail_window=timedelta(hours=26), warn_window=timedelta(hours=25)
+        )
     checks = {c.name for a in defs.assets for c in a.check_specs if c.asset_key.path[-1] == "fact_overtime"}
-    assert {"schema", "unique_overtime_id", "relationships_employee_id_dim_employee",
-            "amount_is_hours_times_rate_times_multiplier"} <= checks
+    assert {
+        "schema",
+        "unique_overtime_id",
+        "relationships_employee_id_dim_employee",
+        "amount_is_hours_times_rate_times_multiplier",
+    } <= checks
     (schedule,) = defs.schedules
     assert (schedule.name, schedule.cron_schedule, schedule.execution_timezone) == (
-        "hr__overtime__schedule", "0 6 * * *", "Europe/Paris")
+        "hr__overtime__schedule",
+        "0 6 * * *",
+        "Europe/Paris",
+    )

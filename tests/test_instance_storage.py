@@ -45,8 +45,9 @@ def test_dagster_home_must_be_set() -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_two_processes_never_hold_a_one_slot_pool_together(backend: str, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_processes_never_hold_a_one_slot_pool_together(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with project_instance(backend, tmp_path, monkeypatch) as env, dg.DagsterInstance.get() as instance:
         # each instance file serializes slot claims: SQLite under a file lock, PostgreSQL under
         # an advisory lock (Dagster's own PostgreSQL storage let both processes in, some rounds)
@@ -55,8 +56,13 @@ def test_two_processes_never_hold_a_one_slot_pool_together(backend: str, tmp_pat
         instance.event_log_storage.set_concurrency_slots(POOL, 1)
         start = time.time() + 3  # both processes have imported Dagster by then
         claimers = [
-            subprocess.Popen([sys.executable, "-m", "tests.slot_claimer", str(start), str(ROUNDS), str(PERIOD)],
-                             cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.slot_claimer", str(start), str(ROUNDS), str(PERIOD)],
+                cwd=PROJECT,
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             for _ in range(2)
         ]
         try:
@@ -77,8 +83,9 @@ def test_two_processes_never_hold_a_one_slot_pool_together(backend: str, tmp_pat
         assert (info.slot_count, info.claimed_slots, info.pending_steps) == (1, [], [])
 
 
-def test_a_lock_that_could_not_be_taken_is_not_left_marked_as_held(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lock_that_could_not_be_taken_is_not_left_marked_as_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _project_instance(tmp_path)
     storage = dg.DagsterInstance.get().event_log_storage
     real_flock, calls = instance_storage.fcntl.flock, []
@@ -99,8 +106,16 @@ def test_a_lock_that_could_not_be_taken_is_not_left_marked_as_held(tmp_path: Pat
 
 
 def _log_entry(run_id: str, message: str) -> dg.EventLogEntry:
-    return dg.EventLogEntry(error_info=None, level="INFO", user_message=message, run_id=run_id,
-                            timestamp=time.time(), step_key=None, job_name="job", dagster_event=None)
+    return dg.EventLogEntry(
+        error_info=None,
+        level="INFO",
+        user_message=message,
+        run_id=run_id,
+        timestamp=time.time(),
+        step_key=None,
+        job_name="job",
+        dagster_event=None,
+    )
 
 
 def test_events_are_seen_by_a_watcher_of_another_process_as_they_are_written(tmp_path: Path) -> None:
@@ -122,7 +137,10 @@ def test_events_are_seen_by_a_watcher_of_another_process_as_they_are_written(tmp
         watcher.dispose()
         writer.dispose()
     assert [r.event_log_entry.user_message for r in watcher.get_records_for_run("run-1").records] == [
-        "first", "second", "third"]
+        "first",
+        "second",
+        "third",
+    ]
 
 
 def test_connections_stay_open_and_commit_without_a_full_sync(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -68,7 +68,6 @@ def _result(process: subprocess.Popen, timeout: float = 240) -> dict:
 
 
 # --- one product version at a time ------------------------------------------------------------
-
 
 
 def test_a_late_blocking_failure_changes_no_port_and_triggers_no_consumer(tmp_path: Path, instance) -> None:
@@ -137,7 +136,7 @@ def test_time_travel_by_snapshot_time_and_product_version(tmp_path: Path, settin
     warehouse = Warehouse(settings.warehouse_root)
     first = warehouse.current("shop.sales.daily_sales")
     version_1 = _rows(warehouse, "shop.sales.daily_sales")
-    between = datetime.now(timezone.utc)
+    between = datetime.now(UTC)
     product = product_yaml()
     product["version"] = "1.1.0"
     write_domain(tmp_path, product, files={"data/orders.csv": ORDERS_CSV + "5,dave,3.00,paid,2026-01-04 08:00:00\n"})
@@ -159,16 +158,17 @@ def test_time_travel_by_snapshot_time_and_product_version(tmp_path: Path, settin
     catalog = settings.warehouse_root / "lake" / "catalog.sqlite"
     with duckdb.connect() as con:
         con.execute(f"ATTACH 'ducklake:sqlite:{catalog}' AS lake (READ_ONLY)")
-        con.execute("SET VARIABLE v = (SELECT max(snapshot_id) FROM lake.snapshots() "
-                    "WHERE json_extract_string(commit_extra_info, 'product') = 'shop.sales' "
-                    "AND json_extract_string(commit_extra_info, 'version') = '1.0.0')")
+        con.execute(
+            "SET VARIABLE v = (SELECT max(snapshot_id) FROM lake.snapshots() "
+            "WHERE json_extract_string(commit_extra_info, 'product') = 'shop.sales' "
+            "AND json_extract_string(commit_extra_info, 'version') = '1.0.0')"
+        )
         old = con.execute("SELECT * FROM lake.shop.sales__daily_sales AT (VERSION => getvariable('v'))").fetchall()
         assert sorted(old, key=repr) == version_1
         assert sorted(con.execute("FROM lake.shop.sales__daily_sales").fetchall(), key=repr) == version_2
 
 
-def test_a_run_reads_every_input_at_the_snapshot_it_started_from(tmp_path: Path, settings: Settings,
-                                                                  instance) -> None:
+def test_a_run_reads_every_input_at_the_snapshot_it_started_from(tmp_path: Path, settings: Settings, instance) -> None:
     shop = build_domain(write_domain(tmp_path), settings)
     ledger_dir = write_consumer_domain(tmp_path)
     assert materialize(shop, instance).success
@@ -193,8 +193,12 @@ def test_a_run_reads_every_input_at_the_snapshot_it_started_from(tmp_path: Path,
 
     # A re-execution inherits its parent's tags, and pins anew: it reads what was published since.
     inherited = {"mesh/input_snapshot": str(started_from), "mesh/input_snapshot_run": "the-parent-run"}
-    retry = dg.materialize(list(build_domain(ledger_dir, settings).assets), instance=instance, tags=inherited,
-                           resources=build_domain(ledger_dir, settings).resources)
+    retry = dg.materialize(
+        list(build_domain(ledger_dir, settings).assets),
+        instance=instance,
+        tags=inherited,
+        resources=build_domain(ledger_dir, settings).resources,
+    )
     assert instance.get_run_by_id(retry.run_id).tags["mesh/input_snapshot"] == str(warehouse.snapshot() - 1)
     read = {(day, revenue) for day, revenue, _ in _rows(warehouse, "ledger.vat.vat_by_day")}
     assert read == {(day, revenue) for day, _, revenue in _rows(warehouse, "shop.sales.daily_sales")}
@@ -220,10 +224,14 @@ def test_a_failed_promotion_still_reports_the_publication(tmp_path: Path, settin
 # --- many processes ----------------------------------------------------------------------------
 
 
-def test_readers_in_other_processes_always_see_one_whole_product_version(tmp_path: Path, settings: Settings,
-                                                                          instance) -> None:
-    domain_dir = write_domain(tmp_path, _counting_product(), files={"products/sales/sql/daily_sales.sql": COUNT_ALL_DAILY,
-                                                                    "data/orders.csv": _orders(5)})
+def test_readers_in_other_processes_always_see_one_whole_product_version(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
+    domain_dir = write_domain(
+        tmp_path,
+        _counting_product(),
+        files={"products/sales/sql/daily_sales.sql": COUNT_ALL_DAILY, "data/orders.csv": _orders(5)},
+    )
     assert materialize(build_domain(domain_dir, settings), instance).success
     stop = tmp_path / "stop"
     readers = [_worker("read", str(settings.warehouse_root), str(stop)) for _ in range(2)]
@@ -233,8 +241,11 @@ def test_readers_in_other_processes_always_see_one_whole_product_version(tmp_pat
             assert time.time() < deadline and all(r.poll() is None for r in readers), "the readers did not start"
             time.sleep(0.05)
         for count in (40, 7, 300, 12, 150, 60):
-            write_domain(tmp_path, _counting_product(), files={
-                "products/sales/sql/daily_sales.sql": COUNT_ALL_DAILY, "data/orders.csv": _orders(count)})
+            write_domain(
+                tmp_path,
+                _counting_product(),
+                files={"products/sales/sql/daily_sales.sql": COUNT_ALL_DAILY, "data/orders.csv": _orders(count)},
+            )
             assert materialize(build_domain(domain_dir, settings), instance).success
     finally:
         stop.touch()
@@ -277,8 +288,9 @@ def test_two_domains_publishing_at_the_same_moment_both_land(tmp_path: Path) -> 
     assert _rows(warehouse, "shop.sales.daily_sales") == _rows(warehouse, "depot.sales.daily_sales")
 
 
-def test_a_publication_killed_mid_way_leaves_the_previous_version_whole(tmp_path: Path, settings: Settings,
-                                                                         instance) -> None:
+def test_a_publication_killed_mid_way_leaves_the_previous_version_whole(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
     domain_dir = write_domain(tmp_path)
     assert materialize(build_domain(domain_dir, settings), instance).success
     warehouse = Warehouse(settings.warehouse_root)
@@ -301,8 +313,9 @@ def test_a_publication_killed_mid_way_leaves_the_previous_version_whole(tmp_path
         assert {address: _rows(warehouse, address) for address in SHOP_PORTS} == before
 
     with warehouse.lake.connect(read_only=False) as con:  # the killed writers left files no commit recorded
-        orphans = con.execute("SELECT count(*) FROM ducklake_delete_orphaned_files('lake', dry_run => true, "
-                              "older_than => now())").fetchone()[0]
+        orphans = con.execute(
+            "SELECT count(*) FROM ducklake_delete_orphaned_files('lake', dry_run => true, older_than => now())"
+        ).fetchone()[0]
     assert orphans >= 1  # the last one's: each writer deletes what the one killed before it left
 
     # Nothing to repair: the next run publishes, and its commit deletes the killed writers' files.
@@ -337,8 +350,9 @@ def test_retention_expires_old_snapshots_and_deletes_their_files(tmp_path: Path,
     assert _rows(warehouse, "shop.sales.daily_sales", at=first.snapshot_id) != current
 
     with warehouse.lake.connect(read_only=False) as con:  # eight days later
-        counts = warehouse.lake.expire(con, keep=timedelta(days=7), grace=timedelta(0),
-                                       now=datetime.now(timezone.utc) + timedelta(days=8))
+        counts = warehouse.lake.expire(
+            con, keep=timedelta(days=7), grace=timedelta(0), now=datetime.now(UTC) + timedelta(days=8)
+        )
     assert counts["snapshots_expired"] >= 3 and counts["files_deleted"] >= 1
     with pytest.raises(NotPublished):
         warehouse.read("shop.sales.daily_sales", at=first.snapshot_id)
@@ -349,11 +363,16 @@ def test_retention_expires_old_snapshots_and_deletes_their_files(tmp_path: Path,
 
 
 def test_the_lake_moves_by_settings(tmp_path: Path) -> None:
-    env = {"MESH_WAREHOUSE": str(tmp_path / "w"), "MESH_LAKE_CATALOG": f"sqlite:{tmp_path / 'meta' / 'lake.db'}",
-           "MESH_LAKE_DATA": str(tmp_path / "files"), "MESH_LAKE_RETENTION": "90d"}
+    env = {
+        "MESH_WAREHOUSE": str(tmp_path / "w"),
+        "MESH_LAKE_CATALOG": f"sqlite:{tmp_path / 'meta' / 'lake.db'}",
+        "MESH_LAKE_DATA": str(tmp_path / "files"),
+        "MESH_LAKE_RETENTION": "90d",
+    }
     settings = Settings.from_env(env)
-    assert settings.lake_config == LakeConfig(catalog=f"sqlite:{tmp_path / 'meta' / 'lake.db'}",
-                                              data_path=f"{tmp_path / 'files'}/")
+    assert settings.lake_config == LakeConfig(
+        catalog=f"sqlite:{tmp_path / 'meta' / 'lake.db'}", data_path=f"{tmp_path / 'files'}/"
+    )
     assert settings.lake_retention == timedelta(days=90)
     assert Settings.from_env({"MESH_WAREHOUSE": str(tmp_path / "w")}).lake_config == LakeConfig.local(tmp_path / "w")
     with pytest.raises(ValueError, match="MESH_LAKE_RETENTION: bad duration"):
@@ -365,6 +384,7 @@ def test_the_lake_moves_by_settings(tmp_path: Path) -> None:
 def test_a_fresh_warehouse_answers_nothing_published_without_opening_a_database(tmp_path: Path, monkeypatch) -> None:
     """Governance asks the lake for every product's last contract when a domain loads: before
     anything is published that must cost nothing (it cost 0.4 s per product, loading extensions)."""
+
     def refuse(*_args: object) -> None:
         raise AssertionError("no DuckDB database or extension should be opened for an empty lake")
 

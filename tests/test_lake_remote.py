@@ -45,8 +45,11 @@ def s3_endpoint(tmp_path: Path) -> Iterator[str]:
     """A local S3 server with an empty bucket; stopped on leaving."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=(tmp_path / "s3.log").open("w"), stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=(tmp_path / "s3.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -66,15 +69,25 @@ def s3_endpoint(tmp_path: Path) -> Iterator[str]:
 def libpq(url: str) -> str:
     """`postgresql://user@host:port/db` as the key=value string DuckDB's catalog takes."""
     parts = urlsplit(url)
-    return (f"dbname={parts.path.lstrip('/')} host={parts.hostname} port={parts.port or 5432} "
-            f"user={parts.username or 'postgres'}")
+    return (
+        f"dbname={parts.path.lstrip('/')} host={parts.hostname} port={parts.port or 5432} "
+        f"user={parts.username or 'postgres'}"
+    )
 
 
 def remote_env(tmp_path: Path, postgres_url: str, s3_endpoint: str) -> dict[str, str]:
     env = subprocess_env(tmp_path)
-    env.update({"MESH_LAKE_CATALOG": f"postgres:{libpq(postgres_url)}", "MESH_LAKE_DATA": f"s3://{BUCKET}/lake/",
-                "MESH_S3_ENDPOINT": s3_endpoint, "AWS_ACCESS_KEY_ID": "test-key", "AWS_SECRET_ACCESS_KEY": "test-secret",
-                "AWS_REGION": "us-east-1", "MESH_MASKING_KEY": "a-test-key-that-is-not-secret"})
+    env.update(
+        {
+            "MESH_LAKE_CATALOG": f"postgres:{libpq(postgres_url)}",
+            "MESH_LAKE_DATA": f"s3://{BUCKET}/lake/",
+            "MESH_S3_ENDPOINT": s3_endpoint,
+            "AWS_ACCESS_KEY_ID": "test-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret",
+            "AWS_REGION": "us-east-1",
+            "MESH_MASKING_KEY": "a-test-key-that-is-not-secret",
+        }
+    )
     return env
 
 
@@ -92,15 +105,24 @@ def catalog_snapshots(postgres_url: str) -> int:
         return cursor.fetchone()[0]
 
 
-def test_writers_of_two_domains_and_a_reader_each_in_its_own_process(tmp_path: Path, postgres_url: str,
-                                                                    s3_endpoint: str,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_writers_of_two_domains_and_a_reader_each_in_its_own_process(
+    tmp_path: Path, postgres_url: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = remote_env(tmp_path, postgres_url, s3_endpoint)
     stop, start, count = tmp_path / "stop", time.time() + 3, 8
-    reader = subprocess.Popen([*WORKER, "read", "alpha,beta", str(stop)], cwd=PROJECT, env=env,
-                              stdout=subprocess.PIPE, text=True)
-    writers = [subprocess.Popen([*WORKER, "publish", domain, str(count), str(start)], cwd=PROJECT, env=env,
-                                stdout=subprocess.PIPE, text=True) for domain in ("alpha", "beta")]
+    reader = subprocess.Popen(
+        [*WORKER, "read", "alpha,beta", str(stop)], cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    writers = [
+        subprocess.Popen(
+            [*WORKER, "publish", domain, str(count), str(start)],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for domain in ("alpha", "beta")
+    ]
     try:
         published = [json.loads(w.communicate(timeout=240)[0].strip().splitlines()[-1]) for w in writers]
         time.sleep(1)  # the reader's last loop sees the last versions
@@ -129,9 +151,9 @@ def test_writers_of_two_domains_and_a_reader_each_in_its_own_process(tmp_path: P
     assert not (tmp_path / "warehouse" / "lake").exists()  # nothing of the lake on this machine's disk
 
 
-def test_a_domain_materialized_by_dagster_is_read_from_another_process(tmp_path: Path, postgres_url: str,
-                                                                      s3_endpoint: str,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_domain_materialized_by_dagster_is_read_from_another_process(
+    tmp_path: Path, postgres_url: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The whole deployment's storage beyond the machine: the instance on PostgreSQL too."""
     with fresh_database("mesh_instance") as instance_url:
         env = remote_env(tmp_path, postgres_url, s3_endpoint) | {"MESH_POSTGRES_URL": instance_url}
@@ -145,25 +167,48 @@ def test_a_domain_materialized_by_dagster_is_read_from_another_process(tmp_path:
 def _materialize_read_and_describe(env: dict[str, str], s3_endpoint: str) -> None:
     with pytest.raises(NotPublished, match="holds no lake"):  # a new catalog is no error: nothing published yet
         Warehouse.from_settings(Settings.from_env()).read("sales.orders.dim_customer")
-    done = subprocess.run([str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m",
-                           "domains.sales.definitions", "--select", "*"], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "domains.sales.definitions",
+            "--select",
+            "*",
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    script = ("from platform_core.settings import Settings; from platform_core.storage.warehouse import Warehouse; "
-              "w = Warehouse.from_settings(Settings.from_env()); "
-              "print(w.read('sales.orders.dim_customer').aggregate('count(*)').fetchone()[0], "
-              "w.current('sales.orders.dim_customer').version)")
-    rows, version = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True,
-                                   text=True, timeout=120, check=True).stdout.split()
+    script = (
+        "from platform_core.settings import Settings; from platform_core.storage.warehouse import Warehouse; "
+        "w = Warehouse.from_settings(Settings.from_env()); "
+        "print(w.read('sales.orders.dim_customer').aggregate('count(*)').fetchone()[0], "
+        "w.current('sales.orders.dim_customer').version)"
+    )
+    rows, version = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout.split()
     assert int(rows) > 0
     assert any(k.startswith("lake/sales/") for k in bucket_keys(s3_endpoint))
     mesh = str(Path(sys.executable).parent / "mesh")
-    show = subprocess.run([mesh, "show", "sales.orders.dim_customer"], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    show = subprocess.run(
+        [mesh, "show", "sales.orders.dim_customer"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert show.returncode == 0, show.stderr
     assert version in show.stdout
     # health from the PostgreSQL instance: the run, its checks, freshness
-    status = subprocess.run([mesh, "status", "--domain", "sales", "--json"], cwd=PROJECT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    status = subprocess.run(
+        [mesh, "status", "--domain", "sales", "--json"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert status.returncode == 0, status.stdout + status.stderr
     assert [(p["address"], p["state"]) for p in json.loads(status.stdout)] == [("sales.orders", "healthy")]

@@ -27,10 +27,12 @@ def _totals(warehouse: Warehouse, address: str, keys: str, value: str) -> dict[t
 
 def test_accruals_match_hr_overtime_by_entity_and_month(mesh_run) -> None:
     w = mesh_run.warehouse
-    assert _totals(w, "finance.overtime_accruals.fact_overtime_accruals", "entity_id, period_id", "accrued_amount") == \
-        _totals(w, "hr.overtime.overtime_analysis", "entity_id, period_id", "amount")
-    assert _totals(w, "finance.overtime_accruals.fact_overtime_accruals", "currency", "accrued_hours") == \
-        _totals(w, "hr.overtime.overtime_analysis", "currency", "hours")
+    assert _totals(
+        w, "finance.overtime_accruals.fact_overtime_accruals", "entity_id, period_id", "accrued_amount"
+    ) == _totals(w, "hr.overtime.overtime_analysis", "entity_id, period_id", "amount")
+    assert _totals(w, "finance.overtime_accruals.fact_overtime_accruals", "currency", "accrued_hours") == _totals(
+        w, "hr.overtime.overtime_analysis", "currency", "hours"
+    )
 
 
 def test_cost_ratio_matches_hr_payroll_and_sales_revenue(mesh_run) -> None:
@@ -41,14 +43,19 @@ def test_cost_ratio_matches_hr_payroll_and_sales_revenue(mesh_run) -> None:
     assert cost == _totals(w, "hr.overtime.payroll_compensation", "entity_id, period_id", "amount_to_pay")
     assert revenue == _totals(w, "sales.orders.revenue_by_entity_month", "entity_id, period_id", "net_revenue")
     for entity, period, value, ratio_value in ratio.select(
-            "entity_id, period_id, overtime_cost, overtime_cost_ratio").fetchall():
+        "entity_id, period_id, overtime_cost, overtime_cost_ratio"
+    ).fetchall():
         assert ratio_value == pytest.approx(float(value) / float(revenue[(entity, period)]))
 
 
 def test_lineage_crosses_three_domains(settings: Settings) -> None:
     defs = build_domain("finance", settings)
-    upstream = {dep.asset_key.path[0] for spec in defs.resolve_all_asset_specs() if spec.key.path[0] == "finance"
-                for dep in spec.deps}
+    upstream = {
+        dep.asset_key.path[0]
+        for spec in defs.resolve_all_asset_specs()
+        if spec.key.path[0] == "finance"
+        for dep in spec.deps
+    }
     assert {"hr", "sales", "finance"} <= upstream
 
 
@@ -58,17 +65,30 @@ def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Pat
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     warehouse = Warehouse(settings.warehouse_root)
     products = warehouse.read("platform.mesh.catalog_products").select("address").fetchall()
-    assert {a for (a,) in products} == {"hr.overtime", "sales.orders", "finance.overtime_accruals",
-                                       "finance.overtime_cost_ratio"}
+    assert {a for (a,) in products} == {
+        "hr.overtime",
+        "sales.orders",
+        "finance.overtime_accruals",
+        "finance.overtime_cost_ratio",
+    }
     ports = warehouse.read("platform.mesh.catalog_ports")
-    (row,) = ports.filter("address = 'hr.overtime.dim_employee'").select(
-        "owner_name, classification, consumers, columns").fetchall()
+    (row,) = (
+        ports.filter("address = 'hr.overtime.dim_employee'")
+        .select("owner_name, classification, consumers, columns")
+        .fetchall()
+    )
     assert row[0] == "HR Data" and row[1] == "personal"
-    assert {c["name"] for c in row[2]} == {"managers", "payroll", "hr_business_partners", "finance_accruals",
-                                           "finance_cost_ratio"}
+    assert {c["name"] for c in row[2]} == {
+        "managers",
+        "payroll",
+        "hr_business_partners",
+        "finance_accruals",
+        "finance_cost_ratio",
+    }
     assert {c["name"]: c["classification"] for c in row[3]}["email"] == "personal"
-    assert ports.count("*").fetchall()[0][0] == sum(mesh_run.warehouse.current(a) is not None for (a,) in
-                                                    ports.select("address").fetchall())
+    assert ports.count("*").fetchall()[0][0] == sum(
+        mesh_run.warehouse.current(a) is not None for (a,) in ports.select("address").fetchall()
+    )
     edges = warehouse.read("platform.mesh.dependencies").select("consumer, producer_address, cross_domain").fetchall()
     assert set(edges) == {
         ("finance.overtime_accruals", "hr.overtime.overtime_analysis", True),
@@ -85,12 +105,18 @@ def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Pat
     platform = build_platform(settings)
     key = dg.AssetKey(["platform", "mesh", "catalog_ports"])
     job = dg.define_asset_job("catalog_port_checks", selection=dg.AssetSelection.checks_for_assets(key))
-    checks = dg.Definitions(assets=platform.assets, jobs=[job], resources=platform.resources).resolve_job_def(
-        "catalog_port_checks").execute_in_process(instance=mesh_run.instance)
+    checks = (
+        dg.Definitions(assets=platform.assets, jobs=[job], resources=platform.resources)
+        .resolve_job_def("catalog_port_checks")
+        .execute_in_process(instance=mesh_run.instance)
+    )
     assert checks.success and checks.get_asset_materialization_events() == []
     assert {(e.asset_key, e.check_name, e.passed) for e in checks.get_asset_check_evaluations()} == {
         (key, "schema", True),  # a product like any other: its contract's columns and types
-        (key, "every_domain_loads", True), (key, "unique_address", True), (key, "not_null_classification", True)}
+        (key, "every_domain_loads", True),
+        (key, "unique_address", True),
+        (key, "not_null_classification", True),
+    }
     assert warehouse.publications("platform.mesh") == [publication]
 
 
@@ -100,8 +126,12 @@ def test_catalog_reports_broken_domains_and_lists_the_others(tmp_path: Path, ins
     bad = product_yaml()
     bad["status"] = "live"
     write_domain(root, bad)
-    (root / "workspace.yaml").write_text("load_from:\n" + "".join(
-        f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in ("hr", "shop")))
+    (root / "workspace.yaml").write_text(
+        "load_from:\n"
+        + "".join(
+            f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in ("hr", "shop")
+        )
+    )
     settings = Settings(warehouse_root=tmp_path / "warehouse", workspace=root / "workspace.yaml")
     result = materialize(build_platform(settings), instance)
     assert result.success  # the warning does not block publication
@@ -122,15 +152,21 @@ def test_catalog_warns_of_a_loop_of_steps_across_domains(tmp_path: Path, instanc
     shop["output_ports"][1]["depends_on"].append("vat")
     write_domain(root, shop)
     write_consumer_domain(root)
-    (root / "workspace.yaml").write_text("load_from:\n" + "".join(
-        f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in ("shop", "ledger")))
+    (root / "workspace.yaml").write_text(
+        "load_from:\n"
+        + "".join(
+            f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n"
+            for d in ("shop", "ledger")
+        )
+    )
     settings = Settings(warehouse_root=tmp_path / "warehouse", workspace=root / "workspace.yaml")
     result = materialize(build_platform(settings), instance)
     assert result.success
     (warning,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert (warning.asset_key.path[-1], warning.check_name) == ("dependencies", "no_step_loops")
-    assert warning.metadata["problems"].value == "ledger.vat.vat_by_day -> shop.sales.daily_sales -> ledger.vat.vat_by_day"
-
+    assert (
+        warning.metadata["problems"].value == "ledger.vat.vat_by_day -> shop.sales.daily_sales -> ledger.vat.vat_by_day"
+    )
 
 
 def test_dropping_a_column_consumers_read_without_a_new_major_is_refused(mesh_run, tmp_path: Path) -> None:
@@ -147,7 +183,8 @@ def test_dropping_a_column_consumers_read_without_a_new_major_is_refused(mesh_ru
         "domains/hr/products/overtime/product.yaml: output_ports[7].columns: [breaking_changes_need_major] "
         "payroll_compensation.currency removed (published as 1.0.0); it would break finance.overtime_cost_ratio "
         "(fix: raise the major version (and keep the previous major published with `previous` until its consumers "
-        "move))"]
+        "move))"
+    ]
     descriptor.write_text(descriptor.read_text().replace("\nversion: 1.0.0\n", "\nversion: 2.0.0\n"))
     assert build_domain(descriptor.parent.parent.parent, settings).assets  # a new major says it
 
@@ -161,6 +198,7 @@ def test_the_catalog_refreshes_when_a_domain_publishes_or_a_descriptor_changes(t
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert not [s for s in platform.schedules if "catalog" in s.name]  # no clock: changes drive it
     with dg.instance_for_test() as instance:
+
         def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
             result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
             return result.run_requests or [], result.cursor or cursor
@@ -169,15 +207,17 @@ def test_the_catalog_refreshes_when_a_domain_publishes_or_a_descriptor_changes(t
         (target,) = sensor.targets
         assert len(requests) == 1 and set(target.resolvable_to_job.selection.selected_keys) == {
             *(dg.AssetKey(["platform", "mesh", t]) for t in ("catalog_products", "catalog_ports", "dependencies")),
-            dg.AssetKey(["platform", "mesh", "docs_site"])}
+            dg.AssetKey(["platform", "mesh", "docs_site"]),
+        }
         assert tick(cursor)[0] == []  # nothing changed
         instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["hr", "overtime", "dim_entity"])))
         requests, cursor = tick(cursor)
         assert len(requests) == 1  # a domain published
         assert tick(cursor)[0] == []
         descriptor = domains / "sales" / "products" / "orders" / "product.yaml"
-        descriptor.write_text(descriptor.read_text(encoding="utf-8").replace("title: ", "title: New ", 1),
-                              encoding="utf-8")
+        descriptor.write_text(
+            descriptor.read_text(encoding="utf-8").replace("title: ", "title: New ", 1), encoding="utf-8"
+        )
         requests, cursor = tick(cursor)
         assert len(requests) == 1  # a descriptor changed
         instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["platform", "mesh", "catalog_ports"])))

@@ -29,9 +29,12 @@ from tests.conftest import PROJECT
 from tests.factories import copy_of_the_mesh, domain_yaml, product_yaml, write_domain
 
 # Every product of the workspace's domains, by address (the descriptors are loaded once, below).
-ADDRESSES = sorted(f"{location.domain}.{descriptor.parent.name}"
-                   for location in read_workspace(PROJECT / "workspace.yaml") if location.domain
-                   for descriptor in (PROJECT / "domains" / location.domain / "products").glob("*/product.yaml"))
+ADDRESSES = sorted(
+    f"{location.domain}.{descriptor.parent.name}"
+    for location in read_workspace(PROJECT / "workspace.yaml")
+    if location.domain
+    for descriptor in (PROJECT / "domains" / location.domain / "products").glob("*/product.yaml")
+)
 SETTINGS = Settings(warehouse_root=Path("/srv/warehouse"))
 
 
@@ -94,32 +97,52 @@ def test_the_validator_reports_what_breaks_the_schema(products: dict[str, Produc
 def test_hr_overtime_export_holds_its_contract(products: dict[str, Product]) -> None:
     document = export_contract(products["hr.overtime"], SETTINGS)
     assert {k: document[k] for k in ("apiVersion", "kind", "id", "name", "version", "status", "domain")} == {
-        "apiVersion": "v3.1.0", "kind": "DataContract", "id": "urn:datacontract:hr:overtime", "name": "overtime",
-        "version": "1.0.0", "status": "active", "domain": "hr"}
+        "apiVersion": "v3.1.0",
+        "kind": "DataContract",
+        "id": "urn:datacontract:hr:overtime",
+        "name": "overtime",
+        "version": "1.0.0",
+        "status": "active",
+        "domain": "hr",
+    }
     assert document["description"]["purpose"].startswith("Overtime declared by the employees")
     assert "payroll: Calculating the overtime compensation" in document["description"]["usage"]
     assert document["team"] == {"id": "hr-data", "name": "HR Data"}
     assert document["support"][0]["url"] == "mailto:hr-data@example.com"
     assert "pii" in document["tags"]
-    assert document["servers"] == [{
-        "server": "lake", "type": "duckdb", "database": "ducklake:sqlite:/srv/warehouse/lake/catalog.sqlite",
-        "schema": "hr", "description": document["servers"][0]["description"],
-        "customProperties": [{"property": "dataPath", "value": "/srv/warehouse/lake/data/"}]}]
+    assert document["servers"] == [
+        {
+            "server": "lake",
+            "type": "duckdb",
+            "database": "ducklake:sqlite:/srv/warehouse/lake/catalog.sqlite",
+            "schema": "hr",
+            "description": document["servers"][0]["description"],
+            "customProperties": [{"property": "dataPath", "value": "/srv/warehouse/lake/data/"}],
+        }
+    ]
 
     payroll = _schema(document, "payroll_compensation")
     assert payroll["physicalName"] == "overtime__payroll_compensation"
     assert _customs(payroll["customProperties"]) == {"kind": "view", "classification": "confidential"}
     assert [(p["name"], p["logicalType"], p["physicalType"], p["required"]) for p in payroll["properties"][:5]] == [
-        ("employee_id", "string", "VARCHAR", True), ("entity_id", "string", "VARCHAR", True),
-        ("period_id", "integer", "BIGINT", True), ("currency", "string", "VARCHAR", True),
-        ("hours_x100", "number", "DECIMAL(8,2)", True)]
+        ("employee_id", "string", "VARCHAR", True),
+        ("entity_id", "string", "VARCHAR", True),
+        ("period_id", "integer", "BIGINT", True),
+        ("currency", "string", "VARCHAR", True),
+        ("hours_x100", "number", "DECIMAL(8,2)", True),
+    ]
     assert [(p["name"], p["primaryKeyPosition"]) for p in payroll["properties"] if p.get("primaryKey")] == [
-        ("employee_id", 1), ("period_id", 2)]
+        ("employee_id", 1),
+        ("period_id", 2),
+    ]
 
     employee = _schema(document, "dim_employee")
     assert _customs(employee["customProperties"]) == {
-        "kind": "table", "classification": "confidential", "access": "restricted",
-        "maskedPhysicalName": "overtime__dim_employee__masked"}
+        "kind": "table",
+        "classification": "confidential",
+        "access": "restricted",
+        "maskedPhysicalName": "overtime__dim_employee__masked",
+    }
     for personal in ("full_name", "email"):
         prop = _property(document, "dim_employee", personal)
         assert prop["classification"] == "personal"
@@ -129,14 +152,18 @@ def test_hr_overtime_export_holds_its_contract(products: dict[str, Product]) -> 
     assert _property(document, "dim_employee", "employee_id")["primaryKey"] is True
 
     sla = {entry["id"]: entry for entry in document["slaProperties"]}
-    assert (sla["freshness_fail_after"]["property"], sla["freshness_fail_after"]["value"],
-            sla["freshness_fail_after"]["unit"]) == ("latency", 26, "h")
+    assert (
+        sla["freshness_fail_after"]["property"],
+        sla["freshness_fail_after"]["value"],
+        sla["freshness_fail_after"]["unit"],
+    ) == ("latency", 26, "h")
     assert (sla["freshness_warn_after"]["value"], sla["freshness_warn_after"]["unit"]) == (25, "h")
     assert (sla["schedule"]["scheduler"], sla["schedule"]["schedule"]) == ("cron", "0 6 * * *")
     product = _customs(document["customProperties"])
     assert product["scheduleTimezone"] == "Europe/Paris" and product["title"] == "HR Overtime"
-    assert {"name": "finance_cost_ratio", "product": "finance.overtime_cost_ratio"}.items() <= \
-        next(c for c in product["consumers"] if c["name"] == "finance_cost_ratio").items()
+    assert {"name": "finance_cost_ratio", "product": "finance.overtime_cost_ratio"}.items() <= next(
+        c for c in product["consumers"] if c["name"] == "finance_cost_ratio"
+    ).items()
 
 
 def test_every_kind_of_rule_is_mapped(products: dict[str, Product]) -> None:
@@ -149,27 +176,42 @@ def test_every_kind_of_rule_is_mapped(products: dict[str, Product]) -> None:
         return {key: entry[key] for key in keys if key in entry} | {"rule": rule}
 
     assert mapped("fact_overtime_accruals.every_month_is_budgeted", "metric", "mustBe", "severity") == {
-        "metric": "nullValues", "mustBe": 0, "severity": "warning",
-        "rule": {"type": "not_null", "name": "every_month_is_budgeted", "severity": "warn",
-                 "column": "budget_amount"}}
+        "metric": "nullValues",
+        "mustBe": 0,
+        "severity": "warning",
+        "rule": {"type": "not_null", "name": "every_month_is_budgeted", "severity": "warn", "column": "budget_amount"},
+    }
     assert mapped("payroll_compensation.unique_employee_id_period_id", "metric", "arguments", "mustBe") == {
-        "metric": "duplicateValues", "arguments": {"properties": ["employee_id", "period_id"]}, "mustBe": 0,
-        "rule": {"type": "unique", "columns": ["employee_id", "period_id"]}}
+        "metric": "duplicateValues",
+        "arguments": {"properties": ["employee_id", "period_id"]},
+        "mustBe": 0,
+        "rule": {"type": "unique", "columns": ["employee_id", "period_id"]},
+    }
     assert mapped("fact_overtime.accepted_values_status", "metric", "arguments") == {
-        "metric": "invalidValues", "arguments": {"validValues": ["approved", "pending", "rejected"]},
-        "rule": {"type": "accepted_values", "column": "status", "values": ["approved", "pending", "rejected"]}}
+        "metric": "invalidValues",
+        "arguments": {"validValues": ["approved", "pending", "rejected"]},
+        "rule": {"type": "accepted_values", "column": "status", "values": ["approved", "pending", "rejected"]},
+    }
     assert mapped("dim_employee.row_count", "metric", "mustBeGreaterOrEqualTo") == {
-        "metric": "rowCount", "mustBeGreaterOrEqualTo": 100, "rule": {"type": "row_count", "min": 100}}
+        "metric": "rowCount",
+        "mustBeGreaterOrEqualTo": 100,
+        "rule": {"type": "row_count", "min": 100},
+    }
     assert mapped("fact_overtime.range_hours", "type", "query", "mustBe") == {
-        "type": "sql", "query": 'SELECT count(*) FROM {object} WHERE "hours" < 0 OR "hours" > 16', "mustBe": 0,
-        "rule": {"type": "range", "column": "hours", "min": 0.0, "max": 16.0}}
+        "type": "sql",
+        "query": 'SELECT count(*) FROM {object} WHERE "hours" < 0 OR "hours" > 16',
+        "mustBe": 0,
+        "rule": {"type": "range", "column": "hours", "min": 0.0, "max": 16.0},
+    }
     assert "INTERVAL '1560 minutes'" in checks["fact_overtime.max_age_loaded_at"]["query"]
     assert '"hr"."overtime__dim_employee"' in checks["fact_overtime.relationships_employee_id_dim_employee"]["query"]
     assert checks["fact_overtime.amount_is_hours_times_rate_times_multiplier"]["query"] == (
-        "SELECT count(*) FROM {object} WHERE NOT (amount = round(hours * hourly_rate * rate_multiplier, 2))")
+        "SELECT count(*) FROM {object} WHERE NOT (amount = round(hours * hourly_rate * rate_multiplier, 2))"
+    )
     fact = export_contract(products["hr.overtime"], SETTINGS)
     assert _property(fact, "fact_overtime", "employee_id")["relationships"] == [
-        {"type": "foreignKey", "to": "dim_employee.employee_id"}]
+        {"type": "foreignKey", "to": "dim_employee.employee_id"}
+    ]
 
 
 def test_exported_sql_checks_run_on_the_lake_tables(products: dict[str, Product]) -> None:
@@ -181,9 +223,12 @@ def test_exported_sql_checks_run_on_the_lake_tables(products: dict[str, Product]
         for obj in document["schema"]:
             columns = ", ".join(f'"{c.name}" {duckdb_type(c.type)}' for c in port_columns[obj["name"]])
             con.execute(f'CREATE TABLE hr."{obj["physicalName"]}" ({columns})')
-        queries = [(obj["physicalName"], entry["query"]) for obj in document["schema"]
-                   for entry in obj.get("quality", []) + [q for p in obj["properties"] for q in p.get("quality", [])]
-                   if entry["type"] == "sql"]
+        queries = [
+            (obj["physicalName"], entry["query"])
+            for obj in document["schema"]
+            for entry in obj.get("quality", []) + [q for p in obj["properties"] for q in p.get("quality", [])]
+            if entry["type"] == "sql"
+        ]
         assert len(queries) > 20
         for table, query in queries:
             (value,) = con.execute(query.replace("{object}", f'hr."{table}"')).fetchone()
@@ -218,22 +263,36 @@ def test_export_import_export_keeps_the_contract(address: str, products: dict[st
     # and the specs agree on what both formats say, rules compared as sets (an import orders them
     # schema-level first, then by column)
     assert (again.owner, again.version, again.status, again.tags, again.sla, again.schedule, again.consumers) == (
-        product.owner, product.version, product.status, product.tags, product.sla, product.schedule, product.consumers)
+        product.owner,
+        product.version,
+        product.status,
+        product.tags,
+        product.sla,
+        product.schedule,
+        product.consumers,
+    )
     for old, new in zip(product.output_ports, again.output_ports, strict=True):
-        assert [(c.name, c.type, c.nullable, c.unique, c.description, old.column_classification(c))
-                for c in old.columns] == [(c.name, c.type, c.nullable, c.unique, c.description,
-                                           new.column_classification(c)) for c in new.columns]
+        assert [
+            (c.name, c.type, c.nullable, c.unique, c.description, old.column_classification(c)) for c in old.columns
+        ] == [(c.name, c.type, c.nullable, c.unique, c.description, new.column_classification(c)) for c in new.columns]
         assert sorted(r.model_dump_json() for r in old.quality) == sorted(r.model_dump_json() for r in new.quality)
-        assert (old.kind, old.classification, old.access, old.grants) == (new.kind, new.classification,
-                                                                        new.access, new.grants)
+        assert (old.kind, old.classification, old.access, old.grants) == (
+            new.kind,
+            new.classification,
+            new.access,
+            new.grants,
+        )
 
 
 def _rarer(sla: bool) -> dict[str, Any]:
     """The factories' product with what no product of the mesh uses: a freshness by cron (or no SLA,
     the platform's default), a paused schedule, a sunset, a restricted port with a grant and a
     personal column masked to null."""
-    product = product_yaml() | {"status": "deprecated", "sunset": "2027-01-31",
-                                "schedule": {"cron": "0 6 * * *", "timezone": "Europe/Paris", "enabled": False}}
+    product = product_yaml() | {
+        "status": "deprecated",
+        "sunset": "2027-01-31",
+        "schedule": {"cron": "0 6 * * *", "timezone": "Europe/Paris", "enabled": False},
+    }
     product["sla"] = {"freshness": {"cron": "0 7 * * *", "timezone": "Europe/Paris", "lower_bound": "1d12h"}}
     if not sla:
         del product["sla"]
@@ -251,12 +310,22 @@ def test_the_rarer_fields_survive_a_round_trip(sla: bool, tmp_path: Path) -> Non
     assert (_inputs_apart(first), _inputs_apart(second)) == (["orders_file"], [])
     assert second == first and validate_contract(first) == []
     assert (again.sla, again.schedule, again.sunset, again.output_ports[0].grants) == (
-        product.sla, product.schedule, product.sunset, product.output_ports[0].grants)
+        product.sla,
+        product.schedule,
+        product.sunset,
+        product.output_ports[0].grants,
+    )
     assert again.output_ports[0].columns[0].masking == "null" and again.output_ports[0].access == "restricted"
     if sla:
         assert next(e for e in first["slaProperties"] if e["id"] == "freshness_cron") | {"description": ""} == {
-            "id": "freshness_cron", "property": "latency", "value": 36, "unit": "h", "scheduler": "cron",
-            "schedule": "0 7 * * *", "description": ""}
+            "id": "freshness_cron",
+            "property": "latency",
+            "value": 36,
+            "unit": "h",
+            "scheduler": "cron",
+            "schedule": "0 7 * * *",
+            "description": "",
+        }
     else:
         assert {"property": "freshnessIsPlatformDefault", "value": True} in first["customProperties"]
 
@@ -336,22 +405,35 @@ def test_a_hand_written_contract_becomes_a_product_that_loads(tmp_path: Path) ->
     (domain_dir / "domain.yaml").write_text(yaml.safe_dump(domain_yaml("seller")), encoding="utf-8")
     written = write_skeleton(skeleton, domain_dir / "products" / skeleton.name)
     assert sorted(p.relative_to(domain_dir).as_posix() for p in written) == [
-        "products/seller_payments/product.yaml", "products/seller_payments/sql/gold/countries.sql",
-        "products/seller_payments/sql/gold/transactions.sql"]
+        "products/seller_payments/product.yaml",
+        "products/seller_payments/sql/gold/countries.sql",
+        "products/seller_payments/sql/gold/transactions.sql",
+    ]
 
     (product,) = load_domain(domain_dir).products
     assert (product.name, product.domain, product.version, product.status) == (
-        "seller_payments", "seller", "1.1.0", "active")
+        "seller_payments",
+        "seller",
+        "1.1.0",
+        "active",
+    )
     assert (product.owner.team, product.owner.name, product.owner.contact) == (
-        "seller-data", "Seller Data", "seller-data@example.com")
+        "seller-data",
+        "Seller Data",
+        "seller-data@example.com",
+    )
     assert product.sla.freshness.fail_after.days == 4
     assert (product.schedule.cron, product.schedule.timezone) == ("0 20 * * *", "UTC")
     transactions = product.output_ports[0]
     assert [(c.name, c.type, c.nullable, c.classification) for c in transactions.columns] == [
-        ("tenant_id", "string", False, None), ("txn_id", "integer", False, None),
+        ("tenant_id", "string", False, None),
+        ("txn_id", "integer", False, None),
         ("txn_ref_dt", "date", True, "public"),
-        ("amount", "decimal(12,2)", True, None), ("status", "string", True, None),
-        ("buyer_email", "string", True, "confidential"), ("country_code", "string", True, None)]
+        ("amount", "decimal(12,2)", True, None),
+        ("status", "string", True, None),
+        ("buyer_email", "string", True, "confidential"),
+        ("country_code", "string", True, None),
+    ]
     assert [json.loads(r.model_dump_json(exclude_defaults=True)) for r in transactions.quality] == [
         {"type": "row_count", "min": 100},
         {"name": "amount_positive", "severity": "warn", "type": "expression", "expression": "NOT (amount <= 0)"},
@@ -359,11 +441,17 @@ def test_a_hand_written_contract_becomes_a_product_that_loads(tmp_path: Path) ->
         {"name": "amount_below_a_million", "type": "expression", "expression": 'NOT ("amount" > 1000000)'},
         {"type": "accepted_values", "column": "status", "values": ["paid", "refunded"]},
         {"type": "relationships", "column": "country_code", "to": "countries", "field": "code"},
-        {"type": "unique", "columns": ["tenant_id", "txn_id"]}]
+        {"type": "unique", "columns": ["tenant_id", "txn_id"]},
+    ]
     assert transactions.depends_on == ("countries",)
     notes = "\n".join(skeleton.notes)
-    for left_out in ("quality 'text'", "quality 'nullValues'", "SLA retention 3 y", "give it a classification",
-                     "column 'tenantId' is 'tenant_id'"):
+    for left_out in (
+        "quality 'text'",
+        "quality 'nullValues'",
+        "SLA retention 3 y",
+        "give it a classification",
+        "column 'tenantId' is 'tenant_id'",
+    ):
         assert left_out in notes
     assert "#   - transactions: quality 'text' (text) has no rule here" in skeleton.product_yaml()
     assert validate_contract(export_contract(product)) == []
@@ -383,18 +471,27 @@ def test_what_cannot_become_a_product_is_refused() -> None:
     with pytest.raises(PlatformError) as refused:
         import_contract({"apiVersion": "v2.2.2", "kind": "DataContract", "id": "x", "version": "1"})
     assert {(p.field, p.message.split(":")[0]) for p in refused.value.problems} == {
-        ("apiVersion", "'v2.2.2'"), ("name", "missing"), ("domain", "missing"), ("schema", "missing")}
+        ("apiVersion", "'v2.2.2'"),
+        ("name", "missing"),
+        ("domain", "missing"),
+        ("schema", "missing"),
+    }
 
 
 def test_a_port_alone_and_the_lake_password_left_out(products: dict[str, Product]) -> None:
     lake = LakeConfig(catalog="postgres:dbname=lake host=db user=mesh password=s3cret", data_path="s3://bucket/lake/")
-    document = export_contract(products["hr.overtime"], Settings(warehouse_root=Path("/srv"), lake=lake),
-                               port="payroll_compensation")
+    document = export_contract(
+        products["hr.overtime"], Settings(warehouse_root=Path("/srv"), lake=lake), port="payroll_compensation"
+    )
     assert [o["name"] for o in document["schema"]] == ["payroll_compensation"]
     assert document["servers"][0]["database"] == "ducklake:postgres:dbname=lake host=db user=mesh"
     assert "s3cret" not in json.dumps(document) and validate_contract(document) == []
     uri = LakeConfig(catalog="postgres:postgresql://mesh:s3cret@db/lake", data_path="s3://bucket/lake/")
-    assert export_contract(products["hr.overtime"], Settings(warehouse_root=Path("/srv"), lake=uri))["servers"][0][
-        "database"] == "ducklake:postgres:postgresql://mesh@db/lake"
+    assert (
+        export_contract(products["hr.overtime"], Settings(warehouse_root=Path("/srv"), lake=uri))["servers"][0][
+            "database"
+        ]
+        == "ducklake:postgres:postgresql://mesh@db/lake"
+    )
     with pytest.raises(LookupError, match="hr.overtime has no output port 'no_such_port'; it publishes: dim_entity"):
         export_contract(products["hr.overtime"], port="no_such_port")

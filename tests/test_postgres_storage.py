@@ -25,11 +25,14 @@ from tests.instances import project_instance
 from tests.postgres import fresh_database
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("postgresql://mesh:secret@db:5432/dagster", "postgresql+psycopg2://mesh:secret@db:5432/dagster"),
-    ("postgres://mesh@db/dagster?sslmode=require", "postgresql+psycopg2://mesh@db/dagster?sslmode=require"),
-    ("postgresql+psycopg2://mesh@db/dagster", "postgresql+psycopg2://mesh@db/dagster"),  # a named driver is kept
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://mesh:secret@db:5432/dagster", "postgresql+psycopg2://mesh:secret@db:5432/dagster"),
+        ("postgres://mesh@db/dagster?sslmode=require", "postgresql+psycopg2://mesh@db/dagster?sslmode=require"),
+        ("postgresql+psycopg2://mesh@db/dagster", "postgresql+psycopg2://mesh@db/dagster"),  # a named driver is kept
+    ],
+)
 def test_a_driverless_scheme_is_made_psycopg2s(url: str, expected: str) -> None:
     assert with_psycopg2(url) == expected
 
@@ -49,8 +52,17 @@ def _reaches_the_database(url: str) -> None:
 
 
 def test_storage_built_from_postgres_db_fields_uses_psycopg2() -> None:
-    config = {"postgres_db": {"username": "mesh", "password": "", "hostname": "db", "db_name": "dagster",
-                              "port": 5432, "params": {}, "scheme": "postgresql"}}
+    config = {
+        "postgres_db": {
+            "username": "mesh",
+            "password": "",
+            "hostname": "db",
+            "db_name": "dagster",
+            "port": 5432,
+            "params": {},
+            "scheme": "postgresql",
+        }
+    }
     # not connected: tables are created on first use only when asked to
     storage = MeshPostgresStorage.from_config_value(None, {**config, "should_autocreate_tables": False})
     assert storage.postgres_url == "postgresql+psycopg2://mesh@db:5432/dagster"
@@ -118,8 +130,9 @@ with storage.slots_locked():
 def test_a_process_that_dies_holding_the_slot_lock_releases_it() -> None:
     with fresh_database("mesh_storage") as url:
         storage = _storage(url)  # the tables exist before the process starts
-        holder = subprocess.Popen([sys.executable, "-c", HOLD_AND_WAIT, url], cwd=PROJECT,
-                                  stdout=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_AND_WAIT, url], cwd=PROJECT, stdout=subprocess.PIPE, text=True
+        )
         try:
             assert holder.stdout is not None and select.select([holder.stdout], [], [], 60)[0]
             assert holder.stdout.readline().strip() == "held"

@@ -25,10 +25,14 @@ def test_good_run_publishes_every_port_with_checks_green(tmp_path: Path, setting
     result = materialize(defs, instance)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 13 and all(e.passed for e in evaluations)  # 11 contract checks, and policies on each port
+    assert len(evaluations) == 13 and all(
+        e.passed for e in evaluations
+    )  # 11 contract checks, and policies on each port
     warehouse = Warehouse(settings.warehouse_root)
     assert [(str(day), n, str(revenue)) for day, n, revenue in _daily(warehouse)] == [
-        ("2026-01-02", 2, "30.50"), ("2026-01-03", 1, "7.75")]
+        ("2026-01-02", 2, "30.50"),
+        ("2026-01-03", 1, "7.75"),
+    ]
     assert warehouse.read("shop.sales.customers").count("*").fetchall() == [(3,)]
     publication = warehouse.current("shop.sales.customers")  # one commit carried every port of the product
     assert publication.version == "1.0.0" and publication.ports == ("customers", "daily_sales")
@@ -51,7 +55,9 @@ def test_blocking_failure_keeps_last_good_version(tmp_path: Path, settings: Sett
     result = materialize(defs, instance)
 
     assert not result.success
-    failed = {(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed}
+    failed = {
+        (e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed
+    }
     assert failed == {("shop/sales/orders", "unique_order_id")}
     # the product is published whole or not at all: no step of it counts as materialized
     assert result.get_asset_materialization_events() == []
@@ -59,7 +65,9 @@ def test_blocking_failure_keeps_last_good_version(tmp_path: Path, settings: Sett
     assert _daily(warehouse) == good_rows
     with duckdb.connect(str(warehouse.database("shop"))) as con:  # the live tables are the last good ones too
         assert con.execute('SELECT count(*) FROM "sales"."orders"').fetchall() == [(4,)]
-        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_staging_%'").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_staging_%'").fetchall() == [
+            (0,)
+        ]
 
 
 def _failure(result: dg.ExecuteInJobResult) -> str:
@@ -74,15 +82,17 @@ def test_a_failure_says_whether_ports_were_to_be_published(tmp_path: Path, setti
     whole = materialize(defs, instance)
     assert _failure(whole).startswith("shop.sales not published; every port keeps its last good version.\n")
     silver = materialize(defs, instance, 'key:"shop/sales/raw_orders" or key:"shop/sales/orders"')  # no port
-    assert _failure(silver).startswith("shop.sales not built; its tables keep their last good version (this run "
-                                       "publishes no port).\n")
+    assert _failure(silver).startswith(
+        "shop.sales not built; its tables keep their last good version (this run publishes no port).\n"
+    )
     assert "shop.sales.orders: blocking checks failed (unique_order_id)" in _failure(silver)
 
 
 def test_warn_rule_failure_still_publishes(tmp_path: Path, settings: Settings, instance) -> None:
     data = product_yaml()
     data["output_ports"][1]["quality"].append(
-        {"type": "row_count", "min": 10, "severity": "warn", "name": "enough_days"})
+        {"type": "row_count", "min": 10, "severity": "warn", "name": "enough_days"}
+    )
     defs = build_domain(write_domain(tmp_path, data), settings)
     result = materialize(defs, instance)
     assert result.success
@@ -98,27 +108,40 @@ def test_checks_alone_audit_the_live_table_and_publish_nothing(tmp_path: Path, s
     publications = warehouse.publications("shop.sales")
     key = dg.AssetKey(["shop", "sales", "daily_sales"])
     checks = dg.define_asset_job("daily_sales_checks", selection=dg.AssetSelection.checks_for_assets(key))
-    result = dg.Definitions(assets=defs.assets, jobs=[checks], resources=defs.resources).resolve_job_def(
-        "daily_sales_checks").execute_in_process(instance=instance)
+    result = (
+        dg.Definitions(assets=defs.assets, jobs=[checks], resources=defs.resources)
+        .resolve_job_def("daily_sales_checks")
+        .execute_in_process(instance=instance)
+    )
     assert result.success
     assert {(e.asset_key, e.check_name, e.passed) for e in result.get_asset_check_evaluations()} == {
-        (key, "schema", True), (key, "unique_day", True), (key, "range_revenue", True), (key, "policies", True)}
+        (key, "schema", True),
+        (key, "unique_day", True),
+        (key, "range_revenue", True),
+        (key, "policies", True),
+    }
     assert result.get_asset_materialization_events() == []
     assert warehouse.publications("shop.sales") == publications
 
 
-def test_a_failing_check_run_alone_does_not_undo_what_the_run_published(tmp_path: Path, settings: Settings,
-                                                                         instance) -> None:
+def test_a_failing_check_run_alone_does_not_undo_what_the_run_published(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
     domain_dir = write_domain(tmp_path)
     assert materialize(build_domain(domain_dir, settings), instance).success
     strict = product_yaml()
     strict["output_ports"][0]["quality"].append({"type": "row_count", "min": 100, "name": "many_customers"})
     defs = build_domain(write_domain(tmp_path, strict), settings)
     customers, daily = dg.AssetKey(["shop", "sales", "customers"]), dg.AssetKey(["shop", "sales", "daily_sales"])
-    job = dg.define_asset_job("daily_and_customer_checks", selection=dg.AssetSelection.assets(daily)
-                              | dg.AssetSelection.checks_for_assets(customers))
-    result = dg.Definitions(assets=defs.assets, jobs=[job], resources=defs.resources).resolve_job_def(
-        "daily_and_customer_checks").execute_in_process(instance=instance, raise_on_error=False)
+    job = dg.define_asset_job(
+        "daily_and_customer_checks",
+        selection=dg.AssetSelection.assets(daily) | dg.AssetSelection.checks_for_assets(customers),
+    )
+    result = (
+        dg.Definitions(assets=defs.assets, jobs=[job], resources=defs.resources)
+        .resolve_job_def("daily_and_customer_checks")
+        .execute_in_process(instance=instance, raise_on_error=False)
+    )
 
     assert not result.success  # the blocking check on the live customers table failed...
     failed = {(e.asset_key, e.check_name) for e in result.get_asset_check_evaluations() if not e.passed}
@@ -130,8 +153,9 @@ def test_a_failing_check_run_alone_does_not_undo_what_the_run_published(tmp_path
     assert Warehouse(settings.warehouse_root).current("shop.sales.daily_sales").ports == ("daily_sales",)
 
 
-def test_a_failed_check_shows_a_few_failing_rows_with_personal_values_masked(tmp_path: Path, settings: Settings,
-                                                                                instance) -> None:
+def test_a_failed_check_shows_a_few_failing_rows_with_personal_values_masked(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
     data = product_yaml()
     customer = data["output_ports"][0]["columns"][0]  # customer, in the published port
     customer.update(classification="personal", masking="hash")
@@ -145,4 +169,7 @@ def test_a_failed_check_shows_a_few_failing_rows_with_personal_values_masked(tmp
     # customer is personal data where the product publishes it, so nowhere in the product do its values
     # show; the rows do, by their key
     assert failed["accepted_values_customer"]["sample"].value == [
-        {"order_id": 2, "customer": "***"}, {"order_id": 3, "customer": "***"}, {"order_id": 4, "customer": "***"}]
+        {"order_id": 2, "customer": "***"},
+        {"order_id": 3, "customer": "***"},
+        {"order_id": 4, "customer": "***"},
+    ]

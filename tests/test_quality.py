@@ -7,34 +7,43 @@ semantic drift between them (nulls, composite keys, bounds) fails here.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
 import pytest
 from pydantic import TypeAdapter
 
+from platform_core.descriptors.rules import RULES, Rule
+from platform_core.quality.pandera_executor import run_pandera_rules
 from platform_core.quality.results import RuleResult
 from platform_core.quality.sql_executor import run_sql_rules
-from platform_core.quality.pandera_executor import run_pandera_rules
-from platform_core.descriptors.rules import RULES, Rule
 
-NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 # Shift records: two rows duplicate the composite key (E1, 202610), one hour value is out of
 # range, one status is unknown, one employee is missing from the dimension, one row has nulls.
-SHIFTS = pd.DataFrame({
-    "employee_id": ["E1", "E1", "E2", "E3", "E4", None, "E9"],
-    "period_id": [202610, 202610, 202610, 202611, 202611, 202611, None],
-    "hours": [2.0, 3.5, -1.0, 4.0, 17.0, 1.0, None],
-    "rate": [20.0, 20.0, 25.0, 30.0, 30.0, 22.0, 10.0],
-    "amount": [40.0, 70.0, -25.0, 120.0, 999.0, 22.0, None],
-    "status": ["approved", "approved", "pending", "approved", "bogus", None, "rejected"],
-    "loaded_at": pd.to_datetime(["2026-11-01 08:00"] * 6 + ["2026-10-01 08:00"]),
-    "overtime": pd.array([True, False, True, True, False, None, True], dtype="boolean"),
-    "work_date": [date(2026, 10, 5), date(2026, 10, 5), date(2026, 10, 6), date(2026, 11, 2), date(2026, 11, 2),
-                  None, date(2026, 11, 30)],
-})
+SHIFTS = pd.DataFrame(
+    {
+        "employee_id": ["E1", "E1", "E2", "E3", "E4", None, "E9"],
+        "period_id": [202610, 202610, 202610, 202611, 202611, 202611, None],
+        "hours": [2.0, 3.5, -1.0, 4.0, 17.0, 1.0, None],
+        "rate": [20.0, 20.0, 25.0, 30.0, 30.0, 22.0, 10.0],
+        "amount": [40.0, 70.0, -25.0, 120.0, 999.0, 22.0, None],
+        "status": ["approved", "approved", "pending", "approved", "bogus", None, "rejected"],
+        "loaded_at": pd.to_datetime(["2026-11-01 08:00"] * 6 + ["2026-10-01 08:00"]),
+        "overtime": pd.array([True, False, True, True, False, None, True], dtype="boolean"),
+        "work_date": [
+            date(2026, 10, 5),
+            date(2026, 10, 5),
+            date(2026, 10, 6),
+            date(2026, 11, 2),
+            date(2026, 11, 2),
+            None,
+            date(2026, 11, 30),
+        ],
+    }
+)
 EMPLOYEES = pd.DataFrame({"employee_id": ["E1", "E2", "E3", "E4"]})
 EVERYONE = pd.DataFrame({"employee_id": ["E1", "E2", "E3", "E4", "E9"]})
 PORTS = {"dim_employee": EMPLOYEES, "all_employees": EVERYONE}
@@ -48,29 +57,78 @@ CASES = [
     (rule({"type": "unique", "columns": ["employee_id", "period_id"]}), False, 2, {}),
     (rule({"type": "unique", "columns": ["employee_id", "hours"]}), True, 0, {}),
     (rule({"type": "unique", "columns": ["period_id"]}), False, 6, {}),
-    (rule({"type": "accepted_values", "column": "status", "values": ["approved", "pending", "rejected"]}), False, 1, {}),
-    (rule({"type": "accepted_values", "column": "status", "values": ["approved", "pending", "rejected", "bogus"]}), True, 0, {}),
+    (
+        rule({"type": "accepted_values", "column": "status", "values": ["approved", "pending", "rejected"]}),
+        False,
+        1,
+        {},
+    ),
+    (
+        rule({"type": "accepted_values", "column": "status", "values": ["approved", "pending", "rejected", "bogus"]}),
+        True,
+        0,
+        {},
+    ),
     (rule({"type": "accepted_values", "column": "period_id", "values": [202610, 202611]}), True, 0, {}),
     # booleans and dates compare as DuckDB prints them, whichever executor runs
     (rule({"type": "accepted_values", "column": "overtime", "values": [True]}), False, 2, {}),
     (rule({"type": "accepted_values", "column": "overtime", "values": [True, False]}), True, 0, {}),
-    (rule({"type": "accepted_values", "column": "work_date", "values": ["2026-10-05", "2026-10-06", "2026-11-02"]}),
-     False, 1, {}),
-    (rule({"type": "accepted_values", "column": "work_date",
-           "values": ["2026-10-05", "2026-10-06", "2026-11-02", "2026-11-30"]}), True, 0, {}),
+    (
+        rule({"type": "accepted_values", "column": "work_date", "values": ["2026-10-05", "2026-10-06", "2026-11-02"]}),
+        False,
+        1,
+        {},
+    ),
+    (
+        rule(
+            {
+                "type": "accepted_values",
+                "column": "work_date",
+                "values": ["2026-10-05", "2026-10-06", "2026-11-02", "2026-11-30"],
+            }
+        ),
+        True,
+        0,
+        {},
+    ),
     # unquoted in YAML, a date is a date: it compares as its ISO text
-    (rule({"type": "accepted_values", "column": "work_date",
-           "values": [date(2026, 10, 5), date(2026, 10, 6), date(2026, 11, 2), date(2026, 11, 30)]}), True, 0, {}),
+    (
+        rule(
+            {
+                "type": "accepted_values",
+                "column": "work_date",
+                "values": [date(2026, 10, 5), date(2026, 10, 6), date(2026, 11, 2), date(2026, 11, 30)],
+            }
+        ),
+        True,
+        0,
+        {},
+    ),
     (rule({"type": "range", "column": "hours", "min": 0, "max": 16}), False, 2, {}),
     (rule({"type": "range", "column": "hours", "max": 16}), False, 1, {}),
     (rule({"type": "range", "column": "rate", "min": 10, "max": 30}), True, 0, {}),
-    (rule({"type": "relationships", "column": "employee_id", "to": "dim_employee", "field": "employee_id"}), False, 1, {}),
-    (rule({"type": "relationships", "column": "employee_id", "to": "all_employees", "field": "employee_id"}), True, 0, {}),
+    (
+        rule({"type": "relationships", "column": "employee_id", "to": "dim_employee", "field": "employee_id"}),
+        False,
+        1,
+        {},
+    ),
+    (
+        rule({"type": "relationships", "column": "employee_id", "to": "all_employees", "field": "employee_id"}),
+        True,
+        0,
+        {},
+    ),
     (rule({"type": "row_count", "min": 1, "max": 10}), True, 0, {"rows": 7}),
     (rule({"type": "row_count", "min": 100}), False, 0, {"rows": 7}),
     (rule({"type": "max_age", "column": "loaded_at", "max_age": "6h"}), True, 0, {"age_hours": 4.0}),
     (rule({"type": "max_age", "column": "loaded_at", "max_age": "2h"}), False, 0, {"age_hours": 4.0}),
-    (rule({"type": "expression", "name": "amount_is_hours_times_rate", "expression": "amount = hours * rate"}), False, 1, {}),
+    (
+        rule({"type": "expression", "name": "amount_is_hours_times_rate", "expression": "amount = hours * rate"}),
+        False,
+        1,
+        {},
+    ),
     (rule({"type": "expression", "name": "rate_positive", "expression": "rate > 0"}), True, 0, {}),
 ]
 
@@ -124,7 +182,8 @@ def test_executors_agree_on_the_whole_contract(pandas_executor) -> None:
     rules = tuple(case[0] for case in CASES)
     sql, pandas = _sql(rules), pandas_executor(rules)
     assert [(r.check_name, r.passed, r.failing_rows) for r in sql] == [
-        (r.check_name, r.passed, r.failing_rows) for r in pandas]
+        (r.check_name, r.passed, r.failing_rows) for r in pandas
+    ]
 
 
 def test_every_builtin_rule_is_covered() -> None:
@@ -167,8 +226,9 @@ def test_warn_severity_reports_without_blocking() -> None:
 def test_max_age_on_empty_table_fails() -> None:
     con = duckdb.connect()
     con.execute('CREATE TABLE "t" (loaded_at TIMESTAMP)')
-    (result,) = run_sql_rules(con, '"t"', (rule({"type": "max_age", "column": "loaded_at", "max_age": "1d"}),),
-                              lambda p: p, NOW)
+    (result,) = run_sql_rules(
+        con, '"t"', (rule({"type": "max_age", "column": "loaded_at", "max_age": "1d"}),), lambda p: p, NOW
+    )
     assert not result.passed and result.observed["newest"] is None
 
 

@@ -33,18 +33,21 @@ def closed(tmp_path: Path):
     con.close()
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "SELECT * FROM read_text('/proc/self/environ')",
-    "SELECT * FROM glob('/root/*')",
-    "SELECT * FROM read_csv('https://example.com/a.csv')",
-    "SELECT * FROM read_parquet('{tmp}/compute.duckdb')",
-    "ATTACH '{tmp}/other.duckdb' AS other",
-    "COPY (SELECT 1) TO '{tmp}/out.csv'",
-    "INSTALL httpfs",
-    "SET enable_external_access = true",
-    "SET allowed_directories = ['/']",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('/proc/self/environ')",
+        "SELECT * FROM glob('/root/*')",
+        "SELECT * FROM read_csv('https://example.com/a.csv')",
+        "SELECT * FROM read_parquet('{tmp}/compute.duckdb')",
+        "ATTACH '{tmp}/other.duckdb' AS other",
+        "COPY (SELECT 1) TO '{tmp}/out.csv'",
+        "INSTALL httpfs",
+        "SET enable_external_access = true",
+        "SET allowed_directories = ['/']",
+    ],
+)
 def test_closed_database_refuses_the_outside(closed, tmp_path: Path, sql: str) -> None:
     con, _ = closed
     with pytest.raises(duckdb.Error):
@@ -69,7 +72,8 @@ def test_a_step_that_slips_past_the_loader_still_reads_nothing_undeclared(tmp_pa
     (product,) = load_domain(domain_dir).products
     # the SQL file changes after the descriptor loaded, and the run's own check is taken away
     (domain_dir / "products" / "sales" / "sql" / "daily_sales.sql").write_text(
-        "SELECT content AS day, 1 AS orders, 1.0 AS revenue FROM read_text('/etc/hostname')")
+        "SELECT content AS day, 1 AS orders, 1.0 AS revenue FROM read_text('/etc/hostname')"
+    )
     monkeypatch.setattr("platform_core.execution.steps.undeclared_reads_problem", lambda *_: None)
     warehouse = Warehouse(tmp_path / "warehouse")
     outcome = run_steps(warehouse, product, input_snapshot=0)
@@ -88,8 +92,7 @@ def test_a_consumer_cannot_read_another_domains_files_in_the_lake(tmp_path: Path
         assert not run_steps(warehouse, product).failed
     files = sorted((tmp_path / "warehouse" / "lake" / "data" / "shop").rglob("*.parquet"))
     assert files  # shop's published files are there, next to ledger's
-    (vat.directory / "sql" / "vat_by_day.sql").write_text(
-        f"SELECT * FROM read_parquet('{files[0]}')")
+    (vat.directory / "sql" / "vat_by_day.sql").write_text(f"SELECT * FROM read_parquet('{files[0]}')")
     monkeypatch.setattr("platform_core.execution.steps.undeclared_reads_problem", lambda *_: None)
     outcome = run_steps(warehouse, vat, {"vat_by_day"})
     (failed,) = outcome.failed

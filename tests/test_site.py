@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -21,16 +21,23 @@ from platform_core.descriptors.spec import Grant, PreviousMajor, Product
 from tests.browser import BROWSER_FLAGS, chromium_or_skip
 from tests.conftest import PROJECT
 
-BUILT = datetime(2026, 3, 2, 8, 30, tzinfo=timezone.utc)
+BUILT = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 FLAGSHIP = "hr.overtime"
 WAIT_MS = 10_000  # pages are local files: anything slower than this is a failure, not slowness
-HEALTH = {FLAGSHIP: ProductHealth(
-    address=FLAGSHIP, state="failing_checks",
-    reasons=("2 blocking checks failed on payroll_compensation: the previous version stays published",),
-    last_materialized=datetime(2026, 3, 2, 6, 4, tzinfo=timezone.utc), freshness="pass",
-    checks=(CheckResult("hr.overtime.payroll_compensation", "bands_add_up", False, "ERROR", "3 rows do not add up"),
+HEALTH = {
+    FLAGSHIP: ProductHealth(
+        address=FLAGSHIP,
+        state="failing_checks",
+        reasons=("2 blocking checks failed on payroll_compensation: the previous version stays published",),
+        last_materialized=datetime(2026, 3, 2, 6, 4, tzinfo=UTC),
+        freshness="pass",
+        checks=(
+            CheckResult("hr.overtime.payroll_compensation", "bands_add_up", False, "ERROR", "3 rows do not add up"),
             CheckResult("hr.overtime.payroll_compensation", "paid_hours_are_paid", False, "ERROR"),
-            CheckResult("hr.overtime.fact_overtime", "unique_overtime_id", True, "ERROR")))}
+            CheckResult("hr.overtime.fact_overtime", "unique_overtime_id", True, "ERROR"),
+        ),
+    )
+}
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +84,13 @@ class _Page(HTMLParser):
 def _broken_links(site: Path) -> list[str]:
     """Every link of every page (and of the search index) that does not reach a file, or an anchor in it."""
     pages = {path: _Page(path) for path in site.rglob("*.html")}
-    index = json.loads((site / "assets" / "search-index.js").read_text().removeprefix("window.MESH_SEARCH_INDEX = ")
-                       .rstrip().removesuffix(";"))
+    index = json.loads(
+        (site / "assets" / "search-index.js")
+        .read_text()
+        .removeprefix("window.MESH_SEARCH_INDEX = ")
+        .rstrip()
+        .removesuffix(";")
+    )
     links = [(page, link) for page, parsed in pages.items() for link in parsed.links]
     links += [(site / "index.html", entry["url"]) for entry in index]
     broken = []
@@ -95,8 +107,11 @@ def _broken_links(site: Path) -> list[str]:
 
 
 def test_every_domain_and_product_has_a_page_with_a_language_and_a_title(mesh: Mesh, site: Path) -> None:
-    expected = {"index.html", *(f"domains/{d.name}.html" for d in mesh.domains),
-                *(f"products/{p.domain}.{p.name}.html" for p in mesh.products)}
+    expected = {
+        "index.html",
+        *(f"domains/{d.name}.html" for d in mesh.domains),
+        *(f"products/{p.domain}.{p.name}.html" for p in mesh.products),
+    }
     assert {str(p.relative_to(site)) for p in site.rglob("*.html")} == expected
     for path in site.rglob("*.html"):
         page = _Page(path)
@@ -112,7 +127,7 @@ def test_no_link_is_broken_and_nothing_comes_from_the_network(site: Path) -> Non
 
 def test_a_product_page_shows_its_status_in_words(site: Path) -> None:
     text = _Page(site / "products" / f"{FLAGSHIP}.html").text
-    status = text[text.index("Latest quality and freshness"):text.index("Who uses it, and for what")]
+    status = text[text.index("Latest quality and freshness") : text.index("Who uses it, and for what")]
     assert "Failing checks" in status and HEALTH[FLAGSHIP].reasons[0] in status
     assert "1 passed, 2 failed" in status and "2026-03-02 06:04 UTC" in status
     assert "failed bands_add_up" in status and "failed paid_hours_are_paid" in status
@@ -153,17 +168,23 @@ def test_a_restricted_port_lists_its_grants_and_a_previous_major_is_announced(me
     def granted(product: Product) -> Product:
         if product.product_address != FLAGSHIP:
             return product
-        ports = tuple(port.model_copy(update={"grants": (Grant(consumer="finance.overtime_accruals", purpose="Costs.",
-                                                                  personal=True),)})
-                      if port.access == "restricted" else port for port in product.output_ports)
+        ports = tuple(
+            port.model_copy(
+                update={"grants": (Grant(consumer="finance.overtime_accruals", purpose="Costs.", personal=True),)}
+            )
+            if port.access == "restricted"
+            else port
+            for port in product.output_ports
+        )
         previous = PreviousMajor(version="0.9.0", sunset=date(2026, 6, 30))
         return product.model_copy(update={"output_ports": ports, "previous": previous})
 
     domains = tuple(d.model_copy(update={"products": tuple(granted(p) for p in d.products)}) for d in mesh.domains)
     site = build_site(Mesh(domains, ()), tmp_path / "site", generated_at=BUILT).parent
     text = _Page(site / "products" / f"{FLAGSHIP}.html").text
-    assert ("Products granted dim_employee Product Purpose Personal data "
-            "finance.overtime_accruals Costs. in clear") in text
+    assert (
+        "Products granted dim_employee Product Purpose Personal data finance.overtime_accruals Costs. in clear"
+    ) in text
     assert "0.9.0, still published beside this one until 2026-06-30" in text
     assert _broken_links(site) == []
 
@@ -178,10 +199,17 @@ def test_a_folder_the_platform_did_not_build_is_never_replaced(mesh: Mesh, tmp_p
 
 def test_descriptor_text_is_escaped_everywhere(mesh: Mesh, tmp_path: Path) -> None:
     attack = '<script>alert("x")</script> & <b>bold</b>'
-    domains = tuple(d.model_copy(update={"products": tuple(p.model_copy(update={"description": attack, "title": attack})
-                                                            for p in d.products)}) for d in mesh.domains)
-    site = build_site(Mesh(domains, (f"domains/broken/domain.yaml: {attack}",)), tmp_path / "site",
-                      generated_at=BUILT).parent
+    domains = tuple(
+        d.model_copy(
+            update={
+                "products": tuple(p.model_copy(update={"description": attack, "title": attack}) for p in d.products)
+            }
+        )
+        for d in mesh.domains
+    )
+    site = build_site(
+        Mesh(domains, (f"domains/broken/domain.yaml: {attack}",)), tmp_path / "site", generated_at=BUILT
+    ).parent
     for path in [*site.rglob("*.html"), site / "assets" / "search-index.js"]:
         text = path.read_text(encoding="utf-8")
         assert "<script>alert" not in text and "<b>bold" not in text, path
@@ -239,8 +267,13 @@ def test_the_hr_overtime_page_shows_owner_consumers_columns_and_lineage(mesh: Me
     assert [row.locator("th").inner_text() for row in dictionary.all()] == [c.name for c in port.columns]
     assert [row.locator("td").first.inner_text() for row in dictionary.all()] == [c.type for c in port.columns]
 
-    readers = sorted({str(r["consumer"]) for r in dependency_rows(mesh)
-                      if f"{r['producer_domain']}.{r['producer_product']}" == FLAGSHIP})
+    readers = sorted(
+        {
+            str(r["consumer"])
+            for r in dependency_rows(mesh)
+            if f"{r['producer_domain']}.{r['producer_product']}" == FLAGSHIP
+        }
+    )
     assert readers and all(r.startswith("finance.") for r in readers)
     boxes = page.locator("#lineage svg a")
     expect(boxes).to_have_count(len(readers), timeout=WAIT_MS)

@@ -34,6 +34,7 @@ BUDGET_SECONDS = 420
 
 def _run_to_success(topology: Topology, run_ids: list[str], deadline: Deadline, timeout: float) -> None:
     """Wait for the runs to end, and require that each succeeded."""
+
     def ended() -> dict[str, str] | None:
         statuses = {run_id: topology.ui.run_status(run_id) for run_id in run_ids}
         return statuses if set(statuses.values()) <= FINISHED else None
@@ -54,11 +55,15 @@ def _finance_followed(topology: Topology, warehouse: Warehouse, ports: list[str]
 
 
 def test_each_domain_served_apart_follows_its_producers_and_restarts_alone(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     deadline = Deadline(BUDGET_SECONDS)
     warehouse = Warehouse(tmp_path / "warehouse")
-    ports = [f"{CONSUMER}.{product.name}.{port.name}"
-             for product in load_domain(PROJECT / "domains" / CONSUMER).products for port in product.published_ports]
+    ports = [
+        f"{CONSUMER}.{product.name}.{port.name}"
+        for product in load_domain(PROJECT / "domains" / CONSUMER).products
+        for port in product.published_ports
+    ]
     assert ports
 
     with project_instance("postgres", tmp_path, monkeypatch) as env:
@@ -74,10 +79,17 @@ def test_each_domain_served_apart_follows_its_producers_and_restarts_alone(
             _run_to_success(topology, launched, deadline, timeout=240)
 
             # finance follows on its own: the daemon's automation sensor launches its runs
-            runs = deadline.wait_for(lambda: _finance_followed(topology, warehouse, ports),
-                                     "finance following hr and sales", 240, interval=2, diagnose=topology.logs)
-            assert all({t["key"]: t["value"] for t in r["tags"]}.get("dagster/from_automation_condition") == "true"
-                       for r in runs)
+            runs = deadline.wait_for(
+                lambda: _finance_followed(topology, warehouse, ports),
+                "finance following hr and sales",
+                240,
+                interval=2,
+                diagnose=topology.logs,
+            )
+            assert all(
+                {t["key"]: t["value"] for t in r["tags"]}.get("dagster/from_automation_condition") == "true"
+                for r in runs
+            )
             assert {tuple(key["path"][:1]) for r in runs for key in r["assetSelection"] or []} == {(CONSUMER,)}
 
             # a new version of sales: its server stops and starts again, the others keep serving
@@ -100,8 +112,10 @@ def test_each_domain_served_apart_follows_its_producers_and_restarts_alone(
                 states = [(s[name]["loadStatus"], s[name]["locationOrLoadError"]["__typename"]) for s in seen]
                 assert set(states) == {("LOADED", "RepositoryLocation")}, (name, states)
             assert {name: e["loadStatus"] for name, e in ui.locations().items()} == {
-                location.name: "LOADED" for location in LOCATIONS}
+                location.name: "LOADED" for location in LOCATIONS
+            }
 
             # the restarted sales serves runs again, and hr's server was not disturbed
-            _run_to_success(topology, [ui.launch_assets(name, ui.materializable(name)) for name in PRODUCERS],
-                            deadline, timeout=240)
+            _run_to_success(
+                topology, [ui.launch_assets(name, ui.materializable(name)) for name in PRODUCERS], deadline, timeout=240
+            )

@@ -63,8 +63,11 @@ class Webserver:
         self.url = url
 
     def query(self, text: str) -> dict:
-        request = urllib.request.Request(f"{self.url}/graphql", data=json.dumps({"query": text}).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=json.dumps({"query": text}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             body = json.load(response)
         assert "errors" not in body, body
@@ -88,8 +91,13 @@ def running_webserver(project: Path, tmp_path: Path) -> Iterator[Webserver]:
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
     port = _free_port()
     log = (tmp_path / "webserver.log").open("w")
-    process = subprocess.Popen([WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                               cwd=project, env=subprocess_env(tmp_path), stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=project,
+        env=subprocess_env(tmp_path),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -116,21 +124,50 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
 
 def test_a_domain_scaffolded_while_the_platform_runs_appears_and_goes_without_a_restart(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    shutil.copytree(PROJECT / "domains" / "sales", project / "domains" / "sales",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        PROJECT / "domains" / "sales", project / "domains" / "sales", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (project / "workspace.yaml").write_text(
         "load_from:\n  - python_module: {module_name: domains.sales.definitions, location_name: sales, "
-        "working_directory: .}\n")
+        "working_directory: .}\n"
+    )
     mesh = str(Path(sys.executable).parent / "mesh")
     with running_webserver(project, tmp_path) as server:
         assert [e["name"] for e in server.loaded_locations()] == ["sales"]
-        reloader = subprocess.Popen([sys.executable, "-m", "platform_core.dagster.reloader", "--url", server.url,
-                                     "-w", "workspace.yaml", "--interval", "1"], cwd=project,
-                                    stdout=(tmp_path / "reloader.log").open("w"), stderr=subprocess.STDOUT)
+        reloader = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "platform_core.dagster.reloader",
+                "--url",
+                server.url,
+                "-w",
+                "workspace.yaml",
+                "--interval",
+                "1",
+            ],
+            cwd=project,
+            stdout=(tmp_path / "reloader.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
         try:
             time.sleep(2)  # the watcher's first look: the project as it was
-            subprocess.run([mesh, "new", "domain", "procurement", "--owner", "team:procurement", "--contact",
-                            "buyers@example.com"], cwd=project, check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [
+                    mesh,
+                    "new",
+                    "domain",
+                    "procurement",
+                    "--owner",
+                    "team:procurement",
+                    "--contact",
+                    "buyers@example.com",
+                ],
+                cwd=project,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             started = time.time()
             names = []
             while time.time() - started < 60 and "procurement" not in names:  # within a minute, no click
@@ -141,10 +178,16 @@ def test_a_domain_scaffolded_while_the_platform_runs_appears_and_goes_without_a_
             keys = {tuple(n["assetKey"]["path"]) for n in server.query(ASSETS)["assetNodes"]}
             (product,) = load_domain(project / "domains" / "procurement").products
             assert {k for k in keys if k[0] == "procurement"} == {
-                ("procurement", product.name, step.name) for _, step in product.steps}
+                ("procurement", product.name, step.name) for _, step in product.steps
+            }
 
-            subprocess.run([mesh, "remove", "domain", "procurement", "--yes"], cwd=project, check=True,
-                           capture_output=True, timeout=120)
+            subprocess.run(
+                [mesh, "remove", "domain", "procurement", "--yes"],
+                cwd=project,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             started = time.time()
             while time.time() - started < 60 and "procurement" in names:
                 time.sleep(1)
@@ -159,8 +202,11 @@ def test_every_location_of_the_workspace_loads(webserver: Webserver) -> None:
     entries = webserver.loaded_locations()
     expected = [location.name for location in read_workspace(PROJECT / "workspace.yaml")]
     assert sorted(e["name"] for e in entries) == sorted(expected)
-    failed = {e["name"]: e["locationOrLoadError"] for e in entries
-              if e["locationOrLoadError"]["__typename"] != "RepositoryLocation"}
+    failed = {
+        e["name"]: e["locationOrLoadError"]
+        for e in entries
+        if e["locationOrLoadError"]["__typename"] != "RepositoryLocation"
+    }
     assert failed == {}
 
 
@@ -169,12 +215,17 @@ def test_global_asset_graph_has_the_declared_cross_domain_edges_and_is_connected
     nodes = webserver.query(ASSETS)["assetNodes"]
     location_of = {tuple(n["assetKey"]["path"]): n["repository"]["location"]["name"] for n in nodes}
     edges = {(tuple(n["assetKey"]["path"]), tuple(d["path"])) for n in nodes for d in n["dependencyKeys"]}
-    crossing = {(consumer, producer) for consumer, producer in edges
-                if location_of[consumer] != location_of.get(producer)}
+    crossing = {
+        (consumer, producer) for consumer, producer in edges if location_of[consumer] != location_of.get(producer)
+    }
 
     mesh = load_mesh(PROJECT / "workspace.yaml")
-    declared = {((row["consumer_domain"], row["consumer_product"], reader), tuple(str(row["producer_address"]).split(".")))
-                for row in dependency_rows(mesh) if row["cross_domain"] for reader in row["read_by"]}
+    declared = {
+        ((row["consumer_domain"], row["consumer_product"], reader), tuple(str(row["producer_address"]).split(".")))
+        for row in dependency_rows(mesh)
+        if row["cross_domain"]
+        for reader in row["read_by"]
+    }
     assert declared, "the mesh declares cross-domain inputs"
     assert crossing == declared
 
@@ -200,7 +251,8 @@ def test_every_domain_shows_its_compute_database_and_the_lake_as_resources(webse
         assert set(values) == {f"duckdb_{domain.name}", "lake"}  # one key per domain: locations can merge (dg)
         assert values[f"duckdb_{domain.name}"]["database"].endswith(f"/warehouse/compute/{domain.name}.duckdb")
         assert values["lake"]["catalog"].startswith("sqlite:") and values["lake"]["catalog"].endswith(
-            "/warehouse/lake/catalog.sqlite")
+            "/warehouse/lake/catalog.sqlite"
+        )
         assert values["lake"]["data_path"].endswith("/warehouse/lake/data/")
 
 
@@ -233,6 +285,7 @@ def test_every_domain_asset_page_shows_owner_description_schema_checks_and_fresh
 
 # --- in a browser ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def browser_page(webserver: Webserver, tmp_path_factory: pytest.TempPathFactory):
     executable = chromium_or_skip()
@@ -256,7 +309,8 @@ def browser_page(webserver: Webserver, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_every_hr_asset_page_shows_owner_description_columns_checks_and_freshness(
-        webserver: Webserver, browser_page) -> None:
+    webserver: Webserver, browser_page
+) -> None:
     webserver.loaded_locations()
     nodes = {tuple(n["assetKey"]["path"]): n for n in webserver.query(ASSET_PAGES)["assetNodes"]}
     (product,) = [p for p in load_mesh(PROJECT / "workspace.yaml").products if p.domain == "hr"]
@@ -273,8 +327,12 @@ def test_every_hr_asset_page_shows_owner_description_columns_checks_and_freshnes
         (schema,) = [e["schema"] for e in node["metadataEntries"] if e["label"] == "dagster/column_schema"]
         page.goto(f"{webserver.url}/assets/{'/'.join(key)}")
         # parts of the page load one after another: each expectation waits for its text
-        for shown in [node["description"].splitlines()[0], product.owner.team, fails_after,
-                      *(column["name"] for column in schema["columns"])]:
+        for shown in [
+            node["description"].splitlines()[0],
+            product.owner.team,
+            fails_after,
+            *(column["name"] for column in schema["columns"]),
+        ]:
             expect(body).to_contain_text(shown)
 
         checks = [c["name"] for c in node["assetChecksOrError"]["checks"]]

@@ -40,12 +40,14 @@ def _column(name: str, **fields: object) -> Callable[[dict], None]:
     def edit(port: dict) -> None:
         (column,) = [c for c in port["columns"] if c["name"] == name]
         column.update(fields)
+
     return _daily(edit)
 
 
 def _rule(rule: dict | None, replaces: str | None = None) -> Callable[[dict], None]:
     def edit(port: dict) -> None:
         port["quality"] = [r for r in port["quality"] if r["type"] != replaces] + ([rule] if rule else [])
+
     return _daily(edit)
 
 
@@ -70,48 +72,107 @@ def _rename_revenue(port: dict) -> None:
 VALUES = {"type": "accepted_values", "column": "orders", "values": [1, 2, 3]}
 # (the contract as published, the descriptor now, the changes found: (what, whom it breaks))
 CHANGES = {
-    "a column removed": (_same, _daily(_drop_revenue), {
-        ("daily_sales.revenue removed", "consumers"), ("daily_sales: range rule on revenue removed", "consumers")}),
-    "a column renamed": (_same, _daily(_rename_revenue), {
-        ("daily_sales.revenue removed", "consumers"), ("daily_sales.paid_revenue added", "nothing"),
-        ("daily_sales: range rule on revenue removed", "consumers"),
-        ("daily_sales: range rule on paid_revenue added", "producer")}),
-    "a type narrowed": (_same, _column("revenue", type="integer"), {
-        ("daily_sales.revenue type decimal -> integer", "consumers")}),
-    "a type widened": (_same, _column("orders", type="double"), {
-        ("daily_sales.orders type integer -> double (widened)", "nothing")}),
-    "a decimal widened": (_column("revenue", type="decimal(10,2)"), _column("revenue", type="decimal(12,3)"), {
-        ("daily_sales.revenue type decimal(10,2) -> decimal(12,3) (widened)", "nothing")}),
-    "a decimal narrowed": (_column("revenue", type="decimal(10,2)"), _column("revenue", type="decimal(10,3)"), {
-        ("daily_sales.revenue type decimal(10,2) -> decimal(10,3)", "consumers")}),
-    "a column made nullable": (_column("orders", nullable=False), _column("orders", nullable=True), {
-        ("daily_sales.orders made nullable", "consumers")}),
-    "a not_null added": (_same, _column("orders", nullable=False), {
-        ("daily_sales.orders made not nullable", "producer")}),
-    "a column no longer unique": (_same, _column("day", unique=False), {
-        ("daily_sales.day made not unique", "consumers")}),
-    "a range widened": (_same, _rule({"type": "range", "column": "revenue", "min": -100}, "range"), {
-        ("daily_sales: range rule on revenue loosened", "consumers")}),
-    "a range narrowed": (_same, _rule({"type": "range", "column": "revenue", "min": 0, "max": 10000}, "range"), {
-        ("daily_sales: range rule on revenue tightened", "producer")}),
-    "accepted values widened": (_rule(VALUES), _rule({**VALUES, "values": [1, 2, 3, 4]}, "accepted_values"), {
-        ("daily_sales: accepted_values rule on orders loosened", "consumers")}),
-    "accepted values narrowed": (_rule(VALUES), _rule({**VALUES, "values": [1, 2]}, "accepted_values"), {
-        ("daily_sales: accepted_values rule on orders tightened", "producer")}),
+    "a column removed": (
+        _same,
+        _daily(_drop_revenue),
+        {("daily_sales.revenue removed", "consumers"), ("daily_sales: range rule on revenue removed", "consumers")},
+    ),
+    "a column renamed": (
+        _same,
+        _daily(_rename_revenue),
+        {
+            ("daily_sales.revenue removed", "consumers"),
+            ("daily_sales.paid_revenue added", "nothing"),
+            ("daily_sales: range rule on revenue removed", "consumers"),
+            ("daily_sales: range rule on paid_revenue added", "producer"),
+        },
+    ),
+    "a type narrowed": (
+        _same,
+        _column("revenue", type="integer"),
+        {("daily_sales.revenue type decimal -> integer", "consumers")},
+    ),
+    "a type widened": (
+        _same,
+        _column("orders", type="double"),
+        {("daily_sales.orders type integer -> double (widened)", "nothing")},
+    ),
+    "a decimal widened": (
+        _column("revenue", type="decimal(10,2)"),
+        _column("revenue", type="decimal(12,3)"),
+        {("daily_sales.revenue type decimal(10,2) -> decimal(12,3) (widened)", "nothing")},
+    ),
+    "a decimal narrowed": (
+        _column("revenue", type="decimal(10,2)"),
+        _column("revenue", type="decimal(10,3)"),
+        {("daily_sales.revenue type decimal(10,2) -> decimal(10,3)", "consumers")},
+    ),
+    "a column made nullable": (
+        _column("orders", nullable=False),
+        _column("orders", nullable=True),
+        {("daily_sales.orders made nullable", "consumers")},
+    ),
+    "a not_null added": (
+        _same,
+        _column("orders", nullable=False),
+        {("daily_sales.orders made not nullable", "producer")},
+    ),
+    "a column no longer unique": (
+        _same,
+        _column("day", unique=False),
+        {("daily_sales.day made not unique", "consumers")},
+    ),
+    "a range widened": (
+        _same,
+        _rule({"type": "range", "column": "revenue", "min": -100}, "range"),
+        {("daily_sales: range rule on revenue loosened", "consumers")},
+    ),
+    "a range narrowed": (
+        _same,
+        _rule({"type": "range", "column": "revenue", "min": 0, "max": 10000}, "range"),
+        {("daily_sales: range rule on revenue tightened", "producer")},
+    ),
+    "accepted values widened": (
+        _rule(VALUES),
+        _rule({**VALUES, "values": [1, 2, 3, 4]}, "accepted_values"),
+        {("daily_sales: accepted_values rule on orders loosened", "consumers")},
+    ),
+    "accepted values narrowed": (
+        _rule(VALUES),
+        _rule({**VALUES, "values": [1, 2]}, "accepted_values"),
+        {("daily_sales: accepted_values rule on orders tightened", "producer")},
+    ),
     "a rule added": (_same, _rule(VALUES), {("daily_sales: accepted_values rule on orders added", "producer")}),
-    "freshness loosened": (_same, _set(sla={"freshness": {"fail_after": "30h"}}), {
-        ("freshness SLA loosened: fail after 30h (was 26h)", "consumers")}),
-    "freshness tightened": (_same, _set(sla={"freshness": {"fail_after": "12h"}}), {
-        ("freshness SLA tightened: fail after 12h (was 26h)", "producer")}),
-    "a column made personal": (_same, _column("orders", classification="personal", masking="null"), {
-        ("daily_sales.orders classified personal (was internal)", "consumers")}),
-    "a port made restricted": (_same, _daily(lambda port: port.update(access="restricted")), {
-        ("daily_sales made restricted", "consumers")}),
-    "a port removed": (_same, lambda data: data["output_ports"].pop(0), {
-        ("port customers removed", "consumers")}),
-    "a nullable column added": (_same, _daily(lambda port: port["columns"].append(
-        {"name": "refunds", "type": "integer", "description": "Refunded orders of the day."})), {
-        ("daily_sales.refunds added", "nothing")}),
+    "freshness loosened": (
+        _same,
+        _set(sla={"freshness": {"fail_after": "30h"}}),
+        {("freshness SLA loosened: fail after 30h (was 26h)", "consumers")},
+    ),
+    "freshness tightened": (
+        _same,
+        _set(sla={"freshness": {"fail_after": "12h"}}),
+        {("freshness SLA tightened: fail after 12h (was 26h)", "producer")},
+    ),
+    "a column made personal": (
+        _same,
+        _column("orders", classification="personal", masking="null"),
+        {("daily_sales.orders classified personal (was internal)", "consumers")},
+    ),
+    "a port made restricted": (
+        _same,
+        _daily(lambda port: port.update(access="restricted")),
+        {("daily_sales made restricted", "consumers")},
+    ),
+    "a port removed": (_same, lambda data: data["output_ports"].pop(0), {("port customers removed", "consumers")}),
+    "a nullable column added": (
+        _same,
+        _daily(
+            lambda port: port["columns"].append(
+                {"name": "refunds", "type": "integer", "description": "Refunded orders of the day."}
+            )
+        ),
+        {("daily_sales.refunds added", "nothing")},
+    ),
     "a description changed": (_same, _column("orders", description="Orders paid that day."), set()),
 }
 
@@ -130,8 +191,11 @@ def test_each_change_is_judged_from_both_sides(tmp_path: Path, case: str) -> Non
 
 def _breaking(tmp_path: Path, published: dict, today: date = date(2026, 11, 29)) -> list:
     domain = load_domain(tmp_path / "domains" / "shop")
-    return [v for v in govern(domain, mesh_context(tmp_path / "domains", lambda _: published, today))
-            if v.policy == "breaking_changes_need_major"]
+    return [
+        v
+        for v in govern(domain, mesh_context(tmp_path / "domains", lambda _: published, today))
+        if v.policy == "breaking_changes_need_major"
+    ]
 
 
 def test_only_changes_that_break_consumers_need_a_new_major(tmp_path: Path) -> None:
@@ -139,8 +203,11 @@ def test_only_changes_that_break_consumers_need_a_new_major(tmp_path: Path) -> N
     published = json.loads(contract_document(_product(tmp_path, product_yaml())))
     tighter = product_yaml()
     _column("orders", nullable=False)(tighter)  # the producer's own risk: its checks will tell
-    _daily(lambda port: port["columns"].append({"name": "refunds", "type": "integer",
-                                                 "description": "Refunded orders of the day."}))(tighter)
+    _daily(
+        lambda port: port["columns"].append(
+            {"name": "refunds", "type": "integer", "description": "Refunded orders of the day."}
+        )
+    )(tighter)
     write_domain(tmp_path, tighter)
     assert _breaking(tmp_path, published) == []
     narrowed = product_yaml()
@@ -148,36 +215,53 @@ def test_only_changes_that_break_consumers_need_a_new_major(tmp_path: Path) -> N
     write_domain(tmp_path, narrowed)
     (found,) = _breaking(tmp_path, published)
     assert (found.file, found.field, found.message) == (
-        "domains/shop/products/sales/product.yaml", "output_ports[1].columns[2].type",
-        "daily_sales.revenue type decimal -> integer (published as 1.0.0); it would break ledger.vat")
+        "domains/shop/products/sales/product.yaml",
+        "output_ports[1].columns[2].type",
+        "daily_sales.revenue type decimal -> integer (published as 1.0.0); it would break ledger.vat",
+    )
 
 
 # --- mesh diff, against what the lake keeps ----------------------------------------------------
 
 
-def test_mesh_diff_shows_each_change_against_the_published_contract(tmp_path: Path, settings: Settings,
-                                                                    instance) -> None:
+def test_mesh_diff_shows_each_change_against_the_published_contract(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
     workspace = tmp_path / "workspace.yaml"
-    workspace.write_text("load_from:\n  - python_module: {module_name: domains.shop.definitions, location_name: shop}\n")
+    workspace.write_text(
+        "load_from:\n  - python_module: {module_name: domains.shop.definitions, location_name: shop}\n"
+    )
     write_domain(tmp_path)
     before = json.loads(CliRunner().invoke(main, ["diff", "shop.sales", "--json", "-w", str(workspace)]).output)
-    assert before == [{"product": "shop.sales", "port": None, "breaks": "-", "field": "",
-                       "change": "never published: nothing to compare with"}]
+    assert before == [
+        {
+            "product": "shop.sales",
+            "port": None,
+            "breaks": "-",
+            "field": "",
+            "change": "never published: nothing to compare with",
+        }
+    ]
     assert materialize(build_domain(tmp_path / "domains" / "shop", settings), instance).success
     assert json.loads(CliRunner().invoke(main, ["diff", "--json", "-w", str(workspace)]).output) == []
 
     changed = product_yaml()
     _column("revenue", type="integer")(changed)
     _column("orders", nullable=False)(changed)
-    _daily(lambda port: port["columns"].append({"name": "refunds", "type": "integer",
-                                                 "description": "Refunded orders of the day."}))(changed)
+    _daily(
+        lambda port: port["columns"].append(
+            {"name": "refunds", "type": "integer", "description": "Refunded orders of the day."}
+        )
+    )(changed)
     write_domain(tmp_path, changed)
-    rows = json.loads(CliRunner().invoke(main, ["diff", "shop.sales.daily_sales", "--json", "-w",
-                                                str(workspace)]).output)
+    rows = json.loads(
+        CliRunner().invoke(main, ["diff", "shop.sales.daily_sales", "--json", "-w", str(workspace)]).output
+    )
     assert {(r["breaks"], r["change"]) for r in rows} == {
         ("consumers", "daily_sales.revenue type decimal -> integer"),
         ("producer", "daily_sales.orders made not nullable"),
-        ("nothing", "daily_sales.refunds added")}
+        ("nothing", "daily_sales.refunds added"),
+    }
     text = CliRunner().invoke(main, ["diff", "-w", str(workspace)]).output.splitlines()
     assert text[0].split() == ["product", "breaks", "change", "field"]
     assert any(line.split()[:2] == ["shop.sales", "consumers"] and "revenue" in line for line in text)
@@ -198,23 +282,37 @@ def _major_two(sunset: str = "2027-03-31") -> dict:
     made from major 2's, until the sunset."""
     shop = product_yaml()
     v1 = shop["output_ports"][1]
-    v2 = {**v1, "columns": [*v1["columns"][:2], {"name": "revenue_cents", "type": "integer",
-                                                  "description": "Paid revenue, in cents."}],
-          "quality": [{"type": "range", "column": "revenue_cents", "min": 0}]}
+    v2 = {
+        **v1,
+        "columns": [
+            *v1["columns"][:2],
+            {"name": "revenue_cents", "type": "integer", "description": "Paid revenue, in cents."},
+        ],
+        "quality": [{"type": "range", "column": "revenue_cents", "min": 0}],
+    }
     shop["output_ports"][1] = v2
-    shop.update(version="2.0.0", previous={
-        "version": "1.4.0", "sunset": sunset,
-        "ports": [{**v1, "sql": "sql/daily_sales_v1.sql", "depends_on": ["daily_sales"]}]})
+    shop.update(
+        version="2.0.0",
+        previous={
+            "version": "1.4.0",
+            "sunset": sunset,
+            "ports": [{**v1, "sql": "sql/daily_sales_v1.sql", "depends_on": ["daily_sales"]}],
+        },
+    )
     return shop
 
 
 def _write_major_two(tmp_path: Path, sunset: str = "2027-03-31") -> Path:
-    return write_domain(tmp_path, _major_two(sunset), files={"products/sales/sql/daily_sales.sql": V2_SQL,
-                                                             "products/sales/sql/daily_sales_v1.sql": V1_SQL})
+    return write_domain(
+        tmp_path,
+        _major_two(sunset),
+        files={"products/sales/sql/daily_sales.sql": V2_SQL, "products/sales/sql/daily_sales_v1.sql": V1_SQL},
+    )
 
 
-def test_a_new_major_publishes_beside_the_previous_one_for_its_pinned_consumers(tmp_path: Path, settings: Settings,
-                                                                                instance) -> None:
+def test_a_new_major_publishes_beside_the_previous_one_for_its_pinned_consumers(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
     shop = build_domain(_write_major_two(tmp_path), settings)
     pinned = consumer_product_yaml("shop.sales.daily_sales@1")
     ledger = build_domain(write_consumer_domain(tmp_path, pinned), settings)
@@ -236,26 +334,38 @@ def test_a_new_major_publishes_beside_the_previous_one_for_its_pinned_consumers(
     assert dict(warehouse.read("ledger.vat.vat_by_day").select("day, revenue").fetchall()) == v1
     (policies,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "policies"]
     assert not policies.passed and policies.severity == dg.AssetCheckSeverity.WARN
-    assert ("shop.sales.daily_sales@1 is major 1 of shop.sales, deprecated since 2.0.0; read "
-            "shop.sales.daily_sales@2 before 2027-03-31") in str(policies.metadata["violations"].value)
+    assert (
+        "shop.sales.daily_sales@1 is major 1 of shop.sales, deprecated since 2.0.0; read "
+        "shop.sales.daily_sales@2 before 2027-03-31"
+    ) in str(policies.metadata["violations"].value)
 
 
 def test_mesh_check_warns_pinned_consumers_and_refuses_them_past_the_sunset(tmp_path: Path) -> None:
     _write_major_two(tmp_path)
     ledger = write_consumer_domain(tmp_path, consumer_product_yaml("shop.sales.daily_sales@1"))
     workspace = tmp_path / "workspace.yaml"
-    workspace.write_text("load_from:\n" + "".join(
-        f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n" for d in ("shop", "ledger")))
+    workspace.write_text(
+        "load_from:\n"
+        + "".join(
+            f"  - python_module: {{module_name: domains.{d}.definitions, location_name: {d}}}\n"
+            for d in ("shop", "ledger")
+        )
+    )
     report = json.loads(CliRunner().invoke(main, ["check", "--json", "-w", str(workspace)]).output)
     assert [(v["severity"], v["policy"], v["file"], v["field"]) for v in report["violations"]] == [
-        ("warn", "deprecated_inputs", "domains/ledger/products/vat/product.yaml", "inputs[0].address")]
+        ("warn", "deprecated_inputs", "domains/ledger/products/vat/product.yaml", "inputs[0].address")
+    ]
     assert report["errors"] == 0
 
     _write_major_two(tmp_path, sunset="2026-01-31")  # the sunset has passed
     late = govern(load_domain(ledger), mesh_context(tmp_path / "domains"))
     assert [(v.severity, v.message) for v in late if v.policy == "no_sunset_passed"] == [
-        ("error", "shop.sales.daily_sales@1 is major 1 of shop.sales, deprecated since 2.0.0, and its sunset "
-                  "2026-01-31 has passed: read shop.sales.daily_sales@2")]
+        (
+            "error",
+            "shop.sales.daily_sales@1 is major 1 of shop.sales, deprecated since 2.0.0, and its sunset "
+            "2026-01-31 has passed: read shop.sales.daily_sales@2",
+        )
+    ]
     with pytest.raises(PlatformError, match="no_sunset_passed"):
         build_domain(ledger, Settings(warehouse_root=tmp_path / "warehouse"))
     with pytest.raises(PlatformError, match=r"previous.sunset: \[no_sunset_passed\] the previous major \(1.4.0\)"):

@@ -68,8 +68,14 @@ class Deadline:
     def left(self) -> float:
         return self.end - time.monotonic()
 
-    def wait_for(self, probe: Callable[[], T | None], what: str, timeout: float, interval: float = 1.0,
-                  diagnose: Callable[[], str] = lambda: "") -> T:
+    def wait_for(
+        self,
+        probe: Callable[[], T | None],
+        what: str,
+        timeout: float,
+        interval: float = 1.0,
+        diagnose: Callable[[], str] = lambda: "",
+    ) -> T:
         """probe()'s first truthy answer, asked every `interval` seconds until `timeout` (or the
         budget) runs out; probe may raise AssertionError to fail at once."""
         limit = time.monotonic() + min(timeout, max(self.left(), 0))
@@ -97,15 +103,22 @@ class Service:
     def start(self) -> None:
         assert self.process is None, f"{self.name} is already running"
         self._log = self.log_path.open("a")
-        self.process = subprocess.Popen(self.args, cwd=self.cwd, env=dict(self.env), stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.args,
+            cwd=self.cwd,
+            env=dict(self.env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def log_tail(self, chars: int = 4000) -> str:
         return f"--- {self.name} ({self.log_path}) ---\n" + (
-            self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else "(no log)")
+            self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else "(no log)"
+        )
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM to the process, SIGKILL if it does not exit in time; then SIGKILL to whatever
@@ -152,8 +165,9 @@ class GraphQL(Webserver):
 
     def ask(self, text: str, **variables: object) -> dict:
         payload = json.dumps({"query": text, "variables": variables}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", data=payload,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=payload, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.load(response)
         assert "errors" not in answer, answer
@@ -171,9 +185,16 @@ class GraphQL(Webserver):
 
     def launch_assets(self, location: str, keys: Sequence[Sequence[str]]) -> str:
         """Launch a run of the given assets of a location, as the UI's Materialize button does."""
-        params = {"selector": {"repositoryLocationName": location, "repositoryName": "__repository__",
-                               "pipelineName": "__ASSET_JOB", "assetSelection": [{"path": list(k)} for k in keys]},
-                  "mode": "default", "executionMetadata": {"tags": []}}
+        params = {
+            "selector": {
+                "repositoryLocationName": location,
+                "repositoryName": "__repository__",
+                "pipelineName": "__ASSET_JOB",
+                "assetSelection": [{"path": list(k)} for k in keys],
+            },
+            "mode": "default",
+            "executionMetadata": {"tags": []},
+        }
         launched = self.ask(LAUNCH, params=params)["launchPipelineExecution"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         return launched["run"]["runId"]
@@ -203,8 +224,9 @@ class Location:
 
 def workspace_yaml(servers: Sequence[CodeServer]) -> str:
     """The workspace file of a deployment: where each location's server listens, no code."""
-    lines = ["load_from:"] + [f"  - grpc_server: {{host: 127.0.0.1, port: {s.port}, location_name: {s.location}}}"
-                              for s in servers]
+    lines = ["load_from:"] + [
+        f"  - grpc_server: {{host: 127.0.0.1, port: {s.port}, location_name: {s.location}}}" for s in servers
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -224,25 +246,51 @@ class Topology:
 
 
 @contextmanager
-def running_topology(project: Path, locations: Sequence[Location], env: Mapping[str, str], run_dir: Path,
-                     deadline: Deadline) -> Iterator[Topology]:
+def running_topology(
+    project: Path, locations: Sequence[Location], env: Mapping[str, str], run_dir: Path, deadline: Deadline
+) -> Iterator[Topology]:
     """Code servers for the locations, then the webserver and the daemon on their workspace
     file, every process on 127.0.0.1 with `env` (its DAGSTER_HOME names the instance, whose
     tables must exist); all stopped on leaving, the daemon first so that it launches nothing more."""
     servers = {
         location.name: CodeServer(
-            name=f"code server {location.name}", cwd=project, env=env, log_path=run_dir / f"grpc-{location.name}.log",
-            args=[str(BIN / "dagster"), "api", "grpc", "-m", location.module, "-d", str(project), "-h", "127.0.0.1",
-                  "-p", str(port), "--location-name", location.name],
-            location=location.name, port=port)
-        for location, port in zip(locations, (free_port() for _ in locations))}
+            name=f"code server {location.name}",
+            cwd=project,
+            env=env,
+            log_path=run_dir / f"grpc-{location.name}.log",
+            args=[
+                str(BIN / "dagster"),
+                "api",
+                "grpc",
+                "-m",
+                location.module,
+                "-d",
+                str(project),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--location-name",
+                location.name,
+            ],
+            location=location.name,
+            port=port,
+        )
+        for location, port in zip(locations, (free_port() for _ in locations))
+    }
     workspace = run_dir / "workspace.yaml"
     workspace.write_text(workspace_yaml(list(servers.values())))
     port = free_port()
-    webserver = Service("webserver", [str(BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1",
-                                      "-p", str(port)], project, env, run_dir / "webserver.log")
-    daemon = Service("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], project, env,
-                     run_dir / "daemon.log")
+    webserver = Service(
+        "webserver",
+        [str(BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
+        project,
+        env,
+        run_dir / "webserver.log",
+    )
+    daemon = Service(
+        "daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], project, env, run_dir / "daemon.log"
+    )
     topology = Topology(servers, webserver, daemon, GraphQL(f"http://127.0.0.1:{port}"), workspace)
     with ExitStack() as stack:
         for service in [*servers.values(), webserver, daemon]:  # stopped in the reverse order
@@ -269,6 +317,12 @@ def running_topology(project: Path, locations: Sequence[Location], env: Mapping[
 def migrate_instance(project: Path, env: Mapping[str, str], timeout: float = 120) -> None:
     """Create the instance's tables once, before any process of the topology uses them, as a
     deployment does (`dagster instance migrate`): processes starting together would race to."""
-    done = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=project, env=dict(env),
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [str(BIN / "dagster"), "instance", "migrate"],
+        cwd=project,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

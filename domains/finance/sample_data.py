@@ -52,35 +52,81 @@ GL_OVERTIME_WAGES = "641100"
 
 # Planned overtime per cost center for an average month, in the entity's currency (FY plan).
 MONTHLY_BASE_BUDGET = {
-    "DE01": {"Operations": 4800, "Logistics": 6000, "Customer Service": 1300, "Engineering": 3800,
-             "Finance": 400, "Sales": 600},
-    "ES01": {"Operations": 3300, "Logistics": 3600, "Customer Service": 2500, "Engineering": 1800,
-             "Finance": 450, "Sales": 450},
-    "FR01": {"Operations": 4400, "Logistics": 4900, "Customer Service": 2600, "Engineering": 3200,
-             "Finance": 650, "Sales": 500},
-    "GB01": {"Operations": 2400, "Logistics": 4100, "Customer Service": 3000, "Engineering": 3200,
-             "Finance": 350, "Sales": 1200},
+    "DE01": {
+        "Operations": 4800,
+        "Logistics": 6000,
+        "Customer Service": 1300,
+        "Engineering": 3800,
+        "Finance": 400,
+        "Sales": 600,
+    },
+    "ES01": {
+        "Operations": 3300,
+        "Logistics": 3600,
+        "Customer Service": 2500,
+        "Engineering": 1800,
+        "Finance": 450,
+        "Sales": 450,
+    },
+    "FR01": {
+        "Operations": 4400,
+        "Logistics": 4900,
+        "Customer Service": 2600,
+        "Engineering": 3200,
+        "Finance": 650,
+        "Sales": 500,
+    },
+    "GB01": {
+        "Operations": 2400,
+        "Logistics": 4100,
+        "Customer Service": 3000,
+        "Engineering": 3200,
+        "Finance": 350,
+        "Sales": 1200,
+    },
 }
 
 # Planning profile by calendar month: year-end peak, summer dip (FP&A's phasing key).
-PHASING = {1: Decimal("1.05"), 2: Decimal("0.85"), 3: Decimal("0.95"), 4: Decimal("0.90"),
-           5: Decimal("0.90"), 6: Decimal("1.05"), 7: Decimal("0.80"), 8: Decimal("0.65"),
-           9: Decimal("1.00"), 10: Decimal("1.00"), 11: Decimal("1.25"), 12: Decimal("1.40")}
+PHASING = {
+    1: Decimal("1.05"),
+    2: Decimal("0.85"),
+    3: Decimal("0.95"),
+    4: Decimal("0.90"),
+    5: Decimal("0.90"),
+    6: Decimal("1.05"),
+    7: Decimal("0.80"),
+    8: Decimal("0.65"),
+    9: Decimal("1.00"),
+    10: Decimal("1.00"),
+    11: Decimal("1.25"),
+    12: Decimal("1.40"),
+}
 # Finance's own overtime follows the closings (month end, more at year and half-year end).
 FINANCE_PHASING = {12: Decimal("1.80"), 1: Decimal("2.00"), 6: Decimal("1.40")}
 
 # Rows typed in by hand in the ERP export: silver must clean them (documented, tested by the
 # product's rules: typed columns, unique keys, every HR department mapped).
 DIRTY_COST_CENTERS = [
-    {"cost_center": "ES01-CSR-300", "problem": "entity_id in lower case and department with surrounding spaces",
-     "expected": "cleaned"},
+    {
+        "cost_center": "ES01-CSR-300",
+        "problem": "entity_id in lower case and department with surrounding spaces",
+        "expected": "cleaned",
+    },
     {"cost_center": "GB01-SAL-600", "problem": "cost_center in lower case", "expected": "cleaned"},
 ]
 DIRTY_BUDGET = [
-    {"cost_center": "DE01-LOG-200", "period_id": 202512, "problem": "budget_amount with a comma decimal separator",
-     "expected": "cleaned"},
-    {"cost_center": "GB01-OPS-100", "period_id": 202603, "problem": "currency in lower case with a trailing space",
-     "expected": "cleaned"},
+    {
+        "cost_center": "DE01-LOG-200",
+        "period_id": 202512,
+        "problem": "budget_amount with a comma decimal separator",
+        "expected": "cleaned",
+    },
+    {
+        "cost_center": "GB01-OPS-100",
+        "period_id": 202603,
+        "problem": "currency in lower case with a trailing space",
+        "expected": "cleaned",
+    },
 ]
 
 COST_CENTER_COLUMNS = ["entity_id", "department", "cost_center", "cost_center_name", "gl_account", "profit_center"]
@@ -92,14 +138,16 @@ def build_cost_centers() -> list[dict[str, str]]:
     rows = []
     for entity_id in sorted(ENTITIES):
         for department, (code, number, profit_center) in sorted(DEPARTMENTS.items(), key=lambda d: d[1][1]):
-            rows.append({
-                "entity_id": entity_id,
-                "department": department,
-                "cost_center": f"{entity_id}-{code}-{number}",
-                "cost_center_name": f"{entity_id} {department}",
-                "gl_account": GL_OVERTIME_WAGES,
-                "profit_center": f"{entity_id}-{profit_center}",
-            })
+            rows.append(
+                {
+                    "entity_id": entity_id,
+                    "department": department,
+                    "cost_center": f"{entity_id}-{code}-{number}",
+                    "cost_center_name": f"{entity_id} {department}",
+                    "gl_account": GL_OVERTIME_WAGES,
+                    "profit_center": f"{entity_id}-{profit_center}",
+                }
+            )
     return rows
 
 
@@ -112,12 +160,14 @@ def build_budget(cost_centers: list[dict[str, str]]) -> list[dict[str, str]]:
             month = period_id % 100
             phasing = FINANCE_PHASING.get(month, PHASING[month]) if cc["department"] == "Finance" else PHASING[month]
             amount = (base * phasing / 10).quantize(Decimal("1"), rounding=ROUND_HALF_UP) * 10
-            rows.append({
-                "cost_center": cc["cost_center"],
-                "period_id": str(period_id),
-                "budget_amount": f"{amount:.2f}",
-                "currency": ENTITIES[cc["entity_id"]],
-            })
+            rows.append(
+                {
+                    "cost_center": cc["cost_center"],
+                    "period_id": str(period_id),
+                    "budget_amount": f"{amount:.2f}",
+                    "currency": ENTITIES[cc["entity_id"]],
+                }
+            )
     return rows
 
 
@@ -148,10 +198,14 @@ def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:
     cost_centers = build_cost_centers()
     budget = build_budget(cost_centers)
     return {
-        "cost_centers.csv": write_csv(out_dir / "cost_centers.csv", COST_CENTER_COLUMNS,
-                                   [[r[c] for c in COST_CENTER_COLUMNS] for r in dirty_cost_center_rows(cost_centers)]),
-        "budget.csv": write_csv(out_dir / "budget.csv", BUDGET_COLUMNS,
-                             [[r[c] for c in BUDGET_COLUMNS] for r in dirty_budget_rows(budget)]),
+        "cost_centers.csv": write_csv(
+            out_dir / "cost_centers.csv",
+            COST_CENTER_COLUMNS,
+            [[r[c] for c in COST_CENTER_COLUMNS] for r in dirty_cost_center_rows(cost_centers)],
+        ),
+        "budget.csv": write_csv(
+            out_dir / "budget.csv", BUDGET_COLUMNS, [[r[c] for c in BUDGET_COLUMNS] for r in dirty_budget_rows(budget)]
+        ),
     }
 
 

@@ -108,58 +108,331 @@ DEPARTMENTS = {
 # Team sizes (lead included) per entity and department; the first teams of the department's
 # list are used. Fixed rather than drawn so that the head count stays stable (350 employees).
 TEAM_SIZES = {
-    "DE01": {"Operations": [13, 9], "Logistics": [15, 10], "Customer Service": [9],
-             "Engineering": [8, 6, 7], "Finance": [7], "Sales": [8]},
-    "ES01": {"Operations": [11, 7], "Logistics": [13, 8], "Customer Service": [10, 6],
-             "Engineering": [7], "Finance": [6], "Sales": [7]},
-    "FR01": {"Operations": [12, 8], "Logistics": [14, 11], "Customer Service": [10, 7],
-             "Engineering": [9, 7], "Finance": [8], "Sales": [7]},
-    "GB01": {"Operations": [10], "Logistics": [12, 9], "Customer Service": [12, 8],
-             "Engineering": [10, 8], "Finance": [6], "Sales": [9, 6]},
+    "DE01": {
+        "Operations": [13, 9],
+        "Logistics": [15, 10],
+        "Customer Service": [9],
+        "Engineering": [8, 6, 7],
+        "Finance": [7],
+        "Sales": [8],
+    },
+    "ES01": {
+        "Operations": [11, 7],
+        "Logistics": [13, 8],
+        "Customer Service": [10, 6],
+        "Engineering": [7],
+        "Finance": [6],
+        "Sales": [7],
+    },
+    "FR01": {
+        "Operations": [12, 8],
+        "Logistics": [14, 11],
+        "Customer Service": [10, 7],
+        "Engineering": [9, 7],
+        "Finance": [8],
+        "Sales": [7],
+    },
+    "GB01": {
+        "Operations": [10],
+        "Logistics": [12, 9],
+        "Customer Service": [12, 8],
+        "Engineering": [10, 8],
+        "Finance": [6],
+        "Sales": [9, 6],
+    },
 }
 
 FIRST_NAMES = {
-    "FR01": ["Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Julie", "Marie", "Emma", "Claire",
-             "Lucas", "Hugo", "Thomas", "Nicolas", "Julien", "Antoine", "Mathieu", "Maxime", "Karim", "Olivier"],
-    "DE01": ["Anna", "Lena", "Laura", "Julia", "Sophie", "Katharina", "Sabine", "Petra", "Miriam", "Jana",
-             "Lukas", "Jonas", "Felix", "Tobias", "Stefan", "Michael", "Andreas", "Jan", "Florian", "Mehmet"],
-    "GB01": ["Olivia", "Amelia", "Emily", "Charlotte", "Grace", "Hannah", "Jessica", "Priya", "Chloe", "Lucy",
-             "Oliver", "Harry", "George", "James", "Jack", "William", "Daniel", "Samuel", "Thomas", "Ravi"],
-    "ES01": ["Lucía", "María", "Paula", "Laura", "Carmen", "Elena", "Marta", "Sara", "Ana", "Cristina",
-             "Javier", "Daniel", "Alejandro", "David", "Pablo", "Sergio", "Carlos", "Miguel", "Jorge", "Adrián"],
+    "FR01": [
+        "Camille",
+        "Léa",
+        "Manon",
+        "Chloé",
+        "Inès",
+        "Sarah",
+        "Julie",
+        "Marie",
+        "Emma",
+        "Claire",
+        "Lucas",
+        "Hugo",
+        "Thomas",
+        "Nicolas",
+        "Julien",
+        "Antoine",
+        "Mathieu",
+        "Maxime",
+        "Karim",
+        "Olivier",
+    ],
+    "DE01": [
+        "Anna",
+        "Lena",
+        "Laura",
+        "Julia",
+        "Sophie",
+        "Katharina",
+        "Sabine",
+        "Petra",
+        "Miriam",
+        "Jana",
+        "Lukas",
+        "Jonas",
+        "Felix",
+        "Tobias",
+        "Stefan",
+        "Michael",
+        "Andreas",
+        "Jan",
+        "Florian",
+        "Mehmet",
+    ],
+    "GB01": [
+        "Olivia",
+        "Amelia",
+        "Emily",
+        "Charlotte",
+        "Grace",
+        "Hannah",
+        "Jessica",
+        "Priya",
+        "Chloe",
+        "Lucy",
+        "Oliver",
+        "Harry",
+        "George",
+        "James",
+        "Jack",
+        "William",
+        "Daniel",
+        "Samuel",
+        "Thomas",
+        "Ravi",
+    ],
+    "ES01": [
+        "Lucía",
+        "María",
+        "Paula",
+        "Laura",
+        "Carmen",
+        "Elena",
+        "Marta",
+        "Sara",
+        "Ana",
+        "Cristina",
+        "Javier",
+        "Daniel",
+        "Alejandro",
+        "David",
+        "Pablo",
+        "Sergio",
+        "Carlos",
+        "Miguel",
+        "Jorge",
+        "Adrián",
+    ],
 }
 
 LAST_NAMES = {
-    "FR01": ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
-             "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier",
-             "Morel", "Girard", "André", "Mercier", "Dupont", "Lambert", "Bonnet", "François", "Martinez", "Benali"],
-    "DE01": ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
-             "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann", "Schwarz", "Zimmermann",
-             "Braun", "Krüger", "Hofmann", "Hartmann", "Lange", "Schmitt", "Werner", "Krause", "Yilmaz", "Lehmann"],
-    "GB01": ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson", "Wright",
-             "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke",
-             "Patel", "Khan", "Lewis", "Harris", "Cooper", "King", "Baker", "Turner", "Hughes", "Edwards"],
-    "ES01": ["García", "Rodríguez", "González", "Fernández", "López", "Martínez", "Sánchez", "Pérez", "Gómez",
-             "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz", "Álvarez", "Romero", "Alonso",
-             "Gutiérrez", "Navarro", "Torres", "Domínguez", "Vázquez", "Ramos", "Gil", "Ramírez", "Serrano",
-             "Blanco", "Molina"],
+    "FR01": [
+        "Martin",
+        "Bernard",
+        "Dubois",
+        "Thomas",
+        "Robert",
+        "Richard",
+        "Petit",
+        "Durand",
+        "Leroy",
+        "Moreau",
+        "Simon",
+        "Laurent",
+        "Lefebvre",
+        "Michel",
+        "Garcia",
+        "David",
+        "Bertrand",
+        "Roux",
+        "Vincent",
+        "Fournier",
+        "Morel",
+        "Girard",
+        "André",
+        "Mercier",
+        "Dupont",
+        "Lambert",
+        "Bonnet",
+        "François",
+        "Martinez",
+        "Benali",
+    ],
+    "DE01": [
+        "Müller",
+        "Schmidt",
+        "Schneider",
+        "Fischer",
+        "Weber",
+        "Meyer",
+        "Wagner",
+        "Becker",
+        "Schulz",
+        "Hoffmann",
+        "Schäfer",
+        "Koch",
+        "Bauer",
+        "Richter",
+        "Klein",
+        "Wolf",
+        "Schröder",
+        "Neumann",
+        "Schwarz",
+        "Zimmermann",
+        "Braun",
+        "Krüger",
+        "Hofmann",
+        "Hartmann",
+        "Lange",
+        "Schmitt",
+        "Werner",
+        "Krause",
+        "Yilmaz",
+        "Lehmann",
+    ],
+    "GB01": [
+        "Smith",
+        "Jones",
+        "Taylor",
+        "Brown",
+        "Williams",
+        "Wilson",
+        "Johnson",
+        "Davies",
+        "Robinson",
+        "Wright",
+        "Thompson",
+        "Evans",
+        "Walker",
+        "White",
+        "Roberts",
+        "Green",
+        "Hall",
+        "Wood",
+        "Jackson",
+        "Clarke",
+        "Patel",
+        "Khan",
+        "Lewis",
+        "Harris",
+        "Cooper",
+        "King",
+        "Baker",
+        "Turner",
+        "Hughes",
+        "Edwards",
+    ],
+    "ES01": [
+        "García",
+        "Rodríguez",
+        "González",
+        "Fernández",
+        "López",
+        "Martínez",
+        "Sánchez",
+        "Pérez",
+        "Gómez",
+        "Martín",
+        "Jiménez",
+        "Ruiz",
+        "Hernández",
+        "Díaz",
+        "Moreno",
+        "Muñoz",
+        "Álvarez",
+        "Romero",
+        "Alonso",
+        "Gutiérrez",
+        "Navarro",
+        "Torres",
+        "Domínguez",
+        "Vázquez",
+        "Ramos",
+        "Gil",
+        "Ramírez",
+        "Serrano",
+        "Blanco",
+        "Molina",
+    ],
 }
 
 # A handful of public holidays per country that fall in the period (Berlin and Madrid regional ones included).
 PUBLIC_HOLIDAYS = {
-    "FR": ["2025-11-01", "2025-11-11", "2025-12-25", "2026-01-01", "2026-04-06", "2026-05-01", "2026-05-08",
-           "2026-05-14", "2026-05-25", "2026-07-14", "2026-08-15"],
-    "DE": ["2025-10-03", "2025-12-25", "2025-12-26", "2026-01-01", "2026-04-03", "2026-04-06", "2026-05-01",
-           "2026-05-14", "2026-05-25", "2026-10-03"],
-    "GB": ["2025-12-25", "2025-12-26", "2026-01-01", "2026-04-03", "2026-04-06", "2026-05-04", "2026-05-25",
-           "2026-08-31"],
-    "ES": ["2025-10-12", "2025-11-01", "2025-12-06", "2025-12-08", "2025-12-25", "2026-01-01", "2026-01-06",
-           "2026-04-02", "2026-04-03", "2026-05-01", "2026-05-15", "2026-08-15", "2026-10-12"],
+    "FR": [
+        "2025-11-01",
+        "2025-11-11",
+        "2025-12-25",
+        "2026-01-01",
+        "2026-04-06",
+        "2026-05-01",
+        "2026-05-08",
+        "2026-05-14",
+        "2026-05-25",
+        "2026-07-14",
+        "2026-08-15",
+    ],
+    "DE": [
+        "2025-10-03",
+        "2025-12-25",
+        "2025-12-26",
+        "2026-01-01",
+        "2026-04-03",
+        "2026-04-06",
+        "2026-05-01",
+        "2026-05-14",
+        "2026-05-25",
+        "2026-10-03",
+    ],
+    "GB": [
+        "2025-12-25",
+        "2025-12-26",
+        "2026-01-01",
+        "2026-04-03",
+        "2026-04-06",
+        "2026-05-04",
+        "2026-05-25",
+        "2026-08-31",
+    ],
+    "ES": [
+        "2025-10-12",
+        "2025-11-01",
+        "2025-12-06",
+        "2025-12-08",
+        "2025-12-25",
+        "2026-01-01",
+        "2026-01-06",
+        "2026-04-02",
+        "2026-04-03",
+        "2026-05-01",
+        "2026-05-15",
+        "2026-08-15",
+        "2026-10-12",
+    ],
 }
 
 # Activity level per month: year-end peak in November/December, summer dip in July/August.
-SEASONALITY = {1: 0.95, 2: 0.85, 3: 0.95, 4: 0.90, 5: 0.85, 6: 1.00, 7: 0.70, 8: 0.55, 9: 1.00,
-               10: 1.00, 11: 1.30, 12: 1.45}
+SEASONALITY = {
+    1: 0.95,
+    2: 0.85,
+    3: 0.95,
+    4: 0.90,
+    5: 0.85,
+    6: 1.00,
+    7: 0.70,
+    8: 0.55,
+    9: 1.00,
+    10: 1.00,
+    11: 1.30,
+    12: 1.45,
+}
 # Finance closes the books at month end, much more at year end.
 FINANCE_CLOSING_BOOST = {12: 2.0, 1: 2.2, 6: 1.5}
 # Departments that work on weekends and public holidays (shifts, on-call).
@@ -171,11 +444,19 @@ SHIFT_DEPARTMENTS = {"Operations", "Logistics", "Customer Service", "Engineering
 
 # Employee master rows typed in by hand: silver (transforms.clean_employees) must clean them.
 DIRTY_EMPLOYEES = [
-    {"employee_id": "E00007", "problem": "first_name with surrounding spaces, last_name upper case", "expected": "cleaned"},
+    {
+        "employee_id": "E00007",
+        "problem": "first_name with surrounding spaces, last_name upper case",
+        "expected": "cleaned",
+    },
     {"employee_id": "E00042", "problem": "e-mail in upper case", "expected": "cleaned"},
     {"employee_id": "E00105", "problem": "hourly_rate with a comma decimal separator", "expected": "cleaned"},
     {"employee_id": "E00188", "problem": "names in lower case with stray spaces", "expected": "cleaned"},
-    {"employee_id": "E00251", "problem": "hourly_rate with a comma decimal and e-mail in mixed case", "expected": "cleaned"},
+    {
+        "employee_id": "E00251",
+        "problem": "hourly_rate with a comma decimal and e-mail in mixed case",
+        "expected": "cleaned",
+    },
 ]
 
 # Overtime records that silver must clean (still valid) or reject (with rejection_reason).
@@ -187,25 +468,88 @@ DIRTY_RECORDS = [
     {"record_id": "OT0003333", "problem": "hours with a comma decimal separator", "expected": "cleaned"},
     {"record_id": "OT0004781", "problem": "hours with a comma decimal separator", "expected": "cleaned"},
     # rejected: silver keeps them in overtime_rejected with the reason
-    {"record_id": "OT0000877", "problem": "negative hours", "expected": "rejected", "rejection_reason": "negative_hours"},
-    {"record_id": "OT0001999", "problem": "hours above 16 (18.50)", "expected": "rejected", "rejection_reason": "hours_above_16"},
-    {"record_id": "OT0005050", "problem": "hours above 16 (24.00, a full day typed as hours)", "expected": "rejected", "rejection_reason": "hours_above_16"},
-    {"record_id": "OT0002718", "problem": "unknown employee_id E09999", "expected": "rejected", "rejection_reason": "unknown_employee"},
-    {"record_id": "OT0003141", "problem": "missing work_date", "expected": "rejected", "rejection_reason": "invalid_work_date"},
-    {"record_id": "OT0006001", "problem": "unparseable work_date 2026-02-30", "expected": "rejected", "rejection_reason": "invalid_work_date"},
-    {"record_id": "OT0004096", "problem": "unknown reason_code ONCALL (retired code)", "expected": "rejected", "rejection_reason": "unknown_reason"},
+    {
+        "record_id": "OT0000877",
+        "problem": "negative hours",
+        "expected": "rejected",
+        "rejection_reason": "negative_hours",
+    },
+    {
+        "record_id": "OT0001999",
+        "problem": "hours above 16 (18.50)",
+        "expected": "rejected",
+        "rejection_reason": "hours_above_16",
+    },
+    {
+        "record_id": "OT0005050",
+        "problem": "hours above 16 (24.00, a full day typed as hours)",
+        "expected": "rejected",
+        "rejection_reason": "hours_above_16",
+    },
+    {
+        "record_id": "OT0002718",
+        "problem": "unknown employee_id E09999",
+        "expected": "rejected",
+        "rejection_reason": "unknown_employee",
+    },
+    {
+        "record_id": "OT0003141",
+        "problem": "missing work_date",
+        "expected": "rejected",
+        "rejection_reason": "invalid_work_date",
+    },
+    {
+        "record_id": "OT0006001",
+        "problem": "unparseable work_date 2026-02-30",
+        "expected": "rejected",
+        "rejection_reason": "invalid_work_date",
+    },
+    {
+        "record_id": "OT0004096",
+        "problem": "unknown reason_code ONCALL (retired code)",
+        "expected": "rejected",
+        "rejection_reason": "unknown_reason",
+    },
     # duplicates: the record appears twice in the extract; silver keeps the latest submission
     # (latest submitted_at, then the last row of the file) and rejects the other one
-    {"record_id": "OT0005555", "problem": "re-submitted with corrected hours and a later submitted_at; "
-     "the first submission is rejected", "expected": "rejected", "rejection_reason": "duplicate_record"},
-    {"record_id": "OT0007007", "problem": "exported twice, identical rows; the first row is rejected",
-     "expected": "rejected", "rejection_reason": "duplicate_record"},
+    {
+        "record_id": "OT0005555",
+        "problem": "re-submitted with corrected hours and a later submitted_at; the first submission is rejected",
+        "expected": "rejected",
+        "rejection_reason": "duplicate_record",
+    },
+    {
+        "record_id": "OT0007007",
+        "problem": "exported twice, identical rows; the first row is rejected",
+        "expected": "rejected",
+        "rejection_reason": "duplicate_record",
+    },
 ]
 
-EMPLOYEE_COLUMNS = ["employee_id", "first_name", "last_name", "email", "entity_id", "department", "team",
-                    "manager_id", "job_title", "hire_date", "hourly_rate", "weekly_contract_hours"]
-RECORD_COLUMNS = ["record_id", "employee_id", "work_date", "hours", "reason_code", "status", "approved_by",
-                  "submitted_at"]
+EMPLOYEE_COLUMNS = [
+    "employee_id",
+    "first_name",
+    "last_name",
+    "email",
+    "entity_id",
+    "department",
+    "team",
+    "manager_id",
+    "job_title",
+    "hire_date",
+    "hourly_rate",
+    "weekly_contract_hours",
+]
+RECORD_COLUMNS = [
+    "record_id",
+    "employee_id",
+    "work_date",
+    "hours",
+    "reason_code",
+    "status",
+    "approved_by",
+    "submitted_at",
+]
 
 
 # --------------------------------------------------------------------------------------
@@ -267,20 +611,22 @@ def build_employees() -> list[dict[str, str]]:
                     contract = WEEKLY_CONTRACT_HOURS[entity_id]
                     if not is_lead and rng.random() < 0.06:
                         contract = rng.choice(["24.0", "28.0", "30.0"])  # part-time
-                    employees.append({
-                        "employee_id": employee_id,
-                        "first_name": first,
-                        "last_name": last,
-                        "email": email,
-                        "entity_id": entity_id,
-                        "department": department,
-                        "team": team,
-                        "manager_id": "" if is_lead else lead_id,
-                        "job_title": lead_title if is_lead else rng.choice(titles),
-                        "hire_date": hire.isoformat(),
-                        "hourly_rate": money(cents),
-                        "weekly_contract_hours": contract,
-                    })
+                    employees.append(
+                        {
+                            "employee_id": employee_id,
+                            "first_name": first,
+                            "last_name": last,
+                            "email": email,
+                            "entity_id": entity_id,
+                            "department": department,
+                            "team": team,
+                            "manager_id": "" if is_lead else lead_id,
+                            "job_title": lead_title if is_lead else rng.choice(titles),
+                            "hire_date": hire.isoformat(),
+                            "hourly_rate": money(cents),
+                            "weekly_contract_hours": contract,
+                        }
+                    )
     return employees
 
 
@@ -331,24 +677,24 @@ def build_records(employees: list[dict[str, str]]) -> list[dict[str, str]]:
             if rng.random() >= base:
                 continue
             if is_holiday:
-                reason, quarters = "HOLI", rng.randint(16, 40)            # 4h .. 10h
+                reason, quarters = "HOLI", rng.randint(16, 40)  # 4h .. 10h
             elif weekend:
                 if department == "Engineering" or rng.random() < 0.15:
-                    reason, quarters = "INCID", rng.randint(4, 24)        # 1h .. 6h
+                    reason, quarters = "INCID", rng.randint(4, 24)  # 1h .. 6h
                 else:
-                    reason, quarters = "WKND", rng.randint(12, 40)        # 3h .. 10h
+                    reason, quarters = "WKND", rng.randint(12, 40)  # 3h .. 10h
             else:
                 draw = rng.random()
                 night_ok = department in ("Operations", "Logistics")
                 incident_ok = department in ("Operations", "Engineering", "Customer Service")
                 if night_ok and draw < 0.12:
-                    reason, quarters = "NIGHT", rng.randint(8, 32)        # 2h .. 8h
+                    reason, quarters = "NIGHT", rng.randint(8, 32)  # 2h .. 8h
                 elif incident_ok and draw < 0.22:
                     reason, quarters = "INCID", rng.randint(4, 24)
                 elif draw < 0.30:
                     reason, quarters = "TRAIN", rng.choice([4, 6, 8, 12, 14, 16])
                 elif draw < 0.45:
-                    reason, quarters = "RECUP", rng.randint(2, 12)        # 0.5h .. 3h
+                    reason, quarters = "RECUP", rng.randint(2, 12)  # 0.5h .. 3h
                 else:
                     # most peak-activity overtime is 0.5h .. 4h, skewed towards 1-2.5h
                     reason, quarters = "PEAK", min(rng.randint(2, 10), rng.randint(2, 16))
@@ -358,22 +704,25 @@ def build_records(employees: list[dict[str, str]]) -> list[dict[str, str]]:
     records = []
     for index, (day, e, reason, quarters) in enumerate(declared, start=1):
         delay = rng.choices([0, 1, 2, 3, 5, 8], weights=[35, 30, 15, 10, 7, 3])[0]
-        submitted = datetime.combine(day + timedelta(days=delay),
-                                     time(rng.randint(7, 19), rng.randint(0, 59), rng.randint(0, 59)))
+        submitted = datetime.combine(
+            day + timedelta(days=delay), time(rng.randint(7, 19), rng.randint(0, 59), rng.randint(0, 59))
+        )
         # recent declarations are still waiting for their manager
         pending_share = 0.45 if day >= PERIOD_END - timedelta(days=12) else 0.04
         draw = rng.random()
         status = "pending" if draw < pending_share else ("rejected" if draw < pending_share + 0.04 else "approved")
-        records.append({
-            "record_id": f"OT{index:07d}",
-            "employee_id": e["employee_id"],
-            "work_date": day.isoformat(),
-            "hours": _hours(quarters),
-            "reason_code": reason,
-            "status": status,
-            "approved_by": "" if status == "pending" else e["manager_id"],
-            "submitted_at": submitted.isoformat(timespec="seconds"),
-        })
+        records.append(
+            {
+                "record_id": f"OT{index:07d}",
+                "employee_id": e["employee_id"],
+                "work_date": day.isoformat(),
+                "hours": _hours(quarters),
+                "reason_code": reason,
+                "status": status,
+                "approved_by": "" if status == "pending" else e["manager_id"],
+                "submitted_at": submitted.isoformat(timespec="seconds"),
+            }
+        )
     return records
 
 
@@ -403,8 +752,9 @@ def inject_dirty_records(records: list[dict[str, str]]) -> list[dict[str, str]]:
     original = by_id["OT0005555"]
     resubmitted = dict(original)
     resubmitted["hours"] = _hours(int(Decimal(original["hours"]) * 4) + 2)
-    resubmitted["submitted_at"] = (datetime.fromisoformat(original["submitted_at"])
-                                   + timedelta(days=2, hours=1)).isoformat(timespec="seconds")
+    resubmitted["submitted_at"] = (
+        datetime.fromisoformat(original["submitted_at"]) + timedelta(days=2, hours=1)
+    ).isoformat(timespec="seconds")
     # Double export: the very same row twice.
     exported_twice = dict(by_id["OT0007007"])
     return rows + [resubmitted, exported_twice]
@@ -416,15 +766,24 @@ def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:
     employees = build_employees()
     records = inject_dirty_records(build_records(employees))
     written = {
-        "entities.csv": write_csv(out_dir / "entities.csv", ["entity_id", "entity_name", "country", "currency"],
-                               [list(e[:4]) for e in sorted(ENTITIES)]),
-        "employees.csv": write_csv(out_dir / "employees.csv", EMPLOYEE_COLUMNS,
-                                [[r[c] for c in EMPLOYEE_COLUMNS] for r in dirty_employee_rows(employees)]),
-        "overtime_reasons.csv": write_csv(out_dir / "overtime_reasons.csv",
-                                       ["reason_code", "label", "category", "rate_multiplier", "is_compensable"],
-                                       [list(r) for r in OVERTIME_REASONS]),
-        "overtime_records.csv": write_csv(out_dir / "overtime_records.csv", RECORD_COLUMNS,
-                                       [[r[c] for c in RECORD_COLUMNS] for r in records]),
+        "entities.csv": write_csv(
+            out_dir / "entities.csv",
+            ["entity_id", "entity_name", "country", "currency"],
+            [list(e[:4]) for e in sorted(ENTITIES)],
+        ),
+        "employees.csv": write_csv(
+            out_dir / "employees.csv",
+            EMPLOYEE_COLUMNS,
+            [[r[c] for c in EMPLOYEE_COLUMNS] for r in dirty_employee_rows(employees)],
+        ),
+        "overtime_reasons.csv": write_csv(
+            out_dir / "overtime_reasons.csv",
+            ["reason_code", "label", "category", "rate_multiplier", "is_compensable"],
+            [list(r) for r in OVERTIME_REASONS],
+        ),
+        "overtime_records.csv": write_csv(
+            out_dir / "overtime_records.csv", RECORD_COLUMNS, [[r[c] for c in RECORD_COLUMNS] for r in records]
+        ),
     }
     return written
 

@@ -66,64 +66,141 @@ SEGMENT_CHANNELS = {
 }
 
 NAME_STEMS = [
-    "Atlas", "Boreal", "Cobalt", "Delta", "Elbe", "Fjord", "Granite", "Harbor", "Iberia", "Juniper",
-    "Keystone", "Lumen", "Meridian", "Nordic", "Orion", "Pioneer", "Quarry", "Rhine", "Summit", "Tagus",
-    "Union", "Vanguard", "Westway", "Zenith", "Alpine", "Beacon", "Crescent", "Dynamo", "Evergreen", "Falcon",
+    "Atlas",
+    "Boreal",
+    "Cobalt",
+    "Delta",
+    "Elbe",
+    "Fjord",
+    "Granite",
+    "Harbor",
+    "Iberia",
+    "Juniper",
+    "Keystone",
+    "Lumen",
+    "Meridian",
+    "Nordic",
+    "Orion",
+    "Pioneer",
+    "Quarry",
+    "Rhine",
+    "Summit",
+    "Tagus",
+    "Union",
+    "Vanguard",
+    "Westway",
+    "Zenith",
+    "Alpine",
+    "Beacon",
+    "Crescent",
+    "Dynamo",
+    "Evergreen",
+    "Falcon",
 ]
 NAME_TRADES = [
-    "Retail", "Foods", "Pharma", "Distribution", "Automotive", "Electronics", "Textiles", "Furniture",
-    "Chemicals", "Logistics", "Beverages", "Cosmetics", "Hardware", "Paper", "Medical", "Garden",
+    "Retail",
+    "Foods",
+    "Pharma",
+    "Distribution",
+    "Automotive",
+    "Electronics",
+    "Textiles",
+    "Furniture",
+    "Chemicals",
+    "Logistics",
+    "Beverages",
+    "Cosmetics",
+    "Hardware",
+    "Paper",
+    "Medical",
+    "Garden",
 ]
 LEGAL_FORMS = {
-    "DE": ["GmbH", "AG", "GmbH & Co. KG"], "AT": ["GmbH"], "NL": ["B.V."],
-    "ES": ["S.L.", "S.A."], "PT": ["Lda."],
-    "FR": ["SAS", "SARL", "SA"], "BE": ["SRL", "NV"], "LU": ["S.a r.l."],
-    "GB": ["Ltd", "plc"], "IE": ["Ltd"],
+    "DE": ["GmbH", "AG", "GmbH & Co. KG"],
+    "AT": ["GmbH"],
+    "NL": ["B.V."],
+    "ES": ["S.L.", "S.A."],
+    "PT": ["Lda."],
+    "FR": ["SAS", "SARL", "SA"],
+    "BE": ["SRL", "NV"],
+    "LU": ["S.a r.l."],
+    "GB": ["Ltd", "plc"],
+    "IE": ["Ltd"],
 }
 
 # category -> products (name, list price in EUR cents)
 CATALOGUE = {
     "packaging": [
-        ("Corrugated box S (100 pcs)", 3890), ("Corrugated box M (100 pcs)", 5490),
-        ("Corrugated box L (50 pcs)", 4990), ("Double-wall box XL (25 pcs)", 4590),
-        ("Stretch film 23 micron (6 rolls)", 6790), ("Stretch film pre-stretched (6 rolls)", 8490),
-        ("Packing tape PP 50 mm (36 rolls)", 4290), ("Paper tape gummed (10 rolls)", 5990),
-        ("Bubble wrap 100 m", 3490), ("Void fill paper (1 bale)", 2990),
-        ("Pallet cover bags (250 pcs)", 7490), ("Strapping kit PET", 12900),
+        ("Corrugated box S (100 pcs)", 3890),
+        ("Corrugated box M (100 pcs)", 5490),
+        ("Corrugated box L (50 pcs)", 4990),
+        ("Double-wall box XL (25 pcs)", 4590),
+        ("Stretch film 23 micron (6 rolls)", 6790),
+        ("Stretch film pre-stretched (6 rolls)", 8490),
+        ("Packing tape PP 50 mm (36 rolls)", 4290),
+        ("Paper tape gummed (10 rolls)", 5990),
+        ("Bubble wrap 100 m", 3490),
+        ("Void fill paper (1 bale)", 2990),
+        ("Pallet cover bags (250 pcs)", 7490),
+        ("Strapping kit PET", 12900),
     ],
     "handling": [
-        ("Manual pallet truck 2.5 t", 39900), ("Scale pallet truck 2 t", 89900),
-        ("Electric pallet truck 1.5 t", 249000), ("Platform trolley 300 kg", 18900),
-        ("Sack truck foldable", 8990), ("Drum handler", 64900),
-        ("Scissor lift table 500 kg", 119000), ("Roll container", 14900),
-        ("Stacker manual 1 t", 129000), ("Order picking cart", 32900),
+        ("Manual pallet truck 2.5 t", 39900),
+        ("Scale pallet truck 2 t", 89900),
+        ("Electric pallet truck 1.5 t", 249000),
+        ("Platform trolley 300 kg", 18900),
+        ("Sack truck foldable", 8990),
+        ("Drum handler", 64900),
+        ("Scissor lift table 500 kg", 119000),
+        ("Roll container", 14900),
+        ("Stacker manual 1 t", 129000),
+        ("Order picking cart", 32900),
     ],
     "storage": [
-        ("Pallet racking bay 3 levels", 54900), ("Boltless shelving 5 shelves", 15900),
-        ("Cantilever rack single side", 99000), ("Small parts bins (40 pcs)", 8990),
-        ("Euro container 60x40 (10 pcs)", 11900), ("Mesh deck 1100 mm (10 pcs)", 24900),
-        ("Wire mesh cage 1.2 m", 34900), ("Pallet box plastic", 28900),
-        ("Mezzanine floor module", 459000), ("Drawer cabinet 10 drawers", 74900),
+        ("Pallet racking bay 3 levels", 54900),
+        ("Boltless shelving 5 shelves", 15900),
+        ("Cantilever rack single side", 99000),
+        ("Small parts bins (40 pcs)", 8990),
+        ("Euro container 60x40 (10 pcs)", 11900),
+        ("Mesh deck 1100 mm (10 pcs)", 24900),
+        ("Wire mesh cage 1.2 m", 34900),
+        ("Pallet box plastic", 28900),
+        ("Mezzanine floor module", 459000),
+        ("Drawer cabinet 10 drawers", 74900),
     ],
     "labelling": [
-        ("Thermal label printer 4 in", 64900), ("Industrial label printer 6 in", 189000),
-        ("Handheld barcode scanner", 21900), ("Mobile computer with scanner", 119000),
-        ("Thermal labels 100x150 (12 rolls)", 8990), ("Thermal transfer ribbons (10 pcs)", 7990),
-        ("Pallet labels A5 (500 pcs)", 4490), ("Shelf label holders (100 pcs)", 5990),
+        ("Thermal label printer 4 in", 64900),
+        ("Industrial label printer 6 in", 189000),
+        ("Handheld barcode scanner", 21900),
+        ("Mobile computer with scanner", 119000),
+        ("Thermal labels 100x150 (12 rolls)", 8990),
+        ("Thermal transfer ribbons (10 pcs)", 7990),
+        ("Pallet labels A5 (500 pcs)", 4490),
+        ("Shelf label holders (100 pcs)", 5990),
     ],
     "safety": [
-        ("Safety gloves nitrile (12 pairs)", 2490), ("Hi-vis vest (10 pcs)", 3990),
-        ("Safety shoes S3", 7990), ("Rack protector corner (5 pcs)", 12900),
-        ("Floor marking tape (10 rolls)", 5490), ("First aid kit workplace", 6990),
-        ("Spill kit 100 l", 18900), ("Safety barrier 2 m", 21900),
-        ("Convex mirror 600 mm", 14900), ("Ear protection (20 pcs)", 4490),
+        ("Safety gloves nitrile (12 pairs)", 2490),
+        ("Hi-vis vest (10 pcs)", 3990),
+        ("Safety shoes S3", 7990),
+        ("Rack protector corner (5 pcs)", 12900),
+        ("Floor marking tape (10 rolls)", 5490),
+        ("First aid kit workplace", 6990),
+        ("Spill kit 100 l", 18900),
+        ("Safety barrier 2 m", 21900),
+        ("Convex mirror 600 mm", 14900),
+        ("Ear protection (20 pcs)", 4490),
     ],
     "services": [
-        ("Racking inspection (per bay)", 2500), ("Pallet truck maintenance contract (1 year)", 19900),
-        ("On-site installation (per day)", 89000), ("Warehouse layout study", 350000),
-        ("Operator training session", 65000), ("Label printer service contract (1 year)", 24900),
-        ("Express delivery surcharge", 4900), ("Equipment rental (per week)", 29900),
-        ("Software licence WMS-lite (per month)", 49900), ("Extended warranty (3 years)", 14900),
+        ("Racking inspection (per bay)", 2500),
+        ("Pallet truck maintenance contract (1 year)", 19900),
+        ("On-site installation (per day)", 89000),
+        ("Warehouse layout study", 350000),
+        ("Operator training session", 65000),
+        ("Label printer service contract (1 year)", 24900),
+        ("Express delivery surcharge", 4900),
+        ("Equipment rental (per week)", 29900),
+        ("Software licence WMS-lite (per month)", 49900),
+        ("Extended warranty (3 years)", 14900),
     ],
 }
 # Quantities are scaled down for expensive items: nobody buys 80 mezzanine floors.
@@ -133,8 +210,20 @@ PRICE_QUANTITY_SCALE = [(100000, 0.05), (30000, 0.15), (10000, 0.4), (0, 1.0)]
 ORDERS_PER_WEEKDAY = 25.0
 WEEKEND_FACTOR = 0.12
 # Activity per month: year-end peak in November/December, summer dip in August.
-SEASONALITY = {1: 0.85, 2: 0.90, 3: 1.00, 4: 0.95, 5: 0.95, 6: 1.05, 7: 0.85, 8: 0.55, 9: 1.05,
-               10: 1.05, 11: 1.35, 12: 1.45}
+SEASONALITY = {
+    1: 0.85,
+    2: 0.90,
+    3: 1.00,
+    4: 0.95,
+    5: 0.95,
+    6: 1.05,
+    7: 0.85,
+    8: 0.55,
+    9: 1.05,
+    10: 1.05,
+    11: 1.35,
+    12: 1.45,
+}
 STATUSES = (["completed", "cancelled", "returned"], [91, 5, 4])
 LINES_PER_ORDER = ([1, 2, 3, 4, 5, 6], [25, 30, 22, 12, 7, 4])
 
@@ -146,30 +235,73 @@ LINES_PER_ORDER = ([1, 2, 3, 4, 5, 6], [25, 30, 22, 12, 7, 4])
 # order_lines_rejected with their rejection_reason). `line_number` is set for order lines.
 DIRTY_ROWS = [
     # cleaned: the row stays valid once normalised
-    {"file": "orders.csv", "order_id": "SO0000150", "problem": "status in upper case (COMPLETED)",
-     "expected": "cleaned"},
-    {"file": "orders.csv", "order_id": "SO0002222", "problem": "status with surrounding spaces and mixed case",
-     "expected": "cleaned"},
-    {"file": "order_lines.csv", "order_id": "SO0000777", "line_number": 1,
-     "problem": "quantity written as a decimal (3.0)", "expected": "cleaned"},
-    {"file": "order_lines.csv", "order_id": "SO0003456", "line_number": 1,
-     "problem": "unit_price with a comma decimal separator", "expected": "cleaned"},
-    {"file": "order_lines.csv", "order_id": "SO0005001", "line_number": 1,
-     "problem": "product_id in lower case with a trailing space", "expected": "cleaned"},
+    {
+        "file": "orders.csv",
+        "order_id": "SO0000150",
+        "problem": "status in upper case (COMPLETED)",
+        "expected": "cleaned",
+    },
+    {
+        "file": "orders.csv",
+        "order_id": "SO0002222",
+        "problem": "status with surrounding spaces and mixed case",
+        "expected": "cleaned",
+    },
+    {
+        "file": "order_lines.csv",
+        "order_id": "SO0000777",
+        "line_number": 1,
+        "problem": "quantity written as a decimal (3.0)",
+        "expected": "cleaned",
+    },
+    {
+        "file": "order_lines.csv",
+        "order_id": "SO0003456",
+        "line_number": 1,
+        "problem": "unit_price with a comma decimal separator",
+        "expected": "cleaned",
+    },
+    {
+        "file": "order_lines.csv",
+        "order_id": "SO0005001",
+        "line_number": 1,
+        "problem": "product_id in lower case with a trailing space",
+        "expected": "cleaned",
+    },
     # rejected: silver keeps them aside with the reason
-    {"file": "order_lines.csv", "order_id": "SO0001313", "line_number": 1,
-     "problem": "unknown product_id P9999 (not in the catalogue)", "expected": "rejected",
-     "rejection_reason": "unknown_product"},
-    {"file": "order_lines.csv", "order_id": "SO0002718", "line_number": 1,
-     "problem": "negative quantity (-4), a return keyed as an order line", "expected": "rejected",
-     "rejection_reason": "negative_quantity"},
+    {
+        "file": "order_lines.csv",
+        "order_id": "SO0001313",
+        "line_number": 1,
+        "problem": "unknown product_id P9999 (not in the catalogue)",
+        "expected": "rejected",
+        "rejection_reason": "unknown_product",
+    },
+    {
+        "file": "order_lines.csv",
+        "order_id": "SO0002718",
+        "line_number": 1,
+        "problem": "negative quantity (-4), a return keyed as an order line",
+        "expected": "rejected",
+        "rejection_reason": "negative_quantity",
+    },
     # the order is rejected, and so are all its lines (rejection_reason order_rejected)
-    {"file": "orders.csv", "order_id": "SO0004040", "problem": "unknown customer_id C9999",
-     "expected": "rejected", "rejection_reason": "unknown_customer"},
+    {
+        "file": "orders.csv",
+        "order_id": "SO0004040",
+        "problem": "unknown customer_id C9999",
+        "expected": "rejected",
+        "rejection_reason": "unknown_customer",
+    },
     # exported twice, identical rows: the last row of the file is kept, the first one rejected
-    {"file": "order_lines.csv", "order_id": "SO0006006", "line_number": 1,
-     "problem": "order line exported twice (identical rows); the first row is rejected",
-     "expected": "rejected", "rejection_reason": "duplicate_line"},
+    {
+        "file": "order_lines.csv",
+        "order_id": "SO0006006",
+        "line_number": 1,
+        "problem": "order line exported twice (identical rows); the first row is rejected",
+        "expected": "rejected",
+        "rejection_reason": "duplicate_line",
+    },
 ]
 
 CUSTOMER_COLUMNS = ["customer_id", "customer_name", "segment", "country", "entity_id"]
@@ -210,13 +342,15 @@ def build_customers() -> list[dict[str, str]]:
             if name not in used_names:
                 break
         used_names.add(name)
-        customers.append({
-            "customer_id": f"C{number:04d}",
-            "customer_name": name,
-            "segment": rng.choices(segments, weights=segment_weights)[0],
-            "country": country,
-            "entity_id": entity_id,
-        })
+        customers.append(
+            {
+                "customer_id": f"C{number:04d}",
+                "customer_name": name,
+                "segment": rng.choices(segments, weights=segment_weights)[0],
+                "country": country,
+                "entity_id": entity_id,
+            }
+        )
     return customers
 
 
@@ -227,8 +361,9 @@ def build_products() -> list[dict[str, str]]:
     for category, items in CATALOGUE.items():
         for name, cents in items:
             number += 1
-            products.append({"product_id": f"P{number:04d}", "product_name": name, "category": category,
-                             "list_price": money(cents)})
+            products.append(
+                {"product_id": f"P{number:04d}", "product_name": name, "category": category, "list_price": money(cents)}
+            )
     return products
 
 
@@ -257,15 +392,17 @@ def build_orders(customers: list[dict[str, str]], products: list[dict[str, str]]
             currency = ENTITIES[customer["entity_id"]][1]
             channels, channel_weights = SEGMENT_CHANNELS[segment]
             order_id = f"SO{len(orders) + 1:07d}"
-            orders.append({
-                "order_id": order_id,
-                "order_date": day.isoformat(),
-                "customer_id": customer["customer_id"],
-                "entity_id": customer["entity_id"],
-                "currency": currency,
-                "status": rng.choices(*STATUSES)[0],
-                "channel": "web" if day.weekday() >= 5 else rng.choices(channels, weights=channel_weights)[0],
-            })
+            orders.append(
+                {
+                    "order_id": order_id,
+                    "order_date": day.isoformat(),
+                    "customer_id": customer["customer_id"],
+                    "entity_id": customer["entity_id"],
+                    "currency": currency,
+                    "status": rng.choices(*STATUSES)[0],
+                    "channel": "web" if day.weekday() >= 5 else rng.choices(channels, weights=channel_weights)[0],
+                }
+            )
             line_count = rng.choices(*LINES_PER_ORDER)[0]
             chosen = []
             while len(chosen) < line_count:
@@ -275,17 +412,20 @@ def build_orders(customers: list[dict[str, str]], products: list[dict[str, str]]
             discount = rng.choice(SEGMENT_DISCOUNTS[segment])  # negotiated per order
             low, high = SEGMENT_QUANTITY[segment]
             for line_number, product in enumerate(chosen, start=1):
-                scale = next(s for threshold, s in PRICE_QUANTITY_SCALE
-                             if Decimal(product["list_price"]) * 100 >= threshold)
+                scale = next(
+                    s for threshold, s in PRICE_QUANTITY_SCALE if Decimal(product["list_price"]) * 100 >= threshold
+                )
                 quantity = max(1, round(rng.randint(low, high) * scale))
-                lines.append({
-                    "order_id": order_id,
-                    "line_number": str(line_number),
-                    "product_id": product["product_id"],
-                    "quantity": str(quantity),
-                    "unit_price": _local_price(product["list_price"], currency),
-                    "discount_pct": discount,
-                })
+                lines.append(
+                    {
+                        "order_id": order_id,
+                        "line_number": str(line_number),
+                        "product_id": product["product_id"],
+                        "quantity": str(quantity),
+                        "unit_price": _local_price(product["list_price"], currency),
+                        "discount_pct": discount,
+                    }
+                )
     return orders, lines
 
 
@@ -295,9 +435,12 @@ def inject_dirty_rows(orders: list[dict[str, str]], lines: list[dict[str, str]])
     lines = [dict(line) for line in lines]
     order_by_id = {o["order_id"]: o for o in orders}
     line_by_key = {(line["order_id"], int(line["line_number"])): line for line in lines}
-    missing = [d["order_id"] for d in DIRTY_ROWS
-               if d["order_id"] not in order_by_id
-               or ("line_number" in d and (d["order_id"], d["line_number"]) not in line_by_key)]
+    missing = [
+        d["order_id"]
+        for d in DIRTY_ROWS
+        if d["order_id"] not in order_by_id
+        or ("line_number" in d and (d["order_id"], d["line_number"]) not in line_by_key)
+    ]
     if missing:
         raise RuntimeError(f"dirty order ids not generated: {missing}")
 
@@ -324,14 +467,16 @@ def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:
     products = build_products()
     orders, lines = inject_dirty_rows(*build_orders(customers, products))
     return {
-        "customers.csv": write_csv(out_dir / "customers.csv", CUSTOMER_COLUMNS,
-                                [[r[c] for c in CUSTOMER_COLUMNS] for r in customers]),
-        "products.csv": write_csv(out_dir / "products.csv", PRODUCT_COLUMNS,
-                               [[r[c] for c in PRODUCT_COLUMNS] for r in products]),
-        "orders.csv": write_csv(out_dir / "orders.csv", ORDER_COLUMNS,
-                             [[r[c] for c in ORDER_COLUMNS] for r in orders]),
-        "order_lines.csv": write_csv(out_dir / "order_lines.csv", LINE_COLUMNS,
-                                  [[r[c] for c in LINE_COLUMNS] for r in lines]),
+        "customers.csv": write_csv(
+            out_dir / "customers.csv", CUSTOMER_COLUMNS, [[r[c] for c in CUSTOMER_COLUMNS] for r in customers]
+        ),
+        "products.csv": write_csv(
+            out_dir / "products.csv", PRODUCT_COLUMNS, [[r[c] for c in PRODUCT_COLUMNS] for r in products]
+        ),
+        "orders.csv": write_csv(out_dir / "orders.csv", ORDER_COLUMNS, [[r[c] for c in ORDER_COLUMNS] for r in orders]),
+        "order_lines.csv": write_csv(
+            out_dir / "order_lines.csv", LINE_COLUMNS, [[r[c] for c in LINE_COLUMNS] for r in lines]
+        ),
     }
 
 

@@ -14,25 +14,28 @@ import dagster as dg
 
 from platform_core.catalog.health import ProductHealth, product_health
 from platform_core.catalog.mesh import Mesh, sla_text
-from platform_core.descriptors.spec import PortInput, Product
 from platform_core.catalog.words import rule_text
+from platform_core.descriptors.spec import PortInput, Product
 
 
 class UnknownAddress(LookupError):
     """An address that names no product or port of the mesh; the message says what exists."""
 
 
-def search(mesh: Mesh, text: str | None = None, domain: str | None = None, owner: str | None = None,
-           tag: str | None = None) -> list[dict[str, object]]:
+def search(
+    mesh: Mesh, text: str | None = None, domain: str | None = None, owner: str | None = None, tag: str | None = None
+) -> list[dict[str, object]]:
     """Products and ports whose name, title, description, tags or column names hold `text`
     (case-blind), narrowed by domain, owner (team slug or name, with or without `team:`) and tag."""
     needle = (text or "").casefold()
     rows = []
     for product in mesh.products:
-        if domain and product.domain != domain or tag and tag not in product.tags:
+        if (domain and product.domain != domain) or (tag and tag not in product.tags):
             continue
-        if owner and owner.removeprefix("team:").casefold() not in {product.owner.team.casefold(),
-                                                                     product.owner.name.casefold()}:
+        if owner and owner.removeprefix("team:").casefold() not in {
+            product.owner.team.casefold(),
+            product.owner.name.casefold(),
+        }:
             continue
         words = [product.name, product.title, product.description, *product.tags]
         if needle in " ".join(words).casefold():
@@ -40,16 +43,31 @@ def search(mesh: Mesh, text: str | None = None, domain: str | None = None, owner
         for port in product.output_ports:
             words = [port.name, port.description, *(c.name for c in port.columns)]
             if needle and needle in " ".join(words).casefold():
-                rows.append(_row("port", product.address(port.name), product, port.kind, port.description,
-                                 port.effective_classification))
+                rows.append(
+                    _row(
+                        "port",
+                        product.address(port.name),
+                        product,
+                        port.kind,
+                        port.description,
+                        port.effective_classification,
+                    )
+                )
     # what is named after the text first, then the rest in mesh order
     return sorted(rows, key=lambda row: needle not in str(row["address"]).rsplit(".", 1)[-1].casefold())
 
 
-def _row(kind: str, address: str, product: Product, what: str, description: str,
-         classification: str | None = None) -> dict[str, object]:
-    return {"kind": kind, "address": address, "what": what, "owner": f"{product.owner.name} <{product.owner.contact}>",
-            "classification": classification or "", "description": " ".join(description.split())}
+def _row(
+    kind: str, address: str, product: Product, what: str, description: str, classification: str | None = None
+) -> dict[str, object]:
+    return {
+        "kind": kind,
+        "address": address,
+        "what": what,
+        "owner": f"{product.owner.name} <{product.owner.contact}>",
+        "classification": classification or "",
+        "description": " ".join(description.split()),
+    }
 
 
 def find(mesh: Mesh, address: str) -> tuple[Product, str | None]:
@@ -61,8 +79,10 @@ def find(mesh: Mesh, address: str) -> tuple[Product, str | None]:
                 return product, None
             if len(parts) == 3 and any(p.name == parts[2] for p in product.output_ports):
                 return product, parts[2]
-            raise UnknownAddress(f"{address}: {product.product_address} has no port {parts[-1]!r}; it publishes: "
-                                 + ", ".join(p.name for p in product.output_ports))
+            raise UnknownAddress(
+                f"{address}: {product.product_address} has no port {parts[-1]!r}; it publishes: "
+                + ", ".join(p.name for p in product.output_ports)
+            )
     known = ", ".join(sorted(p.product_address for p in mesh.products))
     raise UnknownAddress(f"{address}: no such product in the mesh; products: {known}")
 
@@ -83,10 +103,13 @@ def lineage(mesh: Mesh, product: Product, direction: str, seen: frozenset[str] =
     met twice on one path (a loop) is shown and not followed."""
     nodes = upstream(mesh, product) if direction == "upstream" else downstream(mesh, product)
     path = seen | {product.product_address}
-    return {"address": product.product_address, "title": product.title, "owner": product.owner.name,
-            "loop": product.product_address in seen,
-            direction: [] if product.product_address in seen else
-            [lineage(mesh, node, direction, path) for node in nodes]}
+    return {
+        "address": product.product_address,
+        "title": product.title,
+        "owner": product.owner.name,
+        "loop": product.product_address in seen,
+        direction: [] if product.product_address in seen else [lineage(mesh, node, direction, path) for node in nodes],
+    }
 
 
 def lineage_text(tree: dict[str, object], direction: str, depth: int = 0) -> Iterator[str]:
@@ -103,31 +126,55 @@ def show(mesh: Mesh, address: str, instance: dg.DagsterInstance | None) -> dict[
     ports = [p for p in product.output_ports if port_name in (None, p.name)]
     health = product_health(instance, product) if instance is not None else None
     return {
-        "address": address, "kind": "port" if port_name else "product", "title": product.title,
+        "address": address,
+        "kind": "port" if port_name else "product",
+        "title": product.title,
         "description": " ".join(product.description.split()),
         "owner": {"team": product.owner.team, "name": product.owner.name, "contact": product.owner.contact},
         "consumers": [{"name": c.name, "product": c.product, "purpose": c.purpose} for c in product.consumers],
-        "version": product.version, "status": product.status, "sla": sla_text(product),
+        "version": product.version,
+        "status": product.status,
+        "sla": sla_text(product),
         "schedule": f"{product.schedule.cron} ({product.schedule.timezone})" if product.schedule else None,
         "upstream": [p.product_address for p in upstream(mesh, product)],
         "downstream": [p.product_address for p in downstream(mesh, product)],
-        "ports": [{
-            "name": port.name, "address": product.address(port.name), "kind": port.kind,
-            "description": " ".join(port.description.split()), "classification": port.effective_classification,
-            "access": port.access, "grants": [g.consumer for g in port.grants],
-            "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable, "unique": c.unique,
-                         "classification": port.column_classification(c), "masking": c.masking,
-                         "description": c.description} for c in port.columns],
-            "rules": [{"check": r.check_name, "severity": r.severity, "rule": rule_text(r)} for r in port.rules],
-        } for port in ports],
+        "ports": [
+            {
+                "name": port.name,
+                "address": product.address(port.name),
+                "kind": port.kind,
+                "description": " ".join(port.description.split()),
+                "classification": port.effective_classification,
+                "access": port.access,
+                "grants": [g.consumer for g in port.grants],
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "nullable": c.nullable,
+                        "unique": c.unique,
+                        "classification": port.column_classification(c),
+                        "masking": c.masking,
+                        "description": c.description,
+                    }
+                    for c in port.columns
+                ],
+                "rules": [{"check": r.check_name, "severity": r.severity, "rule": rule_text(r)} for r in port.rules],
+            }
+            for port in ports
+        ],
         "health": _health(health, {p.name for p in ports}) if health else None,
     }
 
 
 def _health(health: ProductHealth, ports: set[str]) -> dict[str, object]:
-    return {"state": health.state, "reasons": list(health.reasons), "freshness": health.freshness,
-            "last_materialized": health.last_materialized.isoformat() if health.last_materialized else None,
-            "checks": [asdict(c) for c in health.checks if c.asset.rsplit(".", 1)[-1] in ports]}
+    return {
+        "state": health.state,
+        "reasons": list(health.reasons),
+        "freshness": health.freshness,
+        "last_materialized": health.last_materialized.isoformat() if health.last_materialized else None,
+        "checks": [asdict(c) for c in health.checks if c.asset.rsplit(".", 1)[-1] in ports],
+    }
 
 
 def show_text(shown: dict[str, object]) -> Iterator[str]:
@@ -139,14 +186,18 @@ def show_text(shown: dict[str, object]) -> Iterator[str]:
     yield f"upstream:   {', '.join(shown['upstream']) or '-'}"
     yield f"downstream: {', '.join(shown['downstream']) or '-'}"
     yield "consumers:"
-    yield from (f"  - {c['name']}{' (' + c['product'] + ')' if c['product'] else ''}: {c['purpose']}"
-                for c in shown["consumers"])
+    yield from (
+        f"  - {c['name']}{' (' + c['product'] + ')' if c['product'] else ''}: {c['purpose']}"
+        for c in shown["consumers"]
+    )
     health = shown["health"]
     if health is None:
         yield "health:     unknown (no Dagster instance: set DAGSTER_HOME)"
     else:
-        yield f"health:     {health['state']}, freshness {health['freshness']}, last published " \
-              f"{health['last_materialized'] or 'never'}"
+        yield (
+            f"health:     {health['state']}, freshness {health['freshness']}, last published "
+            f"{health['last_materialized'] or 'never'}"
+        )
         yield from (f"  ! {reason}" for reason in health["reasons"])
     for port in shown["ports"]:
         access = f", access {port['access']}" + (f" (granted: {', '.join(port['grants'])})" if port["grants"] else "")
@@ -155,16 +206,25 @@ def show_text(shown: dict[str, object]) -> Iterator[str]:
         yield f"  {port['description']}"
         width = max(len(c["name"]) for c in port["columns"])
         for c in port["columns"]:
-            flags = ", ".join(f for f in ("not null" if not c["nullable"] else "", "unique" if c["unique"] else "",
-                                          c["classification"], f"masked: {c['masking']}" if c["masking"] else "") if f)
+            flags = ", ".join(
+                f
+                for f in (
+                    "not null" if not c["nullable"] else "",
+                    "unique" if c["unique"] else "",
+                    c["classification"],
+                    f"masked: {c['masking']}" if c["masking"] else "",
+                )
+                if f
+            )
             yield f"  {c['name']:<{width}}  {c['type']:<14} {flags:<34} {c['description']}"
         yield "  rules:"
         yield from (f"    [{r['severity']}] {r['check']}: {r['rule']}" for r in port["rules"])
         if health is not None:
             checks = [c for c in health["checks"] if c["asset"].endswith("." + port["name"])]
             failed = [c["name"] for c in checks if not c["passed"]]
-            yield f"  latest checks: {len(checks) - len(failed)} passed, {len(failed)} failed" + \
-                  (f" ({', '.join(failed)})" if failed else "")
+            yield f"  latest checks: {len(checks) - len(failed)} passed, {len(failed)} failed" + (
+                f" ({', '.join(failed)})" if failed else ""
+            )
 
 
 def status(mesh: Mesh, instance: dg.DagsterInstance, domain: str | None = None) -> list[ProductHealth]:

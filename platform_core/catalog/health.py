@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
@@ -57,15 +57,17 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
     """What the instance knows of a product: its ports' last materializations, the last run that
     planned them, the latest result of every check of its steps, and its freshness by its SLA."""
 
-
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     address = product.product_address
     ports = [dg.AssetKey(list(product.key_path(port.name))) for port in product.published_ports]
     records = {r.asset_entry.asset_key: r.asset_entry for r in instance.get_asset_records(ports)}
     states: list[tuple[State, str]] = []
 
-    materialized = {key: _timestamp(records[key].last_materialization.timestamp)
-                    for key in ports if key in records and records[key].last_materialization}
+    materialized = {
+        key: _timestamp(records[key].last_materialization.timestamp)
+        for key in ports
+        if key in records and records[key].last_materialization
+    }
     missing = [key.path[-1] for key in ports if key not in materialized]
     if missing:
         states.append(("never_materialized", f"never published: {', '.join(missing)}"))
@@ -75,12 +77,20 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
         if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
             states.append(("failed_run", f"its last run {run_id[:8]} failed; the ports keep their last good version"))
 
-    checks = tuple(_latest_checks(instance, [dg.AssetCheckKey(dg.AssetKey(list(check.path)), check.name)
-                                             for check in product_checks(product)]))
+    checks = tuple(
+        _latest_checks(
+            instance, [dg.AssetCheckKey(dg.AssetKey(list(check.path)), check.name) for check in product_checks(product)]
+        )
+    )
     failed = [c for c in checks if not c.passed and c.severity == "ERROR"]
     if failed:
-        states.append(("failing_checks", f"{len(failed)} blocking check(s) failed: " +
-                       ", ".join(f"{c.asset.rsplit('.', 1)[-1]}.{c.name}" for c in failed)))
+        states.append(
+            (
+                "failing_checks",
+                f"{len(failed)} blocking check(s) failed: "
+                + ", ".join(f"{c.asset.rsplit('.', 1)[-1]}.{c.name}" for c in failed),
+            )
+        )
     last = min(materialized.values()) if materialized and not missing else None
     freshness = _freshness(product, last, now)
     if freshness == "fail":
@@ -90,7 +100,7 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
 
 
 def _timestamp(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _latest_checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]) -> Iterable[CheckResult]:
@@ -101,9 +111,13 @@ def _latest_checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]) -
         evaluation = event.event_specific_data if event else None
         if not isinstance(evaluation, dg.AssetCheckEvaluation):  # planned, never run (its run failed first)
             continue
-        yield CheckResult(".".join(key.asset_key.path), key.name, evaluation.passed,
-                          "WARN" if evaluation.severity == dg.AssetCheckSeverity.WARN else "ERROR",
-                          evaluation.description)
+        yield CheckResult(
+            ".".join(key.asset_key.path),
+            key.name,
+            evaluation.passed,
+            "WARN" if evaluation.severity == dg.AssetCheckSeverity.WARN else "ERROR",
+            evaluation.description,
+        )
 
 
 def _freshness(product: Product, last: datetime | None, now: datetime) -> Literal["pass", "warn", "fail", "unknown"]:

@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from platform_core.errors import PlatformError
 from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.graphs import find_cycle
 from platform_core.descriptors.loader import load_domain
+from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import CronFreshness, Domain, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
-from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.errors import PlatformError
 
 
 @dataclass(frozen=True)
@@ -55,36 +55,62 @@ def sla_text(product: Product) -> str:
 
 def _common(product: Product) -> dict[str, object]:
     return {
-        "domain": product.domain, "product": product.name, "title": product.title,
-        "owner_team": product.owner.team, "owner_name": product.owner.name, "owner_contact": product.owner.contact,
-        "version": product.version, "status": product.status,
+        "domain": product.domain,
+        "product": product.name,
+        "title": product.title,
+        "owner_team": product.owner.team,
+        "owner_name": product.owner.name,
+        "owner_contact": product.owner.contact,
+        "version": product.version,
+        "status": product.status,
         "consumers": [{"name": c.name, "purpose": c.purpose} for c in product.consumers],
         "sla": sla_text(product),
     }
 
 
 def product_rows(mesh: Mesh) -> list[dict[str, object]]:
-    return [{
-        "address": f"{p.domain}.{p.name}", **_common(p), "description": p.description, "tags": list(p.tags),
-        "schedule": f"{p.schedule.cron} ({p.schedule.timezone})" if p.schedule else None,
-        "ports": [port.name for port in p.output_ports],
-        "inputs": [i.address if isinstance(i, PortInput) else f"file:{i.path}" for i in p.inputs],
-    } for p in mesh.products]
+    return [
+        {
+            "address": f"{p.domain}.{p.name}",
+            **_common(p),
+            "description": p.description,
+            "tags": list(p.tags),
+            "schedule": f"{p.schedule.cron} ({p.schedule.timezone})" if p.schedule else None,
+            "ports": [port.name for port in p.output_ports],
+            "inputs": [i.address if isinstance(i, PortInput) else f"file:{i.path}" for i in p.inputs],
+        }
+        for p in mesh.products
+    ]
 
 
 def port_rows(mesh: Mesh) -> list[dict[str, object]]:
-    return [{
-        "address": p.address(port.name), **_common(p), "port": port.name, "kind": port.kind,
-        "description": port.description, "classification": port.effective_classification, "access": port.access,
-        "grants": [{"consumer": g.consumer, "purpose": g.purpose, "personal": g.personal} for g in port.grants],
-        "columns": [_column(port, c) for c in port.columns],
-    } for p in mesh.products for port in p.output_ports]
+    return [
+        {
+            "address": p.address(port.name),
+            **_common(p),
+            "port": port.name,
+            "kind": port.kind,
+            "description": port.description,
+            "classification": port.effective_classification,
+            "access": port.access,
+            "grants": [{"consumer": g.consumer, "purpose": g.purpose, "personal": g.personal} for g in port.grants],
+            "columns": [_column(port, c) for c in port.columns],
+        }
+        for p in mesh.products
+        for port in p.output_ports
+    ]
 
 
 def _column(port: Port, column) -> dict[str, object]:
-    return {"name": column.name, "type": column.type, "description": column.description,
-            "nullable": column.nullable, "unique": column.unique,
-            "classification": port.column_classification(column), "masking": column.masking}
+    return {
+        "name": column.name,
+        "type": column.type,
+        "description": column.description,
+        "nullable": column.nullable,
+        "unique": column.unique,
+        "classification": port.column_classification(column),
+        "masking": column.masking,
+    }
 
 
 def dependency_rows(mesh: Mesh) -> list[dict[str, object]]:
@@ -93,12 +119,20 @@ def dependency_rows(mesh: Mesh) -> list[dict[str, object]]:
         for source in product.port_inputs:
             domain, name, port = source.parts
             readers = sorted(s.name for _, s in product.steps if source.name in product.reads(s))
-            rows.append({
-                "consumer": f"{product.domain}.{product.name}", "consumer_domain": product.domain,
-                "consumer_product": product.name, "input_name": source.name, "read_by": readers,
-                "producer_address": source.address, "producer_domain": domain, "producer_product": name,
-                "producer_port": port, "cross_domain": domain != product.domain,
-            })
+            rows.append(
+                {
+                    "consumer": f"{product.domain}.{product.name}",
+                    "consumer_domain": product.domain,
+                    "consumer_product": product.name,
+                    "input_name": source.name,
+                    "read_by": readers,
+                    "producer_address": source.address,
+                    "producer_domain": domain,
+                    "producer_product": name,
+                    "producer_port": port,
+                    "cross_domain": domain != product.domain,
+                }
+            )
     return rows
 
 
@@ -128,32 +162,62 @@ class CatalogTable:
 
 
 CATALOG_TABLES = (
-    CatalogTable("catalog_products", "Every data product of the mesh: owner, consumers and purposes, version, status, SLA.", (
-        ("address", "string", "<domain>.<product>."), *_COMMON,
-        ("description", "string", "What the product is for."), ("tags", "string[]", "Free labels."),
-        ("schedule", "string", "When the product is built."), ("ports", "string[]", "Its output ports."),
-        ("inputs", "string[]", "What it reads: port addresses, or file:<path> for raw sources."),
-    ), product_rows),
-    CatalogTable("catalog_ports", "Every published output port with its contract: classification and columns.", (
-        ("address", "string", "<domain>.<product>.<port>: the port's stable address."), *_COMMON,
-        ("port", "string", "Port name."), ("kind", "string", "table (gold) or view (business view)."),
-        ("description", "string", "What a row is."),
-        ("classification", "string", "Most sensitive classification of the port and its columns."),
-        ("access", "string", "public (any product may read it) or restricted (only the consumers granted)."),
-        ("grants", "struct(consumer string, purpose string, personal boolean)[]",
-         "Consumers granted a restricted port, or personal data in clear, and why."),
-        ("columns", "struct(name string, type string, description string, nullable boolean, unique boolean, "
-                    "classification string, masking string)[]", "The contract's columns."),
-    ), port_rows),
-    CatalogTable("dependencies", "The mesh's dependency graph: which product reads which port, across domains.", (
-        ("consumer", "string", "<domain>.<product> that reads the port."),
-        ("consumer_domain", "string", "Domain of the consumer."), ("consumer_product", "string", "Consumer product."),
-        ("input_name", "string", "Name the consumer gives the input."),
-        ("read_by", "string[]", "Consumer steps that read it."),
-        ("producer_address", "string", "Address of the port read."),
-        ("producer_domain", "string", "Domain of the producer."), ("producer_product", "string", "Producer product."),
-        ("producer_port", "string", "Port read."), ("cross_domain", "boolean", "True when producer and consumer domains differ."),
-    ), dependency_rows),
+    CatalogTable(
+        "catalog_products",
+        "Every data product of the mesh: owner, consumers and purposes, version, status, SLA.",
+        (
+            ("address", "string", "<domain>.<product>."),
+            *_COMMON,
+            ("description", "string", "What the product is for."),
+            ("tags", "string[]", "Free labels."),
+            ("schedule", "string", "When the product is built."),
+            ("ports", "string[]", "Its output ports."),
+            ("inputs", "string[]", "What it reads: port addresses, or file:<path> for raw sources."),
+        ),
+        product_rows,
+    ),
+    CatalogTable(
+        "catalog_ports",
+        "Every published output port with its contract: classification and columns.",
+        (
+            ("address", "string", "<domain>.<product>.<port>: the port's stable address."),
+            *_COMMON,
+            ("port", "string", "Port name."),
+            ("kind", "string", "table (gold) or view (business view)."),
+            ("description", "string", "What a row is."),
+            ("classification", "string", "Most sensitive classification of the port and its columns."),
+            ("access", "string", "public (any product may read it) or restricted (only the consumers granted)."),
+            (
+                "grants",
+                "struct(consumer string, purpose string, personal boolean)[]",
+                "Consumers granted a restricted port, or personal data in clear, and why.",
+            ),
+            (
+                "columns",
+                "struct(name string, type string, description string, nullable boolean, unique boolean, "
+                "classification string, masking string)[]",
+                "The contract's columns.",
+            ),
+        ),
+        port_rows,
+    ),
+    CatalogTable(
+        "dependencies",
+        "The mesh's dependency graph: which product reads which port, across domains.",
+        (
+            ("consumer", "string", "<domain>.<product> that reads the port."),
+            ("consumer_domain", "string", "Domain of the consumer."),
+            ("consumer_product", "string", "Consumer product."),
+            ("input_name", "string", "Name the consumer gives the input."),
+            ("read_by", "string[]", "Consumer steps that read it."),
+            ("producer_address", "string", "Address of the port read."),
+            ("producer_domain", "string", "Domain of the producer."),
+            ("producer_product", "string", "Producer product."),
+            ("producer_port", "string", "Port read."),
+            ("cross_domain", "boolean", "True when producer and consumer domains differ."),
+        ),
+        dependency_rows,
+    ),
 )
 
 
@@ -169,8 +233,10 @@ def step_cycle(mesh: Mesh) -> list[str]:
         steps = {step.name for _, step in product.steps}
         for _, step in product.steps:
             needs[product.address(step.name)] = [
-                ports[dep] if dep in ports else product.address(dep) for dep in product.reads(step)
-                if dep in ports or dep in steps]
+                ports[dep] if dep in ports else product.address(dep)
+                for dep in product.reads(step)
+                if dep in ports or dep in steps
+            ]
     return find_cycle(needs)
 
 

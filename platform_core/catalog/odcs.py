@@ -33,8 +33,17 @@ import yaml
 from jsonschema import Draft201909Validator
 from jsonschema.exceptions import ValidationError, best_match
 from open_data_contract_standard.model import (
-    CustomProperty, DataQuality, Description, OpenDataContractStandard, Relationship, SchemaObject, SchemaProperty,
-    Server, ServiceLevelAgreementProperty, Support, Team,
+    CustomProperty,
+    DataQuality,
+    Description,
+    OpenDataContractStandard,
+    Relationship,
+    SchemaObject,
+    SchemaProperty,
+    Server,
+    ServiceLevelAgreementProperty,
+    Support,
+    Team,
 )
 
 from platform_core.descriptors.column_types import duckdb_type, is_scalar
@@ -42,7 +51,15 @@ from platform_core.descriptors.files import read_yaml
 from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.rules import (
-    AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships, RowCount, Rule, Unique,
+    AcceptedValues,
+    Expression,
+    MaxAge,
+    NotNull,
+    Range,
+    Relationships,
+    RowCount,
+    Rule,
+    Unique,
 )
 from platform_core.descriptors.spec import Column, CronFreshness, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
@@ -56,8 +73,17 @@ from platform_core.storage.lake import LakeConfig, table_name, without_password
 API_VERSION = "v3.1.0"
 _LAKE_SERVER = "lake"
 # Our column types as ODCS logical types: double and decimal are both numbers to ODCS.
-_ODCS_TYPES = {"string": "string", "integer": "integer", "double": "number", "decimal": "number",
-                 "boolean": "boolean", "date": "date", "timestamp": "timestamp"}
+_ODCS_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "double": "number",
+    "decimal": "number",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+
 def _odcs_type(logical: str) -> str:
     """ODCS's logical type of a column: nested ones are arrays (lists) and objects (structs)."""
     if not is_scalar(logical):
@@ -66,13 +92,33 @@ def _odcs_type(logical: str) -> str:
 
 
 _SEVERITIES = {"error": "error", "warn": "warning"}
-_DIMENSIONS = {"not_null": "completeness", "unique": "uniqueness", "accepted_values": "conformity",
-              "range": "accuracy", "relationships": "consistency", "row_count": "completeness",
-              "max_age": "timeliness", "expression": "consistency"}
+_DIMENSIONS = {
+    "not_null": "completeness",
+    "unique": "uniqueness",
+    "accepted_values": "conformity",
+    "range": "accuracy",
+    "relationships": "consistency",
+    "row_count": "completeness",
+    "max_age": "timeliness",
+    "expression": "consistency",
+}
 # The slaProperties ids the export writes, which an import reads back exactly.
 SLA_IDS = ("freshness_fail_after", "freshness_warn_after", "freshness_cron", "schedule", "sunset")
-UNIT_MINUTES = {"min": 1, "minute": 1, "minutes": 1, "h": 60, "hr": 60, "hour": 60, "hours": 60,
-                "d": 1440, "day": 1440, "days": 1440, "w": 10080, "week": 10080, "weeks": 10080}
+UNIT_MINUTES = {
+    "min": 1,
+    "minute": 1,
+    "minutes": 1,
+    "h": 60,
+    "hr": 60,
+    "hour": 60,
+    "hours": 60,
+    "d": 1440,
+    "day": 1440,
+    "days": 1440,
+    "w": 10080,
+    "week": 10080,
+    "weeks": 10080,
+}
 # The models dump fields in the standard's order; a person reads what a part is first (the
 # document's fundamentals, an entry's id and name) and the platform's own extensions last.
 _FIRST = ("apiVersion", "kind", "id", "name", "version", "status", "domain", "dataProduct")
@@ -117,24 +163,43 @@ def export_contract(product: Product, settings: Settings | None = None, *, port:
     return _readable(model.model_dump(by_alias=True, exclude_none=True, mode="json"))
 
 
-def contract_model(product: Product, settings: Settings | None = None, *,
-                   port: str | None = None) -> OpenDataContractStandard:
+def contract_model(
+    product: Product, settings: Settings | None = None, *, port: str | None = None
+) -> OpenDataContractStandard:
     """The product's contract as the package's model: what `export_contract` dumps."""
     ports = [p for p in product.output_ports if port in (None, p.name)]
     if not ports:
-        raise LookupError(f"{product.product_address} has no output port {port!r}; it publishes: "
-                          f"{', '.join(p.name for p in product.output_ports)}")
+        raise LookupError(
+            f"{product.product_address} has no output port {port!r}; it publishes: "
+            f"{', '.join(p.name for p in product.output_ports)}"
+        )
     lake, owner = (settings or Settings(warehouse_root=Path("warehouse"))).lake_config, product.owner
     return OpenDataContractStandard(
-        apiVersion=API_VERSION, kind="DataContract", id=contract_id(product), name=product.name,
-        version=product.version, status=product.status, domain=product.domain, dataProduct=product.name,
+        apiVersion=API_VERSION,
+        kind="DataContract",
+        id=contract_id(product),
+        name=product.name,
+        version=product.version,
+        status=product.status,
+        domain=product.domain,
+        dataProduct=product.name,
         description=Description(purpose=product.description, usage=_usage(product), limitations=_limitations(ports)),
-        tags=list(product.tags) or None, team=Team(id=owner.team, name=owner.name),
-        support=[Support(channel=owner.contact, tool="email", url=f"mailto:{owner.contact}",
-                         description=f"{owner.name or owner.team}, owner of {product.product_address}")
-                 ] if owner.contact else None,
-        servers=[_server(product, lake)], schema=[_schema_object(product, p) for p in ports],
-        slaProperties=_sla_properties(product), customProperties=_product_customs(product),
+        tags=list(product.tags) or None,
+        team=Team(id=owner.team, name=owner.name),
+        support=[
+            Support(
+                channel=owner.contact,
+                tool="email",
+                url=f"mailto:{owner.contact}",
+                description=f"{owner.name or owner.team}, owner of {product.product_address}",
+            )
+        ]
+        if owner.contact
+        else None,
+        servers=[_server(product, lake)],
+        schema=[_schema_object(product, p) for p in ports],
+        slaProperties=_sla_properties(product),
+        customProperties=_product_customs(product),
     )
 
 
@@ -168,10 +233,15 @@ def _limitations(ports: list[Port]) -> str | None:
 def _server(product: Product, lake: LakeConfig) -> Server:
     """The lake as DuckDB opens it: `duckdb.connect(database)` (or ATTACH) reads every port."""
     database = f"ducklake:{without_password(lake.catalog)}"
-    return Server(server=_LAKE_SERVER, type="duckdb", database=database, schema=product.domain,
-                  description=f"The DuckLake of published ports, read-only for consumers: ATTACH '{database}' AS lake "
-                              f"(READ_ONLY), then FROM lake.{product.domain}.<physicalName>.",
-                  customProperties=_custom_properties(dataPath=lake.data_path))
+    return Server(
+        server=_LAKE_SERVER,
+        type="duckdb",
+        database=database,
+        schema=product.domain,
+        description=f"The DuckLake of published ports, read-only for consumers: ATTACH '{database}' AS lake "
+        f"(READ_ONLY), then FROM lake.{product.domain}.<physicalName>.",
+        customProperties=_custom_properties(dataPath=lake.data_path),
+    )
 
 
 def _product_customs(product: Product) -> list[CustomProperty] | None:
@@ -180,8 +250,12 @@ def _product_customs(product: Product) -> list[CustomProperty] | None:
         title=product.title,
         consumers=[c.model_dump(mode="json", exclude_none=True) for c in product.consumers],
         inputs=[i.model_dump(mode="json", exclude_none=True) for i in product.inputs],
-        previousVersion=previous and {"version": previous.version, "sunset": previous.sunset.isoformat(),
-                                      "ports": [p.name for p in previous.ports]},
+        previousVersion=previous
+        and {
+            "version": previous.version,
+            "sunset": previous.sunset.isoformat(),
+            "ports": [p.name for p in previous.ports],
+        },
         freshnessIsPlatformDefault=product.sla is None or None,
         freshnessTimezone=freshness.timezone if isinstance(freshness, CronFreshness) else None,
         scheduleTimezone=schedule and schedule.timezone,
@@ -192,31 +266,58 @@ def _product_customs(product: Product) -> list[CustomProperty] | None:
 def _sla_properties(product: Product) -> list[ServiceLevelAgreementProperty]:
     freshness, schedule = freshness_of(product), product.schedule
     if isinstance(freshness, CronFreshness):
-        entries = [_latency("freshness_cron", freshness.lower_bound,
-                            f"Fresh by {freshness.cron} ({freshness.timezone}): data not older than "
-                            f"{format_duration(freshness.lower_bound)}.", cron=freshness.cron)]
+        entries = [
+            _latency(
+                "freshness_cron",
+                freshness.lower_bound,
+                f"Fresh by {freshness.cron} ({freshness.timezone}): data not older than "
+                f"{format_duration(freshness.lower_bound)}.",
+                cron=freshness.cron,
+            )
+        ]
     else:
-        entries = [_latency("freshness_fail_after", freshness.fail_after,
-                            "A new version is published within this time; later, freshness fails.")]
+        entries = [
+            _latency(
+                "freshness_fail_after",
+                freshness.fail_after,
+                "A new version is published within this time; later, freshness fails.",
+            )
+        ]
         if freshness.warn_after:
             entries.append(_latency("freshness_warn_after", freshness.warn_after, "Later than this, freshness warns."))
     if schedule:
-        entries.append(ServiceLevelAgreementProperty(
-            id="schedule", property="frequency", value=schedule.cron, scheduler="cron", schedule=schedule.cron,
-            description=f"Built on cron {schedule.cron} ({schedule.timezone})."))
+        entries.append(
+            ServiceLevelAgreementProperty(
+                id="schedule",
+                property="frequency",
+                value=schedule.cron,
+                scheduler="cron",
+                schedule=schedule.cron,
+                description=f"Built on cron {schedule.cron} ({schedule.timezone}).",
+            )
+        )
     if product.sunset:
-        entries.append(ServiceLevelAgreementProperty(id="sunset", property="endOfLife",
-                                                     value=product.sunset.isoformat()))
+        entries.append(
+            ServiceLevelAgreementProperty(id="sunset", property="endOfLife", value=product.sunset.isoformat())
+        )
     return entries
 
 
-def _latency(sla_id: str, duration: timedelta, description: str,
-             cron: str | None = None) -> ServiceLevelAgreementProperty:
+def _latency(
+    sla_id: str, duration: timedelta, description: str, cron: str | None = None
+) -> ServiceLevelAgreementProperty:
     """A latency in the largest unit that holds it whole (26 h, 2 d, 90 min), by `cron` when given."""
     minutes = int(duration.total_seconds() // 60)
     unit = next(u for u, size in (("d", 1440), ("h", 60), ("min", 1)) if minutes % size == 0)
-    return ServiceLevelAgreementProperty(id=sla_id, property="latency", value=minutes // UNIT_MINUTES[unit], unit=unit,
-                                         scheduler=cron and "cron", schedule=cron, description=description)
+    return ServiceLevelAgreementProperty(
+        id=sla_id,
+        property="latency",
+        value=minutes // UNIT_MINUTES[unit],
+        unit=unit,
+        scheduler=cron and "cron",
+        schedule=cron,
+        description=description,
+    )
 
 
 def _schema_object(product: Product, port: Port) -> SchemaObject:
@@ -224,14 +325,19 @@ def _schema_object(product: Product, port: Port) -> SchemaObject:
     column_rules = {c.name: [r for r in port.quality if _column_of(r) == c.name] for c in port.columns}
     physical = table_name(product.address(port.name))[1]
     return SchemaObject(
-        name=port.name, physicalName=physical, physicalType="table", description=port.description,
+        name=port.name,
+        physicalName=physical,
+        physicalType="table",
+        description=port.description,
         properties=[_property(product, port, c, column_rules[c.name], key) for c in port.columns],
         quality=[_quality(product, r) for r in port.quality if _column_of(r) is None] or None,
         customProperties=_custom_properties(
-            kind=port.kind, classification=port.classification,
+            kind=port.kind,
+            classification=port.classification,
             access=port.access if port.access != "public" else None,
             grants=[g.model_dump(mode="json", exclude_defaults=True) for g in port.grants],
-            maskedPhysicalName=f"{physical}__masked" if port.personal_columns else None),
+            maskedPhysicalName=f"{physical}__masked" if port.personal_columns else None,
+        ),
     )
 
 
@@ -247,33 +353,46 @@ def _primary_key(port: Port) -> tuple[str, ...]:
     included) over columns that are never null; the first such in column order."""
     required = {c.name for c in port.columns if not c.nullable}
     position = {c.name: i for i, c in enumerate(port.columns)}
-    keys = [r.columns for r in port.rules
-            if isinstance(r, Unique) and r.severity == "error" and set(r.columns) <= required]
+    keys = [
+        r.columns for r in port.rules if isinstance(r, Unique) and r.severity == "error" and set(r.columns) <= required
+    ]
     return min(keys, key=lambda cols: (len(cols), [position[c] for c in cols]), default=())
 
 
-def _property(product: Product, port: Port, column: Column, rules: list[Rule],
-              key: tuple[str, ...]) -> SchemaProperty:
+def _property(product: Product, port: Port, column: Column, rules: list[Rule], key: tuple[str, ...]) -> SchemaProperty:
     siblings = {p.name for p in product.output_ports}
     in_key, personal = column.name in key, column in port.personal_columns
     return SchemaProperty(
-        name=column.name, logicalType=_odcs_type(column.type),
+        name=column.name,
+        logicalType=_odcs_type(column.type),
         physicalType="DECIMAL" if column.type == "decimal" else duckdb_type(column.type),
-        description=column.description, required=not column.nullable, unique=column.unique,
-        primaryKey=in_key or None, primaryKeyPosition=key.index(column.name) + 1 if in_key else None,
+        description=column.description,
+        required=not column.nullable,
+        unique=column.unique,
+        primaryKey=in_key or None,
+        primaryKeyPosition=key.index(column.name) + 1 if in_key else None,
         classification=port.column_classification(column),
         # A foreign key for tools that draw the model; the check itself is the quality rule.
-        relationships=[Relationship(type="foreignKey", to=f"{r.to}.{r.field}") for r in rules
-                       if isinstance(r, Relationships) and r.to in siblings] or None,
+        relationships=[
+            Relationship(type="foreignKey", to=f"{r.to}.{r.field}")
+            for r in rules
+            if isinstance(r, Relationships) and r.to in siblings
+        ]
+        or None,
         quality=[_quality(product, r) for r in rules] or None,
         customProperties=_custom_properties(masking=(column.masking or "hash") if personal else None),
     )
 
 
 def _quality(product: Product, rule: Rule) -> DataQuality:
-    return DataQuality(name=rule.check_name, description=rule.description, **_check(product, rule),
-                       dimension=_DIMENSIONS[rule.type], severity=_SEVERITIES[rule.severity],
-                       customProperties=_custom_properties(meshRule=rule_dict(rule)))
+    return DataQuality(
+        name=rule.check_name,
+        description=rule.description,
+        **_check(product, rule),
+        dimension=_DIMENSIONS[rule.type],
+        severity=_SEVERITIES[rule.severity],
+        customProperties=_custom_properties(meshRule=rule_dict(rule)),
+    )
 
 
 def _check(product: Product, rule: Rule) -> dict[str, Any]:
@@ -285,8 +404,12 @@ def _check(product: Product, rule: Rule) -> dict[str, Any]:
         arguments = {"properties": list(rule.columns)} if len(rule.columns) > 1 else None
         return {"type": "library", "metric": "duplicateValues", "arguments": arguments, "mustBe": 0}
     if isinstance(rule, AcceptedValues):
-        return {"type": "library", "metric": "invalidValues", "arguments": {"validValues": list(rule.values)},
-                "mustBe": 0}
+        return {
+            "type": "library",
+            "metric": "invalidValues",
+            "arguments": {"validValues": list(rule.values)},
+            "mustBe": 0,
+        }
     if isinstance(rule, RowCount):
         return {"type": "library", "metric": "rowCount", **_count_bounds(rule.min, rule.max)}
     return {"type": "sql", "query": _query(product, rule), "mustBe": 0}
@@ -304,14 +427,15 @@ def _query(product: Product, rule: Rule) -> str:
     values written in are validated numbers (finite bounds, whole minutes), and identifiers quoted."""
     if isinstance(rule, Expression):
         return f"SELECT count(*) FROM {{object}} WHERE NOT ({rule.expression})"
-    column = quote(getattr(rule, "column"))
+    column = quote(rule.column)
     if isinstance(rule, Range):
         tests = [f"{column} {op} {_number(v)}" for op, v in (("<", rule.min), (">", rule.max)) if v is not None]
         return f"SELECT count(*) FROM {{object}} WHERE {' OR '.join(tests)}"
     if isinstance(rule, MaxAge):
         minutes = int(rule.max_age.total_seconds() // 60)
-        return (f"SELECT CASE WHEN max({column}) >= now() - INTERVAL '{minutes} minutes' THEN 0 ELSE 1 END "
-                "FROM {object}")
+        return (
+            f"SELECT CASE WHEN max({column}) >= now() - INTERVAL '{minutes} minutes' THEN 0 ELSE 1 END FROM {{object}}"
+        )
     assert isinstance(rule, Relationships)
     source = product.input(rule.to)
     parent = qualified(*table_name(source.port_address if isinstance(source, PortInput) else product.address(rule.to)))
@@ -331,8 +455,10 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-_Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+_Dumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None),
+)
 
 
 def contract_yaml(document: Mapping[str, Any]) -> str:
@@ -385,5 +511,3 @@ def _json_values(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_values(item) for item in value]
     return value.isoformat() if isinstance(value, date | datetime) else value
-
-

@@ -23,8 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from open_data_contract_standard.model import (
-    DataQuality, Description, OpenDataContractStandard, Relationship, SchemaObject, SchemaProperty,
-    ServiceLevelAgreementProperty, Support, Team, TeamMember,
+    DataQuality,
+    Description,
+    OpenDataContractStandard,
+    Relationship,
+    SchemaObject,
+    SchemaProperty,
+    ServiceLevelAgreementProperty,
+    Support,
+    Team,
+    TeamMember,
 )
 from pydantic import BaseModel, ValidationError
 
@@ -37,17 +45,36 @@ from platform_core.descriptors.sql import bind_problem, expression_problem
 from platform_core.descriptors.types import format_duration
 from platform_core.errors import PlatformError, ProblemCollector
 
-_FROM_LOGICAL = {"string": "string", "integer": "integer", "number": "double", "boolean": "boolean",
-                 "date": "date", "timestamp": "timestamp"}
+_FROM_LOGICAL = {
+    "string": "string",
+    "integer": "integer",
+    "number": "double",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
 _SEVERITIES = {"error": "error", "critical": "error", "warning": "warn", "warn": "warn", "info": "warn"}
 # Classifications other contracts use, as the nearest level of ours.
-_CLASSIFICATIONS = {**{c: c for c in CLASSIFICATION_ORDER}, "restricted": "confidential",
-                    "sensitive": "confidential", "secret": "confidential", "pii": "personal"}
-_STATUSES = {"draft": "draft", "proposed": "draft", "active": "active", "deprecated": "deprecated",
-             "retired": "retired"}
+_CLASSIFICATIONS = {
+    **{c: c for c in CLASSIFICATION_ORDER},
+    "restricted": "confidential",
+    "sensitive": "confidential",
+    "secret": "confidential",
+    "pii": "personal",
+}
+_STATUSES = {
+    "draft": "draft",
+    "proposed": "draft",
+    "active": "active",
+    "deprecated": "deprecated",
+    "retired": "retired",
+}
 # `SELECT count(*) FROM <the port> WHERE <condition>` that must be 0 is our expression NOT (<condition>).
-_COUNT_QUERY = re.compile(r"select\s+count\s*\(\s*(?:\*|1)\s*\)\s+from\s+(?P<table>\S+)\s+where\s+(?P<condition>.+?)"
-                          r"\s*;?", re.IGNORECASE | re.DOTALL)
+_COUNT_QUERY = re.compile(
+    r"select\s+count\s*\(\s*(?:\*|1)\s*\)\s+from\s+(?P<table>\S+)\s+where\s+(?P<condition>.+?)"
+    r"\s*;?",
+    re.IGNORECASE | re.DOTALL,
+)
 _OWN_TABLE = re.compile(r"[\"'`]?\$?\{(?:object|table|model)\}[\"'`]?")
 _OWN_COLUMN = re.compile(r"[\"'`]?\$?\{(?:property|column|field)\}[\"'`]?")
 _REFUSED = "the contract cannot become a product"
@@ -71,9 +98,11 @@ class Skeleton:
         return self.descriptor["domain"]
 
     def product_yaml(self) -> str:
-        header = [f"# {self.descriptor['title']}: made by `mesh contract import` from an ODCS contract.",
-                  "# Each port's SQL returns its columns and no rows: replace it with the query that builds the",
-                  "# port, and add the inputs and layers it reads (a contract does not say how data is made)."]
+        header = [
+            f"# {self.descriptor['title']}: made by `mesh contract import` from an ODCS contract.",
+            "# Each port's SQL returns its columns and no rows: replace it with the query that builds the",
+            "# port, and add the inputs and layers it reads (a contract does not say how data is made).",
+        ]
         header += ["#", "# Notes from the import:", *(f"#   - {note}" for note in self.notes)] if self.notes else []
         return "\n".join(header) + "\n" + contract_yaml(self.descriptor)
 
@@ -123,16 +152,24 @@ def import_contract(document: Mapping[str, Any], domain: str | None = None) -> S
     built = [_port(port, obj, set(ports), own, reading) for port, obj in ports.items()]
     reading.problems.raise_if_any(_REFUSED)
     sla = contract.slaProperties or []
-    descriptor = compact({
-        "name": name, "domain": domain, "title": own.get("title") or name.replace("_", " ").title(),
-        "description": _description(contract.description, reading),
-        "owner": _owner(contract, domain, reading), "version": contract.version,
-        "status": _status(contract.status, reading), "sunset": _sunset(sla),
-        "consumers": _valid_entries(Consumer, own.get("consumers"), "consumer", reading),
-        "tags": _tags(contract.tags or [], reading), "inputs": _needed_inputs(built, own, reading),
-        "sla": _freshness(sla, own, reading), "schedule": _schedule(sla, own),
-        "output_ports": [port for port, _ in built],
-    })
+    descriptor = compact(
+        {
+            "name": name,
+            "domain": domain,
+            "title": own.get("title") or name.replace("_", " ").title(),
+            "description": _description(contract.description, reading),
+            "owner": _owner(contract, domain, reading),
+            "version": contract.version,
+            "status": _status(contract.status, reading),
+            "sunset": _sunset(sla),
+            "consumers": _valid_entries(Consumer, own.get("consumers"), "consumer", reading),
+            "tags": _tags(contract.tags or [], reading),
+            "inputs": _needed_inputs(built, own, reading),
+            "sla": _freshness(sla, own, reading),
+            "schedule": _schedule(sla, own),
+            "output_ports": [port for port, _ in built],
+        }
+    )
     _sla_notes(sla, reading)
     return Skeleton(descriptor, {port["sql"]: sql for port, sql in built}, tuple(reading.notes))
 
@@ -155,11 +192,18 @@ def _parsed(document: Mapping[str, Any], reading: _Reading) -> OpenDataContractS
 
 def _refusals(contract: OpenDataContractStandard, name: str, domain: str, reading: _Reading) -> None:
     """Raise what keeps the contract from becoming a product, all of it at once."""
-    for field, missing in (("name", not name), ("version", contract.version is None),
-                           ("domain", not domain), ("schema", not contract.schema_)):
+    for field, missing in (
+        ("name", not name),
+        ("version", contract.version is None),
+        ("domain", not domain),
+        ("schema", not contract.schema_),
+    ):
         if missing:
-            reading.problem(field, "missing: a product needs it" + (
-                " (import the contract into a domain: --into domains/<domain>)" if field == "domain" else ""))
+            reading.problem(
+                field,
+                "missing: a product needs it"
+                + (" (import the contract into a domain: --into domains/<domain>)" if field == "domain" else ""),
+            )
     ports = [_snake(o.name) for o in contract.schema_ or []]
     for port in sorted({p for p in ports if not p or ports.count(p) > 1}):
         reading.problem("schema.name", f"two schema objects are port {port!r}" if port else "missing")
@@ -239,8 +283,9 @@ def _valid_entries(model: type[BaseModel], value: object, what: str, reading: _R
     return kept
 
 
-def _needed_inputs(built: list[tuple[dict[str, Any], str]], own: Mapping[str, Any],
-                   reading: _Reading) -> list[dict[str, Any]]:
+def _needed_inputs(
+    built: list[tuple[dict[str, Any], str]], own: Mapping[str, Any], reading: _Reading
+) -> list[dict[str, Any]]:
     """The port inputs relationships rules check against: the only inputs a contract gives back."""
     ports = {port["name"] for port, _ in built}
     needed = {r["to"] for port, _ in built for r in port.get("quality", ()) if r["type"] == "relationships"} - ports
@@ -259,8 +304,11 @@ _SLA_TAKEN = ("latency", "freshness", "frequency", "endoflife")
 
 
 def _sla_notes(sla: list[ServiceLevelAgreementProperty], reading: _Reading) -> None:
-    left = [f"{e.property} {e.value}{' ' + e.unit if e.unit else ''}"
-            for e in sla if str(e.property).lower() not in _SLA_TAKEN]
+    left = [
+        f"{e.property} {e.value}{' ' + e.unit if e.unit else ''}"
+        for e in sla
+        if str(e.property).lower() not in _SLA_TAKEN
+    ]
     if left:
         reading.notes.append(f"SLA {', '.join(left)}: no place in a product; left out")
 
@@ -281,67 +329,92 @@ def _duration(entry: ServiceLevelAgreementProperty) -> str | None:
     return format_duration(timedelta(minutes=value * minutes))
 
 
-def _freshness(sla: list[ServiceLevelAgreementProperty], own: Mapping[str, Any],
-               reading: _Reading) -> dict[str, Any] | None:
+def _freshness(
+    sla: list[ServiceLevelAgreementProperty], own: Mapping[str, Any], reading: _Reading
+) -> dict[str, Any] | None:
     """Exactly from the entries the export writes; else the first latency (or freshness) as fail_after."""
     if own.get("freshnessIsPlatformDefault"):
         return None
     exported = {e.id: e for e in sla if e.id in SLA_IDS}
     if cron := exported.get("freshness_cron"):
-        return {"freshness": compact({"cron": cron.schedule, "timezone": own.get("freshnessTimezone"),
-                                      "lower_bound": _duration(cron)})}
+        return {
+            "freshness": compact(
+                {"cron": cron.schedule, "timezone": own.get("freshnessTimezone"), "lower_bound": _duration(cron)}
+            )
+        }
     fail = exported.get("freshness_fail_after") or next(
-        (e for e in sla if str(e.property).lower() in ("latency", "freshness")), None)
+        (e for e in sla if str(e.property).lower() in ("latency", "freshness")), None
+    )
     if fail is None:
         return None
     if _duration(fail) is None:
-        reading.notes.append(f"SLA {fail.property} {fail.value} {fail.unit} is not a duration "
-                             "(min, h, d, w): the product keeps the platform's default freshness")
+        reading.notes.append(
+            f"SLA {fail.property} {fail.value} {fail.unit} is not a duration "
+            "(min, h, d, w): the product keeps the platform's default freshness"
+        )
         return None
     warn = exported.get("freshness_warn_after")
     return {"freshness": compact({"fail_after": _duration(fail), "warn_after": warn and _duration(warn)})}
 
 
 def _schedule(sla: list[ServiceLevelAgreementProperty], own: Mapping[str, Any]) -> dict[str, Any] | None:
-    entry = next((e for e in sla if e.id == "schedule" or (
-        e.property == "frequency" and e.scheduler == "cron" and e.schedule)), None)
+    entry = next(
+        (e for e in sla if e.id == "schedule" or (e.property == "frequency" and e.scheduler == "cron" and e.schedule)),
+        None,
+    )
     if entry is None:
         return None
-    return compact({"cron": entry.schedule, "timezone": own.get("scheduleTimezone"),
-                    "enabled": own.get("scheduleEnabled")})
+    return compact(
+        {"cron": entry.schedule, "timezone": own.get("scheduleTimezone"), "enabled": own.get("scheduleEnabled")}
+    )
 
 
 # --- ports -----------------------------------------------------------------------------------------
 
 
-def _port(name: str, obj: SchemaObject, ports: set[str], product_customs: Mapping[str, Any],
-          reading: _Reading) -> tuple[dict[str, Any], str]:
+def _port(
+    name: str, obj: SchemaObject, ports: set[str], product_customs: Mapping[str, Any], reading: _Reading
+) -> tuple[dict[str, Any], str]:
     """One output port, and its SQL skeleton."""
     own = customs(obj.customProperties)
-    kind = own.get("kind") if own.get("kind") in ("table", "view") else (
-        "view" if obj.physicalType == "view" else "table")
+    kind = (
+        own.get("kind") if own.get("kind") in ("table", "view") else ("view" if obj.physicalType == "view" else "table")
+    )
     level = _classification(own.get("classification"), f"port {name}", reading)
     if level is None:
         reading.notes.append(f"port {name}: give it a classification (a policy requires one)")
     properties = [(p, reading.name(p.name, f"{name} column")) for p in obj.properties or []]
     if not properties:
         reading.problem(f"schema.{name}.properties", "missing: a port needs at least one column")
-    key = [column for p, column in sorted((pc for pc in properties if pc[0].primaryKey),
-                                          key=lambda pc: pc[0].primaryKeyPosition or 0)]
+    key = [
+        column
+        for p, column in sorted(
+            (pc for pc in properties if pc[0].primaryKey), key=lambda pc: pc[0].primaryKeyPosition or 0
+        )
+    ]
     columns = [_column(p, column, name, level or "internal", key == [column], reading) for p, column in properties]
     inputs = {str(i.get("name")) for i in _dicts(product_customs.get("inputs")) if i.get("kind") == "port"}
-    rules = [r for r in _rules(name, obj, properties, key, columns, reading)
-             if _reachable(r, name, ports, inputs, reading)]
+    rules = [
+        r for r in _rules(name, obj, properties, key, columns, reading) if _reachable(r, name, ports, inputs, reading)
+    ]
     access = own.get("access") if own.get("access") in ("public", "restricted") else None
-    port = compact({
-        "name": name, "kind": kind, "description": obj.description or _missing(f"port {name}", reading),
-        "classification": level, "access": access,
-        "grants": _valid_entries(Grant, own.get("grants"), f"port {name}: grant", reading),
-        "sql": f"sql/{'views' if kind == 'view' else 'gold'}/{name}.sql",
-        # a relationships rule reads the port it names, which must therefore be built first
-        "depends_on": list(dict.fromkeys(r["to"] for r in rules if r["type"] == "relationships" and r["to"] in ports)),
-        "columns": columns, "quality": rules,
-    })
+    port = compact(
+        {
+            "name": name,
+            "kind": kind,
+            "description": obj.description or _missing(f"port {name}", reading),
+            "classification": level,
+            "access": access,
+            "grants": _valid_entries(Grant, own.get("grants"), f"port {name}: grant", reading),
+            "sql": f"sql/{'views' if kind == 'view' else 'gold'}/{name}.sql",
+            # a relationships rule reads the port it names, which must therefore be built first
+            "depends_on": list(
+                dict.fromkeys(r["to"] for r in rules if r["type"] == "relationships" and r["to"] in ports)
+            ),
+            "columns": columns,
+            "quality": rules,
+        }
+    )
     return port, _skeleton_sql(name, columns)
 
 
@@ -353,25 +426,30 @@ def _missing(where: str, reading: _Reading) -> str:
 def _classification(value: object, where: str, reading: _Reading) -> str | None:
     level = _CLASSIFICATIONS.get(str(value).lower()) if value is not None else None
     if value is not None and level is None:
-        reading.notes.append(f"{where}: classification {value!r} is none of public, internal, confidential, "
-                             "personal; left out")
+        reading.notes.append(
+            f"{where}: classification {value!r} is none of public, internal, confidential, personal; left out"
+        )
     return level
 
 
-def _column(prop: SchemaProperty, name: str, port: str, port_level: str, sole_key: bool,
-            reading: _Reading) -> dict[str, Any]:
+def _column(
+    prop: SchemaProperty, name: str, port: str, port_level: str, sole_key: bool, reading: _Reading
+) -> dict[str, Any]:
     """A column; its classification written only where it differs from the port's, which it inherits."""
     where = f"{port}.{name}"
     level = _classification(prop.classification, where, reading)
     masking = customs(prop.customProperties).get("masking")
-    return compact({
-        "name": name, "type": _column_type(prop, where, reading),
-        "nullable": False if prop.required or prop.primaryKey else None,
-        "unique": True if prop.unique or sole_key else None,
-        "classification": level if level != port_level else None,
-        "masking": masking if masking in ("hash", "null") else None,
-        "description": prop.description or _missing(where, reading),
-    })
+    return compact(
+        {
+            "name": name,
+            "type": _column_type(prop, where, reading),
+            "nullable": False if prop.required or prop.primaryKey else None,
+            "unique": True if prop.unique or sole_key else None,
+            "classification": level if level != port_level else None,
+            "masking": masking if masking in ("hash", "null") else None,
+            "description": prop.description or _missing(where, reading),
+        }
+    )
 
 
 def _column_type(prop: SchemaProperty, where: str, reading: _Reading) -> str:
@@ -384,24 +462,33 @@ def _column_type(prop: SchemaProperty, where: str, reading: _Reading) -> str:
     found = next((logical for logical, names in DUCKDB_TYPES.items() if physical in names), None)
     found = found or _FROM_LOGICAL.get(str(prop.logicalType))
     if found is None:
-        reading.notes.append(f"{where}: type {prop.logicalType or physical or 'unknown'} has no column type "
-                             "here; typed string, decide")
+        reading.notes.append(
+            f"{where}: type {prop.logicalType or physical or 'unknown'} has no column type here; typed string, decide"
+        )
     return found or "string"
 
 
 def _skeleton_sql(port: str, columns: list[dict[str, Any]]) -> str:
     select = ",\n".join(f"    CAST(NULL AS {duckdb_type(c['type'])}) AS {quote(c['name'])}" for c in columns)
-    return (f"-- {port}: made by `mesh contract import`. Replace this query with the one that builds the\n"
-            "-- port: it must return exactly these columns, with these types (see product.yaml). Until\n"
-            "-- then the port has no rows: the product loads, and rules such as row_count fail.\n"
-            f"SELECT\n{select}\nWHERE false\n")
+    return (
+        f"-- {port}: made by `mesh contract import`. Replace this query with the one that builds the\n"
+        "-- port: it must return exactly these columns, with these types (see product.yaml). Until\n"
+        "-- then the port has no rows: the product loads, and rules such as row_count fail.\n"
+        f"SELECT\n{select}\nWHERE false\n"
+    )
 
 
 # --- rules -----------------------------------------------------------------------------------------
 
 
-def _rules(port: str, obj: SchemaObject, properties: list[tuple[SchemaProperty, str]], key: list[str],
-           columns: list[dict[str, Any]], reading: _Reading) -> list[dict[str, Any]]:
+def _rules(
+    port: str,
+    obj: SchemaObject,
+    properties: list[tuple[SchemaProperty, str]],
+    key: list[str],
+    columns: list[dict[str, Any]],
+    reading: _Reading,
+) -> list[dict[str, Any]]:
     """Each quality entry as a rule (exactly when it carries `meshRule`), then what the schema
     implies (foreign keys, a key of several columns) where no rule says it already."""
     tables = {port, obj.physicalName or port}
@@ -413,8 +500,9 @@ def _rules(port: str, obj: SchemaObject, properties: list[tuple[SchemaProperty, 
     return _distinct(port, [(rule, implied) for rule, implied in found if rule], types, reading)
 
 
-def _rule(entry: DataQuality, column: str | None, port: str, tables: set[str],
-          reading: _Reading) -> dict[str, Any] | None:
+def _rule(
+    entry: DataQuality, column: str | None, port: str, tables: set[str], reading: _Reading
+) -> dict[str, Any] | None:
     exact = customs(entry.customProperties).get("meshRule")
     if isinstance(exact, dict) and exact.get("type") in RULES:
         return exact
@@ -429,18 +517,27 @@ def _rule(entry: DataQuality, column: str | None, port: str, tables: set[str],
         rule = None
     if rule is None:
         what = entry.name or entry.id or (metric if kind == "library" else kind)
-        reading.notes.append(f"{port}{'.' + column if column else ''}: quality {what!r} ({kind}) has no rule here; "
-                             "left out")
+        reading.notes.append(
+            f"{port}{'.' + column if column else ''}: quality {what!r} ({kind}) has no rule here; left out"
+        )
         return None
     name = _snake(entry.name or entry.id) or ("sql_check" if rule["type"] == "expression" else "")
-    return compact({**rule, "name": None if identifier_problem(name) else name,
-                    "severity": _SEVERITIES.get(str(entry.severity).lower()), "description": entry.description})
+    return compact(
+        {
+            **rule,
+            "name": None if identifier_problem(name) else name,
+            "severity": _SEVERITIES.get(str(entry.severity).lower()),
+            "description": entry.description,
+        }
+    )
 
 
 def _zero(entry: DataQuality) -> bool:
     """Whether the entry allows no failing row: mustBe 0, mustBeLessThan 1 or mustBeLessOrEqualTo 0."""
-    return any(value == limit and not isinstance(value, bool)
-               for value, limit in ((entry.mustBe, 0), (entry.mustBeLessThan, 1), (entry.mustBeLessOrEqualTo, 0)))
+    return any(
+        value == limit and not isinstance(value, bool)
+        for value, limit in ((entry.mustBe, 0), (entry.mustBeLessThan, 1), (entry.mustBeLessOrEqualTo, 0))
+    )
 
 
 def _zero_metric(metric: str, arguments: dict[str, Any], column: str | None) -> dict[str, Any] | None:
@@ -457,9 +554,13 @@ def _row_count(entry: DataQuality) -> dict[str, Any] | None:
     between = entry.mustBeBetween
     if between and all(_whole(v) for v in between):
         return {"type": "row_count", "min": between[0], "max": between[1]}
-    bounds = ((entry.mustBe, lambda v: (v, v)), (entry.mustBeGreaterOrEqualTo, lambda v: (v, None)),
-              (entry.mustBeGreaterThan, lambda v: (v + 1, None)), (entry.mustBeLessOrEqualTo, lambda v: (None, v)),
-              (entry.mustBeLessThan, lambda v: (None, v - 1)))
+    bounds = (
+        (entry.mustBe, lambda v: (v, v)),
+        (entry.mustBeGreaterOrEqualTo, lambda v: (v, None)),
+        (entry.mustBeGreaterThan, lambda v: (v + 1, None)),
+        (entry.mustBeLessOrEqualTo, lambda v: (None, v)),
+        (entry.mustBeLessThan, lambda v: (None, v - 1)),
+    )
     found = next(((value, bound) for value, bound in bounds if _whole(value)), None)
     if found is None:
         return None
@@ -488,8 +589,9 @@ def _foreign_key(relationship: Relationship, column: str) -> dict[str, Any] | No
     return {"type": "relationships", "column": column, "to": _snake(table), "field": _snake(field)}
 
 
-def _distinct(port: str, found: list[tuple[dict[str, Any], bool]], types: dict[str, str],
-              reading: _Reading) -> list[dict[str, Any]]:
+def _distinct(
+    port: str, found: list[tuple[dict[str, Any], bool]], types: dict[str, str], reading: _Reading
+) -> list[dict[str, Any]]:
     """Rules as the descriptor writes them: valid over the port's columns, with distinct check
     names; an implied rule only when no other says the same."""
     kept: list[dict[str, Any]] = []
@@ -535,6 +637,8 @@ def _reachable(rule: Mapping[str, Any], port: str, ports: set[str], inputs: set[
     """A relationships rule checks against another port of the product, or a port input."""
     if rule["type"] != "relationships" or rule["to"] in inputs or (rule["to"] in ports and rule["to"] != port):
         return True
-    reading.notes.append(f"{port}: relationships rule on {rule['column']} points at {rule['to']!r}, neither another "
-                         "port of this contract nor a port input; left out")
+    reading.notes.append(
+        f"{port}: relationships rule on {rule['column']} points at {rule['to']!r}, neither another "
+        "port of this contract nor a port input; left out"
+    )
     return False

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -39,8 +39,11 @@ DOMAIN, NAME = "platform", "mesh"
 CATALOG_PRODUCT = f"{DOMAIN}.{NAME}"
 CATALOG_VERSION = "1.0.0"  # the catalog tables' own contract version
 # What every raw input's rows carry (platform_core.execution.sources.read_input).
-LINEAGE = (("source_file", "string", "File the row was read from."),
-           ("source_row", "integer", "Row of that file."), ("ingested_at", "timestamp", "When it was read (UTC)."))
+LINEAGE = (
+    ("source_file", "string", "File the row was read from."),
+    ("source_row", "integer", "Row of that file."),
+    ("ingested_at", "timestamp", "When it was read (UTC)."),
+)
 RULES: dict[str, tuple[dict, ...]] = {
     "catalog_products": ({"type": "unique", "columns": ["address"]}, {"type": "not_null", "column": "owner_team"}),
     "catalog_ports": ({"type": "unique", "columns": ["address"]}, {"type": "not_null", "column": "classification"}),
@@ -57,10 +60,12 @@ class MeshCheck:
     problems: Callable[[Mesh], list[str]]
 
 
-EVERY_DOMAIN_LOADS = MeshCheck("every_domain_loads", "Every domain of the workspace has valid descriptors.",
-                               lambda mesh: list(mesh.problems))
-NO_STEP_LOOPS = MeshCheck("no_step_loops", "No step depends on its own output through other products' ports.",
-                          loop_problems)
+EVERY_DOMAIN_LOADS = MeshCheck(
+    "every_domain_loads", "Every domain of the workspace has valid descriptors.", lambda mesh: list(mesh.problems)
+)
+NO_STEP_LOOPS = MeshCheck(
+    "no_step_loops", "No step depends on its own output through other products' ports.", loop_problems
+)
 MESH_CHECKS: dict[str, tuple[MeshCheck, ...]] = {
     "catalog_products": (EVERY_DOMAIN_LOADS,),
     "catalog_ports": (EVERY_DOMAIN_LOADS,),
@@ -74,20 +79,44 @@ def catalog_spec() -> Product:
     for table in CATALOG_TABLES:
         columns = [{"name": name, "type": kind, "description": text} for name, kind, text in table.columns]
         lineage = [{"name": name, "type": kind, "description": text, "nullable": False} for name, kind, text in LINEAGE]
-        bronze.append({"name": f"raw_{table.name}", "description": f"{table.description} As extracted.",
-                       "sql": f"sql/raw_{table.name}.sql", "depends_on": [f"{table.name}_extract"],
-                       "columns": columns + lineage})
-        ports.append({"name": table.name, "kind": "table", "description": table.description,
-                      "classification": "internal", "sql": f"sql/{table.name}.sql", "depends_on": [f"raw_{table.name}"],
-                      "columns": columns, "quality": list(RULES[table.name])})
-    return Product.model_validate({
-        "name": NAME, "domain": DOMAIN, "title": "Mesh catalog", "version": CATALOG_VERSION, "status": "active",
-        "description": "Every product, port and dependency of the mesh, from the domains' descriptors.",
-        "owner": {"team": "data-platform", "name": "Data Platform"},
-        "inputs": [{"name": f"{t.name}_extract", "kind": "file", "path": f"{t.name}.parquet", "format": "parquet"}
-                   for t in CATALOG_TABLES],
-        "layers": {"bronze": bronze}, "output_ports": ports,
-    })
+        bronze.append(
+            {
+                "name": f"raw_{table.name}",
+                "description": f"{table.description} As extracted.",
+                "sql": f"sql/raw_{table.name}.sql",
+                "depends_on": [f"{table.name}_extract"],
+                "columns": columns + lineage,
+            }
+        )
+        ports.append(
+            {
+                "name": table.name,
+                "kind": "table",
+                "description": table.description,
+                "classification": "internal",
+                "sql": f"sql/{table.name}.sql",
+                "depends_on": [f"raw_{table.name}"],
+                "columns": columns,
+                "quality": list(RULES[table.name]),
+            }
+        )
+    return Product.model_validate(
+        {
+            "name": NAME,
+            "domain": DOMAIN,
+            "title": "Mesh catalog",
+            "version": CATALOG_VERSION,
+            "status": "active",
+            "description": "Every product, port and dependency of the mesh, from the domains' descriptors.",
+            "owner": {"team": "data-platform", "name": "Data Platform"},
+            "inputs": [
+                {"name": f"{t.name}_extract", "kind": "file", "path": f"{t.name}.parquet", "format": "parquet"}
+                for t in CATALOG_TABLES
+            ],
+            "layers": {"bronze": bronze},
+            "output_ports": ports,
+        }
+    )
 
 
 def catalog_product(con: duckdb.DuckDBPyConnection, mesh: Mesh, folder: Path) -> Product:
@@ -120,26 +149,50 @@ def run_catalog(lake: Lake, mesh: Mesh, build: list[str], audit: list[str], run_
         for name in audit:  # the live tables of an ephemeral compute database: the published ones
             published = lake.read(con, f"{CATALOG_PRODUCT}.{name}")
             con.execute(f"CREATE TABLE {qualified(NAME, name)} AS SELECT * FROM published")
-        outcome = run_product(con, lake, product, build={*build, *(f"raw_{name}" for name in build)},
-                              audit_only=set(audit), input_snapshot=lake.current_snapshot(con), run_id=run_id,
-                              now=datetime.now(timezone.utc))
-    return replace(outcome, steps=tuple(
-        replace(step, results=(*step.results, *mesh_results(mesh, step.step.name))) if step.step.name in tables
-        else step for step in outcome.steps))
+        outcome = run_product(
+            con,
+            lake,
+            product,
+            build={*build, *(f"raw_{name}" for name in build)},
+            audit_only=set(audit),
+            input_snapshot=lake.current_snapshot(con),
+            run_id=run_id,
+            now=datetime.now(UTC),
+        )
+    return replace(
+        outcome,
+        steps=tuple(
+            replace(step, results=(*step.results, *mesh_results(mesh, step.step.name)))
+            if step.step.name in tables
+            else step
+            for step in outcome.steps
+        ),
+    )
 
 
-def write_extract(con: duckdb.DuckDBPyConnection, table: CatalogTable, rows: list[dict[str, object]],
-                  folder: Path) -> None:
+def write_extract(
+    con: duckdb.DuckDBPyConnection, table: CatalogTable, rows: list[dict[str, object]], folder: Path
+) -> None:
     """The rows as `<table>.parquet`, typed by the table's columns (through newline-delimited JSON)."""
     source = folder / f"{table.name}.ndjson"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     columns = {name: duckdb_type(kind) for name, kind, _ in table.columns}
     con.read_json(str(source), format="newline_delimited", columns=columns).write_parquet(
-        str(folder / f"{table.name}.parquet"))
+        str(folder / f"{table.name}.parquet")
+    )
 
 
 def mesh_results(mesh: Mesh, table: str) -> list[RuleResult]:
     """The mesh checks of a catalog table, as warnings."""
     found = [(check, check.problems(mesh)) for check in MESH_CHECKS[table]]
-    return [RuleResult(check.name, "warn", not problems, len(problems), {"problems": problems} if problems else {},
-                       check.description) for check, problems in found]
+    return [
+        RuleResult(
+            check.name,
+            "warn",
+            not problems,
+            len(problems),
+            {"problems": problems} if problems else {},
+            check.description,
+        )
+        for check, problems in found
+    ]

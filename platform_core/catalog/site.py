@@ -20,7 +20,7 @@ import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -43,8 +43,9 @@ class SiteError(Exception):
     """The output folder cannot take the site; nothing was written."""
 
 
-def build_site(mesh: Mesh, out: Path, health: Mapping[str, ProductHealth] | None = None, *,
-               generated_at: datetime | None = None) -> Path:
+def build_site(
+    mesh: Mesh, out: Path, health: Mapping[str, ProductHealth] | None = None, *, generated_at: datetime | None = None
+) -> Path:
     """Write the site into `out` (replacing the previous build whole) and return its index page.
 
     `health` maps product addresses (`hr.overtime`) to what the Dagster instance knows; without
@@ -59,7 +60,7 @@ def build_site(mesh: Mesh, out: Path, health: Mapping[str, ProductHealth] | None
             shutil.rmtree(leftover, ignore_errors=True)
         staging = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
         try:
-            _render_site(mesh, staging, health, generated_at or datetime.now(timezone.utc))
+            _render_site(mesh, staging, health, generated_at or datetime.now(UTC))
             _swap(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -69,8 +70,10 @@ def build_site(mesh: Mesh, out: Path, health: Mapping[str, ProductHealth] | None
 def _refuse_foreign(out: Path) -> None:
     # a mistyped --out must never wipe someone's folder: replace only what this module built
     if out.exists() and not (out / MARKER).is_file() and (not out.is_dir() or any(out.iterdir())):
-        raise SiteError(f"{out} exists and is not a site built by the platform ({MARKER} is missing): "
-                        "choose an empty or new folder. Nothing was written.")
+        raise SiteError(
+            f"{out} exists and is not a site built by the platform ({MARKER} is missing): "
+            "choose an empty or new folder. Nothing was written."
+        )
 
 
 def _swap(staging: Path, out: Path) -> None:
@@ -90,30 +93,48 @@ def _swap(staging: Path, out: Path) -> None:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters.update(schedule_text=schedule_text, timestamp=timestamp_text)
     env.globals.update(STATE_TEXT=STATE_TEXT, FRESHNESS_TEXT=FRESHNESS_TEXT, sla_text=sla_text, promises=promises)
     return env
 
 
-def _render_site(mesh: Mesh, folder: Path, health: Mapping[str, ProductHealth] | None,
-                 generated_at: datetime) -> None:
+def _render_site(mesh: Mesh, folder: Path, health: Mapping[str, ProductHealth] | None, generated_at: datetime) -> None:
     env = _environment()
     domains = sorted(mesh.domains, key=lambda d: d.name)
     graph = _Graph(mesh)
-    common = {"domains": domains, "generated_at": timestamp_text(generated_at), "health_given": health is not None,
-              "health": dict(health or {})}
-    pages = {"index.html": env.get_template("index.html.j2").render(
-        root="", current=None, mesh=mesh, ports=sum(len(p.output_ports) for p in mesh.products), **common)}
+    common = {
+        "domains": domains,
+        "generated_at": timestamp_text(generated_at),
+        "health_given": health is not None,
+        "health": dict(health or {}),
+    }
+    pages = {
+        "index.html": env.get_template("index.html.j2").render(
+            root="", current=None, mesh=mesh, ports=sum(len(p.output_ports) for p in mesh.products), **common
+        )
+    }
     for domain in domains:
         pages[f"domains/{domain.name}.html"] = env.get_template("domain.html.j2").render(
-            root="../", current=domain.name, domain=domain, products=_sorted(domain.products), **common)
+            root="../", current=domain.name, domain=domain, products=_sorted(domain.products), **common
+        )
         for product in _sorted(domain.products):
             pages[f"products/{product.product_address}.html"] = env.get_template("product.html.j2").render(
-                root="../", current=domain.name, domain=domain, product=product, graph=graph,
-                lineage=graph.svg(product), **common)
+                root="../",
+                current=domain.name,
+                domain=domain,
+                product=product,
+                graph=graph,
+                lineage=graph.svg(product),
+                **common,
+            )
     for path, template in ASSETS.items():
         pages[path] = env.get_template(template).render()
     pages["assets/search-index.js"] = _search_script(mesh)
@@ -173,17 +194,39 @@ def _search_script(mesh: Mesh) -> str:
     for product in _sorted(tuple(mesh.products)):
         page = f"products/{product.product_address}.html"
         owner = [product.owner.team, product.owner.name or "", product.owner.contact or ""]
-        entries.append(_entry("product", product.product_address, product.title, page, product.description,
-                              [product.name, product.domain, *product.tags, *owner]))
+        entries.append(
+            _entry(
+                "product",
+                product.product_address,
+                product.title,
+                page,
+                product.description,
+                [product.name, product.domain, *product.tags, *owner],
+            )
+        )
         for port in product.output_ports:
-            entries.append(_entry("port", product.address(port.name), f"{product.title} / {port.name}",
-                                  f"{page}#port-{port.name}", port.description,
-                                  [port.name, *owner, *(c.name for c in port.columns)]))
+            entries.append(
+                _entry(
+                    "port",
+                    product.address(port.name),
+                    f"{product.title} / {port.name}",
+                    f"{page}#port-{port.name}",
+                    port.description,
+                    [port.name, *owner, *(c.name for c in port.columns)],
+                )
+            )
     text = json.dumps(entries, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     inert = text.replace("<", "\\u003c")  # still data, never markup, even if pasted into a page
     return f"window.MESH_SEARCH_INDEX = {inert};\n"
 
 
 def _entry(kind: str, address: str, title: str, url: str, description: str, terms: list[str]) -> dict[str, str]:
-    return {"kind": kind, "address": address, "title": title, "url": url, "summary": description,
-            "name": f"{address} {title}".lower(), "text": " ".join([description, *terms]).lower()}
+    return {
+        "kind": kind,
+        "address": address,
+        "title": title,
+        "url": url,
+        "summary": description,
+        "name": f"{address} {title}".lower(),
+        "text": " ".join([description, *terms]).lower(),
+    }

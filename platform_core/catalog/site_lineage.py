@@ -74,20 +74,24 @@ def _heading(x: int, text: str) -> str:
 
 def _edge(x1: float, y1: float, x2: float, y2: float) -> str:
     bend = (x2 - x1) / 2
-    return (f'<path class="edge" d="M {x1:.0f} {y1:.1f} C {x1 + bend:.0f} {y1:.1f}, {x2 - bend:.0f} {y2:.1f}, '
-            f'{x2:.0f} {y2:.1f}" marker-end="url(#lineage-arrow)"/>')
+    return (
+        f'<path class="edge" d="M {x1:.0f} {y1:.1f} C {x1 + bend:.0f} {y1:.1f}, {x2 - bend:.0f} {y2:.1f}, '
+        f'{x2:.0f} {y2:.1f}" marker-end="url(#lineage-arrow)"/>'
+    )
 
 
 def _box(node: Node, x: int, y: float, current: bool = False) -> str:
     # the full texts as a tooltip, since the box shows them clipped
     tooltip = " ".join(filter(None, [node.title, f"({node.address})", node.note]))
-    body = "".join([
-        f"<title>{escape(tooltip)}</title>",
-        f'<rect x="{x}" y="{y:.1f}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="6"/>',
-        _line(x, y + 20, "name", _clip(node.title, TITLE_CHARS)),
-        _line(x, y + 37, "address", _clip(node.address, LINE_CHARS)),
-        _line(x, y + 53, "note", _clip(node.note, LINE_CHARS)) if node.note else "",
-    ])
+    body = "".join(
+        [
+            f"<title>{escape(tooltip)}</title>",
+            f'<rect x="{x}" y="{y:.1f}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="6"/>',
+            _line(x, y + 20, "name", _clip(node.title, TITLE_CHARS)),
+            _line(x, y + 37, "address", _clip(node.address, LINE_CHARS)),
+            _line(x, y + 53, "note", _clip(node.note, LINE_CHARS)) if node.note else "",
+        ]
+    )
     kind = "node current" if current else "node"
     if node.href is None:
         return f'<g class="{kind}">{body}</g>'
@@ -99,8 +103,9 @@ def _line(x: int, y: float, kind: str, text: str) -> str:
 
 
 def _empty(x: int, middle: float, text: str) -> str:
-    return (f'<text class="empty" x="{x + BOX_WIDTH / 2:.0f}" y="{middle:.1f}" text-anchor="middle">'
-            f'{escape(text)}</text>')
+    return (
+        f'<text class="empty" x="{x + BOX_WIDTH / 2:.0f}" y="{middle:.1f}" text-anchor="middle">{escape(text)}</text>'
+    )
 
 
 def _clip(text: str, limit: int) -> str:

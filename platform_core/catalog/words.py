@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from platform_core.descriptors.rules import (AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships,
-                                             RowCount, Rule, Unique)
+from platform_core.descriptors.rules import (
+    AcceptedValues,
+    Expression,
+    MaxAge,
+    NotNull,
+    Range,
+    Relationships,
+    RowCount,
+    Rule,
+    Unique,
+)
 from platform_core.descriptors.spec import Schedule
 from platform_core.descriptors.types import format_duration
 
@@ -49,8 +58,13 @@ def promises(rules: Sequence[Rule]) -> list[Promise]:
         group = [r for r in plain_not_null if (r.severity == "error") == blocking]
         if group:
             verb = "is" if len(group) == 1 else "are"
-            grouped.append(Promise(f"{_and(tuple(r.column for r in group))} {verb} always filled in",
-                                   tuple(r.check_name for r in group), blocking))
+            grouped.append(
+                Promise(
+                    f"{_and(tuple(r.column for r in group))} {verb} always filled in",
+                    tuple(r.check_name for r in group),
+                    blocking,
+                )
+            )
     others = [r for r in rules if not any(r is n for n in plain_not_null)]
     return grouped + [Promise(rule_text(r), (r.check_name,), r.severity == "error") for r in others]
 
@@ -110,5 +124,5 @@ def schedule_text(schedule: Schedule) -> str:
 def timestamp_text(moment: datetime) -> str:
     """A moment to the minute, in UTC when its time zone is known."""
     if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return moment.strftime("%Y-%m-%d %H:%M")

@@ -37,19 +37,21 @@ from platform_core.dagster.product import product_definitions
 from platform_core.descriptors.loader import load_component
 from platform_core.descriptors.mesh_index import COMPONENT_FILE, MeshIndex
 from platform_core.descriptors.spec import Domain, Product
-from platform_core.governance.evaluate import Violation, govern, mesh_context, published_contracts, raise_errors
 from platform_core.errors import PlatformError
+from platform_core.governance.evaluate import Violation, govern, mesh_context, published_contracts, raise_errors
 from platform_core.scaffold.plan import ScaffoldError, render_component
 from platform_core.settings import Settings
 
 
 class DataProductScaffoldParams(BaseModel):
     template: Literal["simple", "dimensional"] = Field(
-        default="simple", description="simple: one published table; dimensional: two dimensions, a fact and a view.")
+        default="simple", description="simple: one published table; dimensional: two dimensions, a fact and a view."
+    )
     domain: str | None = Field(default=None, description="The product's domain [default: the dg project's name].")
     owner: str | None = Field(default=None, description="Owning team, as team:<slug> [default: team:<domain>].")
-    contact: str | None = Field(default=None, description="Contact e-mail of the owning team [default: git's "
-                                                          "user.email].")
+    contact: str | None = Field(
+        default=None, description="Contact e-mail of the owning team [default: git's user.email]."
+    )
 
 
 class DataProductScaffolder(dg.Scaffolder[DataProductScaffoldParams]):
@@ -67,8 +69,14 @@ class DataProductScaffolder(dg.Scaffolder[DataProductScaffoldParams]):
             if (mesh := _mesh_of(target)) is not None:
                 raise ScaffoldError(_use_mesh_new(mesh, target, params.template))
             project = request.project_root or target.parent
-            render_component(target, project_name=project.name, template=params.template, domain=params.domain,
-                             owner=params.owner, contact=params.contact)
+            render_component(
+                target,
+                project_name=project.name,
+                template=params.template,
+                domain=params.domain,
+                owner=params.owner,
+                contact=params.contact,
+            )
         except (ScaffoldError, PlatformError) as error:  # said as dg says any refusal, without a traceback
             raise click.ClickException(str(error)) from None
 
@@ -84,11 +92,16 @@ def _mesh_of(target: Path) -> Path | None:
 def _use_mesh_new(domains: Path, target: Path, template: str) -> str:
     """Why a product of a mesh is not a component, and the command that makes one."""
     parts = target.relative_to(domains).parts
-    command = (f"mesh new product {parts[0]} {parts[2]} --template {template}"
-               if len(parts) == 3 and parts[1] == "products" else f"mesh new product <domain> <name> --template {template}")
-    return (f"refused: {target} is in a mesh of domains, whose products are domains/<domain>/products/<name>/"
-            f"product.yaml (the DataProduct model, loaded by the domain's code location); create it with: {command}. "
-            "Nothing was written.")
+    command = (
+        f"mesh new product {parts[0]} {parts[2]} --template {template}"
+        if len(parts) == 3 and parts[1] == "products"
+        else f"mesh new product <domain> <name> --template {template}"
+    )
+    return (
+        f"refused: {target} is in a mesh of domains, whose products are domains/<domain>/products/<name>/"
+        f"product.yaml (the DataProduct model, loaded by the domain's code location); create it with: {command}. "
+        "Nothing was written."
+    )
 
 
 @dg.scaffold_with(DataProductScaffolder)
@@ -104,8 +117,10 @@ class DataProduct(Product, dg.Component):
     @classmethod
     def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> DataProduct:
         if not isinstance(attributes, Product):
-            raise dg.DagsterInvalidDefinitionError(f"{context.path / COMPONENT_FILE}: a DataProduct needs "
-                                                   "attributes: the product descriptor (docs/descriptors.md)")
+            raise dg.DagsterInvalidDefinitionError(
+                f"{context.path / COMPONENT_FILE}: a DataProduct needs "
+                "attributes: the product descriptor (docs/descriptors.md)"
+            )
         index = MeshIndex.of_defs_folder(context.defs_module_path)
         return cls.of(load_component(attributes, context.path / COMPONENT_FILE, index))
 
@@ -118,8 +133,15 @@ class DataProduct(Product, dg.Component):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """Governed as a domain of its own (global policies), then compiled."""
         settings = Settings.from_env()
-        domain = Domain(name=self.domain, title=self.domain, description=self.description, owner=self.owner,
-                        products=(self,), directory=self.directory, mesh=self.mesh)
+        domain = Domain(
+            name=self.domain,
+            title=self.domain,
+            description=self.description,
+            owner=self.owner,
+            products=(self,),
+            directory=self.directory,
+            mesh=self.mesh,
+        )
         violations = govern(domain, mesh_context(MeshIndex.of(self), published_contracts(settings.warehouse())))
         raise_errors(domain, violations)
         return self.definitions(settings, [v for v in violations if v.severity == "warn"])

@@ -33,8 +33,15 @@ WORKER_TAG = "mesh/worker"  # host|boot id|pid namespace|pid|start time in clock
 def this_worker() -> str:
     """This process, named so that no other process, on this machine or another, or after a
     reboot, can be taken for it."""
-    return "|".join((socket.gethostname(), _read("/proc/sys/kernel/random/boot_id"), _pid_namespace(),
-                     str(os.getpid()), _start_ticks(os.getpid()) or ""))
+    return "|".join(
+        (
+            socket.gethostname(),
+            _read("/proc/sys/kernel/random/boot_id"),
+            _pid_namespace(),
+            str(os.getpid()),
+            _start_ticks(os.getpid()) or "",
+        )
+    )
 
 
 def tag_worker(context: dg.AssetExecutionContext) -> None:
@@ -114,8 +121,11 @@ def reap(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
     current = instance.get_run_by_id(run.run_id)
     if current is None or current.status != dg.DagsterRunStatus.STARTED:
         return False
-    instance.report_run_failed(current, "The process running this run is gone: it was killed or crashed. "
-                                        "Marked failed; its pool slots are freed for the next run.")
+    instance.report_run_failed(
+        current,
+        "The process running this run is gone: it was killed or crashed. "
+        "Marked failed; its pool slots are freed for the next run.",
+    )
     instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
     return True
 
@@ -133,8 +143,10 @@ def reap_dead_runs(instance: dg.DagsterInstance, run_ids: list[str] | None = Non
         if worker_gone(instance, run) and reap(instance, run):
             reaped.append(run.run_id)
     if run_ids:
-        ended = dg.RunsFilter(run_ids=run_ids, statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS,
-                                                         dg.DagsterRunStatus.CANCELED])
+        ended = dg.RunsFilter(
+            run_ids=run_ids,
+            statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED],
+        )
         for run in instance.get_runs(filters=ended):
             if worker_gone(instance, run):  # a run cancelled from outside may still be finishing its step
                 instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
@@ -145,15 +157,21 @@ def reap_dead_runs(instance: dg.DagsterInstance, run_ids: list[str] | None = Non
 def slot_holders(instance: dg.DagsterInstance) -> set[str]:
     """Every run that holds a slot in some pool."""
     storage = instance.event_log_storage
-    return {slot.run_id for key in storage.get_concurrency_keys()
-            for slot in storage.get_concurrency_info(key).claimed_slots}
+    return {
+        slot.run_id
+        for key in storage.get_concurrency_keys()
+        for slot in storage.get_concurrency_info(key).claimed_slots
+    }
 
 
 def build_dead_run_sensor() -> dg.SensorDefinition:
-    @dg.sensor(name="platform__dead_runs", minimum_interval_seconds=30,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Marks failed the runs whose process died (killed, crashed) and frees their pool slots, "
-                           "so that their domain's next run does not wait forever.")
+    @dg.sensor(
+        name="platform__dead_runs",
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks failed the runs whose process died (killed, crashed) and frees their pool slots, "
+        "so that their domain's next run does not wait forever.",
+    )
     def dead_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         if not getattr(context.instance.event_log_storage, LOCAL_RUNS, False):
             return dg.SkipReason("not a local instance: process ids say nothing about runs on other machines")

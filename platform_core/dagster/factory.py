@@ -56,8 +56,10 @@ def build_mesh(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     locations = read_workspace(settings.workspace)
     platform = [build_platform(settings)] if any(loc.module == PLATFORM_MODULE for loc in locations) else []
-    return dg.Definitions.merge(*platform, *(build_domain(directory, settings)
-                                             for directory in MeshIndex.of_workspace(settings.workspace).domain_dirs()))
+    return dg.Definitions.merge(
+        *platform,
+        *(build_domain(directory, settings) for directory in MeshIndex.of_workspace(settings.workspace).domain_dirs()),
+    )
 
 
 def governance_context(spec: Domain, settings: Settings) -> Context:
@@ -68,12 +70,20 @@ def governance_context(spec: Domain, settings: Settings) -> Context:
 def definitions_of(spec: Domain, settings: Settings, violations: list[Violation]) -> dg.Definitions:
     """Each product through the DataProduct component, with the warnings about it."""
     warnings = [v for v in violations if v.severity == "warn"]
-    sensors = [follow_sensor(spec.name, f"domain {spec.name}", dg.AssetSelection.groups(spec.name))
-               ] if any(product.port_inputs for product in spec.products) else []
-    return dg.Definitions.merge(dg.Definitions(sensors=sensors), *(
-        DataProduct.of(product).definitions(settings, [w for w in warnings if w.product == product.product_address],
-                                            follow=False)
-        for product in spec.products))
+    sensors = (
+        [follow_sensor(spec.name, f"domain {spec.name}", dg.AssetSelection.groups(spec.name))]
+        if any(product.port_inputs for product in spec.products)
+        else []
+    )
+    return dg.Definitions.merge(
+        dg.Definitions(sensors=sensors),
+        *(
+            DataProduct.of(product).definitions(
+                settings, [w for w in warnings if w.product == product.product_address], follow=False
+            )
+            for product in spec.products
+        ),
+    )
 
 
 def dagster_problem(spec: Domain) -> str | None:

@@ -52,8 +52,6 @@ REAP_INTERVAL_SECONDS = 5.0
 KEPT_ENGINES = 64  # database files (the index, and runs) whose engine a process keeps
 
 
-
-
 @slot_methods_serialized
 class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` whose concurrency slot bookkeeping is serialized across processes."""
@@ -81,8 +79,11 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
             if engine is None:
                 # Connections stay open (one per thread): closing a database's last connection
                 # checkpoints its WAL, two fsyncs per event in Dagster's own storage.
-                engine = db.create_engine(self.conn_string_for_shard(shard), poolclass=SingletonThreadPool,
-                                          connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+                engine = db.create_engine(
+                    self.conn_string_for_shard(shard),
+                    poolclass=SingletonThreadPool,
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+                )
                 db.event.listen(engine, "connect", _synchronous_normal)
                 if shard not in self._initialized_dbs:
                     self._initdb(engine)
@@ -90,9 +91,8 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
             self._engines[shard] = engine
             while len(self._engines) > KEPT_ENGINES:
                 self._engines.pop(next(iter(self._engines))).dispose()
-            with engine.connect() as conn:
-                with conn.begin():
-                    yield conn
+            with engine.connect() as conn, conn.begin():
+                yield conn
 
     def store_event(self, event: EventLogEntry) -> None:
         """Dagster's, then the run's file touched: the UI follows a run's logs by watching that
@@ -145,8 +145,9 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
 
     _claim = serialized(SqliteEventLogStorage.claim_concurrency_slot)
 
-    def claim_concurrency_slot(self, concurrency_key: str, run_id: str, step_key: str,
-                               priority: int | None = None) -> Any:
+    def claim_concurrency_slot(
+        self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None
+    ) -> Any:
         """Claim a slot; when none is free and a run holding one is dead (its process killed),
         reap it first, so a killed run never blocks its pool, daemon or not."""
         status = self._claim(concurrency_key, run_id, step_key, priority)
@@ -172,7 +173,6 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
             return False
         self._looked[concurrency_key] = now
         return True
-
 
 
 def _synchronous_normal(connection: Any, _record: Any) -> None:

@@ -49,7 +49,7 @@ def tags(product: Product, layer: str, step: Step) -> dict[str, str]:
         result.update({"port": step.kind, "classification": step.effective_classification})
     else:
         result["classification"] = "internal"
-    result.update({tag: "" for tag in product.tags})
+    result.update(dict.fromkeys(product.tags, ""))
     return result
 
 
@@ -58,13 +58,17 @@ def column_schema(product: Product, step: Step) -> dg.TableSchema:
         level = step.column_classification(column) if isinstance(step, Port) else column.classification
         return column.description + (f" [{level}]" if level else "")
 
-    return dg.TableSchema(columns=[
-        dg.TableColumn(
-            name=c.name, type=c.type, description=describe_column(c),
-            constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=c.unique),
-        )
-        for c in step.columns
-    ])
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=c.type,
+                description=describe_column(c),
+                constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=c.unique),
+            )
+            for c in step.columns
+        ]
+    )
 
 
 def definition_metadata(product: Product, layer: str, step: Step) -> dict[str, object]:
@@ -73,8 +77,9 @@ def definition_metadata(product: Product, layer: str, step: Step) -> dict[str, o
         "dagster/table_name": table_of(product, step),
         "product": f"{product.title} v{product.version} ({product.status})",
         "layer": layer,
-        "consumers": dg.MetadataValue.md("\n".join(f"- **{c.name}**: {c.purpose}" for c in product.consumers)
-                                         or "none declared"),
+        "consumers": dg.MetadataValue.md(
+            "\n".join(f"- **{c.name}**: {c.purpose}" for c in product.consumers) or "none declared"
+        ),
     }
     if isinstance(step, Port):
         metadata["address"] = product.address(step.name)
@@ -92,25 +97,28 @@ def upstream_columns(product: Product, name: str) -> set[str]:
 
 def column_lineage(product: Product, step: Step) -> dg.TableColumnLineage | None:
     """Declared `source` columns, or a same-named column of exactly one upstream step or port."""
-    upstream = {d: upstream_columns(product, d) for d in step.depends_on
-                if not isinstance(product.input(d), FileInput)}
+    upstream = {d: upstream_columns(product, d) for d in step.depends_on if not isinstance(product.input(d), FileInput)}
     deps: dict[str, list[dg.TableColumnDep]] = {}
     for column in step.columns:
         sources = [tuple(ref.split(".")) for ref in column.source]
         if not sources:
             owners_of_name = [table for table, names in upstream.items() if column.name in names]
             sources = [(owners_of_name[0], column.name)] if len(owners_of_name) == 1 else []
-        found = [dg.TableColumnDep(asset_key=dependency_key(product, t), column_name=c)
-                 for t, c in sources if t in upstream]
+        found = [
+            dg.TableColumnDep(asset_key=dependency_key(product, t), column_name=c) for t, c in sources if t in upstream
+        ]
         if found:
             deps[column.name] = found
     return dg.TableColumnLineage(deps_by_column=deps) if deps else None
 
 
-def materialization_metadata(product: Product, step: Step, outcome: StepOutcome,
-                             publication: Publication | None) -> dict[str, object]:
-    metadata: dict[str, object] = {"dagster/row_count": outcome.row_count,
-                                   "compute_table": f"{product.domain}.{product.name}.{step.name}"}
+def materialization_metadata(
+    product: Product, step: Step, outcome: StepOutcome, publication: Publication | None
+) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "dagster/row_count": outcome.row_count,
+        "compute_table": f"{product.domain}.{product.name}.{step.name}",
+    }
     lineage = column_lineage(product, step)
     if lineage is not None:
         metadata["dagster/column_lineage"] = lineage
@@ -130,7 +138,10 @@ def check_results(key: dg.AssetKey, results: Iterable[RuleResult]) -> Iterator[d
             check_name=result.check_name,
             passed=result.passed,
             severity=dg.AssetCheckSeverity.ERROR if result.severity == "error" else dg.AssetCheckSeverity.WARN,
-            metadata={"failing_rows": result.failing_rows, **{k: _metadata_value(v) for k, v in result.observed.items()}},
+            metadata={
+                "failing_rows": result.failing_rows,
+                **{k: _metadata_value(v) for k, v in result.observed.items()},
+            },
             description=result.description,
         )
 

@@ -45,14 +45,12 @@ _LEGACY_STORAGE = "dagster._core.storage.legacy_storage"
 SLOTS_LOCK_KEY = 0x6D657368_736C6F74  # "meshslot"
 
 
-
 def with_psycopg2(url: str) -> str:
     """The URL with a driverless PostgreSQL scheme made explicitly psycopg2's."""
     for scheme in _BARE_SCHEMES:
         if url.startswith(scheme):
-            return PSYCOPG2_SCHEME + url[len(scheme):]
+            return PSYCOPG2_SCHEME + url[len(scheme) :]
     return url
-
 
 
 @slot_methods_serialized
@@ -100,8 +98,13 @@ class MeshPostgresStorage(DagsterPostgresStorage):
     """`DagsterPostgresStorage` that connects with psycopg2 for `postgresql://` and `postgres://`
     URLs, and whose event log keeps concurrency pools exact across processes."""
 
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None, token_provider: Any = None) -> None:
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+        token_provider: Any = None,
+    ) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
         # Dagster's event log has made the tables if they were missing; this one finds them
         self._event_log_storage = PoolSafePostgresEventLogStorage(

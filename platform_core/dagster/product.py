@@ -19,7 +19,13 @@ from dagster_duckdb import DuckDBResource
 from platform_core.dagster.dead_runs import tag_worker
 from platform_core.dagster.freshness import freshness_policy
 from platform_core.dagster.metadata import (
-    asset_key, check_results, definition_metadata, dependency_key, materialization_metadata, owners, tags,
+    asset_key,
+    check_results,
+    definition_metadata,
+    dependency_key,
+    materialization_metadata,
+    owners,
+    tags,
 )
 from platform_core.dagster.resources import LakeResource, compute_resource, input_snapshot, lake_resource
 from platform_core.descriptors.spec import FileInput, Port, Product, Step
@@ -30,28 +36,44 @@ from platform_core.quality.results import RuleResult
 from platform_core.settings import Settings
 
 
-def product_definitions(product: Product, settings: Settings, warnings: list[Violation] | None = None,
-                        follow: bool = True) -> dg.Definitions:
+def product_definitions(
+    product: Product, settings: Settings, warnings: list[Violation] | None = None, follow: bool = True
+) -> dg.Definitions:
     """The product's definitions with the resources its runs use and, with `follow` when it reads
     other products' ports, the sensor that materializes what follows them (a domain has one for
     all its products instead). The resources of one domain are one object per process, so the
     definitions of a domain's products merge."""
-    sensors = [follow_sensor(f"{product.domain}__{product.name}", product.product_address,
-                             dg.AssetSelection.assets(*(asset_key(product, step.name) for _, step in product.steps)))
-               ] if follow and product.port_inputs else []
-    return dg.Definitions.merge(build_product(product, warnings), dg.Definitions(
-        resources=resources_of(settings, product.domain), sensors=sensors,
-        # One DuckDB writer per domain: a run's products go one after another in one process.
-        executor=dg.in_process_executor,
-    ))
+    sensors = (
+        [
+            follow_sensor(
+                f"{product.domain}__{product.name}",
+                product.product_address,
+                dg.AssetSelection.assets(*(asset_key(product, step.name) for _, step in product.steps)),
+            )
+        ]
+        if follow and product.port_inputs
+        else []
+    )
+    return dg.Definitions.merge(
+        build_product(product, warnings),
+        dg.Definitions(
+            resources=resources_of(settings, product.domain),
+            sensors=sensors,
+            # One DuckDB writer per domain: a run's products go one after another in one process.
+            executor=dg.in_process_executor,
+        ),
+    )
 
 
 def follow_sensor(prefix: str, what: str, target: dg.AssetSelection) -> dg.AutomationConditionSensorDefinition:
     """The automation sensor of a domain or a product whose steps follow other products' ports."""
     return dg.AutomationConditionSensorDefinition(
-        f"{prefix}__follow_upstream_ports", target=target, default_status=dg.DefaultSensorStatus.RUNNING,
+        f"{prefix}__follow_upstream_ports",
+        target=target,
+        default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Materializes the steps of {what} fed by other domains' ports when those ports are published "
-                    "anew.")
+        "anew.",
+    )
 
 
 def compute_key(domain: str) -> str:
@@ -71,8 +93,12 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
     checks = product_check_specs(product)
 
     @dg.multi_asset(
-        name=f"{product.domain}__{product.name}", specs=specs, check_specs=checks, can_subset=True,
-        pool=f"duckdb_{product.domain}", required_resource_keys={compute_key(product.domain), "lake"},
+        name=f"{product.domain}__{product.name}",
+        specs=specs,
+        check_specs=checks,
+        can_subset=True,
+        pool=f"duckdb_{product.domain}",
+        required_resource_keys={compute_key(product.domain), "lake"},
         description=f"Builds, audits and publishes the {product.title} data product ({product.domain}.{product.name}).",
     )
     def _product(context: dg.AssetExecutionContext):
@@ -82,22 +108,32 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
         audit_only = {key.asset_key.path[-1] for key in context.selected_asset_check_keys} - build
         tag_worker(context)  # so that, killed, the run is known dead and its pool slot freed
         with lake.writer(duckdb) as con:
-            outcome = run_product(con, lake.get(), product, build=build, audit_only=audit_only,
-                                  input_snapshot=input_snapshot(context, lake.get(), con), run_id=context.run_id,
-                                  masking_key=lake.masking_key())
+            outcome = run_product(
+                con,
+                lake.get(),
+                product,
+                build=build,
+                audit_only=audit_only,
+                input_snapshot=input_snapshot(context, lake.get(), con),
+                run_id=context.run_id,
+                masking_key=lake.masking_key(),
+            )
         yield from report(context, product, with_policy_results(outcome, warnings or []))
 
     schedules = []
     if product.schedule is not None:
-        schedules.append(dg.ScheduleDefinition(
-            name=f"{product.domain}__{product.name}__schedule",
-            cron_schedule=product.schedule.cron,
-            execution_timezone=product.schedule.timezone,
-            target=dg.AssetSelection.assets(*(spec.key for spec in specs)),
-            description=f"Materializes the {product.title} data product.",
-            default_status=dg.DefaultScheduleStatus.RUNNING if product.schedule.enabled
-            else dg.DefaultScheduleStatus.STOPPED,
-        ))
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=f"{product.domain}__{product.name}__schedule",
+                cron_schedule=product.schedule.cron,
+                execution_timezone=product.schedule.timezone,
+                target=dg.AssetSelection.assets(*(spec.key for spec in specs)),
+                description=f"Materializes the {product.title} data product.",
+                default_status=dg.DefaultScheduleStatus.RUNNING
+                if product.schedule.enabled
+                else dg.DefaultScheduleStatus.STOPPED,
+            )
+        )
     return dg.Definitions(assets=[_product], schedules=schedules)
 
 
@@ -108,30 +144,44 @@ def report(context: dg.AssetExecutionContext, product: Product, outcome: Product
     address = f"{product.domain}.{product.name}"
     for step in outcome.steps:
         key = asset_key(product, step.step.name)
-        results = [r for r in check_results(key, step.results)
-                   if dg.AssetCheckKey(key, r.check_name) in selected_checks]
+        results = [
+            r for r in check_results(key, step.results) if dg.AssetCheckKey(key, r.check_name) in selected_checks
+        ]
         if step.detail:
             context.log.error(f"{product.address(step.step.name)}: {step.error}\n{step.detail}")
         if step.audit_only or not outcome.built:
             yield from results  # a blocking one that failed fails the run, as Dagster does for any check
         else:
-            yield dg.MaterializeResult(asset_key=key, check_results=results, metadata=materialization_metadata(
-                product, step.step, step, outcome.publication))
+            yield dg.MaterializeResult(
+                asset_key=key,
+                check_results=results,
+                metadata=materialization_metadata(product, step.step, step, outcome.publication),
+            )
     if outcome.failed:
         publishing = any(isinstance(s.step, Port) and not s.audit_only for s in outcome.steps)
         raise dg.Failure(
-            description=f"{address} " + ("not published; every port keeps its last good version.\n" if publishing else
-                                         "not built; its tables keep their last good version (this run "
-                                         "publishes no port).\n") + outcome.summary(outcome.failed),
-            metadata={"failed_steps": ", ".join(s.step.name for s in outcome.failed),
-                      "input_snapshot": outcome.input_snapshot},
+            description=f"{address} "
+            + (
+                "not published; every port keeps its last good version.\n"
+                if publishing
+                else "not built; its tables keep their last good version (this run publishes no port).\n"
+            )
+            + outcome.summary(outcome.failed),
+            metadata={
+                "failed_steps": ", ".join(s.step.name for s in outcome.failed),
+                "input_snapshot": outcome.input_snapshot,
+            },
         )
     if outcome.publication is not None:
-        context.log.info(f"{address} {outcome.publication.version} published as lake snapshot "
-                         f"{outcome.publication.snapshot_id}: {', '.join(outcome.publication.ports)}")
+        context.log.info(
+            f"{address} {outcome.publication.version} published as lake snapshot "
+            f"{outcome.publication.snapshot_id}: {', '.join(outcome.publication.ports)}"
+        )
     if outcome.promotion_error:
-        raise dg.Failure(description=f"{address} was published, but the compute database kept its previous "
-                                     f"tables ({outcome.promotion_error}); the next run rebuilds them.")
+        raise dg.Failure(
+            description=f"{address} was published, but the compute database kept its previous "
+            f"tables ({outcome.promotion_error}); the next run rebuilds them."
+        )
     if outcome.unchecked:
         raise dg.Failure(description=f"checks of {address} could not run:\n" + outcome.summary(outcome.unchecked))
 
@@ -142,9 +192,14 @@ def with_policy_results(outcome: ProductOutcome, warnings: list[Violation]) -> P
     for step in outcome.steps:
         if isinstance(step.step, Port) and not step.error:
             about = [w for w in warnings if w.port in (None, step.step.name)]
-            result = RuleResult(POLICIES_CHECK, "warn", not about, len(about),
-                                {"violations": [f"[{w.policy}] {w.field}: {w.message}" for w in about]} if about else {},
-                                POLICIES_DESCRIPTION)
+            result = RuleResult(
+                POLICIES_CHECK,
+                "warn",
+                not about,
+                len(about),
+                {"violations": [f"[{w.policy}] {w.field}: {w.message}" for w in about]} if about else {},
+                POLICIES_DESCRIPTION,
+            )
             step = replace(step, results=(*step.results, result))
         steps.append(step)
     return replace(outcome, steps=tuple(steps))
@@ -152,8 +207,9 @@ def with_policy_results(outcome: ProductOutcome, warnings: list[Violation]) -> P
 
 # Built once when found missing, never again by automation (a failed run is not retried on every
 # tick): the product's own steps that feed the steps following other products.
-MISSING_ONCE = (dg.AutomationCondition.missing().newly_true() & ~dg.AutomationCondition.in_progress()
-                ).with_label("missing_once")
+MISSING_ONCE = (dg.AutomationCondition.missing().newly_true() & ~dg.AutomationCondition.in_progress()).with_label(
+    "missing_once"
+)
 
 
 def automation_of(product: Product) -> dict[str, dg.AutomationCondition]:
@@ -163,8 +219,9 @@ def automation_of(product: Product) -> dict[str, dg.AutomationCondition]:
     consumer follows, not only the steps whose every input already exists. The schedule still
     runs the rest (no condition)."""
     following = follows_other_products(product)
-    return ({name: MISSING_ONCE for name in feeds(product, following)} |
-            {name: dg.AutomationCondition.eager() for name in following})
+    return dict.fromkeys(feeds(product, following), MISSING_ONCE) | {
+        name: dg.AutomationCondition.eager() for name in following
+    }
 
 
 def feeds(product: Product, following: set[str]) -> set[str]:
@@ -187,8 +244,12 @@ def follows_other_products(product: Product) -> set[str]:
 
 def product_check_specs(product: Product) -> list[dg.AssetCheckSpec]:
     """Every check the product's location defines (platform_core.quality.checks lists them)."""
-    return [dg.AssetCheckSpec(check.name, asset=dg.AssetKey(list(check.path)), blocking=check.blocking,
-                              description=check.description) for check in product_checks(product)]
+    return [
+        dg.AssetCheckSpec(
+            check.name, asset=dg.AssetKey(list(check.path)), blocking=check.blocking, description=check.description
+        )
+        for check in product_checks(product)
+    ]
 
 
 def asset_spec(product: Product, layer: str, step: Step, automation: dg.AutomationCondition | None) -> dg.AssetSpec:

@@ -21,8 +21,10 @@ from pathlib import Path
 from platform_core.descriptors.mesh_index import MeshIndex
 
 RELOAD_WORKSPACE = "mutation { reloadWorkspace { __typename ... on PythonError { message } } }"
-RELOAD_LOCATION = ("mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) "
-                   "{ __typename ... on PythonError { message } } }")
+RELOAD_LOCATION = (
+    "mutation($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) "
+    "{ __typename ... on PythonError { message } } }"
+)
 
 
 def snapshot(workspace: Path) -> tuple[str, dict[str, str]]:
@@ -47,8 +49,11 @@ def changes(before: tuple[str, dict[str, str]], after: tuple[str, dict[str, str]
 
 
 def post(url: str, query: str, variables: dict[str, str] | None = None) -> str:
-    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query, "variables": variables or {}})
-                                     .encode(), headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=300) as response:  # a reload loads the location's code
         return json.load(response)["data"]
 

@@ -65,8 +65,12 @@ class LakeResource(dg.ConfigurableResource):
 def lake_resource(settings: Settings) -> LakeResource:
     config = settings.lake_config
     key_file = str(settings.masking_key_file) if settings.masking_key_file else None
-    return LakeResource(catalog=config.catalog, data_path=config.data_path, masking_key_file=key_file,
-                        s3_endpoint=config.store.endpoint if config.store else None)
+    return LakeResource(
+        catalog=config.catalog,
+        data_path=config.data_path,
+        masking_key_file=key_file,
+        s3_endpoint=config.store.endpoint if config.store else None,
+    )
 
 
 def compute_resource(settings: Settings, domain: str) -> DuckDBResource:

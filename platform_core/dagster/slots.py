@@ -20,12 +20,19 @@ Storage = TypeVar("Storage", bound=type)
 
 # Dagster's event log methods that read and change slots or pending steps, claims aside (each
 # storage wraps its claim itself).
-SLOT_METHODS = ("free_concurrency_slot_for_step", "free_concurrency_slots_for_run", "assign_pending_steps",
-                "set_concurrency_slots", "initialize_concurrency_limit_to_default", "delete_concurrency_limit")
+SLOT_METHODS = (
+    "free_concurrency_slot_for_step",
+    "free_concurrency_slots_for_run",
+    "assign_pending_steps",
+    "set_concurrency_slots",
+    "initialize_concurrency_limit_to_default",
+    "delete_concurrency_limit",
+)
 
 
 def serialized(method: Method) -> Method:
     """The method, run while its storage holds `slots_locked()`."""
+
     @wraps(method)
     def run_alone(self: Any, *args: Any, **kwargs: Any) -> Any:
         with self.slots_locked():

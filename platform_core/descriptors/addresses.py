@@ -14,9 +14,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from platform_core.errors import ProblemCollector
 from platform_core.descriptors.files import display_path, read_yaml
-from platform_core.descriptors.spec import Consumer, Owner, Port, PreviousMajor, Product, major_of, versioned
+from platform_core.descriptors.spec import Consumer, Owner, Port, PreviousMajor, major_of, versioned
+from platform_core.errors import ProblemCollector
 
 
 class AddressError(ValueError):
@@ -51,15 +51,18 @@ def resolve_in(contract: Contract, address: str) -> Resolved:
             raise AddressError(f"{address}: {entry}")
         return Resolved(entry, port, contract)
     if port in contract.internal:
-        raise AddressError(f"{address} is an internal {contract.internal[port]} table of {domain}.{product_name}, "
-                           f"not an output port; it publishes: {published}")
+        raise AddressError(
+            f"{address} is an internal {contract.internal[port]} table of {domain}.{product_name}, "
+            f"not an output port; it publishes: {published}"
+        )
     raise AddressError(f"{address}: {domain}.{product_name} has no output port {port!r}; it publishes: {published}")
 
 
 def _previous_major(address: str, port: str, pin: int, contract: Contract) -> Resolved:
     previous = contract.previous
     majors = f"major {contract.major} (current)" + (
-        f" and {previous.major} (until {previous.sunset})" if previous is not None else "")
+        f" and {previous.major} (until {previous.sunset})" if previous is not None else ""
+    )
     if previous is None or previous.major != pin:
         raise AddressError(f"{address}: {contract.product} publishes {majors}, not major {pin}")
     changed = {p.name: p for p in previous.ports}
@@ -106,16 +109,22 @@ def parse_contract(path: Path, product: str, address: str, component: bool = Fal
     try:
         contract, problem = _parse_contract(str(path), product, component, status.st_mtime_ns, status.st_size)
     except Exception as error:  # noqa: BLE001 - the producer's mistake stays the producer's; the consumer learns which
-        contract, problem = None, (f"the producer's descriptor {display_path(path)} cannot be read "
-                                   f"({type(error).__name__}); run mesh check on it")
+        contract, problem = (
+            None,
+            (
+                f"the producer's descriptor {display_path(path)} cannot be read "
+                f"({type(error).__name__}); run mesh check on it"
+            ),
+        )
     if contract is None:
         raise AddressError(f"{address}: {problem}")
     return contract
 
 
 @functools.lru_cache(maxsize=256)
-def _parse_contract(path: str, product: str, component: bool, _mtime_ns: int, _size: int
-                    ) -> tuple[Contract | None, str]:
+def _parse_contract(
+    path: str, product: str, component: bool, _mtime_ns: int, _size: int
+) -> tuple[Contract | None, str]:
     """A producer's contract, parsed once per version of the file (a consumer resolves many columns).
 
     Only the ports are validated, one by one: a mistake elsewhere in the producer's descriptor
@@ -126,21 +135,37 @@ def _parse_contract(path: str, product: str, component: bool, _mtime_ns: int, _s
     if data is not None and component:
         data = data.get("attributes") if isinstance(data.get("attributes"), dict) else {}
     if data is None:
-        return None, f"the producer's descriptor {display_path(Path(path))} cannot be read: {problems.problems[0].message}"
+        return (
+            None,
+            f"the producer's descriptor {display_path(Path(path))} cannot be read: {problems.problems[0].message}",
+        )
     ports: dict[str, Port | str] = {}
     for entry in _entries(data.get("output_ports")):
         try:
             ports[str(entry["name"])] = Port.model_validate(entry)
         except ValidationError as error:
-            ports[str(entry["name"])] = (f"the producer's contract for this port is invalid ({error.error_count()} "
-                                         f"problem(s); run mesh check on {display_path(Path(path))})")
+            ports[str(entry["name"])] = (
+                f"the producer's contract for this port is invalid ({error.error_count()} "
+                f"problem(s); run mesh check on {display_path(Path(path))})"
+            )
     layers = data.get("layers") if isinstance(data.get("layers"), dict) else {}
-    internal = {str(entry["name"]): layer for layer in ("bronze", "silver", "gold")
-                for entry in _entries(layers.get(layer)) if str(entry["name"]) not in ports}
-    return Contract(product=product, ports=ports, internal=internal, owner=_valid(Owner, data.get("owner")),
-                    consumers=tuple(c for c in (_valid(Consumer, e) for e in _entries(data.get("consumers"))) if c),
-                    version=str(data.get("version", "")), status=str(data.get("status", "")),
-                    sunset=_valid_date(data.get("sunset")), previous=_valid(PreviousMajor, data.get("previous"))), ""
+    internal = {
+        str(entry["name"]): layer
+        for layer in ("bronze", "silver", "gold")
+        for entry in _entries(layers.get(layer))
+        if str(entry["name"]) not in ports
+    }
+    return Contract(
+        product=product,
+        ports=ports,
+        internal=internal,
+        owner=_valid(Owner, data.get("owner")),
+        consumers=tuple(c for c in (_valid(Consumer, e) for e in _entries(data.get("consumers"))) if c),
+        version=str(data.get("version", "")),
+        status=str(data.get("status", "")),
+        sunset=_valid_date(data.get("sunset")),
+        previous=_valid(PreviousMajor, data.get("previous")),
+    ), ""
 
 
 def _valid(model, value):  # noqa: ANN001, ANN202 - a spec class and whatever YAML held

@@ -54,8 +54,9 @@ def load_domain_cached(directory: Path, fingerprint: str | None = None) -> Domai
     mesh's descriptors and the platform are unchanged."""
     directory = directory.resolve()
     index = MeshIndex.around(directory)
-    key = hashlib.sha256(f"{directory}\0{index}\0{fingerprint or sources_fingerprint(directory, index)}\0"
-                         f"{code_digest()}".encode()).hexdigest()[:40]
+    key = hashlib.sha256(
+        f"{directory}\0{index}\0{fingerprint or sources_fingerprint(directory, index)}\0{code_digest()}".encode()
+    ).hexdigest()[:40]
     folder = directory / CACHE_FOLDER
     path = folder / f"{CACHE_PREFIX}{key}.pickle"
     cached = _read(path)
@@ -68,8 +69,12 @@ def load_domain_cached(directory: Path, fingerprint: str | None = None) -> Domai
 
 def _file_inputs_present(domain: Domain) -> bool:
     """The one thing a load checks beyond the hashed sources: that each file input exists."""
-    return all((product.data_root / source.path).exists()
-               for product in domain.products for source in product.inputs if isinstance(source, FileInput))
+    return all(
+        (product.data_root / source.path).exists()
+        for product in domain.products
+        for source in product.inputs
+        if isinstance(source, FileInput)
+    )
 
 
 def _read(path: Path) -> Domain | None:

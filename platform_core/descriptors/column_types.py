@@ -24,10 +24,19 @@ DUCKDB_TYPES = {
     "timestamp": {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"},
 }
 # The type a pandas step's output is cast to, so both engines publish the contract's types.
-CAST_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
-              "date": "DATE", "timestamp": "TIMESTAMP", "decimal": "DECIMAL(18,2)"}
-ACCEPTED = (f"use one of {', '.join(LOGICAL_TYPES)} or decimal(p,s); <type>[] for a list, "
-            "struct(<name> <type>, ...) for a record")
+CAST_TYPES = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "decimal": "DECIMAL(18,2)",
+}
+ACCEPTED = (
+    f"use one of {', '.join(LOGICAL_TYPES)} or decimal(p,s); <type>[] for a list, "
+    "struct(<name> <type>, ...) for a record"
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,8 @@ def _matches(declared: Nested, actual: Nested) -> bool:
         return declared.item is not None and actual.item is not None and _matches(declared.item, actual.item)
     if declared.fields or actual.fields:
         return [name for name, _ in declared.fields] == [name for name, _ in actual.fields] and all(
-            _matches(d, a) for (_, d), (_, a) in zip(declared.fields, actual.fields))
+            _matches(d, a) for (_, d), (_, a) in zip(declared.fields, actual.fields)
+        )
     logical, produced = str(declared.scalar), str(actual.scalar).upper()
     if logical.startswith("decimal"):
         return produced.startswith("DECIMAL") and (logical == "decimal" or produced == logical.upper())
@@ -132,7 +142,9 @@ def _type(tokens: list[str]) -> tuple[Nested, list[str]]:
         node, rest = Nested(scalar=f"decimal({rest[1]},{rest[3]})"), rest[5:]
     elif re.match(r"^[A-Za-z_]", head):
         words = [head]
-        while rest and re.match(r"^[A-Za-z_]\w*$", rest[0]) and rest[0].upper() in ("WITH", "TIME", "ZONE", "PRECISION"):
+        while (
+            rest and re.match(r"^[A-Za-z_]\w*$", rest[0]) and rest[0].upper() in ("WITH", "TIME", "ZONE", "PRECISION")
+        ):
             words.append(rest.pop(0))
         node = Nested(scalar=" ".join(words))
     else:
@@ -166,8 +178,14 @@ def _case_blind(word: str) -> str:
 # What an editor accepts as a column type (the JSON Schema of descriptors): the scalars exactly,
 # nested types by their shape (the loader parses them whole).
 COLUMN_TYPE_SCHEMA = {
-    "type": "string", "description": ACCEPTED.removeprefix("use "),
-    "pattern": r"^\s*(" + "|".join(_case_blind(t) for t in LOGICAL_TYPES) + "|" + _case_blind("decimal")
-               + r"\(\d{1,2},\s*\d{1,2}\)|" + _case_blind("struct") + r"\(.+\))(\[\])*\s*$",
+    "type": "string",
+    "description": ACCEPTED.removeprefix("use "),
+    "pattern": r"^\s*("
+    + "|".join(_case_blind(t) for t in LOGICAL_TYPES)
+    + "|"
+    + _case_blind("decimal")
+    + r"\(\d{1,2},\s*\d{1,2}\)|"
+    + _case_blind("struct")
+    + r"\(.+\))(\[\])*\s*$",
     "examples": [*LOGICAL_TYPES, "decimal(12,2)", "string[]", "struct(name string, purpose string)[]"],
 }

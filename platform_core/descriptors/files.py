@@ -50,8 +50,9 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise FileProblem(f"not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, column {column}; "
-                          "save the file as UTF-8") from None
+        raise FileProblem(
+            f"not UTF-8 text: byte 0x{data[error.start]:02x} at line {line}, column {column}; save the file as UTF-8"
+        ) from None
 
 
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present: 10x faster
@@ -66,16 +67,24 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, d
         if node.flow_style and _bare_word(key_node, value_node):
             # `{description: a, b}` reads as description "a" and a key "b": the comma cut the text
             raise yaml.constructor.ConstructorError(
-                None, None, f"{key_node.value!r} has no value: in a one-line {{...}} mapping a comma ends the value "
-                "before it; put that value in quotes (description: \"a, b\")", key_node.start_mark)
+                None,
+                None,
+                f"{key_node.value!r} has no value: in a one-line {{...}} mapping a comma ends the value "
+                'before it; put that value in quotes (description: "a, b")',
+                key_node.start_mark,
+            )
         if not isinstance(key_node, yaml.ScalarNode):
             raise yaml.constructor.ConstructorError(
-                None, None, "a key must be a plain value, not a list or a mapping", key_node.start_mark)
+                None, None, "a key must be a plain value, not a list or a mapping", key_node.start_mark
+            )
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, str):  # `on:`, `yes:` or `1:` read as a boolean or a number
             raise yaml.constructor.ConstructorError(
-                None, None, f"a key must be text, not {key!r}: put it in quotes ('{key_node.value}')",
-                key_node.start_mark)
+                None,
+                None,
+                f"a key must be text, not {key!r}: put it in quotes ('{key_node.value}')",
+                key_node.start_mark,
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
@@ -84,9 +93,14 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, d
 
 def _bare_word(key: yaml.Node, value: yaml.Node) -> bool:
     """A key written without `:` and value (`b` in `{a: 1, b}`): YAML gives it an empty null."""
-    return (isinstance(key, yaml.ScalarNode) and not key.style and isinstance(value, yaml.ScalarNode)
-            and value.tag == "tag:yaml.org,2002:null" and value.value == ""
-            and value.start_mark.index == key.end_mark.index)  # no `:` between the key and its value
+    return (
+        isinstance(key, yaml.ScalarNode)
+        and not key.style
+        and isinstance(value, yaml.ScalarNode)
+        and value.tag == "tag:yaml.org,2002:null"
+        and value.value == ""
+        and value.start_mark.index == key.end_mark.index
+    )  # no `:` between the key and its value
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)

@@ -13,7 +13,7 @@ def find_cycle(needs: Mapping[str, Iterable[str]]) -> list[str]:
         state[node] = "open"
         for upstream in needs.get(node, ()):
             if state.get(upstream) == "open":
-                return [*path[path.index(upstream):], upstream] if upstream in path else [node, upstream]
+                return [*path[path.index(upstream) :], upstream] if upstream in path else [node, upstream]
             if upstream not in state and (loop := visit(upstream, [*path, upstream])):
                 return loop
         state[node] = "done"

@@ -17,22 +17,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from platform_core.descriptors.addresses import AddressError
-from platform_core.descriptors.graphs import find_cycle
-from platform_core.errors import PlatformError, Problem, ProblemCollector
-from platform_core.descriptors.files import FileProblem, display_path, read_text, read_yaml
 from platform_core.descriptors.column_types import duckdb_type, is_scalar
 from platform_core.descriptors.cron import cron_problem
-from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, Relationships
+from platform_core.descriptors.files import FileProblem, display_path, read_text, read_yaml
+from platform_core.descriptors.graphs import find_cycle
 from platform_core.descriptors.mesh_index import DOMAIN_FILE, PRODUCT_FILE, MeshIndex, product_folders
+from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, Relationships
 from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
 from platform_core.descriptors.sql import bind_problem, expression_problem, parse_problem, undeclared_reads_problem
+from platform_core.errors import PlatformError, Problem, ProblemCollector
 
 # What the loader records on a spec; a descriptor that writes one of these keys is refused.
 PLACEMENT_FIELDS = ("directory", "descriptor", "data_root", "mesh")
 LAYER_ORDER = {"input": 0, "port": 0, "bronze": 1, "silver": 2, "gold": 3}
 # The column types a rule can judge: range compares numbers, max_age the age of a date or time.
-RULE_COLUMN_TYPES = {"range": (("integer", "double", "decimal"), "a numeric column (integer, double or decimal)"),
-                     "max_age": (("date", "timestamp"), "a date or timestamp column")}
+RULE_COLUMN_TYPES = {
+    "range": (("integer", "double", "decimal"), "a numeric column (integer, double or decimal)"),
+    "max_age": (("date", "timestamp"), "a date or timestamp column"),
+}
 
 
 # --- pydantic errors as problems ---------------------------------------------------------
@@ -77,8 +79,11 @@ def validation_problems(file: str, error: ValidationError) -> list[Problem]:
     errors = error.errors()
     # A list whose entries are invalid is also "too short" to pydantic; the entries' own errors say it better.
     nested = {e["loc"][:i] for e in errors for i in range(1, len(e["loc"]))}
-    return [Problem(file, _field_path(e["loc"]), _message(e)) for e in errors
-            if not (e["type"] == "too_short" and e["loc"] in nested)]
+    return [
+        Problem(file, _field_path(e["loc"]), _message(e))
+        for e in errors
+        if not (e["type"] == "too_short" and e["loc"] in nested)
+    ]
 
 
 # --- products ------------------------------------------------------------------------------
@@ -106,8 +111,9 @@ def load_product(path: Path, domain: str, problems: ProblemCollector, index: Mes
 def place(product: Product, descriptor: Path, data_root: Path, index: MeshIndex) -> Product:
     """The product with where it lives: its descriptor, the folder its file inputs are read from,
     and its mesh."""
-    return product.model_copy(update={"directory": descriptor.parent, "descriptor": descriptor.name,
-                                      "data_root": data_root, "mesh": index})
+    return product.model_copy(
+        update={"directory": descriptor.parent, "descriptor": descriptor.name, "data_root": data_root, "mesh": index}
+    )
 
 
 def product_problems(product: Product, where: str, domain: str | None = None) -> list[Problem]:
@@ -161,13 +167,19 @@ def _port_name_problems(found, where, product: Product) -> None:
     named += [(f"previous.ports[{i}]", p) for i, p in enumerate(product.previous.ports if product.previous else ())]
     for field, port in named:
         if "__" in port.name:
-            found.add(where, f"{field}.name", f"bad port name {port.name!r}: no '__' (the lake keeps it for "
-                                              "<port>__v<major> and <port>__masked)")
+            found.add(
+                where,
+                f"{field}.name",
+                f"bad port name {port.name!r}: no '__' (the lake keeps it for <port>__v<major> and <port>__masked)",
+            )
     if product.previous is not None and product.previous.major is None:
         found.add(where, "previous.version", f"bad version {product.previous.version!r}: use semantic versioning")
     elif product.previous is not None and product.major is not None and product.previous.major >= product.major:
-        found.add(where, "previous.version", f"the previous major ({product.previous.version}) must be below "
-                                             f"the current one ({product.version})")
+        found.add(
+            where,
+            "previous.version",
+            f"the previous major ({product.previous.version}) must be below the current one ({product.version})",
+        )
 
 
 def _claim_name(found, where, layer_of, fields, name, layer, field) -> None:
@@ -257,8 +269,11 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
     _unique_names(found, where, f"{field}.columns", [c.name for c in step.columns])
     for j, column in enumerate(step.columns):
         if step.engine == "pandas" and not is_scalar(column.type):
-            found.add(where, f"{field}.columns[{j}].type", f"{column.type} is a nested type, which only SQL steps "
-                                                           "produce; a pandas step's columns are scalars")
+            found.add(
+                where,
+                f"{field}.columns[{j}].type",
+                f"{column.type} is a nested type, which only SQL steps produce; a pandas step's columns are scalars",
+            )
     for j, column in enumerate(step.columns):
         for k, ref in enumerate(column.source):
             problem = _source_problem(ref, step, product)
@@ -272,18 +287,30 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
         seen_checks.add(rule.check_name)
         for column in rule.columns_used:
             if column not in declared:
-                found.add(where, rule_field, f"unknown column {column!r}; the step declares {', '.join(sorted(declared))}")
+                found.add(
+                    where, rule_field, f"unknown column {column!r}; the step declares {', '.join(sorted(declared))}"
+                )
         if isinstance(rule, Relationships):
             _relationship_problems(found, where, rule_field, rule, step, product)
-        if isinstance(rule, AcceptedValues) and declared.get(rule.column, "boolean") != "boolean" and any(
-                isinstance(v, bool) for v in rule.values):
-            found.add(where, f"{rule_field}.values", f"{rule.column!r} is {declared[rule.column]}, but YAML reads "
-                      "true/false/yes/no/on/off unquoted as booleans: quote them ('yes')")
+        if (
+            isinstance(rule, AcceptedValues)
+            and declared.get(rule.column, "boolean") != "boolean"
+            and any(isinstance(v, bool) for v in rule.values)
+        ):
+            found.add(
+                where,
+                f"{rule_field}.values",
+                f"{rule.column!r} is {declared[rule.column]}, but YAML reads "
+                "true/false/yes/no/on/off unquoted as booleans: quote them ('yes')",
+            )
         if rule.type in RULE_COLUMN_TYPES and getattr(rule, "column", None) in declared:
             types, wanted = RULE_COLUMN_TYPES[rule.type]
             if not (is_scalar(declared[rule.column]) and declared[rule.column].startswith(types)):
-                found.add(where, f"{rule_field}.column",
-                          f"{rule.type} needs {wanted}; {rule.column!r} is {declared[rule.column]}")
+                found.add(
+                    where,
+                    f"{rule_field}.column",
+                    f"{rule.type} needs {wanted}; {rule.column!r} is {declared[rule.column]}",
+                )
         if isinstance(rule, Expression):
             problem = expression_problem(rule.expression)
             if problem:
@@ -347,8 +374,12 @@ def _relationship_problems(found, where, field, rule: Relationships, step: Step,
         if rule.field not in {c.name for c in parent.columns}:
             found.add(where, f"{field}.field", f"port {source.address} has no column {rule.field!r}")
     elif rule.to not in ports:
-        found.add(where, f"{field}.to", f"relationships must point at an output port or a port input; {rule.to!r} "
-                                        f"is neither (ports: {', '.join(sorted(ports))})")
+        found.add(
+            where,
+            f"{field}.to",
+            f"relationships must point at an output port or a port input; {rule.to!r} "
+            f"is neither (ports: {', '.join(sorted(ports))})",
+        )
     elif rule.to not in step.depends_on:
         found.add(where, f"{field}.to", f"{rule.to!r} must be listed in depends_on so it is built first")
     elif rule.field not in {c.name for c in ports[rule.to].columns}:
@@ -363,7 +394,7 @@ def _cycle_problems(found, where, product: Product, fields: dict[str, str]) -> N
         state[node] = 1
         for dep in sorted(graph.get(node, ())):
             if state.get(dep) == 1:
-                cycle = trail[trail.index(dep):] + [dep] if dep in trail else [node, dep]
+                cycle = trail[trail.index(dep) :] + [dep] if dep in trail else [node, dep]
                 found.add(where, f"{fields[node]}.depends_on", f"dependency cycle: {' -> '.join(cycle)}")
             elif dep in graph and dep not in state:
                 visit(dep, trail + [dep])
@@ -388,10 +419,11 @@ def load_domain(directory: Path | str, index: MeshIndex | None = None) -> Domain
         return _load_domain(directory, index or MeshIndex.around(directory))
     except PlatformError:
         raise
-    except Exception as error:  # noqa: BLE001 - the last line of defence; the corpus and fuzz tests aim never to reach it
-        raise PlatformError([Problem(display_path(directory), "", f"cannot be loaded ({type(error).__name__}: "
-                                                                  f"{str(error)[:300]})")],
-                            f"domain {directory.name!r} cannot be loaded") from error
+    except Exception as error:
+        raise PlatformError(
+            [Problem(display_path(directory), "", f"cannot be loaded ({type(error).__name__}: {str(error)[:300]})")],
+            f"domain {directory.name!r} cannot be loaded",
+        ) from error
 
 
 def _load_domain(directory: Path, index: MeshIndex) -> Domain:
@@ -429,16 +461,22 @@ def product_loop_problems(domain: str, products: list[Product]) -> list[Problem]
     it in two parts. Across domains each run is its own location's, so no loop of this kind
     arises there (loops of steps are `mesh check`'s)."""
     # (a product addressing its own port is refused on that input already)
-    needs = {p.name: {i.parts[1] for i in p.port_inputs if i.parts[0] == domain and i.parts[1] != p.name}
-             for p in products}
+    needs = {
+        p.name: {i.parts[1] for i in p.port_inputs if i.parts[0] == domain and i.parts[1] != p.name} for p in products
+    }
     loop = find_cycle(needs)
     if not loop:
         return []
     first = next(p for p in products if p.name == loop[0])
-    return [Problem(display_path(first.descriptor_path), "inputs",
-                    f"products of domain {domain!r} read each other's ports in a loop ({' -> '.join(loop)}): "
-                    "a run would have to build one of them twice and could not publish it whole; "
-                    "move the steps that close the loop into one product")]
+    return [
+        Problem(
+            display_path(first.descriptor_path),
+            "inputs",
+            f"products of domain {domain!r} read each other's ports in a loop ({' -> '.join(loop)}): "
+            "a run would have to build one of them twice and could not publish it whole; "
+            "move the steps that close the loop into one product",
+        )
+    ]
 
 
 def _read_domain(directory: Path, problems: ProblemCollector, index: MeshIndex) -> Domain | None:
@@ -458,8 +496,6 @@ def _read_domain(directory: Path, problems: ProblemCollector, index: MeshIndex) 
     if domain.name != directory.name:
         problems.add(where, "name", f"domain name {domain.name!r} must match its folder {directory.name!r}")
     return domain
-
-
 
 
 # --- components ------------------------------------------------------------------------------

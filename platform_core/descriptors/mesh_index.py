@@ -135,9 +135,12 @@ class MeshIndex:
         if self.layout == "components":
             entries = _components(self.root)
         else:
-            entries = [ProductEntry(folder.name, product.name, product / PRODUCT_FILE, folder)
-                       for folder in self.domain_dirs() if domain in (None, folder.name)
-                       for product in _readable(product_folders, folder)]
+            entries = [
+                ProductEntry(folder.name, product.name, product / PRODUCT_FILE, folder)
+                for folder in self.domain_dirs()
+                if domain in (None, folder.name)
+                for product in _readable(product_folders, folder)
+            ]
         return [entry for entry in entries if domain in (None, entry.domain)]
 
     def product(self, address: str) -> ProductEntry | None:
@@ -156,8 +159,9 @@ class MeshIndex:
         entry = self.product(product)
         if entry is None or not entry.file.is_file():
             known = sorted(e.name for e in self.products(domain))
-            raise AddressError(f"{where}: domain {domain!r} has no product {name!r}; "
-                               f"products: {', '.join(known) or 'none'}")
+            raise AddressError(
+                f"{where}: domain {domain!r} has no product {name!r}; products: {', '.join(known) or 'none'}"
+            )
         return parse_contract(entry.file, product, where, self.layout == "components")
 
     def resolve(self, address: str) -> Resolved:
@@ -169,8 +173,13 @@ class MeshIndex:
         """Products whose descriptors read port `address` unpinned or pinned to `major`, read
         tolerantly: a broken descriptor elsewhere reads nothing."""
         reading = {address} | ({f"{address}@{major}"} if major is not None else set())
-        return sorted({entry.address for entry in self.products()
-                       if reading & set(_port_addresses(entry.file, self.layout == "components"))})
+        return sorted(
+            {
+                entry.address
+                for entry in self.products()
+                if reading & set(_port_addresses(entry.file, self.layout == "components"))
+            }
+        )
 
     # --- one fingerprint -----------------------------------------------------------------------
 
@@ -207,8 +216,11 @@ def _listed_domains(workspace: str, _mtime_ns: int, _size: int) -> tuple[Path, .
     """Each domain of the workspace, under the location's working directory (relative to the file),
     read once per version of the file."""
     base = Path(workspace).resolve().parent
-    return tuple((base / location.working_directory).resolve() / "domains" / location.domain
-                 for location in read_workspace(Path(workspace)) if location.domain)
+    return tuple(
+        (base / location.working_directory).resolve() / "domains" / location.domain
+        for location in read_workspace(Path(workspace))
+        if location.domain
+    )
 
 
 def product_folders(domain_dir: Path) -> list[Path]:
@@ -216,7 +228,9 @@ def product_folders(domain_dir: Path) -> list[Path]:
     products = domain_dir / "products"
     if not products.exists():
         return []
-    return sorted(p for p in products.iterdir() if p.is_dir() and p.name != "__pycache__" and not p.name.startswith("."))
+    return sorted(
+        p for p in products.iterdir() if p.is_dir() and p.name != "__pycache__" and not p.name.startswith(".")
+    )
 
 
 def _readable(listing: Callable[[Path], list[Path]], folder: Path) -> list[Path]:
@@ -248,8 +262,11 @@ def component_attributes(path: Path) -> dict | None:
 def _port_addresses(path: Path, component: bool) -> list[str]:
     data = component_attributes(path) if component else _read(str(path), *_stat(path))
     inputs = data.get("inputs") if isinstance(data, dict) else None
-    return [str(entry["address"]) for entry in inputs if isinstance(entry, dict) and "address" in entry] \
-        if isinstance(inputs, list) else []
+    return (
+        [str(entry["address"]) for entry in inputs if isinstance(entry, dict) and "address" in entry]
+        if isinstance(inputs, list)
+        else []
+    )
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -277,7 +294,9 @@ def _sources(domain_dir: Path) -> list[str]:
 
 def _names(folder: str) -> Iterator[str]:
     try:
-        yield from (entry.name for entry in os.scandir(folder) if entry.is_file() and entry.name.endswith(SOURCE_SUFFIXES))
+        yield from (
+            entry.name for entry in os.scandir(folder) if entry.is_file() and entry.name.endswith(SOURCE_SUFFIXES)
+        )
     except OSError:
         return
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -42,7 +42,7 @@ class _Rule(Spec):
         return self.name or self.default_name()
 
     def default_name(self) -> str:
-        return str(getattr(self, "type"))
+        return str(self.type)
 
     @property
     def columns_used(self) -> tuple[str, ...]:
@@ -65,7 +65,7 @@ class _ColumnRule(_Rule):
     column: ColumnName
 
     def default_name(self) -> str:
-        return f"{getattr(self, 'type')}_{self.column}"
+        return f"{self.type}_{self.column}"
 
     @property
     def columns_used(self) -> tuple[str, ...]:
@@ -149,8 +149,10 @@ class Expression(_Rule):
 
 
 # The union is written out (not built from a tuple) so that type checkers see every rule.
-Rule = Annotated[Union[NotNull, Unique, AcceptedValues, Range, Relationships, RowCount, MaxAge, Expression],
-                 Field(discriminator="type")]
+Rule = Annotated[
+    NotNull | Unique | AcceptedValues | Range | Relationships | RowCount | MaxAge | Expression,
+    Field(discriminator="type"),
+]
 _RULE_CLASSES: tuple[type[_Rule], ...] = get_args(get_args(Rule)[0])
 
 RULES: dict[str, type[_Rule]] = {get_args(cls.model_fields["type"].annotation)[0]: cls for cls in _RULE_CLASSES}

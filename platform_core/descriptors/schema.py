@@ -22,9 +22,12 @@ from pydantic import BaseModel
 from platform_core.descriptors.spec import Domain, Product
 
 SCHEMAS: dict[str, tuple[type[BaseModel], str, str]] = {
-    "product": (Product, "Data product descriptor",
-                "domains/<domain>/products/<product>/product.yaml, or the attributes of a "
-                "platform_core.DataProduct component (docs/descriptors.md)."),
+    "product": (
+        Product,
+        "Data product descriptor",
+        "domains/<domain>/products/<product>/product.yaml, or the attributes of a "
+        "platform_core.DataProduct component (docs/descriptors.md).",
+    ),
     "domain": (Domain, "Domain descriptor", "domains/<domain>/domain.yaml (docs/descriptors.md)."),
 }
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -44,7 +44,9 @@ _PRODUCT_ADDRESS = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 def _product_address(value: str) -> str:
     if not _PRODUCT_ADDRESS.match(value):
-        raise ValueError(f"bad product address {value!r}: write it as <domain>.<product>, e.g. finance.overtime_accruals")
+        raise ValueError(
+            f"bad product address {value!r}: write it as <domain>.<product>, e.g. finance.overtime_accruals"
+        )
     return value
 
 
@@ -93,8 +95,10 @@ _ADDRESS = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*(@[1-9
 
 def _address(value: str) -> str:
     if not _ADDRESS.match(value):
-        raise ValueError(f"bad address {value!r}: write it as <domain>.<product>.<port>, e.g. hr.overtime.fact_overtime "
-                         "(with @<major> to pin a major version: hr.overtime.fact_overtime@1)")
+        raise ValueError(
+            f"bad address {value!r}: write it as <domain>.<product>.<port>, e.g. hr.overtime.fact_overtime "
+            "(with @<major> to pin a major version: hr.overtime.fact_overtime@1)"
+        )
     return value
 
 
@@ -130,7 +134,7 @@ class PortInput(Spec):
         return domain, product, port
 
 
-Input = Annotated[Union[FileInput, PortInput], Field(discriminator="kind")]
+Input = Annotated[FileInput | PortInput, Field(discriminator="kind")]
 
 
 class Step(Spec):
@@ -225,7 +229,7 @@ def _freshness_kind(value: object) -> str:
 
 class Sla(Spec):
     freshness: Annotated[
-        Union[Annotated[TimeWindowFreshness, Tag("time_window")], Annotated[CronFreshness, Tag("cron")]],
+        Annotated[TimeWindowFreshness, Tag("time_window")] | Annotated[CronFreshness, Tag("cron")],
         Discriminator(_freshness_kind),
     ]
 
@@ -302,8 +306,7 @@ class Product(Spec):
         """The previous major's ports, named as they are built and published (`<port>__v<major>`)."""
         if self.previous is None or self.previous.major is None:
             return ()
-        return tuple(p.model_copy(update={"name": versioned(p.name, self.previous.major)})
-                     for p in self.previous.ports)
+        return tuple(p.model_copy(update={"name": versioned(p.name, self.previous.major)}) for p in self.previous.ports)
 
     @property
     def published_ports(self) -> tuple[Port, ...]:
@@ -313,8 +316,12 @@ class Product(Spec):
     def published_tables(self) -> tuple[str, ...]:
         """Every table a whole publication writes: each port, and the masked copy of each with
         personal columns (platform_core.governance.access)."""
-        return tuple(sorted([p.name for p in self.published_ports] +
-                            [f"{p.name}__masked" for p in self.published_ports if p.personal_columns]))
+        return tuple(
+            sorted(
+                [p.name for p in self.published_ports]
+                + [f"{p.name}__masked" for p in self.published_ports if p.personal_columns]
+            )
+        )
 
     @property
     def steps(self) -> tuple[tuple[str, Step], ...]:
@@ -339,8 +346,13 @@ class Product(Spec):
     def reads(self, step: Step) -> tuple[str, ...]:
         """What a step reads: its dependencies, and the port inputs its `relationships` rules
         check values against (those are read, and governed, like any input)."""
-        parents = [rule.to for rule in step.quality if isinstance(rule, Relationships)
-                   and isinstance(self.input(rule.to), PortInput) and rule.to not in step.depends_on]
+        parents = [
+            rule.to
+            for rule in step.quality
+            if isinstance(rule, Relationships)
+            and isinstance(self.input(rule.to), PortInput)
+            and rule.to not in step.depends_on
+        ]
         return tuple(step.depends_on) + tuple(dict.fromkeys(parents))
 
     @property

@@ -42,8 +42,10 @@ class Reads:
         """Why the query reaches beyond its declared inputs through functions, or None."""
         escaping = sorted(self.table_functions - SAFE_TABLE_FUNCTIONS) + sorted(self.functions & UNSAFE_FUNCTIONS)
         if escaping:
-            return (f"calls {', '.join(escaping)}, which can reach files, URLs, settings or tables the step does "
-                    "not declare; declare inputs in the descriptor and read them by name")
+            return (
+                f"calls {', '.join(escaping)}, which can reach files, URLs, settings or tables the step does "
+                "not declare; declare inputs in the descriptor and read them by name"
+            )
         return None
 
 
@@ -121,15 +123,19 @@ def undeclared_reads_problem(sql: str, depends_on: tuple[str, ...]) -> str | Non
     except Exception as error:  # noqa: BLE001 - reported as the file's problem, never a crash of the loader
         return f"cannot list the tables it reads: {error}"
     if reads.qualified:
-        return (f"reads {', '.join(sorted(reads.qualified))} by schema; read tables by their name and list them in "
-                "depends_on")
+        return (
+            f"reads {', '.join(sorted(reads.qualified))} by schema; read tables by their name and list them in "
+            "depends_on"
+        )
     odd = sorted(name for name in reads.tables | reads.names if not IDENTIFIER.fullmatch(name))
     if odd:  # a path or URL in quotes would be read as a file by DuckDB
         return f"reads {', '.join(repr(n) for n in odd)} as a table: tables and CTEs are named like identifiers"
     undeclared = sorted(reads.tables - {name.lower() for name in depends_on})
     if undeclared:
-        return (f"reads {', '.join(undeclared)}, not in depends_on ({', '.join(depends_on) or 'empty'}); "
-                "list every table the SQL reads there")
+        return (
+            f"reads {', '.join(undeclared)}, not in depends_on ({', '.join(depends_on) or 'empty'}); "
+            "list every table the SQL reads there"
+        )
     return reads.outside_problem()
 
 

@@ -6,8 +6,16 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, TypeAdapter, ValidationError,
-                      WithJsonSchema)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from platform_core.descriptors.names import COLUMN, IDENTIFIER, identifier_problem, namespace_problem
 
@@ -33,12 +41,16 @@ def _named(column: bool = False, namespace: bool = False) -> AfterValidator:
     return AfterValidator(check)
 
 
-Identifier = Annotated[str, _named(column=False), _pattern(IDENTIFIER.pattern, "snake_case: a-z, 0-9 and _, "
-                                                                            "starting with a letter")]
+Identifier = Annotated[
+    str, _named(column=False), _pattern(IDENTIFIER.pattern, "snake_case: a-z, 0-9 and _, starting with a letter")
+]
 ColumnName = Annotated[str, _named(column=True), _pattern(COLUMN.pattern, "snake_case, maybe starting with one _")]
 # Names of domains and products, which become DuckDB catalogs and schemas.
-Namespace = Annotated[str, _named(namespace=True),
-                      _pattern(r"^[a-z](?!.*__)[a-z0-9_]*[a-z0-9]$|^[a-z]$", "snake_case, no '__', no '_' at the end")]
+Namespace = Annotated[
+    str,
+    _named(namespace=True),
+    _pattern(r"^[a-z](?!.*__)[a-z0-9_]*[a-z0-9]$|^[a-z]$", "snake_case, no '__', no '_' at the end"),
+]
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
@@ -65,8 +77,13 @@ def format_duration(value: timedelta) -> str:
     return ((f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")) or "0m"
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration),
-                     _pattern(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?$", "a duration such as 30m, 26h, 7d or 1d12h")]
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration),
+    _pattern(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?$", "a duration such as 30m, 26h, 7d or 1d12h"),
+]
+
 
 def _matching(pattern: str, problem: str) -> AfterValidator:
     """A validator accepting strings that match `pattern`; `problem` is formatted with the value."""
@@ -81,17 +98,29 @@ def _matching(pattern: str, problem: str) -> AfterValidator:
 
 
 _TAG, _TEAM = r"^[A-Za-z0-9_.-]{1,63}$", r"^[a-z0-9][a-z0-9-]*$"
-Tag = Annotated[str, _matching(_TAG, "bad tag {value!r}: letters, digits, '_', '.', '-', at most 63 characters"),
-                _pattern(_TAG, "letters, digits, '_', '.', '-'")]
-Team = Annotated[str, _matching(_TEAM, "bad team {value!r}: a slug such as hr-data (a-z, 0-9, '-')"),
-                 _pattern(_TEAM, "a slug such as hr-data")]
+Tag = Annotated[
+    str,
+    _matching(_TAG, "bad tag {value!r}: letters, digits, '_', '.', '-', at most 63 characters"),
+    _pattern(_TAG, "letters, digits, '_', '.', '-'"),
+]
+Team = Annotated[
+    str,
+    _matching(_TEAM, "bad team {value!r}: a slug such as hr-data (a-z, 0-9, '-')"),
+    _pattern(_TEAM, "a slug such as hr-data"),
+]
 # Dagster takes an owner that is an e-mail address only in this shape (its own rule, kept here so
 # that validating a descriptor needs no Dagster; tests/test_dagster_rules.py holds the two equal).
 _DAGSTER_EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}$"
-Email = Annotated[str, _matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "bad e-mail address {value!r}"),
-                  _matching(_DAGSTER_EMAIL, "Dagster refuses it: Invalid owner {value!r}. Owner must be an email "
-                                            "address or a team name prefixed with 'team:'."),
-                  _pattern(_DAGSTER_EMAIL, "an e-mail address: name@domain.tld")]
+Email = Annotated[
+    str,
+    _matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "bad e-mail address {value!r}"),
+    _matching(
+        _DAGSTER_EMAIL,
+        "Dagster refuses it: Invalid owner {value!r}. Owner must be an email "
+        "address or a team name prefixed with 'team:'.",
+    ),
+    _pattern(_DAGSTER_EMAIL, "an e-mail address: name@domain.tld"),
+]
 
 
 def email_problem(value: str) -> str | None:

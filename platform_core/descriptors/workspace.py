@@ -32,21 +32,30 @@ def read_workspace(path: Path) -> list[Location]:
     for entry in entries:
         kind, target = next(iter(entry.items())) if isinstance(entry, dict) and entry else ("", None)
         options = target if isinstance(target, dict) else {}
-        module = str((target if isinstance(target, str) else options.get("module_name", ""))
-                     if kind == "python_module" else "")
+        module = str(
+            (target if isinstance(target, str) else options.get("module_name", "")) if kind == "python_module" else ""
+        )
         match = DOMAIN_MODULE.match(module)
         name = str(options.get("location_name") or module or (target if isinstance(target, str) else kind))
-        locations.append(Location(name=name, module=module,
-                                  domain=match[1] if match else None,
-                                  working_directory=str(options.get("working_directory", "."))))
+        locations.append(
+            Location(
+                name=name,
+                module=module,
+                domain=match[1] if match else None,
+                working_directory=str(options.get("working_directory", ".")),
+            )
+        )
     return locations
 
 
 def domain_directories(workspace: Path) -> list[Path]:
     """Each domain's folder, under the location's working directory (relative to the workspace file)."""
     root = workspace.resolve().parent
-    return [(root / loc.working_directory).resolve() / "domains" / loc.domain
-            for loc in read_workspace(workspace) if loc.domain]
+    return [
+        (root / loc.working_directory).resolve() / "domains" / loc.domain
+        for loc in read_workspace(workspace)
+        if loc.domain
+    ]
 
 
 def find_workspace(start: Path | None = None, name: str = "workspace.yaml") -> Path:

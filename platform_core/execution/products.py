@@ -15,12 +15,12 @@ from __future__ import annotations
 import traceback
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
-from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.contract import contract_document, contract_fingerprint
+from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
 from platform_core.errors import PlatformError
@@ -30,14 +30,15 @@ from platform_core.governance.access import KEY_TABLE, MASKED_SUFFIX, masked_sel
 from platform_core.quality.audit import audit, masked_columns
 from platform_core.quality.results import RuleResult
 from platform_core.storage.compute import drop_staging, leftover_staging, promote, staging_name, table_exists
-from platform_core.storage.sandbox import close_external_access
 from platform_core.storage.lake import Lake, NotPublished, Publication, lake_table
-
+from platform_core.storage.sandbox import close_external_access
 
 INPUT_PREFIX = "__input_"  # the temporary copy of a port input
-NO_KEY = ("no masking key: the port has personal columns, which consumers without a grant read masked, and "
-          "the platform publishes them masked or not at all; set MESH_MASKING_KEY or MESH_MASKING_KEY_FILE "
-          "(scripts/bootstrap.sh creates a key file)")
+NO_KEY = (
+    "no masking key: the port has personal columns, which consumers without a grant read masked, and "
+    "the platform publishes them masked or not at all; set MESH_MASKING_KEY or MESH_MASKING_KEY_FILE "
+    "(scripts/bootstrap.sh creates a key file)"
+)
 # Order-free checksum of a table's rows (`FROM <table> AS t`): any reader can recompute it.
 CHECKSUM = "bit_xor(hash(t))"
 
@@ -94,9 +95,18 @@ class ProductOutcome:
         return "\n".join(lines)
 
 
-def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *, build: Collection[str],
-                audit_only: Collection[str] = (), input_snapshot: int, run_id: str | None = None,
-                now: datetime | None = None, masking_key: str | None = None) -> ProductOutcome:
+def run_product(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    product: Product,
+    *,
+    build: Collection[str],
+    audit_only: Collection[str] = (),
+    input_snapshot: int,
+    run_id: str | None = None,
+    now: datetime | None = None,
+    masking_key: str | None = None,
+) -> ProductOutcome:
     """Build the steps named in `build` and audit the live tables of those in `audit_only`.
 
     `con` is the domain's compute database with the lake attached (`Lake.attach`). From here on
@@ -105,28 +115,37 @@ def run_product(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, *,
     own domain's part of the lake. Ports with personal columns are also published masked with
     `masking_key`; without one, the product is not published at all.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     schema = product.name
-    personal = [(layer, step) for layer, step in product.steps
-                if step.name in build and isinstance(step, Port) and step.personal_columns]
+    personal = [
+        (layer, step)
+        for layer, step in product.steps
+        if step.name in build and isinstance(step, Port) and step.personal_columns
+    ]
     if personal and not masking_key:
-        return ProductOutcome(product, tuple(StepOutcome(layer, step, error=NO_KEY) for layer, step in personal),
-                              input_snapshot)
+        return ProductOutcome(
+            product, tuple(StepOutcome(layer, step, error=NO_KEY) for layer, step in personal), input_snapshot
+        )
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     drop_staging(con, schema, leftover_staging(con, schema))  # a dead run's, if any: this run is the writer now
     run = _Run(con, lake, product, input_snapshot, run_id)
     # Other products' ports are copied in first: then the database is closed to every file but the
     # product's declared sources and its own domain's folder in the lake (where it publishes).
     run.read_port_inputs(port_inputs_read(product, set(build) | set(audit_only)))
-    close_external_access(con, files=[(product.data_root / i.path).resolve() for i in product.inputs
-                                      if isinstance(i, FileInput)],
-                          directories=lake.folders_of(product.domain))
+    close_external_access(
+        con,
+        files=[(product.data_root / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
+        directories=lake.folders_of(product.domain),
+    )
     outcomes: list[StepOutcome] = []
     for layer, step in dependency_order(product, set(build) | set(audit_only)):
         if step.name in build:
             blocked = sorted(set(step.depends_on) & run.failed)
-            outcome = (StepOutcome(layer, step, error=f"not built: {', '.join(blocked)} failed") if blocked
-                       else run.build(layer, step, now))
+            outcome = (
+                StepOutcome(layer, step, error=f"not built: {', '.join(blocked)} failed")
+                if blocked
+                else run.build(layer, step, now)
+            )
         else:
             outcome = run.audit_live(layer, step, now)
         outcomes.append(outcome)
@@ -149,8 +168,14 @@ def port_inputs_read(product: Product, steps: set[str]) -> set[str]:
     return {d for name in steps for d in product.reads(product.step(name)) if isinstance(product.input(d), PortInput)}
 
 
-def publish(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, built: list[str],
-            run_id: str | None, masking_key: str | None = None) -> Publication | None:
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    product: Product,
+    built: list[str],
+    run_id: str | None,
+    masking_key: str | None = None,
+) -> Publication | None:
     """Commit the ports among the staged steps `built` to the lake, all in one snapshot: each as
     it is, and those with personal columns masked too.
 
@@ -170,8 +195,15 @@ def publish(con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, built:
     if masking_key:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(KEY_TABLE)} AS SELECT $key AS key", {"key": masking_key})
     try:
-        return lake.publish(con, f"{product.domain}.{product.name}", ports, version=product.version,
-                            contract=contract_fingerprint(document), contract_document=document, run_id=run_id)
+        return lake.publish(
+            con,
+            f"{product.domain}.{product.name}",
+            ports,
+            version=product.version,
+            contract=contract_fingerprint(document),
+            contract_document=document,
+            run_id=run_id,
+        )
     except BaseException:
         drop_staging(con, schema, built)
         raise
@@ -195,8 +227,9 @@ def dependency_order(product: Product, names: set[str]) -> list[tuple[str, Step]
 class _Run:
     """What one run of a product has staged, and where it reads each dependency from."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, input_snapshot: int,
-                 run_id: str | None) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, input_snapshot: int, run_id: str | None
+    ) -> None:
         self.con, self.lake, self.product = con, lake, product
         self.input_snapshot, self.run_id = input_snapshot, run_id
         self.staged: set[str] = set()
@@ -221,10 +254,13 @@ class _Run:
     def audit_live(self, layer: str, step: Step, now: datetime) -> StepOutcome:
         try:
             if not table_exists(self.con, self.product.name, step.name):
-                raise not_ready(self.product, step, f"{self.product.address(step.name)} has not been materialized "
-                                                    "yet, so its checks have nothing to check")
-            results = audit(self.con, qualified(self.product.name, step.name), step, self.port_table, now,
-                            self.masked)
+                raise not_ready(
+                    self.product,
+                    step,
+                    f"{self.product.address(step.name)} has not been materialized "
+                    "yet, so its checks have nothing to check",
+                )
+            results = audit(self.con, qualified(self.product.name, step.name), step, self.port_table, now, self.masked)
         except Exception as error:  # noqa: BLE001 - reported as this step's error
             return _failure(layer, step, error, audit_only=True)
         return StepOutcome(layer, step, results, audit_only=True)
@@ -260,8 +296,11 @@ class _Run:
             if not may_read(resolved.port, consumer):  # refused when the location loads; checked again here
                 self.unpublished[name] = f"{source.port_address} is restricted, and grants {consumer} no access"
                 continue
-            own = [p.snapshot_id for p in self.lake.publications(self.con, resolved.producer.product)
-                   if self.run_id is not None and p.run_id == self.run_id]
+            own = [
+                p.snapshot_id
+                for p in self.lake.publications(self.con, resolved.producer.product)
+                if self.run_id is not None and p.run_id == self.run_id
+            ]
             snapshot = own[-1] if own else self.input_snapshot
             address = resolved.address + (MASKED_SUFFIX if reads_masked(resolved.port, consumer) else "")
             try:
@@ -269,8 +308,10 @@ class _Run:
             except NotPublished:
                 self.unpublished[name] = f"port {source.address} has not been published yet (lake snapshot {snapshot})"
                 continue
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(INPUT_PREFIX + name)} AS "
-                             f"SELECT * FROM {lake_table(address)} AT (VERSION => {int(snapshot)})")
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {quote(INPUT_PREFIX + name)} AS "
+                f"SELECT * FROM {lake_table(address)} AT (VERSION => {int(snapshot)})"
+            )
 
 
 def measure(con: duckdb.DuckDBPyConnection, table: str, with_checksum: bool) -> tuple[int, str | None]:

@@ -23,11 +23,15 @@ MAX_HEADER_BYTES = 1_000_000
 
 # DuckDB's wording of a CSV error, and the reason in ours.
 _REASONS = (
-    (re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)"),
-     lambda m: f"has {m[2]} fields where the header has {m[1]} (a truncated, shifted or merged row?)"),
+    (
+        re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)"),
+        lambda m: f"has {m[2]} fields where the header has {m[1]} (a truncated, shifted or merged row?)",
+    ),
     (re.compile(r"unterminated quote"), lambda m: "has a quoted value that is never closed"),
-    (re.compile(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:(\d+)"),
-     lambda m: f"is {int(m[2]):,} bytes long, more than the {int(m[1]):,} a line may be"),
+    (
+        re.compile(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:(\d+)"),
+        lambda m: f"is {int(m[2]):,} bytes long, more than the {int(m[1]):,} a line may be",
+    ),
     (re.compile(r"not utf-8 encoded", re.IGNORECASE), lambda m: "is not UTF-8 text; save the file as UTF-8"),
 )
 
@@ -46,9 +50,18 @@ def read_input(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> 
     if not path.is_file():
         raise source_error(path, "file not found")
     if file_format == "csv":
-        columns = {name: "VARCHAR" for name in csv_header(path)}
-        relation = con.read_csv(str(path), header=True, columns=columns, auto_detect=False, sep=",", quotechar='"',
-                                escapechar='"', strict_mode=True, filename=True)
+        columns = dict.fromkeys(csv_header(path), "VARCHAR")
+        relation = con.read_csv(
+            str(path),
+            header=True,
+            columns=columns,
+            auto_detect=False,
+            sep=",",
+            quotechar='"',
+            escapechar='"',
+            strict_mode=True,
+            filename=True,
+        )
     else:
         relation = con.read_parquet(str(path), filename=True)
     return relation.project(
@@ -69,8 +82,9 @@ def csv_header(path: Path) -> list[str]:
     try:
         names = [name.strip() for name in next(csv.reader([first.decode("utf-8-sig")]), [])]
     except UnicodeDecodeError as error:
-        raise source_error(path, f"line 1 (the header) is not UTF-8 text (byte 0x{first[error.start]:02x}); "
-                                 "save the file as UTF-8") from None
+        raise source_error(
+            path, f"line 1 (the header) is not UTF-8 text (byte 0x{first[error.start]:02x}); save the file as UTF-8"
+        ) from None
     except csv.Error as error:
         raise source_error(path, f"line 1 (the header) cannot be read as CSV: {error}") from None
     if not all(names):
@@ -79,8 +93,10 @@ def csv_header(path: Path) -> list[str]:
     lower = [name.lower() for name in names]  # DuckDB tells names apart whatever their case, as SQL does
     repeated = sorted({name for name in names if lower.count(name.lower()) > 1})
     if repeated:
-        raise source_error(path, f"line 1 (the header) names {', '.join(repeated)} more than once "
-                                 "(names are the same whatever their case)")
+        raise source_error(
+            path,
+            f"line 1 (the header) names {', '.join(repeated)} more than once (names are the same whatever their case)",
+        )
     return names
 
 
@@ -91,6 +107,8 @@ def explain(error: duckdb.Error) -> PlatformError | None:
     file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
     if not found or not file:
         return None
-    reason = next((words(match) for pattern, words in _REASONS if (match := pattern.search(text))),
-                  "cannot be read as CSV (comma-separated, double quotes, a header line)")
+    reason = next(
+        (words(match) for pattern, words in _REASONS if (match := pattern.search(text))),
+        "cannot be read as CSV (comma-separated, double quotes, a header line)",
+    )
     return source_error(Path(file[1].strip()), f"line {found[1]} {reason}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -42,8 +41,9 @@ def bind_dependencies(con: duckdb.DuckDBPyConnection, product: Product, step: St
 
 
 def not_ready(product: Product, step: Step, message: str) -> PlatformError:
-    return PlatformError([Problem(display_path(product.descriptor_path), step.name, message)],
-                         f"cannot run {product.address(step.name)}")
+    return PlatformError(
+        [Problem(display_path(product.descriptor_path), step.name, message)], f"cannot run {product.address(step.name)}"
+    )
 
 
 def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: str) -> None:
@@ -54,7 +54,9 @@ def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: s
     frame = run_transform(con, product, step)
     con.register("step_output", frame)
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {cast_select('step_output', list(frame.columns), step.columns)}")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS {cast_select('step_output', list(frame.columns), step.columns)}"
+        )
     finally:
         con.unregister("step_output")
 

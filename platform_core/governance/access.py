@@ -38,8 +38,10 @@ def masked_select(port: Port, table: str) -> str:
         if port.column_classification(column) != "personal":
             columns.append(name)
         elif (column.masking or "hash") == "hash":
-            columns.append(f"CASE WHEN {name} IS NULL THEN NULL "
-                           f"ELSE sha256(concat(k.key, ':', CAST({name} AS VARCHAR))) END AS {name}")
+            columns.append(
+                f"CASE WHEN {name} IS NULL THEN NULL "
+                f"ELSE sha256(concat(k.key, ':', CAST({name} AS VARCHAR))) END AS {name}"
+            )
         else:
             columns.append(f"CAST(NULL AS {duckdb_type(column.type)}) AS {name}")
     return f"SELECT {', '.join(columns)} FROM {table}, {quote(KEY_TABLE)} AS k"

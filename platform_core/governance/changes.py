@@ -70,32 +70,52 @@ def _port_changes(port: str, field: str, old: dict, new: dict) -> Iterator[Chang
         yield from _column_changes(port, f"{field}.columns[{j}]", name, before, after, old_level, new_level)
     for name, (j, after) in new_columns.items():
         if name not in old_columns:
-            yield Change(port, f"{field}.columns[{j}]", f"{port}.{name} added" +
-                         ("" if after.get("nullable", True) else " (not nullable)"), "nothing")
+            yield Change(
+                port,
+                f"{field}.columns[{j}]",
+                f"{port}.{name} added" + ("" if after.get("nullable", True) else " (not nullable)"),
+                "nothing",
+            )
     if old.get("access", "public") == "public" and new.get("access", "public") == "restricted":
         yield Change(port, f"{field}.access", f"{port} made restricted", "consumers")
     yield from _rule_changes(port, f"{field}.quality", old.get("quality", []), new.get("quality", []))
 
 
-def _column_changes(port: str, field: str, name: str, old: dict, new: dict, old_port_level: str,
-                    new_port_level: str) -> Iterator[Change]:
+def _column_changes(
+    port: str, field: str, name: str, old: dict, new: dict, old_port_level: str, new_port_level: str
+) -> Iterator[Change]:
     column = f"{port}.{name}"
     if old["type"] != new["type"]:
         widened = _widens(old["type"], new["type"])
-        yield Change(port, f"{field}.type", f"{column} type {old['type']} -> {new['type']}" +
-                     (" (widened)" if widened else ""), "nothing" if widened else "consumers")
+        yield Change(
+            port,
+            f"{field}.type",
+            f"{column} type {old['type']} -> {new['type']}" + (" (widened)" if widened else ""),
+            "nothing" if widened else "consumers",
+        )
     if old.get("nullable", True) != new.get("nullable", True):
-        yield Change(port, f"{field}.nullable", f"{column} made " + ("nullable" if new.get("nullable", True)
-                                                                      else "not nullable"),
-                     "consumers" if new.get("nullable", True) else "producer")
+        yield Change(
+            port,
+            f"{field}.nullable",
+            f"{column} made " + ("nullable" if new.get("nullable", True) else "not nullable"),
+            "consumers" if new.get("nullable", True) else "producer",
+        )
     if old.get("unique", False) != new.get("unique", False):
-        yield Change(port, f"{field}.unique", f"{column} made " + ("unique" if new.get("unique") else "not unique"),
-                     "producer" if new.get("unique") else "consumers")
+        yield Change(
+            port,
+            f"{field}.unique",
+            f"{column} made " + ("unique" if new.get("unique") else "not unique"),
+            "producer" if new.get("unique") else "consumers",
+        )
     before = CLASSIFICATION_ORDER.index(old.get("classification") or old_port_level)
     after = CLASSIFICATION_ORDER.index(new.get("classification") or new_port_level)
     if before != after:
-        yield Change(port, f"{field}.classification", f"{column} classified {CLASSIFICATION_ORDER[after]} "
-                     f"(was {CLASSIFICATION_ORDER[before]})", "consumers" if after > before else "nothing")
+        yield Change(
+            port,
+            f"{field}.classification",
+            f"{column} classified {CLASSIFICATION_ORDER[after]} (was {CLASSIFICATION_ORDER[before]})",
+            "consumers" if after > before else "nothing",
+        )
 
 
 def _widens(old: str, new: str) -> bool:
@@ -111,8 +131,11 @@ def _widens(old: str, new: str) -> bool:
 
 
 def _rule_key(rule: dict) -> str:
-    return str(rule.get("name") or rule.get("type")) + ":" + ",".join(
-        str(rule.get(k)) for k in ("column", "columns", "to", "field") if rule.get(k) is not None)
+    return (
+        str(rule.get("name") or rule.get("type"))
+        + ":"
+        + ",".join(str(rule.get(k)) for k in ("column", "columns", "to", "field") if rule.get(k) is not None)
+    )
 
 
 def _rule_changes(port: str, field: str, old: list[dict], new: list[dict]) -> Iterator[Change]:
@@ -122,8 +145,9 @@ def _rule_changes(port: str, field: str, old: list[dict], new: list[dict]) -> It
         if key not in after:
             yield Change(port, field, f"{label} removed", "consumers")
         elif (tighter := _tightness(rule, after[key])) is not None:
-            yield Change(port, field, f"{label} {'tightened' if tighter else 'loosened'}",
-                         "producer" if tighter else "consumers")
+            yield Change(
+                port, field, f"{label} {'tightened' if tighter else 'loosened'}", "producer" if tighter else "consumers"
+            )
     for key, rule in after.items():
         if key not in before:
             yield Change(port, field, f"{port}: {rule.get('type')} rule{_on(rule)} added", "producer")
@@ -168,7 +192,11 @@ def _sla_changes(old: dict | None, new: dict | None) -> Iterator[Change]:
     new_window = ((new or {}).get("freshness") or {}).get("fail_after")
     if old_window and new_window and old_window != new_window:
         longer = parse_duration(new_window) > parse_duration(old_window)
-        yield Change(None, "sla.freshness.fail_after", f"freshness SLA {'loosened' if longer else 'tightened'}: "
-                     f"fail after {new_window} (was {old_window})", "consumers" if longer else "producer")
+        yield Change(
+            None,
+            "sla.freshness.fail_after",
+            f"freshness SLA {'loosened' if longer else 'tightened'}: fail after {new_window} (was {old_window})",
+            "consumers" if longer else "producer",
+        )
     elif old_window and not new_window:
         yield Change(None, "sla", "freshness SLA removed", "consumers")

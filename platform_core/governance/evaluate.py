@@ -14,7 +14,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from platform_core.descriptors.addresses import AddressError
@@ -42,15 +42,33 @@ class Violation:
         return Problem(self.file, self.field, f"[{self.policy}] {self.message} (fix: {self.hint})")
 
     def as_dict(self) -> dict[str, object]:
-        return {"severity": self.severity, "policy": self.policy, "file": self.file, "field": self.field,
-                "message": self.message, "hint": self.hint, "product": self.product, "port": self.port}
+        return {
+            "severity": self.severity,
+            "policy": self.policy,
+            "file": self.file,
+            "field": self.field,
+            "message": self.message,
+            "hint": self.hint,
+            "product": self.product,
+            "port": self.port,
+        }
 
 
 def govern(domain: Domain, context: Context) -> list[Violation]:
     """Every violation of the domain: its policy settings' problems, then each product's."""
     policies, problems = policies_in_force(domain)
-    found = [Violation("policy_settings", "error", p.file, p.field, p.message,
-                       "tighten a policy in domain.yaml, never weaken it", domain.name) for p in problems]
+    found = [
+        Violation(
+            "policy_settings",
+            "error",
+            p.file,
+            p.field,
+            p.message,
+            "tighten a policy in domain.yaml, never weaken it",
+            domain.name,
+        )
+        for p in problems
+    ]
     for product in domain.products:
         found += list(_product_violations(product, policies, context))
         found += list(access_violations(product))
@@ -63,8 +81,16 @@ def _product_violations(product: Product, policies: list[Policy], context: Conte
         if policy.kind.scope != "product":
             continue
         for finding in policy.kind.check(product, context, policy.params):
-            yield Violation(policy.name, policy.severity, where, finding.field, finding.message, policy.kind.hint,
-                            product.product_address, finding.port)
+            yield Violation(
+                policy.name,
+                policy.severity,
+                where,
+                finding.field,
+                finding.message,
+                policy.kind.hint,
+                product.product_address,
+                finding.port,
+            )
 
 
 def access_violations(product: Product) -> Iterator[Violation]:
@@ -80,10 +106,15 @@ def access_violations(product: Product) -> Iterator[Violation]:
         port = resolved.port
         if port.access == "restricted" and port.grant(product.product_address) is None:
             yield Violation(
-                "access", "error", where, f"inputs[{i}].address",
+                "access",
+                "error",
+                where,
+                f"inputs[{i}].address",
                 f"{product.product_address} reads {source.port_address}, a restricted port, without a grant",
                 f"ask {resolved.producer.asking} to add {{consumer: {product.product_address}, purpose: ...}} to "
-                f"the grants of {source.port_address}", product.product_address)
+                f"the grants of {source.port_address}",
+                product.product_address,
+            )
 
 
 def raise_errors(domain: Domain, violations: list[Violation]) -> None:
@@ -95,19 +126,23 @@ def raise_errors(domain: Domain, violations: list[Violation]) -> None:
 # --- what policies look at beyond the product ------------------------------------------------
 
 
-def mesh_context(mesh: MeshIndex | Path, published: Callable[[str], dict | None] | None = None,
-                 today: date | None = None) -> Context:
+def mesh_context(
+    mesh: MeshIndex | Path, published: Callable[[str], dict | None] | None = None, today: date | None = None
+) -> Context:
     """A context reading the mesh (an index, or the folder of its domains) and, when given,
     `published`: `product -> contract document` as last published."""
     index = mesh if isinstance(mesh, MeshIndex) else MeshIndex.at(mesh)
-    return Context(today=today or datetime.now(timezone.utc).date(),
-                   published=published or (lambda product: None),
-                   consumers_of=index.readers_of)
+    return Context(
+        today=today or datetime.now(UTC).date(),
+        published=published or (lambda product: None),
+        consumers_of=index.readers_of,
+    )
 
 
 def published_contracts(warehouse: Warehouse) -> Callable[[str], dict | None]:
     """`product -> the contract document it was last published under`, read from the lake once, on
     the first question; None when it has none (nothing published yet)."""
+
     @functools.cache
     def documents() -> dict[str, str]:
         return warehouse.published_contracts()

@@ -69,9 +69,15 @@ class PolicyKind:
 KINDS: dict[str, PolicyKind] = {}
 
 
-def kind(name: str, description: str, hint: str, params: Mapping[str, Param] | None = None,
-         scope: Literal["product", "mesh"] = "product"):
+def kind(
+    name: str,
+    description: str,
+    hint: str,
+    params: Mapping[str, Param] | None = None,
+    scope: Literal["product", "mesh"] = "product",
+):
     """Register a policy kind: the decorated function yields its findings for one product."""
+
     def register(check: Callable[[Product, Context, Mapping[str, object]], Iterator[Finding]]):
         KINDS[name] = PolicyKind(name, description, hint, check, params or {}, scope)
         return check
@@ -82,58 +88,81 @@ def kind(name: str, description: str, hint: str, params: Mapping[str, Param] | N
 # --- the kinds ----------------------------------------------------------------------------------
 
 
-@kind("owner_contact", "Every product names its owning team and a contact address.",
-      "add owner: {team: <slug>, name: <team name>, contact: <e-mail>} to the product")
+@kind(
+    "owner_contact",
+    "Every product names its owning team and a contact address.",
+    "add owner: {team: <slug>, name: <team name>, contact: <e-mail>} to the product",
+)
 def _owner_contact(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     if not product.owner.contact:
         yield Finding("owner.contact", "no contact: consumers cannot reach the owning team")
 
 
-@kind("useful_descriptions", "Products, ports and port columns are described at a useful length.",
-      "say what the product is for, what a row of the port is, what the column means",
-      {"product": Param(40, "higher", "characters a product's description has at least"),
-       "port": Param(20, "higher", "characters a port's description has at least"),
-       "column": Param(10, "higher", "characters a port column's description has at least")})
+@kind(
+    "useful_descriptions",
+    "Products, ports and port columns are described at a useful length.",
+    "say what the product is for, what a row of the port is, what the column means",
+    {
+        "product": Param(40, "higher", "characters a product's description has at least"),
+        "port": Param(20, "higher", "characters a port's description has at least"),
+        "column": Param(10, "higher", "characters a port column's description has at least"),
+    },
+)
 def _useful_descriptions(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     if len(product.description) < int(params["product"]):
         yield Finding("description", f"{len(product.description)} characters, fewer than {params['product']}")
     for i, port in enumerate(product.output_ports):
         if len(port.description) < int(params["port"]):
-            yield Finding(f"output_ports[{i}].description",
-                          f"{len(port.description)} characters, fewer than {params['port']}", port.name)
+            yield Finding(
+                f"output_ports[{i}].description",
+                f"{len(port.description)} characters, fewer than {params['port']}",
+                port.name,
+            )
         for j, column in enumerate(port.columns):
             if len(column.description) < int(params["column"]):
-                yield Finding(f"output_ports[{i}].columns[{j}].description",
-                              f"{column.name}: {len(column.description)} characters, fewer than {params['column']}",
-                              port.name)
+                yield Finding(
+                    f"output_ports[{i}].columns[{j}].description",
+                    f"{column.name}: {len(column.description)} characters, fewer than {params['column']}",
+                    port.name,
+                )
 
 
-@kind("port_classification", "Every port says how sensitive it is (public, internal, confidential, personal); "
-      "its columns inherit it unless they say otherwise.",
-      "add classification: public | internal | confidential | personal to the port")
+@kind(
+    "port_classification",
+    "Every port says how sensitive it is (public, internal, confidential, personal); "
+    "its columns inherit it unless they say otherwise.",
+    "add classification: public | internal | confidential | personal to the port",
+)
 def _port_classification(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     for i, port in enumerate(product.output_ports):
         if port.classification is None:
             yield Finding(f"output_ports[{i}].classification", "not classified", port.name)
 
 
-@kind("personal_data_protected", "Personal columns are only in restricted ports, or declare how they are masked "
-      "for consumers without a grant.",
-      "make the port access: restricted, or give the column masking: hash | null")
+@kind(
+    "personal_data_protected",
+    "Personal columns are only in restricted ports, or declare how they are masked for consumers without a grant.",
+    "make the port access: restricted, or give the column masking: hash | null",
+)
 def _personal_data_protected(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     for i, port in enumerate(product.output_ports):
         if port.access == "restricted":
             continue
         for j, column in enumerate(port.columns):
             if port.column_classification(column) == "personal" and column.masking is None:
-                yield Finding(f"output_ports[{i}].columns[{j}].masking",
-                              f"{column.name} is personal data in a public port, and says not how it is masked",
-                              port.name)
+                yield Finding(
+                    f"output_ports[{i}].columns[{j}].masking",
+                    f"{column.name} is personal data in a public port, and says not how it is masked",
+                    port.name,
+                )
 
 
-@kind("sla_and_schedule", "Every product past draft commits to a freshness SLA and is built on a schedule (a draft "
-      "gets the platform's default freshness).",
-      "add sla: {freshness: {fail_after: 26h}} and schedule: {cron: \"0 6 * * *\", timezone: Europe/Paris}")
+@kind(
+    "sla_and_schedule",
+    "Every product past draft commits to a freshness SLA and is built on a schedule (a draft "
+    "gets the platform's default freshness).",
+    'add sla: {freshness: {fail_after: 26h}} and schedule: {cron: "0 6 * * *", timezone: Europe/Paris}',
+)
 def _sla_and_schedule(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     if product.status == "draft":
         return
@@ -143,16 +172,22 @@ def _sla_and_schedule(product: Product, ctx: Context, params: Mapping[str, objec
         yield Finding("schedule", "no schedule")
 
 
-@kind("semver_version", "Products are versioned with semantic versioning (major.minor.patch).",
-      "write the version as 1.0.0; a change that breaks consumers raises the major number")
+@kind(
+    "semver_version",
+    "Products are versioned with semantic versioning (major.minor.patch).",
+    "write the version as 1.0.0; a change that breaks consumers raises the major number",
+)
 def _semver_version(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     if major_of(product.version) is None:
         yield Finding("version", f"{product.version!r} is not a semantic version")
 
 
-@kind("consumers_declared", "Every input from another domain says its purpose, and its producer lists the "
-      "consuming product among its consumers.",
-      "give the input a purpose, and ask the producer's owner to add {name, product, purpose} to its consumers")
+@kind(
+    "consumers_declared",
+    "Every input from another domain says its purpose, and its producer lists the "
+    "consuming product among its consumers.",
+    "give the input a purpose, and ask the producer's owner to add {name, product, purpose} to its consumers",
+)
 def _consumers_declared(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     for i, source in enumerate(product.inputs):
         if getattr(source, "kind", None) != "port" or source.parts[0] == product.domain:
@@ -161,8 +196,11 @@ def _consumers_declared(product: Product, ctx: Context, params: Mapping[str, obj
             yield Finding(f"inputs[{i}].purpose", f"{source.address} is read with no purpose said")
         producer = ctx.producer(product, source.product_address)
         if producer is not None and not any(c.product == product.product_address for c in producer.consumers):
-            yield Finding(f"inputs[{i}].address", f"{producer.product} does not list {product.product_address} among "
-                                                  f"its consumers; ask {producer.asking}")
+            yield Finding(
+                f"inputs[{i}].address",
+                f"{producer.product} does not list {product.product_address} among "
+                f"its consumers; ask {producer.asking}",
+            )
 
 
 def _lifecycle(product: Product, ctx: Context) -> Iterator[tuple[int, str, date | None, str]]:
@@ -177,34 +215,48 @@ def _lifecycle(product: Product, ctx: Context) -> Iterator[tuple[int, str, date 
             yield i, f"{producer.product} is deprecated", producer.sunset, "a product that replaces it"
         previous = producer.previous
         if source.major is not None and previous is not None and source.major == previous.major:
-            yield i, f"{source.address} is major {source.major} of {producer.product}, deprecated since " \
-                     f"{producer.version}", previous.sunset, f"{source.port_address}@{producer.major}"
+            yield (
+                i,
+                f"{source.address} is major {source.major} of {producer.product}, deprecated since {producer.version}",
+                previous.sunset,
+                f"{source.port_address}@{producer.major}",
+            )
 
 
-@kind("no_sunset_passed", "No product reads a deprecated product or major version past its sunset date, nor "
-      "publishes a previous major past its own.",
-      "move the input to the current major (or the replacing product); remove `previous` once its sunset passed")
+@kind(
+    "no_sunset_passed",
+    "No product reads a deprecated product or major version past its sunset date, nor "
+    "publishes a previous major past its own.",
+    "move the input to the current major (or the replacing product); remove `previous` once its sunset passed",
+)
 def _no_sunset_passed(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     for i, what, sunset, instead in _lifecycle(product, ctx):
         if sunset is not None and sunset < ctx.today:
             yield Finding(f"inputs[{i}].address", f"{what}, and its sunset {sunset} has passed: read {instead}")
     if product.previous is not None and product.previous.sunset < ctx.today:
-        yield Finding("previous.sunset", f"the previous major ({product.previous.version}) was to stop being "
-                                         f"published on {product.previous.sunset}")
+        yield Finding(
+            "previous.sunset",
+            f"the previous major ({product.previous.version}) was to stop being published on {product.previous.sunset}",
+        )
 
 
-@kind("deprecated_inputs", "A product reading something deprecated is warned, with what replaces it and when.",
-      "move the input before the sunset date")
+@kind(
+    "deprecated_inputs",
+    "A product reading something deprecated is warned, with what replaces it and when.",
+    "move the input before the sunset date",
+)
 def _deprecated_inputs(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     for i, what, sunset, instead in _lifecycle(product, ctx):
         if sunset is None or sunset >= ctx.today:
-            yield Finding(f"inputs[{i}].address", f"{what}; read {instead}" +
-                          (f" before {sunset}" if sunset else ""))
+            yield Finding(f"inputs[{i}].address", f"{what}; read {instead}" + (f" before {sunset}" if sunset else ""))
 
 
-@kind("breaking_changes_need_major", "A change that breaks consumers (a column removed or renamed, a type narrowed, "
-      "a column made nullable, a guarantee loosened) comes with a new major version.",
-      "raise the major version (and keep the previous major published with `previous` until its consumers move)")
+@kind(
+    "breaking_changes_need_major",
+    "A change that breaks consumers (a column removed or renamed, a type narrowed, "
+    "a column made nullable, a guarantee loosened) comes with a new major version.",
+    "raise the major version (and keep the previous major published with `previous` until its consumers move)",
+)
 def _breaking_changes_need_major(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     published = ctx.published(product.product_address)
     if published is None or major_of(str(published.get("version"))) != product.major:
@@ -216,8 +268,12 @@ def _breaking_changes_need_major(product: Product, ctx: Context, params: Mapping
         yield Finding(change.field, f"{change.what} (published as {published.get('version')}){who}", change.port)
 
 
-@kind("no_step_loops", "No step depends on its own output through other products' ports.",
-      "break the loop: one of the steps must not read the port it feeds", scope="mesh")
+@kind(
+    "no_step_loops",
+    "No step depends on its own output through other products' ports.",
+    "break the loop: one of the steps must not read the port it feeds",
+    scope="mesh",
+)
 def _no_step_loops(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     return iter(())  # seen only with the whole mesh: `mesh check` and the platform's catalog
 
@@ -225,23 +281,31 @@ def _no_step_loops(product: Product, ctx: Context, params: Mapping[str, object])
 # --- kinds for a domain's own policies -----------------------------------------------------------
 
 
-@kind("required_tags", "Every product carries the given tags.", "add the tags to the product's tags",
-      {"tags": Param([], "more", "tags every product must carry")})
+@kind(
+    "required_tags",
+    "Every product carries the given tags.",
+    "add the tags to the product's tags",
+    {"tags": Param([], "more", "tags every product must carry")},
+)
 def _required_tags(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     missing = [t for t in params["tags"] if t not in product.tags]  # type: ignore[union-attr]
     if missing:
         yield Finding("tags", f"missing {', '.join(missing)}")
 
 
-@kind("max_classification", "No port holds data more sensitive than the given level.",
-      "publish less sensitive data, or move the port to a domain that may hold it",
-      {"level": Param("personal", "lower", "the most sensitive classification a port may hold")})
+@kind(
+    "max_classification",
+    "No port holds data more sensitive than the given level.",
+    "publish less sensitive data, or move the port to a domain that may hold it",
+    {"level": Param("personal", "lower", "the most sensitive classification a port may hold")},
+)
 def _max_classification(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     limit = CLASSIFICATION_ORDER.index(str(params["level"]))
     for i, port in enumerate(product.output_ports):
         if CLASSIFICATION_ORDER.index(port.effective_classification) > limit:
-            yield Finding(f"output_ports[{i}]", f"holds {port.effective_classification} data, above {params['level']}",
-                          port.name)
+            yield Finding(
+                f"output_ports[{i}]", f"holds {port.effective_classification} data, above {params['level']}", port.name
+            )
 
 
 # --- the global set ---------------------------------------------------------------------------
@@ -274,5 +338,7 @@ GLOBAL: tuple[tuple[str, Severity], ...] = (
 
 
 def global_policies() -> list[Policy]:
-    return [Policy(name, KINDS[name], severity, {k: p.default for k, p in KINDS[name].params.items()}, "global")
-            for name, severity in GLOBAL]
+    return [
+        Policy(name, KINDS[name], severity, {k: p.default for k, p in KINDS[name].params.items()}, "global")
+        for name, severity in GLOBAL
+    ]

@@ -28,23 +28,37 @@ def policies_in_force(domain: Domain) -> tuple[list[Policy], list[Problem]]:
         field = f"policies[{i}]"
         kind = KINDS.get(setting.use)
         if kind is None:
-            problems.append(Problem(where, f"{field}.use", f"unknown policy {setting.use!r}; policies: "
-                                                           f"{', '.join(sorted(KINDS))}"))
+            problems.append(
+                Problem(where, f"{field}.use", f"unknown policy {setting.use!r}; policies: {', '.join(sorted(KINDS))}")
+            )
             continue
         unknown = sorted(set(setting.params) - set(kind.params))
         if unknown:
-            problems.append(Problem(where, field, f"{setting.use} takes no {', '.join(unknown)}" +
-                                    (f"; it takes {', '.join(sorted(kind.params))}" if kind.params else "")))
+            problems.append(
+                Problem(
+                    where,
+                    field,
+                    f"{setting.use} takes no {', '.join(unknown)}"
+                    + (f"; it takes {', '.join(sorted(kind.params))}" if kind.params else ""),
+                )
+            )
             continue
         name = setting.name or setting.use
         base = policies.get(name)
         if setting.name is not None and base is not None:
-            problems.append(Problem(where, f"{field}.name", f"{name!r} is a global policy's name: write "
-                                                            f"{{use: {name}, ...}} to make it stricter"))
+            problems.append(
+                Problem(
+                    where,
+                    f"{field}.name",
+                    f"{name!r} is a global policy's name: write {{use: {name}, ...}} to make it stricter",
+                )
+            )
             continue
         if base is None:
-            wrong = next((f"{k}: {reason}" for k, v in setting.params.items()
-                          if (reason := _wrong_type(kind.params[k], v))), None)
+            wrong = next(
+                (f"{k}: {reason}" for k, v in setting.params.items() if (reason := _wrong_type(kind.params[k], v))),
+                None,
+            )
             if wrong:
                 problems.append(Problem(where, field, f"{setting.use} {wrong}"))
                 continue
@@ -53,11 +67,22 @@ def policies_in_force(domain: Domain) -> tuple[list[Policy], list[Problem]]:
             continue
         weaker = _weakening(base, setting)
         if weaker:
-            problems.append(Problem(where, field, f"weakens the global policy {name}: {weaker}; a domain may make "
-                                                  "a global policy stricter, never weaker"))
+            problems.append(
+                Problem(
+                    where,
+                    field,
+                    f"weakens the global policy {name}: {weaker}; a domain may make "
+                    "a global policy stricter, never weaker",
+                )
+            )
             continue
-        policies[name] = Policy(name, kind, setting.severity or base.severity, {**base.params, **setting.params},
-                                f"global, made stricter by {where}")
+        policies[name] = Policy(
+            name,
+            kind,
+            setting.severity or base.severity,
+            {**base.params, **setting.params},
+            f"global, made stricter by {where}",
+        )
     return list(policies.values()), problems
 
 
@@ -103,6 +128,13 @@ def _weaker(param: Param, current: object, wanted: object) -> str | None:
 
 def describe(policy: Policy) -> Mapping[str, object]:
     """A policy as `mesh policies` lists it."""
-    return {"name": policy.name, "severity": policy.severity, "kind": policy.kind.name,
-            "params": dict(policy.params), "source": policy.source, "description": policy.kind.description,
-            "hint": policy.kind.hint, "where": "mesh check" if policy.kind.scope == "mesh" else "load and mesh check"}
+    return {
+        "name": policy.name,
+        "severity": policy.severity,
+        "kind": policy.kind.name,
+        "params": dict(policy.params),
+        "source": policy.source,
+        "description": policy.kind.description,
+        "hint": policy.kind.hint,
+        "where": "mesh check" if policy.kind.scope == "mesh" else "load and mesh check",
+    }

@@ -25,21 +25,34 @@ MASKED_CLASSIFICATIONS = frozenset({"personal"})
 IDENTIFYING = ("source_file", "source_row")  # the lineage columns a raw row carries from bronze on
 
 
-def audit(con: duckdb.DuckDBPyConnection, table: str, step: Step, ref: RefResolver, now: datetime,
-          masked: frozenset[str] = frozenset()) -> tuple[RuleResult, ...]:
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    step: Step,
+    ref: RefResolver,
+    now: datetime,
+    masked: frozenset[str] = frozenset(),
+) -> tuple[RuleResult, ...]:
     """Results for `table` (quoted), the schema check first; `ref` names the table of a port a
     `relationships` rule points at; columns named in `masked` never show in a sample."""
     schema = schema_result(con, table, step.columns)
     types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     runnable = tuple(r for r in step.rules if set(r.columns_used) <= set(types))
     missing = tuple(
-        RuleResult(r.check_name, r.severity, False, 0,
-                   {"error": "column not produced: " + ", ".join(sorted(set(r.columns_used) - set(types)))})
-        for r in step.rules if r not in runnable
+        RuleResult(
+            r.check_name,
+            r.severity,
+            False,
+            0,
+            {"error": "column not produced: " + ", ".join(sorted(set(r.columns_used) - set(types)))},
+        )
+        for r in step.rules
+        if r not in runnable
     )
     if step.engine == "sql":
         results = run_sql_rules(con, table, runnable, ref, now)
     else:
+
         def ref_values(port: str, column: str) -> list:
             rows = con.execute(f"SELECT DISTINCT {quote(column)} FROM {ref(port)}").fetchall()
             return [value for (value,) in rows]
@@ -53,8 +66,16 @@ def audit(con: duckdb.DuckDBPyConnection, table: str, step: Step, ref: RefResolv
     return (schema, *sampled, *missing)
 
 
-def with_sample(con: duckdb.DuckDBPyConnection, table: str, step: Step, rule: Rule, result: RuleResult,
-                ref: RefResolver, types: dict[str, str], masked: frozenset[str]) -> RuleResult:
+def with_sample(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    step: Step,
+    rule: Rule,
+    result: RuleResult,
+    ref: RefResolver,
+    types: dict[str, str],
+    masked: frozenset[str],
+) -> RuleResult:
     """The result with a sample of its failing rows, when it failed on rows."""
     if result.passed or not result.failing_rows or isinstance(rule, RowCount | MaxAge):
         return result
@@ -65,8 +86,14 @@ def with_sample(con: duckdb.DuckDBPyConnection, table: str, step: Step, rule: Ru
     except duckdb.Error:  # the count stands; a sample is a courtesy
         return result
     sample = [{c: MASK if c in masked and v is not None else _plain(v) for c, v in zip(shown, row)} for row in rows]
-    return RuleResult(result.check_name, result.severity, result.passed, result.failing_rows,
-                      {**result.observed, "sample": sample}, result.description)
+    return RuleResult(
+        result.check_name,
+        result.severity,
+        result.passed,
+        result.failing_rows,
+        {**result.observed, "sample": sample},
+        result.description,
+    )
 
 
 def sample_columns(step: Step, rule: Rule, types: dict[str, str]) -> list[str]:
@@ -80,11 +107,13 @@ def masked_columns(product: Product) -> frozenset[str]:
     """Columns a sample never shows: those classified personal in any step or port of the product. A
     name personal in a published port is personal in the bronze and silver steps it comes from too,
     where nobody classified it."""
+
     def level(step: Step, column: Column) -> str | None:
         return step.column_classification(column) if isinstance(step, Port) else column.classification
 
-    return frozenset(c.name for _, step in product.steps for c in step.columns
-                     if level(step, c) in MASKED_CLASSIFICATIONS)
+    return frozenset(
+        c.name for _, step in product.steps for c in step.columns if level(step, c) in MASKED_CLASSIFICATIONS
+    )
 
 
 def _plain(value: object) -> object:

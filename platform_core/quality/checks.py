@@ -33,9 +33,17 @@ def product_checks(product: Product) -> list[CheckDeclaration]:
     for _, step in product.steps:
         path = product.key_path(step.name)
         checks.append(CheckDeclaration(path, SCHEMA_CHECK, True, SCHEMA_CHECK_DESCRIPTION))
-        checks += [CheckDeclaration(path, rule.check_name, rule.severity == "error",
-                                    f"[{rule.severity}] {describe(rule)}") for rule in step.rules]
-    checks += [CheckDeclaration(product.key_path(port.name), POLICIES_CHECK, False,
-                                f"[warn] {POLICIES_DESCRIPTION} (mesh policies lists them).")
-               for port in product.published_ports]
+        checks += [
+            CheckDeclaration(path, rule.check_name, rule.severity == "error", f"[{rule.severity}] {describe(rule)}")
+            for rule in step.rules
+        ]
+    checks += [
+        CheckDeclaration(
+            product.key_path(port.name),
+            POLICIES_CHECK,
+            False,
+            f"[warn] {POLICIES_DESCRIPTION} (mesh policies lists them).",
+        )
+        for port in product.published_ports
+    ]
     return checks

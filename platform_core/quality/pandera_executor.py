@@ -15,27 +15,48 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from platform_core.quality.results import (
-    RuleResult, as_text, dataset_result, guarded, max_age_result, row_count_passes, rows_result, text_values,
-)
 from platform_core.descriptors.rules import (
-    AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships, RowCount, Rule, Unique,
+    AcceptedValues,
+    Expression,
+    MaxAge,
+    NotNull,
+    Range,
+    Relationships,
+    RowCount,
+    Rule,
+    Unique,
 )
 from platform_core.descriptors.sql import scratch_cursor
+from platform_core.quality.results import (
+    RuleResult,
+    as_text,
+    dataset_result,
+    guarded,
+    max_age_result,
+    row_count_passes,
+    rows_result,
+    text_values,
+)
 
 ValuesResolver = Callable[[str, str], list[Any]]  # (port, column) -> values present in that port
 
 
-def run_pandera_rules(df: pd.DataFrame, rules: tuple[Rule, ...], ref_values: ValuesResolver, now: datetime,
-                      types: Mapping[str, str] | None = None) -> list[RuleResult]:
+def run_pandera_rules(
+    df: pd.DataFrame,
+    rules: tuple[Rule, ...],
+    ref_values: ValuesResolver,
+    now: datetime,
+    types: Mapping[str, str] | None = None,
+) -> list[RuleResult]:
     """`types` are the DuckDB types of the columns when the frame was read from DuckDB (as a
     step's staged output is): pandas cannot tell a DATE from a TIMESTAMP, and accepted_values
     compares the text DuckDB would print for the declared type."""
     return [guarded(rule, lambda rule=rule: _run_rule(df, rule, ref_values, now, types or {})) for rule in rules]
 
 
-def _run_rule(df: pd.DataFrame, rule: Rule, ref_values: ValuesResolver, now: datetime,
-              types: Mapping[str, str]) -> RuleResult:
+def _run_rule(
+    df: pd.DataFrame, rule: Rule, ref_values: ValuesResolver, now: datetime, types: Mapping[str, str]
+) -> RuleResult:
     if isinstance(rule, RowCount):
         passed = _failure_cases(_row_count_schema(rule), df) is None
         return dataset_result(rule, passed, {"rows": len(df)})
@@ -90,10 +111,12 @@ def duckdb_text(series: pd.Series, duckdb_type: str | None) -> pd.Series:
     with scratch_cursor() as con:
         con.register("frame", pd.DataFrame({"v": series.reset_index(drop=True)}))
         if duckdb_type is None:  # a frame of pandas' own: DuckDB's reading of its dtype
-            duckdb_type = con.execute("SELECT data_type FROM information_schema.columns "
-                                      "WHERE table_name = 'frame'").fetchall()[0][0]
-        rows = con.execute(f"SELECT {as_text('v', duckdb_type)} FROM (SELECT CAST(v AS {duckdb_type}) AS v FROM frame)"
-                           ).fetchall()
+            duckdb_type = con.execute(
+                "SELECT data_type FROM information_schema.columns WHERE table_name = 'frame'"
+            ).fetchall()[0][0]
+        rows = con.execute(
+            f"SELECT {as_text('v', duckdb_type)} FROM (SELECT CAST(v AS {duckdb_type}) AS v FROM frame)"
+        ).fetchall()
     return pd.Series([text for (text,) in rows], index=series.index, dtype=object)
 
 

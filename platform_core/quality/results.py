@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from platform_core.descriptors.column_types import DUCKDB_TYPES
@@ -59,9 +59,11 @@ def max_age_result(rule: MaxAge, newest: Any, now: datetime) -> RuleResult:
         newest = datetime(newest.year, newest.month, newest.day)
     newest = newest.to_pydatetime() if hasattr(newest, "to_pydatetime") else newest
     if newest.tzinfo is None:  # naive timestamps are stored in UTC by convention
-        newest = newest.replace(tzinfo=timezone.utc)
+        newest = newest.replace(tzinfo=UTC)
     age = now - newest
-    return dataset_result(rule, age <= rule.max_age, {"newest": newest.isoformat(), "age_hours": round(age.total_seconds() / 3600, 2)})
+    return dataset_result(
+        rule, age <= rule.max_age, {"newest": newest.isoformat(), "age_hours": round(age.total_seconds() / 3600, 2)}
+    )
 
 
 def text_values(rule: AcceptedValues) -> list[str]:
@@ -72,7 +74,9 @@ def text_values(rule: AcceptedValues) -> list[str]:
 def as_text(column: str, duckdb_type: str) -> str:
     """Text form of a value as accepted_values compares it; 7.0 in a float column reads as 7."""
     if duckdb_type in DUCKDB_TYPES["double"]:
-        return (f"CASE WHEN isfinite({column}) AND {column} = trunc({column}) "
-                f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) "
-                f"ELSE CAST({column} AS VARCHAR) END")
+        return (
+            f"CASE WHEN isfinite({column}) AND {column} = trunc({column}) "
+            f"THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) "
+            f"ELSE CAST({column} AS VARCHAR) END"
+        )
     return f"CAST({column} AS VARCHAR)"

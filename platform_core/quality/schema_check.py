@@ -18,11 +18,15 @@ def schema_result(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[Col
     declared = {c.name: c.type for c in columns}
     missing = sorted(set(declared) - set(actual))
     extra = sorted(set(actual) - set(declared))
-    wrong = sorted(f"{n}: declared {declared[n]}, produced {actual[n]}"
-                   for n in set(declared) & set(actual) if not type_matches(declared[n], actual[n]))
+    wrong = sorted(
+        f"{n}: declared {declared[n]}, produced {actual[n]}"
+        for n in set(declared) & set(actual)
+        if not type_matches(declared[n], actual[n])
+    )
     observed = {k: v for k, v in {"missing": missing, "unexpected": extra, "wrong_type": wrong}.items() if v}
-    return RuleResult("schema", "error", not observed, len(missing) + len(extra) + len(wrong), observed,
-                      SCHEMA_CHECK_DESCRIPTION)
+    return RuleResult(
+        "schema", "error", not observed, len(missing) + len(extra) + len(wrong), observed, SCHEMA_CHECK_DESCRIPTION
+    )
 
 
 def cast_select(source: str, produced: list[str], columns: tuple[Column, ...]) -> str:

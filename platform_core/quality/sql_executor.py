@@ -20,17 +20,36 @@ import duckdb
 
 from platform_core.descriptors.names import quote
 from platform_core.descriptors.rules import (
-    AcceptedValues, Expression, MaxAge, NotNull, Range, Relationships, RowCount, Rule, Unique,
+    AcceptedValues,
+    Expression,
+    MaxAge,
+    NotNull,
+    Range,
+    Relationships,
+    RowCount,
+    Rule,
+    Unique,
 )
 from platform_core.quality.results import (
-    RuleResult, as_text, dataset_result, guarded, max_age_result, row_count_passes, rows_result, text_values,
+    RuleResult,
+    as_text,
+    dataset_result,
+    guarded,
+    max_age_result,
+    row_count_passes,
+    rows_result,
+    text_values,
 )
 
 RefResolver = Callable[[str], str]  # port name -> quoted table reference
 
 
 def run_sql_rules(
-    con: duckdb.DuckDBPyConnection, table: str, rules: tuple[Rule, ...], ref: RefResolver, now: datetime,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rules: tuple[Rule, ...],
+    ref: RefResolver,
+    now: datetime,
 ) -> list[RuleResult]:
     """Evaluate rules over `table` (an already-quoted reference) inside DuckDB."""
     total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
@@ -38,8 +57,9 @@ def run_sql_rules(
     return [guarded(rule, lambda rule=rule: _run_sql_rule(con, table, rule, ref, now, total, types)) for rule in rules]
 
 
-def _run_sql_rule(con, table: str, rule: Rule, ref: RefResolver, now: datetime, total: int,
-                  types: dict[str, str]) -> RuleResult:
+def _run_sql_rule(
+    con, table: str, rule: Rule, ref: RefResolver, now: datetime, total: int, types: dict[str, str]
+) -> RuleResult:
     if isinstance(rule, RowCount):
         return dataset_result(rule, row_count_passes(rule, total), {"rows": total})
     if isinstance(rule, MaxAge):
@@ -47,15 +67,18 @@ def _run_sql_rule(con, table: str, rule: Rule, ref: RefResolver, now: datetime, 
         return max_age_result(rule, newest, now)
     if isinstance(rule, Unique):  # counting groups is far cheaper than flagging rows
         key = ", ".join(quote(c) for c in rule.columns)
-        (failing,) = con.execute(f"SELECT sum(n) FROM (SELECT count(*) AS n FROM {table} "
-                                 f"WHERE NOT ({_all_null(rule)}) GROUP BY {key} HAVING count(*) > 1)").fetchone()
+        (failing,) = con.execute(
+            f"SELECT sum(n) FROM (SELECT count(*) AS n FROM {table} "
+            f"WHERE NOT ({_all_null(rule)}) GROUP BY {key} HAVING count(*) > 1)"
+        ).fetchone()
     else:
         (failing,) = failing_rows(con, table, rule, ref, types).aggregate("count(*)").fetchone()
     return rows_result(rule, int(failing or 0), total)
 
 
-def failing_rows(con: duckdb.DuckDBPyConnection, table: str, rule: Rule, ref: RefResolver,
-                 types: dict[str, str]) -> duckdb.DuckDBPyRelation:
+def failing_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rule: Rule, ref: RefResolver, types: dict[str, str]
+) -> duckdb.DuckDBPyRelation:
     """The rows of `table` that break a row rule: what the rule counts, and what a sample shows."""
     rows = con.sql(f"SELECT * FROM {table}")
     if isinstance(rule, Expression):
@@ -63,8 +86,10 @@ def failing_rows(con: duckdb.DuckDBPyConnection, table: str, rule: Rule, ref: Re
         return rows.filter(~duckdb.SQLExpression(rule.expression))
     if isinstance(rule, Unique):
         key = ", ".join(quote(c) for c in rule.columns)
-        return con.sql(f"SELECT * EXCLUDE (__copies) FROM (SELECT *, count(*) OVER (PARTITION BY {key}) AS __copies "
-                       f"FROM {table} WHERE NOT ({_all_null(rule)})) WHERE __copies > 1 ORDER BY {key}")
+        return con.sql(
+            f"SELECT * EXCLUDE (__copies) FROM (SELECT *, count(*) OVER (PARTITION BY {key}) AS __copies "
+            f"FROM {table} WHERE NOT ({_all_null(rule)})) WHERE __copies > 1 ORDER BY {key}"
+        )
     condition, params = failing_condition(rule, ref, types)
     return con.sql(f"SELECT * FROM {table} AS child WHERE {condition}", params=params)
 
@@ -75,16 +100,21 @@ def failing_condition(rule: Rule, ref: RefResolver, types: dict[str, str]) -> tu
     if isinstance(rule, NotNull):
         return f"{column} IS NULL", {}
     if isinstance(rule, AcceptedValues):
-        return (f"{column} IS NOT NULL AND NOT list_contains($values, {as_text(column, types[rule.column])})",
-                {"values": text_values(rule)})
+        return (
+            f"{column} IS NOT NULL AND NOT list_contains($values, {as_text(column, types[rule.column])})",
+            {"values": text_values(rule)},
+        )
     if isinstance(rule, Range):
         bounds = {"min": rule.min, "max": rule.max}
         tests = {"min": f"{column} < $min", "max": f"{column} > $max"}
-        return " OR ".join(tests[b] for b, v in bounds.items() if v is not None), \
-            {b: v for b, v in bounds.items() if v is not None}
+        return " OR ".join(tests[b] for b, v in bounds.items() if v is not None), {
+            b: v for b, v in bounds.items() if v is not None
+        }
     if isinstance(rule, Relationships):
-        return (f"{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {ref(rule.to)} AS parent "
-                f"WHERE parent.{quote(rule.field)} = {column})"), {}
+        return (
+            f"{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {ref(rule.to)} AS parent "
+            f"WHERE parent.{quote(rule.field)} = {column})"
+        ), {}
     raise TypeError(f"no SQL executor for rule {rule!r}")  # pragma: no cover - the Rule union is closed
 
 

@@ -23,21 +23,23 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from platform_core.errors import PlatformError, ProblemCollector
 from platform_core.descriptors.loader import load_component, load_domain, load_product
 from platform_core.descriptors.mesh_index import COMPONENT_FILE, MeshIndex
+from platform_core.descriptors.names import DUCKDB_NAMESPACES, lake_name_problem, reserved_sql_keywords
 from platform_core.descriptors.spec import Product
 from platform_core.descriptors.types import email_problem
-from platform_core.descriptors.names import DUCKDB_NAMESPACES, lake_name_problem, reserved_sql_keywords
 from platform_core.descriptors.workspace import read_workspace
+from platform_core.errors import PlatformError, ProblemCollector
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PRODUCT_TEMPLATES = ("simple", "dimensional")
 EXAMPLE_PRODUCT = "activity"
 RESERVED_NAMES = {"platform", "platform_core", "domains", "tests", "docs"}
 MAX_NAME_LENGTH = 40
-ACCEPTED = ("use snake_case that is not an SQL or Python keyword: a lowercase letter, then lowercase letters, "
-            "digits or _ (for example zeta_ops)")
+ACCEPTED = (
+    "use snake_case that is not an SQL or Python keyword: a lowercase letter, then lowercase letters, "
+    "digits or _ (for example zeta_ops)"
+)
 
 
 class ScaffoldError(Exception):
@@ -91,8 +93,10 @@ def _refuse(kind: str, name: str, problem: str) -> ScaffoldError:
 def _team(owner: str) -> str:
     team = owner.removeprefix("team:")
     if not owner.startswith("team:") or not re.match(r"^[a-z0-9][a-z0-9-]*$", team):
-        raise ScaffoldError(f"refused: owner {owner!r} is not a team; write it as team:<slug> "
-                            "(for example team:zeta-ops). Nothing was written.")
+        raise ScaffoldError(
+            f"refused: owner {owner!r} is not a team; write it as team:<slug> "
+            "(for example team:zeta-ops). Nothing was written."
+        )
     return team
 
 
@@ -103,8 +107,15 @@ def _title(name: str) -> str:
 # --- planning ------------------------------------------------------------------------------
 
 
-def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, description: str | None = None,
-                template: str = "simple", product: str | None = EXAMPLE_PRODUCT) -> Plan:
+def plan_domain(
+    root: Path,
+    name: str,
+    owner: str,
+    contact: str | None = None,
+    description: str | None = None,
+    template: str = "simple",
+    product: str | None = EXAMPLE_PRODUCT,
+) -> Plan:
     """A new domain registered in workspace.yaml, with a first product from `template` named
     `product`, or none (product=None): an empty domain loads, with nothing to materialize."""
     for kind, value in (("domain", name), ("product", product)):
@@ -114,14 +125,24 @@ def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, d
     _check_workspace(root / "workspace.yaml")
     listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")}
     if folder.exists() or name in listed:
-        raise ScaffoldError(f"refused: domain {name!r} already exists ({folder.relative_to(root)}); "
-                            "choose another name. Nothing was written.")
+        raise ScaffoldError(
+            f"refused: domain {name!r} already exists ({folder.relative_to(root)}); "
+            "choose another name. Nothing was written."
+        )
     if contact is not None and email_problem(contact):
-        raise ScaffoldError(f"refused: contact {contact!r} is not an e-mail address (as Dagster takes them: "
-                            "name@domain.tld). Nothing was written.")
-    context = {"domain": name, "title": _title(name), "team": _team(owner), "contact": contact,
-               "description": description or f"Data products of the {_title(name)} domain.",
-               "product": product, "product_title": f"{_title(name)} {_title(product or '')}"}
+        raise ScaffoldError(
+            f"refused: contact {contact!r} is not an e-mail address (as Dagster takes them: "
+            "name@domain.tld). Nothing was written."
+        )
+    context = {
+        "domain": name,
+        "title": _title(name),
+        "team": _team(owner),
+        "contact": contact,
+        "description": description or f"Data products of the {_title(name)} domain.",
+        "product": product,
+        "product_title": f"{_title(name)} {_title(product or '')}",
+    }
     files = _render("domain", context) | (_product_files(template, context) if product else {})
     return Plan(root, {folder: files}, register=name)
 
@@ -129,58 +150,87 @@ def plan_domain(root: Path, name: str, owner: str, contact: str | None = None, d
 def _check_workspace(workspace: Path) -> None:
     """The new domain is registered in workspace.yaml: make sure that can be done before writing."""
     if not workspace.is_file():
-        raise ScaffoldError(f"refused: there is no {workspace}; run mesh from the project's folder or pass "
-                            "--project. Nothing was written.")
+        raise ScaffoldError(
+            f"refused: there is no {workspace}; run mesh from the project's folder or pass "
+            "--project. Nothing was written."
+        )
     try:
         data = pyyaml.safe_load(workspace.read_text(encoding="utf-8"))
     except pyyaml.YAMLError as error:
         raise ScaffoldError(f"refused: {workspace.name} is not valid YAML ({error}). Nothing was written.") from error
     if not isinstance(data, dict) or not isinstance(data.get("load_from"), list):
-        raise ScaffoldError(f"refused: {workspace.name} has no load_from list to add the domain's code location to. "
-                            "Nothing was written.")
+        raise ScaffoldError(
+            f"refused: {workspace.name} has no load_from list to add the domain's code location to. "
+            "Nothing was written."
+        )
 
 
 def plan_product(root: Path, domain: str, name: str, template: str = "simple") -> Plan:
     if template not in PRODUCT_TEMPLATES:
-        raise ScaffoldError(f"refused: unknown template {template!r}; use one of {', '.join(PRODUCT_TEMPLATES)}. "
-                            "Nothing was written.")
+        raise ScaffoldError(
+            f"refused: unknown template {template!r}; use one of {', '.join(PRODUCT_TEMPLATES)}. Nothing was written."
+        )
     problem = name_problem("product", name)
     if problem:
         raise _refuse("product", name, problem)
     domain_dir = root / "domains" / domain
     if not (domain_dir / "domain.yaml").is_file():
         known = sorted(p.parent.name for p in (root / "domains").glob("*/domain.yaml"))
-        raise ScaffoldError(f"refused: there is no domain {domain!r}; domains: {', '.join(known)}. Nothing was written.")
+        raise ScaffoldError(
+            f"refused: there is no domain {domain!r}; domains: {', '.join(known)}. Nothing was written."
+        )
     spec = load_domain(domain_dir)
     for target in (domain_dir / "products" / name, domain_dir / "data" / name):
         if target.exists():
-            raise ScaffoldError(f"refused: {target.relative_to(root)} already exists; choose another product name. "
-                                "Nothing was written.")
-    context = {"domain": domain, "team": spec.owner.team, "contact": spec.owner.contact,
-               "product": name, "product_title": _title(name)}
+            raise ScaffoldError(
+                f"refused: {target.relative_to(root)} already exists; choose another product name. Nothing was written."
+            )
+    context = {
+        "domain": domain,
+        "team": spec.owner.team,
+        "contact": spec.owner.contact,
+        "product": name,
+        "product_title": _title(name),
+    }
     files = _product_files(template, context)
-    return Plan(root, {
-        domain_dir / "products" / name: {k.removeprefix(f"products/{name}/"): v for k, v in files.items()
-                                         if k.startswith("products/")},
-        domain_dir / "data" / name: {k.removeprefix(f"data/{name}/"): v for k, v in files.items()
-                                     if k.startswith("data/")},
-    })
+    return Plan(
+        root,
+        {
+            domain_dir / "products" / name: {
+                k.removeprefix(f"products/{name}/"): v for k, v in files.items() if k.startswith("products/")
+            },
+            domain_dir / "data" / name: {
+                k.removeprefix(f"data/{name}/"): v for k, v in files.items() if k.startswith("data/")
+            },
+        },
+    )
 
 
 def _product_files(template: str, context: dict[str, object]) -> dict[str, str]:
     """A product template's files, placed as in a domain folder: products/<name>/..., data/<name>/..."""
     placed = {"product": "products", "data": "data"}
     rendered = _render(template, context)
-    return {f"{placed[part]}/{context['product']}/{rest}": text
-            for relative, text in rendered.items() for part, rest in [relative.split("/", 1)]}
+    return {
+        f"{placed[part]}/{context['product']}/{rest}": text
+        for relative, text in rendered.items()
+        for part, rest in [relative.split("/", 1)]
+    }
 
 
 def _render(template: str, context: dict[str, object]) -> dict[str, str]:
     folder = TEMPLATES / template
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=False)
-    return {str(path.relative_to(folder)).removesuffix(".j2"): env.get_template(str(path.relative_to(folder))).render(context)
-            for path in sorted(folder.rglob("*.j2"))}
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    return {
+        str(path.relative_to(folder)).removesuffix(".j2"): env.get_template(str(path.relative_to(folder))).render(
+            context
+        )
+        for path in sorted(folder.rglob("*.j2"))
+    }
 
 
 # --- applying --------------------------------------------------------------------------------
@@ -217,8 +267,10 @@ def _verify(plan: Plan, scratch: Path) -> None:
         try:
             compile(module.read_text(encoding="utf-8"), str(module.relative_to(scratch)), "exec")
         except SyntaxError as error:
-            raise ScaffoldError(f"refused: the generated {module.relative_to(scratch)} is not valid Python "
-                                f"({error.msg}, line {error.lineno}). Nothing was written.") from error
+            raise ScaffoldError(
+                f"refused: the generated {module.relative_to(scratch)} is not valid Python "
+                f"({error.msg}, line {error.lineno}). Nothing was written."
+            ) from error
     for final in plan.folders:
         relative = final.relative_to(plan.root).parts  # domains/<d> or domains/<d>/products/<p> or .../data/<p>
         domain_dir = scratch / relative[0] / relative[1]
@@ -231,8 +283,9 @@ def _verify(plan: Plan, scratch: Path) -> None:
                 if not target.exists():
                     os.symlink(data, target)
             problems = ProblemCollector()
-            load_product(scratch.joinpath(*relative) / "product.yaml", relative[1], problems,
-                         MeshIndex.around(domain_dir))
+            load_product(
+                scratch.joinpath(*relative) / "product.yaml", relative[1], problems, MeshIndex.around(domain_dir)
+            )
             problems.raise_if_any("the generated product does not load")
 
 
@@ -241,8 +294,14 @@ def _verify(plan: Plan, scratch: Path) -> None:
 COMPONENT_TYPE = "platform_core.DataProduct"
 
 
-def render_component(target: Path, project_name: str, template: str = "simple", domain: str | None = None,
-                     owner: str | None = None, contact: str | None = None) -> list[Path]:
+def render_component(
+    target: Path,
+    project_name: str,
+    template: str = "simple",
+    domain: str | None = None,
+    owner: str | None = None,
+    contact: str | None = None,
+) -> list[Path]:
     """A product from `template` as a DataProduct component in folder `target` of a dg project:
     `defs.yaml` (the descriptor as its attributes), its SQL, and sample data under `data/`. Loaded
     in a scratch folder first, moved into place whole, never over an existing folder."""
@@ -253,18 +312,26 @@ def render_component(target: Path, project_name: str, template: str = "simple", 
             raise _refuse(kind, value, problem)
     contact = contact or _git_email()
     if not contact or email_problem(contact):
-        raise ScaffoldError(f"refused: {'contact ' + repr(contact) + ' is not an e-mail address' if contact else 'no contact'}"
-                            "; pass --contact <e-mail of the owning team> (a product names who to ask). "
-                            "Nothing was written.")
+        raise ScaffoldError(
+            f"refused: {'contact ' + repr(contact) + ' is not an e-mail address' if contact else 'no contact'}"
+            "; pass --contact <e-mail of the owning team> (a product names who to ask). "
+            "Nothing was written."
+        )
     if target.exists():
         raise ScaffoldError(f"refused: {target} already exists. Nothing was written.")
-    context = {"domain": domain, "team": _team(owner or f"team:{domain.replace('_', '-')}"), "contact": contact,
-               "product": name, "product_title": _title(name)}
+    context = {
+        "domain": domain,
+        "team": _team(owner or f"team:{domain.replace('_', '-')}"),
+        "contact": contact,
+        "product": name,
+        "product_title": _title(name),
+    }
     files = {}
     for relative, text in _render(template, context).items():
         part, rest = relative.split("/", 1)
         files[COMPONENT_FILE if rest == "product.yaml" else rest if part == "product" else f"data/{name}/{rest}"] = (
-            component_yaml(text) if rest == "product.yaml" else text)
+            component_yaml(text) if rest == "product.yaml" else text
+        )
     scratch = target.parent / f".{name}.{uuid.uuid4().hex}"
     try:
         for relative, text in files.items():
@@ -307,13 +374,19 @@ def remove_domain(root: Path, name: str) -> list[str]:
     if not (folder / "domain.yaml").is_file() and name not in listed:
         known = sorted(p.parent.name for p in (root / "domains").glob("*/domain.yaml"))
         raise ScaffoldError(f"refused: there is no domain {name!r}; domains: {', '.join(known)}. Nothing was removed.")
-    readers = sorted({f"{other.parent.name}/{path.relative_to(other.parent).as_posix()}"
-                      for other in (root / "domains").glob("*/domain.yaml") if other.parent.name != name
-                      for path in other.parent.glob("products/*/product.yaml")
-                      if re.search(rf"\baddress:\s*['\"]?{re.escape(name)}\.", path.read_text(encoding="utf-8"))})
+    readers = sorted(
+        {
+            f"{other.parent.name}/{path.relative_to(other.parent).as_posix()}"
+            for other in (root / "domains").glob("*/domain.yaml")
+            if other.parent.name != name
+            for path in other.parent.glob("products/*/product.yaml")
+            if re.search(rf"\baddress:\s*['\"]?{re.escape(name)}\.", path.read_text(encoding="utf-8"))
+        }
+    )
     if readers:
-        raise ScaffoldError(f"refused: {', '.join(readers)} read(s) ports of {name!r}; remove those inputs first. "
-                            "Nothing was removed.")
+        raise ScaffoldError(
+            f"refused: {', '.join(readers)} read(s) ports of {name!r}; remove those inputs first. Nothing was removed."
+        )
     removed = []
     if name in listed:
         unregister_location(root / "workspace.yaml", name)
@@ -337,8 +410,17 @@ def _location_domain(entry: object) -> str | None:
 
 def register_location(workspace: Path, domain: str) -> None:
     """Append the domain's code location to workspace.yaml, keeping every other line as it is."""
-    _rewrite_workspace(workspace, lambda entries: [*entries, CommentedMap(python_module=CommentedMap(
-        module_name=f"domains.{domain}.definitions", location_name=domain, working_directory="."))])
+    _rewrite_workspace(
+        workspace,
+        lambda entries: [
+            *entries,
+            CommentedMap(
+                python_module=CommentedMap(
+                    module_name=f"domains.{domain}.definitions", location_name=domain, working_directory="."
+                )
+            ),
+        ],
+    )
 
 
 def _rewrite_workspace(workspace: Path, change) -> None:  # noqa: ANN001 - list -> list of locations
@@ -359,5 +441,13 @@ def _rewrite_workspace(workspace: Path, change) -> None:  # noqa: ANN001 - list 
     os.replace(temporary, workspace)
 
 
-__all__ = ["PlatformError", "ScaffoldError", "apply", "plan_domain", "plan_product", "register_location",
-           "remove_domain", "unregister_location"]
+__all__ = [
+    "PlatformError",
+    "ScaffoldError",
+    "apply",
+    "plan_domain",
+    "plan_product",
+    "register_location",
+    "remove_domain",
+    "unregister_location",
+]

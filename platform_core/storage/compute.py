@@ -24,8 +24,10 @@ def staging_name(table: str) -> str:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    query = ("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-             "AND schema_name = $s AND table_name = $t")
+    query = (
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = $s AND table_name = $t"
+    )
     return con.execute(query, {"s": schema, "t": table}).fetchall()[0][0] > 0
 
 
@@ -45,9 +47,14 @@ def promote(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]) 
 
 def leftover_staging(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     """Tables a run staged in `schema` and never promoted nor dropped: its process died."""
-    query = ("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-             "AND schema_name = $s AND starts_with(table_name, $p)")
-    return [name.removeprefix(STAGING_PREFIX) for (name,) in con.execute(query, {"s": schema, "p": STAGING_PREFIX}).fetchall()]
+    query = (
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = $s AND starts_with(table_name, $p)"
+    )
+    return [
+        name.removeprefix(STAGING_PREFIX)
+        for (name,) in con.execute(query, {"s": schema, "p": STAGING_PREFIX}).fetchall()
+    ]
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]) -> None:

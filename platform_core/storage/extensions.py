@@ -30,8 +30,9 @@ class ExtensionError(RuntimeError):
 
 def load(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Load extension `name` into `con`, installing it from its wheel first when DuckDB lacks it."""
-    row = con.execute("SELECT installed, loaded FROM duckdb_extensions() WHERE extension_name = $name",
-                      {"name": name}).fetchone()
+    row = con.execute(
+        "SELECT installed, loaded FROM duckdb_extensions() WHERE extension_name = $name", {"name": name}
+    ).fetchone()
     if row is not None and row[1]:
         return
     if row is None or not row[0]:
@@ -50,13 +51,17 @@ def wheel_file(name: str) -> Path:
     package, distribution = WHEELS[name]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ExtensionError(f"the DuckDB extension {name!r} is not installed and cannot be downloaded here: "
-                             f"install the {distribution}=={duckdb.__version__} package")
+        raise ExtensionError(
+            f"the DuckDB extension {name!r} is not installed and cannot be downloaded here: "
+            f"install the {distribution}=={duckdb.__version__} package"
+        )
     folder = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}"
     files = sorted(folder.glob("*.duckdb_extension"))
     if not files:
-        raise ExtensionError(f"{distribution} holds no extension for DuckDB {duckdb.__version__} (in {folder}): "
-                             f"install {distribution}=={duckdb.__version__}")
+        raise ExtensionError(
+            f"{distribution} holds no extension for DuckDB {duckdb.__version__} (in {folder}): "
+            f"install {distribution}=={duckdb.__version__}"
+        )
     return files[0]
 
 

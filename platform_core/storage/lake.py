@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -68,12 +68,19 @@ class ObjectStore:
 
     def secret_sql(self, scope: str) -> str:
         """A temporary DuckDB secret for the data path: it lives in the connection's database only."""
-        options = [f"KEY_ID {literal(self.key_id)}", f"SECRET {literal(self.secret)}", f"REGION {literal(self.region)}",
-                   f"SCOPE {literal(scope)}"]
+        options = [
+            f"KEY_ID {literal(self.key_id)}",
+            f"SECRET {literal(self.secret)}",
+            f"REGION {literal(self.region)}",
+            f"SCOPE {literal(scope)}",
+        ]
         if self.endpoint:
             scheme, _, host = self.endpoint.partition("://")
-            options += [f"ENDPOINT {literal(host.rstrip('/') or scheme)}", "URL_STYLE 'path'",
-                        f"USE_SSL {'false' if scheme == 'http' else 'true'}"]
+            options += [
+                f"ENDPOINT {literal(host.rstrip('/') or scheme)}",
+                "URL_STYLE 'path'",
+                f"USE_SSL {'false' if scheme == 'http' else 'true'}",
+            ]
         return f"CREATE OR REPLACE TEMPORARY SECRET mesh_lake_data (TYPE S3, {', '.join(options)})"
 
 
@@ -179,8 +186,9 @@ class Lake:
     def _attach(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         # Writers keep even the smallest port in Parquet rather than inline in the catalog, so every
         # version is a file that any Parquet reader can open (`ducklake_list_files` names them).
-        options = [f"DATA_PATH {literal(self.config.data_path)}"] + (["READ_ONLY"] if read_only
-                                                                     else ["DATA_INLINING_ROW_LIMIT 0"])
+        options = [f"DATA_PATH {literal(self.config.data_path)}"] + (
+            ["READ_ONLY"] if read_only else ["DATA_INLINING_ROW_LIMIT 0"]
+        )
         deadline = time.monotonic() + RETRY_SECONDS
         while True:
             try:
@@ -189,16 +197,22 @@ class Lake:
             except duckdb.Error as error:
                 text = str(error)
                 if read_only and "creating a new DuckLake is explicitly disabled" in text:
-                    raise NotPublished(f"nothing has been published yet: the lake's catalog "
-                                       f"{without_password(self.config.catalog)} holds no lake") from None
+                    raise NotPublished(
+                        f"nothing has been published yet: the lake's catalog "
+                        f"{without_password(self.config.catalog)} holds no lake"
+                    ) from None
                 # Writers opening a new PostgreSQL catalog at once: one creates DuckLake's tables, the
                 # others collide on them; once they exist, attaching again succeeds.
-                if "Failed to initialize DuckLake" in text and time.monotonic() < deadline and any(
-                        words in text for words in ("duplicate key", "already exists")):
+                if (
+                    "Failed to initialize DuckLake" in text
+                    and time.monotonic() < deadline
+                    and any(words in text for words in ("duplicate key", "already exists"))
+                ):
                     time.sleep(0.2)
                     continue
-                raise LakeError(f"cannot open the lake ({without_password(self.config.catalog)}): "
-                                f"{without_password(text)}") from error
+                raise LakeError(
+                    f"cannot open the lake ({without_password(self.config.catalog)}): {without_password(text)}"
+                ) from error
 
     @contextmanager
     def connect(self, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -242,15 +256,22 @@ class Lake:
             lock.write_text(str(os.getpid()), encoding="utf-8")
             if died and clean:  # on a connection of its own: a writer's may see only its domain's files
                 with self.connect(read_only=False) as admin:
-                    admin.execute(f"SELECT * FROM ducklake_delete_orphaned_files({literal(ALIAS)}, older_than => now())"
-                                  ).fetchall()
+                    admin.execute(
+                        f"SELECT * FROM ducklake_delete_orphaned_files({literal(ALIAS)}, older_than => now())"
+                    ).fetchall()
             yield
             lock.write_text("", encoding="utf-8")
 
     # --- writing ------------------------------------------------------------------------------
 
-    def commit(self, con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], None], *,
-               message: str, info: Mapping[str, object]) -> int:
+    def commit(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        work: Callable[[duckdb.DuckDBPyConnection], None],
+        *,
+        message: str,
+        info: Mapping[str, object],
+    ) -> int:
         """Run `work` in one transaction of the lake and commit it as one snapshot; its id.
 
         A conflict with another writer (another process committed first) starts the whole
@@ -267,16 +288,22 @@ class Lake:
                     raise LakeError(f"{message}: not committed after {attempt} attempt(s): {error}") from error
             except TimeoutError as error:
                 raise LakeError(f"{message}: not committed: {error}") from error
-            time.sleep(min(0.05 * 2 ** attempt, 2.0))
+            time.sleep(min(0.05 * 2**attempt, 2.0))
 
     @staticmethod
-    def _commit_once(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], None],
-                     message: str, info: Mapping[str, object]) -> int:
+    def _commit_once(
+        con: duckdb.DuckDBPyConnection,
+        work: Callable[[duckdb.DuckDBPyConnection], None],
+        message: str,
+        info: Mapping[str, object],
+    ) -> int:
         con.execute("BEGIN TRANSACTION")
         try:
             work(con)
-            con.execute(f"CALL {ALIAS}.set_commit_message($author, $message, extra_info => $info)",
-                        {"author": AUTHOR, "message": message, "info": json.dumps(info, sort_keys=True)})
+            con.execute(
+                f"CALL {ALIAS}.set_commit_message($author, $message, extra_info => $info)",
+                {"author": AUTHOR, "message": message, "info": json.dumps(info, sort_keys=True)},
+            )
             con.execute("COMMIT")
         except BaseException:
             with suppress(duckdb.Error):  # the failed commit may have ended the transaction already
@@ -284,8 +311,17 @@ class Lake:
             raise
         return int(con.execute(f"SELECT id FROM {ALIAS}.last_committed_snapshot()").fetchone()[0])
 
-    def publish(self, con: duckdb.DuckDBPyConnection, product: str, ports: Mapping[str, str], *, version: str,
-                contract: str, contract_document: str, run_id: str | None) -> Publication:
+    def publish(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        product: str,
+        ports: Mapping[str, str],
+        *,
+        version: str,
+        contract: str,
+        contract_document: str,
+        run_id: str | None,
+    ) -> Publication:
         """Replace the ports of `product` (port name -> SELECT producing it) in one snapshot."""
         domain = product.split(".")[0]
 
@@ -295,11 +331,11 @@ class Lake:
                 con.execute(f"CREATE OR REPLACE TABLE {lake_table(f'{product}.{port}')} AS {select}")
             _keep_contract(con, contract, product, version, contract_document)
 
-        info = {"product": product, "version": version, "contract": contract, "run_id": run_id,
-                "ports": sorted(ports)}
+        info = {"product": product, "version": version, "contract": contract, "run_id": run_id, "ports": sorted(ports)}
         snapshot = self.commit(con, replace_ports, message=f"publish {product} {version}", info=info)
-        published_at = con.execute(f"SELECT snapshot_time FROM {ALIAS}.snapshots() WHERE snapshot_id = $id",
-                                   {"id": snapshot}).fetchone()[0]
+        published_at = con.execute(
+            f"SELECT snapshot_time FROM {ALIAS}.snapshots() WHERE snapshot_id = $id", {"id": snapshot}
+        ).fetchone()[0]
         return Publication(snapshot, published_at, product, version, contract, run_id, tuple(sorted(ports)))
 
     # --- reading ------------------------------------------------------------------------------
@@ -311,14 +347,26 @@ class Lake:
     @staticmethod
     def publications(con: duckdb.DuckDBPyConnection, product: str | None = None) -> list[Publication]:
         """Publications still in the lake's history, oldest first; of one product (`hr.overtime`) if given."""
-        rows = con.execute(f"SELECT snapshot_id, snapshot_time, commit_extra_info FROM {ALIAS}.snapshots() "
-                           "WHERE author = $author ORDER BY snapshot_id", {"author": AUTHOR}).fetchall()
+        rows = con.execute(
+            f"SELECT snapshot_id, snapshot_time, commit_extra_info FROM {ALIAS}.snapshots() "
+            "WHERE author = $author ORDER BY snapshot_id",
+            {"author": AUTHOR},
+        ).fetchall()
         found = []
         for snapshot, at, text in rows:
             info = json.loads(text or "{}")
             if "product" in info and (product is None or info["product"] == product):
-                found.append(Publication(snapshot, at, info["product"], info["version"], info["contract"],
-                                         info.get("run_id"), tuple(info["ports"])))
+                found.append(
+                    Publication(
+                        snapshot,
+                        at,
+                        info["product"],
+                        info["version"],
+                        info["contract"],
+                        info.get("run_id"),
+                        tuple(info["ports"]),
+                    )
+                )
         return found
 
     def resolve(self, con: duckdb.DuckDBPyConnection, address: str, at: int | datetime | str | None) -> int | None:
@@ -331,9 +379,10 @@ class Lake:
         if isinstance(at, int):
             return at
         if isinstance(at, datetime):
-            moment = at if at.tzinfo else at.replace(tzinfo=timezone.utc)  # naive times are UTC, as stored
-            (snapshot,) = con.execute(f"SELECT max(snapshot_id) FROM {ALIAS}.snapshots() WHERE snapshot_time <= $t",
-                                      {"t": moment}).fetchone()
+            moment = at if at.tzinfo else at.replace(tzinfo=UTC)  # naive times are UTC, as stored
+            (snapshot,) = con.execute(
+                f"SELECT max(snapshot_id) FROM {ALIAS}.snapshots() WHERE snapshot_time <= $t", {"t": moment}
+            ).fetchone()
             if snapshot is None:
                 raise NotPublished(f"{address}: the lake's history starts after {moment.isoformat()}")
             return int(snapshot)
@@ -341,12 +390,18 @@ class Lake:
         matching = [p for p in self.publications(con, product) if p.version == at and p.includes(address)]
         if not matching:
             kept = sorted({p.version for p in self.publications(con, product) if p.includes(address)})
-            raise NotPublished(f"{address} was never published at version {at} in the lake's history "
-                               f"(versions kept: {', '.join(kept) or 'none'})")
+            raise NotPublished(
+                f"{address} was never published at version {at} in the lake's history "
+                f"(versions kept: {', '.join(kept) or 'none'})"
+            )
         return matching[-1].snapshot_id
 
-    def read(self, con: duckdb.DuckDBPyConnection, address: str, at: int | datetime | str | None = None,
-             ) -> duckdb.DuckDBPyRelation:
+    def read(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        address: str,
+        at: int | datetime | str | None = None,
+    ) -> duckdb.DuckDBPyRelation:
         """A port as a relation on `con`: its current version, or as of `at` (see `resolve`)."""
         snapshot = self.resolve(con, address, at)
         clause = "" if snapshot is None else f" AT (VERSION => {int(snapshot)})"
@@ -355,14 +410,19 @@ class Lake:
             relation.limit(0).fetchall()  # bind now, so a missing port is this call's error
         except (duckdb.CatalogException, duckdb.InvalidInputException) as error:
             where = "yet" if snapshot is None else f"at snapshot {snapshot}"
-            raise NotPublished(f"port {address} has not been published {where}: "
-                               f"{str(error).splitlines()[0]}") from None
+            raise NotPublished(f"port {address} has not been published {where}: {str(error).splitlines()[0]}") from None
         return relation
 
     # --- maintenance --------------------------------------------------------------------------
 
-    def expire(self, con: duckdb.DuckDBPyConnection, keep: timedelta, grace: timedelta = timedelta(hours=1),
-               orphans_after: timedelta = timedelta(days=1), now: datetime | None = None) -> dict[str, int]:
+    def expire(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        keep: timedelta,
+        grace: timedelta = timedelta(hours=1),
+        orphans_after: timedelta = timedelta(days=1),
+        now: datetime | None = None,
+    ) -> dict[str, int]:
         """Forget snapshots older than `keep`, then delete the files no snapshot needs any more.
 
         The last publication of every product is kept whatever its age: it is the product's
@@ -372,34 +432,49 @@ class Lake:
         mid-publication) go once `orphans_after` old: longer than any publication takes, so
         a publication under way keeps its files.
         """
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         latest = {p.product: p.snapshot_id for p in self.publications(con)}
         kept = {*latest.values(), self.current_snapshot(con)}
-        old = [snapshot for (snapshot,) in con.execute(
-            f"SELECT snapshot_id FROM {ALIAS}.snapshots() WHERE snapshot_time < $t ORDER BY 1",
-            {"t": now - keep}).fetchall() if snapshot not in kept]
+        old = [
+            snapshot
+            for (snapshot,) in con.execute(
+                f"SELECT snapshot_id FROM {ALIAS}.snapshots() WHERE snapshot_time < $t ORDER BY 1", {"t": now - keep}
+            ).fetchall()
+            if snapshot not in kept
+        ]
         counts = {"snapshots_expired": 0}
         with self._writers_take_turns(clean=True):
             if old:
-                counts["snapshots_expired"] = len(con.execute(
-                    f"SELECT * FROM ducklake_expire_snapshots({literal(ALIAS)}, versions => $v)", {"v": old}).fetchall())
-            counts["files_deleted"] = len(con.execute(
-                f"SELECT * FROM ducklake_cleanup_old_files({literal(ALIAS)}, older_than => $t)",
-                {"t": now - grace}).fetchall())
-            counts["orphans_deleted"] = len(con.execute(
-                f"SELECT * FROM ducklake_delete_orphaned_files({literal(ALIAS)}, older_than => $t)",
-                {"t": now - orphans_after}).fetchall())
+                counts["snapshots_expired"] = len(
+                    con.execute(
+                        f"SELECT * FROM ducklake_expire_snapshots({literal(ALIAS)}, versions => $v)", {"v": old}
+                    ).fetchall()
+                )
+            counts["files_deleted"] = len(
+                con.execute(
+                    f"SELECT * FROM ducklake_cleanup_old_files({literal(ALIAS)}, older_than => $t)", {"t": now - grace}
+                ).fetchall()
+            )
+            counts["orphans_deleted"] = len(
+                con.execute(
+                    f"SELECT * FROM ducklake_delete_orphaned_files({literal(ALIAS)}, older_than => $t)",
+                    {"t": now - orphans_after},
+                ).fetchall()
+            )
         return counts
 
 
 def _keep_contract(con: duckdb.DuckDBPyConnection, contract: str, product: str, version: str, document: str) -> None:
     table = f"{ALIAS}.{PLATFORM_SCHEMA}.contracts"
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {ALIAS}.{PLATFORM_SCHEMA}")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {table} (contract VARCHAR, product VARCHAR, version VARCHAR, "
-                "document VARCHAR)")
-    con.execute(f"INSERT INTO {table} SELECT $c, $p, $v, $d WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {table} WHERE contract = $c AND product = $p AND version = $v)",
-                {"c": contract, "p": product, "v": version, "d": document})
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (contract VARCHAR, product VARCHAR, version VARCHAR, document VARCHAR)"
+    )
+    con.execute(
+        f"INSERT INTO {table} SELECT $c, $p, $v, $d WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {table} WHERE contract = $c AND product = $p AND version = $v)",
+        {"c": contract, "p": product, "v": version, "d": document},
+    )
 
 
 def _is_catalog(file: Path) -> bool:
@@ -407,7 +482,9 @@ def _is_catalog(file: Path) -> bool:
         return False
     try:
         with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True)) as catalog:
-            return catalog.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ducklake_metadata'").fetchone()[0] > 0
+            return (
+                catalog.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ducklake_metadata'").fetchone()[0] > 0
+            )
     except sqlite3.Error:
         return False
 

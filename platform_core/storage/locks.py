@@ -26,8 +26,9 @@ def exclusive_file_lock(path: Path, timeout: float, purpose: str) -> Iterator[No
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"waited {timeout:.0f} s for {path} ({purpose}); another process still holds it") \
-                        from None
+                    raise TimeoutError(
+                        f"waited {timeout:.0f} s for {path} ({purpose}); another process still holds it"
+                    ) from None
                 time.sleep(0.05)
     except BaseException:
         handle.close()

@@ -20,8 +20,9 @@ def _list(items: Iterable[str]) -> str:
     return "[" + ", ".join("'" + item.replace("'", "''") + "'" for item in items) + "]"
 
 
-def close_external_access(con: duckdb.DuckDBPyConnection, *, files: Iterable[Path] = (),
-                          directories: Iterable[str] = ()) -> None:
+def close_external_access(
+    con: duckdb.DuckDBPyConnection, *, files: Iterable[Path] = (), directories: Iterable[str] = ()
+) -> None:
     """Let SQL on `con`'s database reach only `files` and what lies under `directories`, from now on."""
     (spill,) = con.execute("SELECT current_setting('temp_directory')").fetchone()
     folders = [*directories, *([spill] if spill else [])]

@@ -82,7 +82,6 @@ class Warehouse:
         found = self.publications(address)
         return found[-1] if found else None
 
-
     def published_contract(self, product: str) -> str | None:
         """The contract document (JSON) the product (`hr.overtime`) was last published under."""
         return self.published_contracts().get(product)
@@ -93,13 +92,21 @@ class Warehouse:
         try:
             with self.reader() as con:
                 last = {p.product: p for p in self.lake.publications(con)}  # oldest first: the last one stays
-                rows = con.execute(f"SELECT product, version, contract, document FROM {ALIAS}.{PLATFORM_SCHEMA}"
-                                   ".contracts").fetchall() if last else []
+                rows = (
+                    con.execute(
+                        f"SELECT product, version, contract, document FROM {ALIAS}.{PLATFORM_SCHEMA}.contracts"
+                    ).fetchall()
+                    if last
+                    else []
+                )
         except NotPublished:
             return {}
         documents = {(product, version, contract): document for product, version, contract, document in rows}
-        return {product: documents[key] for product, p in last.items()
-                if (key := (product, p.version, p.contract)) in documents}
+        return {
+            product: documents[key]
+            for product, p in last.items()
+            if (key := (product, p.version, p.contract)) in documents
+        }
 
 
 @functools.lru_cache(maxsize=8)

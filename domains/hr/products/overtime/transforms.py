@@ -61,21 +61,23 @@ def _clean_code(value: object) -> str | None:
 def clean_employees(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Silver employee master: one typed, cleaned row per employee of raw_employees."""
     raw = inputs["raw_employees"]
-    out = pd.DataFrame({
-        "employee_id": raw["employee_id"].map(_clean_code),
-        "first_name": raw["first_name"].map(_clean_name),
-        "last_name": raw["last_name"].map(_clean_name),
-        "email": raw["email"].map(lambda v: (_clean_text(v) or "").lower() or None),
-        "entity_id": raw["entity_id"].map(_clean_code),
-        "department": raw["department"].map(_clean_text),
-        "team": raw["team"].map(_clean_text),
-        "manager_id": raw["manager_id"].map(_clean_code),
-        "job_title": raw["job_title"].map(_clean_text),
-        # date objects (object dtype) so that DuckDB types the column DATE, not TIMESTAMP
-        "hire_date": raw["hire_date"].map(_parse_date).astype(object),
-        "hourly_rate": raw["hourly_rate"].map(_parse_rate).astype("float64"),
-        "weekly_contract_hours": raw["weekly_contract_hours"].map(_parse_rate).astype("float64"),
-        # traceability: the data row of employees.csv this employee comes from
-        "source_row": raw["source_row"].astype("int64"),
-    })
+    out = pd.DataFrame(
+        {
+            "employee_id": raw["employee_id"].map(_clean_code),
+            "first_name": raw["first_name"].map(_clean_name),
+            "last_name": raw["last_name"].map(_clean_name),
+            "email": raw["email"].map(lambda v: (_clean_text(v) or "").lower() or None),
+            "entity_id": raw["entity_id"].map(_clean_code),
+            "department": raw["department"].map(_clean_text),
+            "team": raw["team"].map(_clean_text),
+            "manager_id": raw["manager_id"].map(_clean_code),
+            "job_title": raw["job_title"].map(_clean_text),
+            # date objects (object dtype) so that DuckDB types the column DATE, not TIMESTAMP
+            "hire_date": raw["hire_date"].map(_parse_date).astype(object),
+            "hourly_rate": raw["hourly_rate"].map(_parse_rate).astype("float64"),
+            "weekly_contract_hours": raw["weekly_contract_hours"].map(_parse_rate).astype("float64"),
+            # traceability: the data row of employees.csv this employee comes from
+            "source_row": raw["source_row"].astype("int64"),
+        }
+    )
     return out.sort_values("employee_id", kind="stable").reset_index(drop=True)
