@@ -80,7 +80,7 @@ def organisation_copy(copy: int, used_emails: dict[tuple[str, str], int]) -> lis
     number = 0
     for entity_id, _name, _country, _currency, mail_domain in sorted(sample.ENTITIES):
         for department, (teams, _propensity, (low, high), titles, lead_title) in sample.DEPARTMENTS.items():
-            for team, size in zip(teams, sample.TEAM_SIZES[entity_id][department]):
+            for team, size in zip(teams, sample.TEAM_SIZES[entity_id][department], strict=True):
                 lead_id = None
                 for position in range(size):
                     number += 1
@@ -142,7 +142,7 @@ def write_employees(path: Path, count: int) -> dict[str, np.ndarray]:
             clean = organisation_copy(copy, used)
             offset = copy * SAMPLE_EMPLOYEES
             rows = sample.dirty_employee_rows(clean)[: count - written]
-            for clean_row, row in zip(clean, rows):
+            for clean_row, row in zip(clean, rows, strict=False):  # rows may stop short of clean
                 row["employee_id"] = renumber(row["employee_id"], offset)
                 row["manager_id"] = renumber(row["manager_id"], offset)
                 writer.writerow([row[c] for c in sample.EMPLOYEE_COLUMNS])
@@ -333,6 +333,7 @@ def day_records(
                 hour.tolist(),
                 minute.tolist(),
                 second.tolist(),
+                strict=True,
             )
         )
     ]
@@ -341,7 +342,7 @@ def day_records(
 def dirty(line: str, position: int, unknown_employee: str) -> tuple[str, list[str]]:
     """One record made dirty as the sample's record OT<position> is; returns the line and the
     duplicate rows it adds at the end of the file."""
-    r = dict(zip(sample.RECORD_COLUMNS, line.split(",")))
+    r = dict(zip(sample.RECORD_COLUMNS, line.split(","), strict=True))
     extra: list[dict[str, str]] = []
     if position == 315:
         r["reason_code"] = r["reason_code"].lower()

@@ -22,8 +22,10 @@ import duckdb
 from platform_core.storage.lake import Lake, LakeConfig
 from platform_core.storage.warehouse import Warehouse
 
-FACT = """SELECT range AS id, 'E' || (range % 5000) AS employee_id, DATE '2025-10-01' + (range % 396)::INTEGER AS work_date,
-          ((range % 64) / 4)::DECIMAL(6,2) AS hours, ((range % 9000) / 3.0)::DECIMAL(14,2) AS amount FROM range({rows})"""
+FACT = """SELECT range AS id, 'E' || (range % 5000) AS employee_id,
+                 DATE '2025-10-01' + (range % 396)::INTEGER AS work_date,
+                 ((range % 64) / 4)::DECIMAL(6,2) AS hours, ((range % 9000) / 3.0)::DECIMAL(14,2) AS amount
+          FROM range({rows})"""
 DAILY = "SELECT work_date, count(*) AS records, sum(amount) AS amount FROM fact GROUP BY work_date"
 
 

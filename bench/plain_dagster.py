@@ -80,7 +80,7 @@ def locations(described: list[dict]) -> dict[str, dg.Definitions]:
     for entry in described:
         if "schedule" in entry:
             continue
-        assets, schedules = parts.setdefault(entry["assets"][0]["group"], ([], []))
+        assets, _ = parts.setdefault(entry["assets"][0]["group"], ([], []))
         assets.append(multi_asset(entry))
     for entry in described:
         if "schedule" in entry:

@@ -42,7 +42,9 @@ def main() -> None:
         CREATE TABLE t AS
         SELECT 'E' || (i % 50000)::VARCHAR AS employee_id,
                DATE '2025-01-01' + CAST(i // 50000 AS INTEGER) AS work_date,
-               (['approved', 'pending', 'rejected', 'bogus'])[1 + CAST(i % 997 = 0 AS INTEGER) * 3 + CAST(i % 3 AS INTEGER) * CAST(i % 997 <> 0 AS INTEGER)] AS status,
+               (['approved', 'pending', 'rejected', 'bogus'])[1 + CAST(i % 997 = 0 AS INTEGER) * 3
+                                                              + CAST(i % 3 AS INTEGER) * CAST(i % 997 <> 0 AS INTEGER)]
+                   AS status,
                round((i % 40) / 2.0, 2) AS hours, 20.0 AS rate, round(((i % 40) / 2.0) * 20.0, 2) AS amount
         FROM range({rows}) AS r(i)""")
     now = datetime.now(UTC)

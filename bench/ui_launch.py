@@ -137,7 +137,9 @@ def measure(url: str, chromium: str, rounds: int, selected: list[tuple[int, int]
             before = len(query(url, RUNS)["runsOrError"]["results"])
             started = time.perf_counter()
             button.click()
-            wait_for(lambda: len(query(url, RUNS)["runsOrError"]["results"]) > before, 120, "no run was queued")
+            wait_for(
+                lambda before=before: len(query(url, RUNS)["runsOrError"]["results"]) > before, 120, "no run was queued"
+            )
             walls.append(time.perf_counter() - started)
             (run,) = query(url, RUNS)["runsOrError"]["results"][:1]
             if run["status"] not in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED"):

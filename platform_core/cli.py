@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import click
 
 from platform_core.catalog.mesh import Mesh, load_mesh
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.mesh_index import MeshIndex
-from platform_core.descriptors.workspace import find_workspace, read_workspace
+from platform_core.descriptors.workspace import Location, find_workspace, read_workspace
 from platform_core.errors import PlatformError
 from platform_core.governance.report import counts, table
 from platform_core.scaffold.plan import (
@@ -26,6 +27,11 @@ from platform_core.scaffold.plan import (
     remove_domain,
 )
 from platform_core.settings import Settings
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from platform_core.catalog.discovery import Direction
 
 
 @click.group(invoke_without_command=True)
@@ -61,6 +67,26 @@ _project = click.option(
 )
 
 
+class DomainReport(TypedDict):
+    """A domain in `mesh check`'s report: loaded (with its counts) or the problems that stopped it."""
+
+    domain: str
+    loaded: bool
+    problems: list[str]
+    products: NotRequired[int]
+    ports: NotRequired[int]
+
+
+class CheckReport(TypedDict):
+    """What `mesh check` finds, as `--json` prints it."""
+
+    domains: list[DomainReport]
+    violations: list[Mapping[str, object]]  # as Violation.as_dict gives them
+    notes: list[str]
+    errors: int
+    warnings: int
+
+
 @main.command()
 @_workspace
 @_json
@@ -74,11 +100,13 @@ def check(workspace: Path, as_json: bool) -> None:
 
     locations = _locations(workspace)
     settings = Settings.from_env()
-    report: dict[str, Any] = {"domains": [], "violations": [], "notes": []}
+    domains: list[DomainReport] = []
+    violations: list[Mapping[str, object]] = []
+    notes: list[str] = []
     loaded = []
     for location in locations:
         if location.domain is None and location.module != "platform_core.definitions":  # the platform's own
-            report["notes"].append(
+            notes.append(
                 f"location {location.name!r} ({location.module or 'not a python_module'}) is "
                 "not a domain (domains.<name>.definitions), so its descriptors are not checked"
             )
@@ -87,8 +115,8 @@ def check(workspace: Path, as_json: bool) -> None:
     for location in locations:
         if location.domain is None:
             continue
-        entry: dict[str, Any] = {"domain": location.domain, "loaded": False, "problems": []}
-        report["domains"].append(entry)
+        entry: DomainReport = {"domain": location.domain, "loaded": False, "problems": []}
+        domains.append(entry)
         if location.domain in failed:
             entry["problems"] = [str(p) for p in failed[location.domain].problems]
             continue
@@ -96,13 +124,13 @@ def check(workspace: Path, as_json: bool) -> None:
         if refused := dagster_problem(domain):
             entry["problems"] = [f"does not load in Dagster: {refused}"]
             continue
-        entry.update(
-            loaded=True, products=len(domain.products), ports=sum(len(p.output_ports) for p in domain.products)
-        )
+        entry["loaded"] = True
+        entry["products"] = len(domain.products)
+        entry["ports"] = sum(len(p.output_ports) for p in domain.products)
         loaded.append(domain)
-        report["violations"] += [v.as_dict() for v in govern(domain, governance_context(domain, settings))]
+        violations += [v.as_dict() for v in govern(domain, governance_context(domain, settings))]
     for loop in loop_problems(Mesh(tuple(loaded), ())):
-        report["violations"].append(
+        violations.append(
             {
                 "severity": "error",
                 "policy": "no_step_loops",
@@ -112,15 +140,21 @@ def check(workspace: Path, as_json: bool) -> None:
                 "hint": "one of the steps must not read the port it feeds",
             }
         )
-    errors, warnings = counts(report["violations"])
-    failed = [d for d in report["domains"] if not d["loaded"]]
-    report.update(errors=errors + sum(len(d["problems"]) for d in failed), warnings=warnings)
+    errors, warnings = counts(violations)
+    problems = sum(len(d["problems"]) for d in domains if not d["loaded"])
+    report: CheckReport = {
+        "domains": domains,
+        "violations": violations,
+        "notes": notes,
+        "errors": errors + problems,
+        "warnings": warnings,
+    }
     click.echo(json.dumps(report, indent=2) if as_json else _check_text(report))
     if report["errors"]:
         sys.exit(1)
 
 
-def _check_text(report: dict) -> str:
+def _check_text(report: CheckReport) -> str:
     lines = [f"note: {note}" for note in report["notes"]]
     for entry in report["domains"]:
         if entry["loaded"]:
@@ -147,7 +181,8 @@ def policies(domain_name: str | None, workspace: Path, as_json: bool) -> None:
     """List the governance policies in force for each domain, and where each comes from."""
     from platform_core.governance.settings import describe, policies_in_force
 
-    rows = []
+    rows: list[dict[str, object]] = []
+    shown: list[dict[str, object]] = []  # the rows as the table prints them: parameters as one text
     mesh = load_mesh(MeshIndex.of_workspace(workspace))
     for name, error in mesh.failed:
         if domain_name in (None, name):
@@ -157,13 +192,15 @@ def policies(domain_name: str | None, workspace: Path, as_json: bool) -> None:
         if domain_name and domain.name != domain_name:
             continue
         in_force, problems = policies_in_force(domain)
-        rows += [{"domain": domain.name, **describe(p)} for p in in_force]
+        for policy in in_force:
+            row = {"domain": domain.name, **describe(policy)}
+            rows.append(row)
+            shown.append({**row, "params": ", ".join(f"{k}={v}" for k, v in policy.params.items())})
         for problem in problems:
             click.echo(f"{problem} (a domain may make a global policy stricter, never weaker)", err=True)
     if domain_name and not rows:
         click.echo(f"no domain {domain_name!r} in {workspace}", err=True)
         sys.exit(1)
-    shown = [{**row, "params": ", ".join(f"{k}={v}" for k, v in row["params"].items())} for row in rows]
     click.echo(
         json.dumps(rows, indent=2)
         if as_json
@@ -256,7 +293,7 @@ def _mesh(workspace: Path) -> Mesh:
     return mesh
 
 
-def _instance():  # noqa: ANN202 - a DagsterInstance or None
+def _instance() -> dg.DagsterInstance | None:
     """The Dagster instance of DAGSTER_HOME, or None (then only the descriptors are read)."""
     import os
 
@@ -370,7 +407,7 @@ def status(domain: str | None, workspace: Path, as_json: bool) -> None:
 )
 @_workspace
 @_json
-def lineage(address: str, direction: str, workspace: Path, as_json: bool) -> None:
+def lineage(address: str, direction: Direction, workspace: Path, as_json: bool) -> None:
     """The product-level dependency tree of a product (or a port's product)."""
     from platform_core.catalog.discovery import UnknownAddress, find, lineage_text
     from platform_core.catalog.discovery import lineage as tree_of
@@ -480,7 +517,7 @@ def docs_build(out: Path | None, workspace: Path) -> None:
     click.echo(f"open file://{index}")
 
 
-def _locations(workspace: Path) -> list:
+def _locations(workspace: Path) -> list[Location]:
     try:
         return read_workspace(workspace)
     except PlatformError as error:
@@ -578,7 +615,7 @@ def new_product(domain: str, name: str, template: str, dry_run: bool, project: P
     )
 
 
-def _run(make_plan, dry_run: bool, done: str) -> None:
+def _run(make_plan: Callable[[], Plan], dry_run: bool, done: str) -> None:
     try:
         plan: Plan = make_plan()
         if dry_run:

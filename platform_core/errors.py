@@ -21,7 +21,7 @@ class Problem:
 class PlatformError(Exception):
     """Raised when descriptors or domains cannot be loaded; its text is meant for the domain team."""
 
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...], headline: str | None = None):
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...], headline: str | None = None) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         self.headline = headline or f"{count} problem{'s' if count != 1 else ''} in data product descriptors"

@@ -53,8 +53,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """`MESH_WAREHOUSE` sets the storage root (default `warehouse/`), `MESH_WORKSPACE` the
         workspace whose domains the catalog lists (default `workspace.yaml`), both relative to
-        the project folder: the working directory, or the nearest one above it with a workspace.yaml. The lake defaults to a SQLite catalog and a data folder under the
-        root; `MESH_LAKE_CATALOG` (`sqlite:<file>` or `postgres:<connection string>`) and
+        the project folder: the working directory, or the nearest one above it with a workspace.yaml.
+        The lake defaults to a SQLite catalog and a data folder under the root;
+        `MESH_LAKE_CATALOG` (`sqlite:<file>` or `postgres:<connection string>`) and
         `MESH_LAKE_DATA` (a folder or `s3://bucket/prefix/`) move it, `MESH_LAKE_RETENTION`
         (`30d`) says how long its history is kept; an `s3://` data path takes its credentials from
         `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_REGION`, and `MESH_S3_ENDPOINT` for

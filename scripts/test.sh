@@ -9,4 +9,8 @@ bash scripts/browser.sh
 scratch="$(mktemp -d)"
 MESH_WAREHOUSE="$scratch/warehouse" .venv/bin/mesh check
 rm -rf "$scratch"
+# The habits of a maintained codebase, configured in pyproject.toml: lint, format, types.
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadgroup "$@"

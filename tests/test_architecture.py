@@ -64,8 +64,8 @@ def cycle(edges: dict[str, set[str]]) -> list[str]:
         state[node] = 1
         for target in sorted(edges.get(node, ())):
             if state.get(target) == 1:
-                return trail[trail.index(target) :] + [target]
-            if target not in state and (found := visit(target, trail + [target])):
+                return [*trail[trail.index(target) :], target]
+            if target not in state and (found := visit(target, [*trail, target])):
                 return found
         state[node] = 2
         return []

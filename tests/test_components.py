@@ -53,6 +53,13 @@ def run_dg(*args: str, cwd: Path, env: dict[str, str], timeout: float = 180) -> 
     return subprocess.run([DG, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def scaffold_orders(project: Path, env: dict[str, str]) -> None:
+    """`dg scaffold defs` of product shop.orders, as the README shows it."""
+    options = ("--domain", "shop", "--contact", "shop-data@example.com")
+    scaffolded = run_dg("scaffold", "defs", "platform_core.DataProduct", "orders", *options, cwd=project, env=env)
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+
+
 @pytest.fixture
 def dg_project(tmp_path: Path) -> Path:
     """A new dg project, as `dg scaffold project` lays one out: shop/definitions.py and shop/defs/."""
@@ -70,19 +77,7 @@ def test_a_dagster_engineer_scaffolds_lists_checks_and_materializes_a_product(dg
     assert listed.returncode == 0, listed.stderr
     assert "platform_core.DataProduct" in {entry["key"] for entry in json.loads(listed.stdout)["items"]}
 
-    scaffolded = run_dg(
-        "scaffold",
-        "defs",
-        "platform_core.DataProduct",
-        "orders",
-        "--domain",
-        "shop",
-        "--contact",
-        "shop-data@example.com",
-        cwd=dg_project,
-        env=env,
-    )
-    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    scaffold_orders(dg_project, env)
     folder = dg_project / "shop" / "defs" / "orders"
     component = yaml.safe_load((folder / "defs.yaml").read_text())
     assert component["type"] == "platform_core.DataProduct"
@@ -112,21 +107,7 @@ def test_a_component_reads_another_components_port_and_a_broken_one_is_refused_w
     dg_project: Path, tmp_path: Path
 ) -> None:
     env = subprocess_env(tmp_path)
-    assert (
-        run_dg(
-            "scaffold",
-            "defs",
-            "platform_core.DataProduct",
-            "orders",
-            "--domain",
-            "shop",
-            "--contact",
-            "shop-data@example.com",
-            cwd=dg_project,
-            env=env,
-        ).returncode
-        == 0
-    )
+    scaffold_orders(dg_project, env)
     consumer = dg_project / "shop" / "defs" / "orders_by_site"
     (consumer / "sql").mkdir(parents=True)
     (consumer / "sql" / "by_site.sql").write_text("SELECT site, count(*) AS records FROM records GROUP BY site")

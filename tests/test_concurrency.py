@@ -137,7 +137,7 @@ def _materialize(domains: list[str], env: dict[str, str], logs: list[Path]) -> l
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
         )
-        for domain, log in zip(domains, logs)
+        for domain, log in zip(domains, logs, strict=True)
     ]
     try:
         codes = [p.wait(timeout=900) for p in processes]

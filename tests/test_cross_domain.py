@@ -41,7 +41,8 @@ FILE = "domains/ledger/products/vat/product.yaml"
         ),
         (
             "shop.sales.weekly_sales",
-            "shop.sales.weekly_sales: shop.sales has no output port 'weekly_sales'; it publishes: customers, daily_sales",
+            "shop.sales.weekly_sales: shop.sales has no output port 'weekly_sales'; "
+            "it publishes: customers, daily_sales",
         ),
         (
             "shop.returns.daily_sales",

@@ -45,7 +45,7 @@ def test_any_change_to_a_source_is_a_new_load(tmp_path: Path, loads: list[Path])
     load_domain_cached(domain_dir)
     sql = domain_dir / "products" / "sales" / "sql" / "daily_sales.sql"
     sql.write_text(sql.read_text(encoding="utf-8") + "\nFROM nowhere", encoding="utf-8")
-    with pytest.raises(PlatformError, match="daily_sales.sql"):
+    with pytest.raises(PlatformError, match=r"daily_sales\.sql"):
         load_domain_cached(domain_dir)
     assert len(loads) == 2
     # the failing version was not cached: asked again, it is validated again and fails again

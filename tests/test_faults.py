@@ -213,7 +213,7 @@ def test_a_live_run_is_never_taken_for_dead(tmp_path: Path) -> None:
     """Its process runs; or runs elsewhere (another host, another container): it is left alone."""
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
     instance = dg.DagsterInstance.get()
-    host, boot, namespace, pid, ticks = this_worker().split("|")
+    host, boot, namespace, _pid, ticks = this_worker().split("|")
     cases = {
         "this very process": this_worker(),
         "a process on another machine": f"elsewhere|{boot}|{namespace}|999999|1",

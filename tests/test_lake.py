@@ -57,7 +57,7 @@ SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders, sum(amount) AS reven
 """
 
 
-def _worker(*args: str, **popen) -> subprocess.Popen:
+def _worker(*args: str, **popen: object) -> subprocess.Popen:
     return subprocess.Popen([*WORKER, *args], cwd=PROJECT, stdout=subprocess.PIPE, text=True, **popen)
 
 
@@ -209,7 +209,7 @@ def test_a_failed_promotion_still_reports_the_publication(tmp_path: Path, settin
     warehouse = Warehouse(settings.warehouse_root)
     steps = {step.name for _, step in product.steps}
 
-    def disk_full(*_args) -> None:
+    def disk_full(*_args: object) -> None:
         raise duckdb.IOException("IO Error: no space left on device")
 
     monkeypatch.setattr("platform_core.execution.products.promote", disk_full)
@@ -266,7 +266,7 @@ def test_concurrent_commits_from_many_processes_all_land(tmp_path: Path) -> None
     start = time.time() + 3
     writers = [_worker("commit", str(root), domain, "20", str(start)) for domain in ("alpha", "beta", "gamma")]
     results = [_result(writer) for writer in writers]
-    for domain, result in zip(("alpha", "beta", "gamma"), results):
+    for domain, result in zip(("alpha", "beta", "gamma"), results, strict=True):
         assert len(result["snapshots"]) == 20
         assert [p.snapshot_id for p in warehouse.publications(f"{domain}.load")] == result["snapshots"]
     assert len({s for result in results for s in result["snapshots"]}) == 60

@@ -135,7 +135,7 @@ def test_writers_of_two_domains_and_a_reader_each_in_its_own_process(
     snapshots = [s for p in published for s in p["snapshots"]]
     assert len(snapshots) == len(set(snapshots)) == 2 * count  # every commit landed, each its own snapshot
     assert read["errors"] == [] and read["reads"] > 0
-    for domain, mine in zip(("alpha", "beta"), published):
+    for domain, mine in zip(("alpha", "beta"), published, strict=True):
         assert set(read["seen"][domain]) <= set(mine["snapshots"])
         assert read["seen"][domain][-1:] == mine["snapshots"][-1:]  # the reader caught up with the last version
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.spec import CronFreshness, Port
@@ -32,7 +33,7 @@ def test_valid_descriptor_loads_into_frozen_specs(tmp_path: Path) -> None:
         "unique_order_id",
         "accepted_values_status",
     ]
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         product.name = "other"  # specs are frozen
 
 
@@ -90,7 +91,8 @@ INVALID = {
     "missing required field": (_delete("owner"), "owner: missing required field"),
     "wrong type": (
         _set("output_ports[0].columns[0].nullable", "sometimes"),
-        "output_ports[0].columns[0].nullable: Input should be a valid boolean, unable to interpret input, got 'sometimes'",
+        "output_ports[0].columns[0].nullable: Input should be a valid boolean, unable to interpret input, "
+        "got 'sometimes'",
     ),
     "bad identifier": (
         _set("output_ports[1].name", "Daily-Sales"),
@@ -181,7 +183,8 @@ INVALID = {
     ),  # DuckDB's parser words the message; the field path is what matters
     "accepted value that is a fraction": (
         _append_rule(1, {"type": "accepted_values", "column": "orders", "values": [1, 1.5]}),
-        "output_ports[1].quality[1].values[1]: 1.5 cannot be an accepted value: use text, a whole number, or true/false",
+        "output_ports[1].quality[1].values[1]: 1.5 cannot be an accepted value: use text, a whole number, "
+        "or true/false",
     ),
     "unquoted yes/no on a text column": (
         _append_rule(0, {"type": "accepted_values", "column": "customer", "values": [True, False]}),
@@ -270,7 +273,8 @@ def test_sql_names_match_whatever_their_case(tmp_path: Path) -> None:
             "reads customers, not in depends_on (orders); list every table the SQL reads there",
         ),
         (
-            'SELECT ordered_at::DATE AS day, count(*) AS orders, sum(amount) AS revenue FROM "sales"."orders" GROUP BY 1',
+            "SELECT ordered_at::DATE AS day, count(*) AS orders, sum(amount) AS revenue "
+            'FROM "sales"."orders" GROUP BY 1',
             "reads sales.orders by schema; read tables by their name and list them in depends_on",
         ),
     ],

@@ -462,7 +462,7 @@ def test_an_import_never_overwrites(products: dict[str, Product], tmp_path: Path
     folder = tmp_path / "orders"
     (folder / "sql" / "gold").mkdir(parents=True)
     (folder / "sql" / "gold" / "dim_customer.sql").write_text("SELECT 1 AS kept\n", encoding="utf-8")
-    with pytest.raises(FileExistsError, match="dim_customer.sql already exist; nothing was written"):
+    with pytest.raises(FileExistsError, match=r"dim_customer\.sql already exist; nothing was written"):
         write_skeleton(skeleton, folder)
     assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["dim_customer.sql"]
 
@@ -493,5 +493,5 @@ def test_a_port_alone_and_the_lake_password_left_out(products: dict[str, Product
         ]
         == "ducklake:postgres:postgresql://mesh@db/lake"
     )
-    with pytest.raises(LookupError, match="hr.overtime has no output port 'no_such_port'; it publishes: dim_entity"):
+    with pytest.raises(LookupError, match=r"hr\.overtime has no output port 'no_such_port'; it publishes: dim_entity"):
         export_contract(products["hr.overtime"], port="no_such_port")

@@ -233,7 +233,7 @@ def test_max_age_on_empty_table_fails() -> None:
 
 
 def test_rule_arguments_are_validated_when_declared() -> None:
-    with pytest.raises(ValueError, match="range min 5.0 is greater than max 1.0"):
+    with pytest.raises(ValueError, match=r"range min 5\.0 is greater than max 1\.0"):
         rule({"type": "range", "column": "hours", "min": 5, "max": 1})
     with pytest.raises(ValueError, match="row_count needs min, max or both"):
         rule({"type": "row_count"})

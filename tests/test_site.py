@@ -258,7 +258,7 @@ def test_the_hr_overtime_page_shows_owner_consumers_columns_and_lineage(mesh: Me
 
     consumers = page.locator("#consumers tbody tr")
     expect(consumers).to_have_count(len(product.consumers), timeout=WAIT_MS)
-    for row, consumer in zip(consumers.all(), product.consumers):
+    for row, consumer in zip(consumers.all(), product.consumers, strict=True):
         expect(row).to_contain_text(consumer.name, timeout=WAIT_MS)
         expect(row).to_contain_text(consumer.purpose, timeout=WAIT_MS)
 

@@ -40,7 +40,8 @@ LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries {
   name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 ASSETS = """{ assetNodes { assetKey { path } dependencyKeys { path }
   repository { location { name } } } }"""
-RESOURCES = """{ repositoryOrError(repositorySelector: {repositoryLocationName: "%s", repositoryName: "__repository__"}) {
+RESOURCES = """{ repositoryOrError(repositorySelector:
+  {repositoryLocationName: "%s", repositoryName: "__repository__"}) {
   ... on Repository { allTopLevelResourceDetails { name configuredValues { key value } } } } }"""
 # What an asset's page shows: owners, description, column schema, checks and freshness.
 ASSET_PAGES = """{ assetNodes { assetKey { path } description pools

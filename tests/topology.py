@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
@@ -134,10 +134,8 @@ class Service:
                         process.kill()
                         process.wait(timeout=timeout)
             finally:
-                try:
+                with suppress(ProcessLookupError, PermissionError):  # nothing of the group is left
                     os.killpg(process.pid, signal.SIGKILL)  # the group keeps the leader's pid as its id
-                except (ProcessLookupError, PermissionError):
-                    pass  # nothing of the group is left
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -276,7 +274,7 @@ def running_topology(
             location=location.name,
             port=port,
         )
-        for location, port in zip(locations, (free_port() for _ in locations))
+        for location, port in zip(locations, (free_port() for _ in locations), strict=True)
     }
     workspace = run_dir / "workspace.yaml"
     workspace.write_text(workspace_yaml(list(servers.values())))

@@ -583,8 +583,9 @@ def build_employees() -> list[dict[str, str]]:
     number = 0
     for entity_id, _name, _country, _currency, mail_domain in sorted(ENTITIES):
         for department, (teams, _propensity, (low, high), titles, lead_title) in DEPARTMENTS.items():
-            for team, size in zip(teams, TEAM_SIZES[entity_id][department]):
-                lead_id = None
+            # an entity staffs the first teams of a department, as many as it lists sizes for
+            for team, size in zip(teams, TEAM_SIZES[entity_id][department], strict=False):
+                lead_id = ""  # set at position 0, the team lead, before any member who reports to it
                 for position in range(size):
                     number += 1
                     employee_id = f"E{number:05d}"
@@ -757,7 +758,7 @@ def inject_dirty_records(records: list[dict[str, str]]) -> list[dict[str, str]]:
     ).isoformat(timespec="seconds")
     # Double export: the very same row twice.
     exported_twice = dict(by_id["OT0007007"])
-    return rows + [resubmitted, exported_twice]
+    return [*rows, resubmitted, exported_twice]
 
 
 def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:

@@ -233,7 +233,7 @@ LINES_PER_ORDER = ([1, 2, 3, 4, 5, 6], [25, 30, 22, 12, 7, 4])
 
 # Rows that silver must clean (still valid) or reject (kept in orders_rejected /
 # order_lines_rejected with their rejection_reason). `line_number` is set for order lines.
-DIRTY_ROWS = [
+DIRTY_ROWS: list[dict[str, str | int]] = [
     # cleaned: the row stays valid once normalised
     {
         "file": "orders.csv",
@@ -330,7 +330,7 @@ def build_customers() -> list[dict[str, str]]:
     rng = _rng("customers")
     entity_ids = sorted(ENTITIES)
     shares = [ENTITIES[e][3] for e in entity_ids]
-    segments, segment_weights = zip(*SEGMENTS)
+    segments, segment_weights = zip(*SEGMENTS, strict=True)
     customers: list[dict[str, str]] = []
     used_names: set[str] = set()
     for number in range(1, CUSTOMER_COUNT + 1):
@@ -374,7 +374,9 @@ def _local_price(list_price: str, currency: str) -> str:
     return str(price)
 
 
-def build_orders(customers: list[dict[str, str]], products: list[dict[str, str]]):
+def build_orders(
+    customers: list[dict[str, str]], products: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Order headers and lines, before dirty rows are injected."""
     rng = _rng("orders")
     # Each customer has its own buying intensity on top of its segment's.
@@ -404,7 +406,7 @@ def build_orders(customers: list[dict[str, str]], products: list[dict[str, str]]
                 }
             )
             line_count = rng.choices(*LINES_PER_ORDER)[0]
-            chosen = []
+            chosen: list[dict[str, str]] = []
             while len(chosen) < line_count:
                 product = rng.choices(products, weights=popularity)[0]
                 if product not in chosen:
@@ -429,7 +431,9 @@ def build_orders(customers: list[dict[str, str]], products: list[dict[str, str]]
     return orders, lines
 
 
-def inject_dirty_rows(orders: list[dict[str, str]], lines: list[dict[str, str]]):
+def inject_dirty_rows(
+    orders: list[dict[str, str]], lines: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Apply DIRTY_ROWS to copies of the clean rows; the duplicate line is appended at the end."""
     orders = [dict(o) for o in orders]
     lines = [dict(line) for line in lines]
@@ -457,7 +461,7 @@ def inject_dirty_rows(orders: list[dict[str, str]], lines: list[dict[str, str]])
     order_by_id["SO0004040"]["customer_id"] = "C9999"
     # Double export: the very same line twice, the copy at the end of the extract.
     exported_twice = dict(line_by_key[("SO0006006", 1)])
-    return orders, lines + [exported_twice]
+    return orders, [*lines, exported_twice]
 
 
 def generate(out_dir: Path = DATA_DIR) -> dict[str, int]:

@@ -8,7 +8,7 @@ instance in DAGSTER_HOME when one is given.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
+from typing import Literal, NotRequired, TypedDict
 
 import dagster as dg
 
@@ -22,20 +22,29 @@ class UnknownAddress(LookupError):
     """An address that names no product or port of the mesh; the message says what exists."""
 
 
+class Row(TypedDict):
+    """A product or port found by `search`: a line of `mesh catalog`."""
+
+    kind: str
+    address: str
+    what: str
+    owner: str
+    classification: str
+    description: str
+
+
 def search(
     mesh: Mesh, text: str | None = None, domain: str | None = None, owner: str | None = None, tag: str | None = None
-) -> list[dict[str, object]]:
+) -> list[Row]:
     """Products and ports whose name, title, description, tags or column names hold `text`
     (case-blind), narrowed by domain, owner (team slug or name, with or without `team:`) and tag."""
     needle = (text or "").casefold()
-    rows = []
+    rows: list[Row] = []
     for product in mesh.products:
         if (domain and product.domain != domain) or (tag and tag not in product.tags):
             continue
-        if owner and owner.removeprefix("team:").casefold() not in {
-            product.owner.team.casefold(),
-            product.owner.name.casefold(),
-        }:
+        names = (product.owner.team, product.owner.name)  # an owner need not have a name
+        if owner and owner.removeprefix("team:").casefold() not in {n.casefold() for n in names if n}:
             continue
         words = [product.name, product.title, product.description, *product.tags]
         if needle in " ".join(words).casefold():
@@ -54,12 +63,12 @@ def search(
                     )
                 )
     # what is named after the text first, then the rest in mesh order
-    return sorted(rows, key=lambda row: needle not in str(row["address"]).rsplit(".", 1)[-1].casefold())
+    return sorted(rows, key=lambda row: needle not in row["address"].rsplit(".", 1)[-1].casefold())
 
 
 def _row(
     kind: str, address: str, product: Product, what: str, description: str, classification: str | None = None
-) -> dict[str, object]:
+) -> Row:
     return {
         "kind": kind,
         "address": address,
@@ -98,28 +107,115 @@ def downstream(mesh: Mesh, product: Product) -> list[Product]:
     return [p for p in mesh.products if product in upstream(mesh, p)]
 
 
-def lineage(mesh: Mesh, product: Product, direction: str, seen: frozenset[str] = frozenset()) -> dict[str, object]:
+Direction = Literal["upstream", "downstream"]
+
+
+class Tree(TypedDict):
+    """The lineage of a product: its `upstream` or its `downstream`, the way the tree was walked."""
+
+    address: str
+    title: str
+    owner: str | None
+    loop: bool
+    upstream: NotRequired[list[Tree]]
+    downstream: NotRequired[list[Tree]]
+
+
+def lineage(mesh: Mesh, product: Product, direction: Direction, seen: frozenset[str] = frozenset()) -> Tree:
     """The product-level dependency tree from `product`, "upstream" or "downstream"; a product
     met twice on one path (a loop) is shown and not followed."""
     nodes = upstream(mesh, product) if direction == "upstream" else downstream(mesh, product)
-    path = seen | {product.product_address}
-    return {
-        "address": product.product_address,
-        "title": product.title,
-        "owner": product.owner.name,
-        "loop": product.product_address in seen,
-        direction: [] if product.product_address in seen else [lineage(mesh, node, direction, path) for node in nodes],
-    }
+    path, loop = seen | {product.product_address}, product.product_address in seen
+    tree: Tree = {"address": product.product_address, "title": product.title, "owner": product.owner.name, "loop": loop}
+    tree[direction] = [] if loop else [lineage(mesh, node, direction, path) for node in nodes]
+    return tree
 
 
-def lineage_text(tree: dict[str, object], direction: str, depth: int = 0) -> Iterator[str]:
+def lineage_text(tree: Tree, direction: Direction, depth: int = 0) -> Iterator[str]:
     arrow = "" if depth == 0 else ("  " * (depth - 1)) + ("<- " if direction == "upstream" else "-> ")
     yield f"{arrow}{tree['address']}  {tree['title']} ({tree['owner']})" + ("  [loop]" if tree["loop"] else "")
     for child in tree[direction]:
         yield from lineage_text(child, direction, depth + 1)
 
 
-def show(mesh: Mesh, address: str, instance: dg.DagsterInstance | None) -> dict[str, object]:
+class OwnerShown(TypedDict):
+    team: str
+    name: str | None
+    contact: str | None
+
+
+class ConsumerShown(TypedDict):
+    name: str
+    product: str | None
+    purpose: str
+
+
+class ColumnShown(TypedDict):
+    name: str
+    type: str
+    nullable: bool
+    unique: bool
+    classification: str
+    masking: str | None
+    description: str
+
+
+class RuleShown(TypedDict):
+    check: str
+    severity: str
+    rule: str
+
+
+class PortShown(TypedDict):
+    name: str
+    address: str
+    kind: str
+    description: str
+    classification: str
+    access: str
+    grants: list[str]
+    columns: list[ColumnShown]
+    rules: list[RuleShown]
+
+
+class CheckShown(TypedDict):
+    """A `CheckResult`, field for field."""
+
+    asset: str
+    name: str
+    passed: bool
+    severity: str
+    description: str | None
+
+
+class HealthShown(TypedDict):
+    state: str
+    reasons: list[str]
+    freshness: str
+    last_materialized: str | None
+    checks: list[CheckShown]
+
+
+class Shown(TypedDict):
+    """A product or port as `show` gives it, and `show_text` prints it."""
+
+    address: str
+    kind: str
+    title: str
+    description: str
+    owner: OwnerShown
+    consumers: list[ConsumerShown]
+    version: str
+    status: str
+    sla: str
+    schedule: str | None
+    upstream: list[str]
+    downstream: list[str]
+    ports: list[PortShown]
+    health: HealthShown | None
+
+
+def show(mesh: Mesh, address: str, instance: dg.DagsterInstance | None) -> Shown:
     """Everything about a product (or one of its ports): the descriptor's promises and, from the
     instance, what happened."""
     product, port_name = find(mesh, address)
@@ -167,17 +263,21 @@ def show(mesh: Mesh, address: str, instance: dg.DagsterInstance | None) -> dict[
     }
 
 
-def _health(health: ProductHealth, ports: set[str]) -> dict[str, object]:
+def _health(health: ProductHealth, ports: set[str]) -> HealthShown:
     return {
         "state": health.state,
         "reasons": list(health.reasons),
         "freshness": health.freshness,
         "last_materialized": health.last_materialized.isoformat() if health.last_materialized else None,
-        "checks": [asdict(c) for c in health.checks if c.asset.rsplit(".", 1)[-1] in ports],
+        "checks": [
+            {"asset": c.asset, "name": c.name, "passed": c.passed, "severity": c.severity, "description": c.description}
+            for c in health.checks
+            if c.asset.rsplit(".", 1)[-1] in ports
+        ],
     }
 
 
-def show_text(shown: dict[str, object]) -> Iterator[str]:
+def show_text(shown: Shown) -> Iterator[str]:
     owner = shown["owner"]
     yield f"{shown['address']}: {shown['title']} ({shown['kind']}, version {shown['version']}, {shown['status']})"
     yield f"  {shown['description']}"

@@ -64,9 +64,9 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
     states: list[tuple[State, str]] = []
 
     materialized = {
-        key: _timestamp(records[key].last_materialization.timestamp)
+        key: _timestamp(event.timestamp)
         for key in ports
-        if key in records and records[key].last_materialization
+        if key in records and (event := records[key].last_materialization)
     }
     missing = [key.path[-1] for key in ports if key not in materialized]
     if missing:
@@ -94,8 +94,9 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
     last = min(materialized.values()) if materialized and not missing else None
     freshness = _freshness(product, last, now)
     if freshness == "fail":
+        assert last is not None  # a product never published has no freshness to fail
         states.append(("stale", f"last published {format_duration(now - last)} ago, later than its SLA allows"))
-    state = min((s for s, _ in states), key=_ORDER.index, default="healthy")
+    state: State = min((s for s, _ in states), key=_ORDER.index, default="healthy")
     return ProductHealth(address, state, tuple(reason for _, reason in states), last, freshness, checks)
 
 

@@ -15,7 +15,7 @@ from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.graphs import find_cycle
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.mesh_index import MeshIndex
-from platform_core.descriptors.spec import CronFreshness, Domain, Port, PortInput, Product
+from platform_core.descriptors.spec import Column, CronFreshness, Domain, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
 from platform_core.errors import PlatformError
 
@@ -101,7 +101,7 @@ def port_rows(mesh: Mesh) -> list[dict[str, object]]:
     ]
 
 
-def _column(port: Port, column) -> dict[str, object]:
+def _column(port: Port, column: Column) -> dict[str, object]:
     return {
         "name": column.name,
         "type": column.type,
@@ -248,7 +248,7 @@ def loop_problems(mesh: Mesh) -> list[str]:
 
 def domain_order(mesh: Mesh) -> list[str]:
     """Domains ordered so that every producer comes before its consumers (workspace order otherwise)."""
-    needs = {d.name: set() for d in mesh.domains}
+    needs: dict[str, set[str]] = {d.name: set() for d in mesh.domains}
     for row in dependency_rows(mesh):
         if row["cross_domain"] and row["producer_domain"] in needs:
             needs[str(row["consumer_domain"])].add(str(row["producer_domain"]))

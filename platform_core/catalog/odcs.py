@@ -422,7 +422,7 @@ def _count_bounds(low: int | None, high: int | None) -> dict[str, Any]:
     return {"mustBeGreaterOrEqualTo": low} if low is not None else {"mustBeLessOrEqualTo": high}
 
 
-def _query(product: Product, rule: Rule) -> str:
+def _query(product: Product, rule: Expression | Range | MaxAge | Relationships) -> str:
     """DuckDB SQL over the lake. `{object}` is ODCS's placeholder for the port's table; the
     values written in are validated numbers (finite bounds, whole minutes), and identifiers quoted."""
     if isinstance(rule, Expression):
@@ -489,7 +489,8 @@ def _error_text(error: ValidationError) -> str:
 
 
 def _message(error: ValidationError) -> str:
-    if error.validator == "oneOf" and isinstance(error.instance, dict):  # fits several branches of a oneOf
+    # fits several branches of a oneOf (whose value is the list of branches)
+    if error.validator == "oneOf" and isinstance(error.instance, dict) and isinstance(error.validator_value, list):
         given = [key for branch in error.validator_value for key in branch.get("required", ()) if key in error.instance]
         if given:
             return f"give only one of {', '.join(dict.fromkeys(given))}"

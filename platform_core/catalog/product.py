@@ -77,7 +77,9 @@ def catalog_spec() -> Product:
     """The catalog's spec: each table read as an extract in bronze and published as a port."""
     bronze, ports = [], []
     for table in CATALOG_TABLES:
-        columns = [{"name": name, "type": kind, "description": text} for name, kind, text in table.columns]
+        columns: list[dict[str, object]] = [
+            {"name": name, "type": kind, "description": text} for name, kind, text in table.columns
+        ]
         lineage = [{"name": name, "type": kind, "description": text, "nullable": False} for name, kind, text in LINEAGE]
         bronze.append(
             {
@@ -147,7 +149,7 @@ def run_catalog(lake: Lake, mesh: Mesh, build: list[str], audit: list[str], run_
         tables = {table.name for table in CATALOG_TABLES}
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(NAME)}")
         for name in audit:  # the live tables of an ephemeral compute database: the published ones
-            published = lake.read(con, f"{CATALOG_PRODUCT}.{name}")
+            published = lake.read(con, f"{CATALOG_PRODUCT}.{name}")  # noqa: F841 - DuckDB's replacement scan reads it
             con.execute(f"CREATE TABLE {qualified(NAME, name)} AS SELECT * FROM published")
         outcome = run_product(
             con,

@@ -42,12 +42,12 @@ def lineage_svg(center: Node, upstream: Sequence[Node], downstream: Sequence[Nod
         f'<desc id="lineage-desc">{escape(_description(center, upstream, downstream))}</desc>',
         '<defs><marker id="lineage-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
         'markerHeight="8" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
-        *(_heading(x, text) for x, text in zip(COLUMN_X, ("Reads from", "This product", "Read by"))),
+        *(_heading(x, text) for x, text in zip(COLUMN_X, ("Reads from", "This product", "Read by"), strict=True)),
         *(_edge(COLUMN_X[0] + BOX_WIDTH, y + BOX_HEIGHT / 2, COLUMN_X[1], middle) for y in up_ys),
         *(_edge(COLUMN_X[1] + BOX_WIDTH, middle, COLUMN_X[2], y + BOX_HEIGHT / 2) for y in down_ys),
-        *(_box(node, COLUMN_X[0], y) for node, y in zip(upstream, up_ys)),
+        *(_box(node, COLUMN_X[0], y) for node, y in zip(upstream, up_ys, strict=True)),
         _box(center, COLUMN_X[1], centre_y, current=True),
-        *(_box(node, COLUMN_X[2], y) for node, y in zip(downstream, down_ys)),
+        *(_box(node, COLUMN_X[2], y) for node, y in zip(downstream, down_ys, strict=True)),
     ]
     if not upstream:
         parts.append(_empty(COLUMN_X[0], middle, "no other product: raw sources only"))

@@ -55,7 +55,7 @@ def worker(instance: dg.DagsterInstance, run_id: str) -> int | None:
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         data = record.dagster_event.engine_event_data if record.dagster_event else None
         pid = data.metadata.get("pid") if data is not None else None
-        if pid is not None:
+        if pid is not None and isinstance(pid.value, str | int):  # Dagster writes it as text
             found = int(pid.value)
     return found
 
@@ -72,8 +72,8 @@ def worker_gone(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
             return True  # this machine has restarted since
         return not pid.isdigit() or _start_ticks(int(pid)) != ticks or not _running(int(pid))
     # Killed before its first product started: only the engine event's pid, on this machine.
-    pid = worker(instance, run.run_id)
-    return pid is not None and not _running(pid)
+    process = worker(instance, run.run_id)
+    return process is not None and not _running(process)
 
 
 def _running(pid: int) -> bool:

@@ -4,6 +4,7 @@ metadata, and check results."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any, TypeAlias
 
 import dagster as dg
 
@@ -13,6 +14,10 @@ from platform_core.descriptors.spec import Column, FileInput, Port, PortInput, P
 from platform_core.execution.products import StepOutcome
 from platform_core.quality.results import RuleResult
 from platform_core.storage.lake import Publication, table_name
+
+# A metadata value as Dagster takes it, of the kinds written here (Dagster's own alias,
+# RawMetadataValue, is private): converted to a MetadataValue by Dagster itself.
+RawMetadataValue: TypeAlias = dg.MetadataValue | dg.TableColumnLineage | str | int | float | None
 
 
 def asset_key(product: Product, name: str) -> dg.AssetKey:
@@ -114,8 +119,8 @@ def column_lineage(product: Product, step: Step) -> dg.TableColumnLineage | None
 
 def materialization_metadata(
     product: Product, step: Step, outcome: StepOutcome, publication: Publication | None
-) -> dict[str, object]:
-    metadata: dict[str, object] = {
+) -> dict[str, RawMetadataValue]:
+    metadata: dict[str, RawMetadataValue] = {
         "dagster/row_count": outcome.row_count,
         "compute_table": f"{product.domain}.{product.name}.{step.name}",
     }
@@ -146,7 +151,8 @@ def check_results(key: dg.AssetKey, results: Iterable[RuleResult]) -> Iterator[d
         )
 
 
-def _metadata_value(value: object) -> object:
+def _metadata_value(value: Any) -> RawMetadataValue:
+    # what a rule observed (RuleResult.observed, untyped): numbers, text, lists of values, a sample of rows
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return dg.MetadataValue.json(value)  # a sample of failing rows: a table in the UI
     return ", ".join(map(str, value)) if isinstance(value, list) else value

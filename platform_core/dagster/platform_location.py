@@ -175,11 +175,10 @@ def build_catalog(workspace: Path) -> dg.AssetsDefinition:
         outcome = run_catalog(lake.get(), mesh, build, audit, context.run_id)
         for step in (step for step in outcome.steps if step.step.name in ports):  # bronze is no asset
             key = dg.AssetKey(list(product.key_path(step.step.name)))
-            results = [
-                r
-                for r in check_results(key, step.results)
-                if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys
+            selected = [
+                r for r in step.results if dg.AssetCheckKey(key, r.check_name) in context.selected_asset_check_keys
             ]
+            results = list(check_results(key, selected))
             if step.audit_only or not outcome.built:
                 yield from results
                 continue

@@ -112,9 +112,7 @@ class MeshPostgresStorage(DagsterPostgresStorage):
         )
 
     @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: Any
-    ) -> MeshPostgresStorage:
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any) -> MeshPostgresStorage:
         # inst_data is kept as given (this class and the unresolved config, `{env: ...}`), so a
         # run worker rebuilt from the instance's ref makes this class again, not Dagster's.
         return cls(

@@ -101,7 +101,7 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
         required_resource_keys={compute_key(product.domain), "lake"},
         description=f"Builds, audits and publishes the {product.title} data product ({product.domain}.{product.name}).",
     )
-    def _product(context: dg.AssetExecutionContext):
+    def _product(context: dg.AssetExecutionContext) -> Iterator[object]:
         duckdb: DuckDBResource = getattr(context.resources, compute_key(product.domain))
         lake: LakeResource = context.resources.lake
         build = {key.path[-1] for key in context.selected_asset_keys}
@@ -144,9 +144,8 @@ def report(context: dg.AssetExecutionContext, product: Product, outcome: Product
     address = f"{product.domain}.{product.name}"
     for step in outcome.steps:
         key = asset_key(product, step.step.name)
-        results = [
-            r for r in check_results(key, step.results) if dg.AssetCheckKey(key, r.check_name) in selected_checks
-        ]
+        selected = [r for r in step.results if dg.AssetCheckKey(key, r.check_name) in selected_checks]
+        results = list(check_results(key, selected))
         if step.detail:
             context.log.error(f"{product.address(step.step.name)}: {step.error}\n{step.detail}")
         if step.audit_only or not outcome.built:
@@ -207,9 +206,9 @@ def with_policy_results(outcome: ProductOutcome, warnings: list[Violation]) -> P
 
 # Built once when found missing, never again by automation (a failed run is not retried on every
 # tick): the product's own steps that feed the steps following other products.
-MISSING_ONCE = (dg.AutomationCondition.missing().newly_true() & ~dg.AutomationCondition.in_progress()).with_label(
-    "missing_once"
-)
+MISSING_ONCE: dg.AutomationCondition = (
+    dg.AutomationCondition.missing().newly_true() & ~dg.AutomationCondition.in_progress()
+).with_label("missing_once")
 
 
 def automation_of(product: Product) -> dict[str, dg.AutomationCondition]:

@@ -4,19 +4,22 @@
 and every listed domain's folder: when the workspace changes (`mesh new domain`, `mesh remove
 domain`, a hand edit) it asks the webserver to reload the whole workspace, which reads the
 file again and starts a code server for a new location; when a domain's SQL or code change, it
-reloads that one location, and when a descriptor changes, every location whose governance reads it. The daemon reads workspace.yaml again by
-itself every 60 seconds, so schedules and automation of a new domain follow within a minute.
+reloads that one location, and when a descriptor changes, every location whose governance reads
+it. The daemon reads workspace.yaml again by itself every 60 seconds, so schedules and automation
+of a new domain follow within a minute.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from platform_core.descriptors.mesh_index import MeshIndex
 
@@ -48,7 +51,7 @@ def changes(before: tuple[str, dict[str, str]], after: tuple[str, dict[str, str]
     return False, sorted(name for name, value in after[1].items() if before[1].get(name) != value)
 
 
-def post(url: str, query: str, variables: dict[str, str] | None = None) -> str:
+def post(url: str, query: str, variables: dict[str, str] | None = None) -> dict[str, Any]:
     request = urllib.request.Request(
         f"{url}/graphql",
         data=json.dumps({"query": query, "variables": variables or {}}).encode(),
@@ -84,10 +87,8 @@ def main() -> None:
     parser.add_argument("-w", "--workspace", type=Path, default=Path("workspace.yaml"))
     parser.add_argument("--interval", type=float, default=2.0, help="Seconds between polls.")
     arguments = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         watch(arguments.url.rstrip("/"), arguments.workspace.resolve(), arguments.interval)
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import functools
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from platform_core.descriptors.files import display_path, read_yaml
 from platform_core.descriptors.spec import Consumer, Owner, Port, PreviousMajor, major_of, versioned
@@ -148,7 +149,9 @@ def _parse_contract(
                 f"the producer's contract for this port is invalid ({error.error_count()} "
                 f"problem(s); run mesh check on {display_path(Path(path))})"
             )
-    layers = data.get("layers") if isinstance(data.get("layers"), dict) else {}
+    layers = data.get("layers")
+    if not isinstance(layers, dict):
+        layers = {}
     internal = {
         str(entry["name"]): layer
         for layer in ("bronze", "silver", "gold")
@@ -168,7 +171,10 @@ def _parse_contract(
     ), ""
 
 
-def _valid(model, value):  # noqa: ANN001, ANN202 - a spec class and whatever YAML held
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _valid(model: type[_Model], value: object) -> _Model | None:
     """`value` as a `model`, or None when it is not one: the producer's mistake is its own error."""
     try:
         return model.model_validate(value) if value is not None else None

@@ -78,7 +78,7 @@ def _matches(declared: Nested, actual: Nested) -> bool:
         return declared.item is not None and actual.item is not None and _matches(declared.item, actual.item)
     if declared.fields or actual.fields:
         return [name for name, _ in declared.fields] == [name for name, _ in actual.fields] and all(
-            _matches(d, a) for (_, d), (_, a) in zip(declared.fields, actual.fields)
+            _matches(d, a) for (_, d), (_, a) in zip(declared.fields, actual.fields, strict=True)
         )
     logical, produced = str(declared.scalar), str(actual.scalar).upper()
     if logical.startswith("decimal"):

@@ -26,7 +26,7 @@ def cron_problem(cron: str) -> str | None:
     if text in SHORTHANDS:
         return None
     fields = text.split()
-    if len(fields) != 5 or not all(_field_ok(value, *spec) for value, spec in zip(fields, _FIELDS)):
+    if len(fields) != 5 or not all(_field_ok(value, *spec) for value, spec in zip(fields, _FIELDS, strict=True)):
         return f"bad cron expression {cron!r}: {EXAMPLE}"
     day, month = fields[2], fields[3]
     if month in ("2", "feb") and day in ("30", "31"):

@@ -8,7 +8,7 @@ YAML a limit on how large its aliases may expand and how deep it may nest.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -55,7 +55,15 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
         ) from None
 
 
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present: 10x faster
+# libyaml's parser when present: 10x faster. Both loaders build values with SafeConstructor, all the
+# class below uses of them; the type checker is shown the pure-Python one, as a base it can see.
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(_SafeLoader):
     """Safe YAML loader that refuses duplicate keys and keys that are not plain values."""
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import ast
 import re
 import zoneinfo
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.column_types import duckdb_type, is_scalar
@@ -22,7 +24,7 @@ from platform_core.descriptors.cron import cron_problem
 from platform_core.descriptors.files import FileProblem, display_path, read_text, read_yaml
 from platform_core.descriptors.graphs import find_cycle
 from platform_core.descriptors.mesh_index import DOMAIN_FILE, PRODUCT_FILE, MeshIndex, product_folders
-from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, Relationships
+from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, MaxAge, Range, Relationships
 from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
 from platform_core.descriptors.sql import bind_problem, expression_problem, parse_problem, undeclared_reads_problem
 from platform_core.errors import PlatformError, Problem, ProblemCollector
@@ -30,7 +32,8 @@ from platform_core.errors import PlatformError, Problem, ProblemCollector
 # What the loader records on a spec; a descriptor that writes one of these keys is refused.
 PLACEMENT_FIELDS = ("directory", "descriptor", "data_root", "mesh")
 LAYER_ORDER = {"input": 0, "port": 0, "bronze": 1, "silver": 2, "gold": 3}
-# The column types a rule can judge: range compares numbers, max_age the age of a date or time.
+# The column types a rule can judge: range compares numbers, max_age the age of a date or time
+# (`_step_problems` picks those rules by class, Range and MaxAge, so it can read their column).
 RULE_COLUMN_TYPES = {
     "range": (("integer", "double", "decimal"), "a numeric column (integer, double or decimal)"),
     "max_age": (("date", "timestamp"), "a date or timestamp column"),
@@ -54,7 +57,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     kind, loc = error["type"], error["loc"]
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r}"
@@ -89,8 +92,9 @@ def validation_problems(file: str, error: ValidationError) -> list[Problem]:
 # --- products ------------------------------------------------------------------------------
 
 
-def load_product(path: Path, domain: str, problems: ProblemCollector, index: MeshIndex) -> Product | None:
-    """A product of domain `domain` from its `product.yaml`, or None with its problems added."""
+def load_product(path: Path, domain_dir: Path, problems: ProblemCollector, index: MeshIndex) -> Product | None:
+    """A product of the domain in `domain_dir` (where its file inputs are read) from its
+    `product.yaml`, or None with its problems added."""
     data = read_yaml(path, problems)
     if data is None:
         return None
@@ -103,8 +107,8 @@ def load_product(path: Path, domain: str, problems: ProblemCollector, index: Mes
     except ValidationError as error:
         problems.extend(validation_problems(where, error))
         return None
-    product = place(product, path, path.parent.parent.parent, index)
-    problems.extend(product_problems(product, where, domain))
+    product = place(product, path, domain_dir, index)
+    problems.extend(product_problems(product, where, domain_dir.name))
     return product
 
 
@@ -151,7 +155,7 @@ def product_problems(product: Product, where: str, domain: str | None = None) ->
     return found.problems
 
 
-def _steps_with_fields(product: Product):
+def _steps_with_fields(product: Product) -> Iterator[tuple[str, str, Step]]:
     for layer in ("bronze", "silver", "gold"):
         for i, step in enumerate(getattr(product.layers, layer)):
             yield layer, f"layers.{layer}[{i}]", step
@@ -161,7 +165,7 @@ def _steps_with_fields(product: Product):
         yield "gold", f"previous.ports[{i}]", port
 
 
-def _port_name_problems(found, where, product: Product) -> None:
+def _port_name_problems(found: ProblemCollector, where: str, product: Product) -> None:
     """The lake publishes `<port>__v<major>` and `<port>__masked` beside a port: its own name has no `__`."""
     named = [(f"output_ports[{i}]", p) for i, p in enumerate(product.output_ports)]
     named += [(f"previous.ports[{i}]", p) for i, p in enumerate(product.previous.ports if product.previous else ())]
@@ -172,9 +176,11 @@ def _port_name_problems(found, where, product: Product) -> None:
                 f"{field}.name",
                 f"bad port name {port.name!r}: no '__' (the lake keeps it for <port>__v<major> and <port>__masked)",
             )
-    if product.previous is not None and product.previous.major is None:
+    if product.previous is None:
+        return
+    if product.previous.major is None:
         found.add(where, "previous.version", f"bad version {product.previous.version!r}: use semantic versioning")
-    elif product.previous is not None and product.major is not None and product.previous.major >= product.major:
+    elif product.major is not None and product.previous.major >= product.major:
         found.add(
             where,
             "previous.version",
@@ -182,14 +188,22 @@ def _port_name_problems(found, where, product: Product) -> None:
         )
 
 
-def _claim_name(found, where, layer_of, fields, name, layer, field) -> None:
+def _claim_name(
+    found: ProblemCollector,
+    where: str,
+    layer_of: dict[str, str],
+    fields: dict[str, str],
+    name: str,
+    layer: str,
+    field: str,
+) -> None:
     if name in layer_of:
         found.add(where, field, f"duplicate name {name!r}, already used by {fields[name]}")
     else:
         layer_of[name], fields[name] = layer, field.rsplit(".", 1)[0]
 
 
-def _unique_names(found, where, field, names) -> None:
+def _unique_names(found: ProblemCollector, where: str, field: str, names: Iterable[str]) -> None:
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:
@@ -197,7 +211,7 @@ def _unique_names(found, where, field, names) -> None:
         seen.add(name)
 
 
-def _cron_problems(found, where, field, cron: str, timezone: str) -> None:
+def _cron_problems(found: ProblemCollector, where: str, field: str, cron: str, timezone: str) -> None:
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -207,7 +221,7 @@ def _cron_problems(found, where, field, cron: str, timezone: str) -> None:
         found.add(where, f"{field}.cron", problem)
 
 
-def _port_input_problems(found, where, field, source: PortInput, product: Product) -> None:
+def _port_input_problems(found: ProblemCollector, where: str, field: str, source: PortInput, product: Product) -> None:
     domain, name, _ = source.parts
     if (domain, name) == (product.domain, product.name):
         found.add(where, f"{field}.address", f"{source.address} is in this product; depend on it by name")
@@ -218,7 +232,9 @@ def _port_input_problems(found, where, field, source: PortInput, product: Produc
         found.add(where, f"{field}.address", str(error))
 
 
-def _located(found, where, field, base: Path, relative: str, inside: str, missing: str) -> Path | None:
+def _located(
+    found: ProblemCollector, where: str, field: str, base: Path, relative: str, inside: str, missing: str
+) -> Path | None:
     """The file `relative` names under `base`, or None with the problem added: outside `base`
     (by `..`, an absolute path or a symlink), missing, or beyond reach of the file system."""
     try:
@@ -234,19 +250,27 @@ def _located(found, where, field, base: Path, relative: str, inside: str, missin
     return None
 
 
-def _file_input_problems(found, where, field, source: FileInput, domain_dir: Path) -> None:
+def _file_input_problems(found: ProblemCollector, where: str, field: str, source: FileInput, domain_dir: Path) -> None:
     _located(found, where, f"{field}.path", domain_dir, source.path, "domain", "file not found")
 
 
-def _step_problems(found, where, field, layer, step: Step, product: Product, layer_of) -> None:
+def _step_problems(
+    found: ProblemCollector,
+    where: str,
+    field: str,
+    layer: str,
+    step: Step,
+    product: Product,
+    layer_of: Mapping[str, str],
+) -> None:
     folder = product.directory
     if step.sql is not None:
         sql_path = _located(found, where, f"{field}.sql", folder, step.sql, "product", "SQL file not found")
         if sql_path is not None:
             try:
                 sql = read_text(sql_path)
-            except FileProblem as problem:
-                found.add(where, f"{field}.sql", f"{step.sql}: {problem}")
+            except FileProblem as error:
+                found.add(where, f"{field}.sql", f"{step.sql}: {error}")
             else:
                 problem = parse_problem(sql) or undeclared_reads_problem(sql, step.depends_on)
                 if problem:
@@ -285,10 +309,10 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
         if rule.check_name in seen_checks:
             found.add(where, f"{rule_field}.name", f"duplicate check name {rule.check_name!r}; give the rule a name")
         seen_checks.add(rule.check_name)
-        for column in rule.columns_used:
-            if column not in declared:
+        for used in rule.columns_used:
+            if used not in declared:
                 found.add(
-                    where, rule_field, f"unknown column {column!r}; the step declares {', '.join(sorted(declared))}"
+                    where, rule_field, f"unknown column {used!r}; the step declares {', '.join(sorted(declared))}"
                 )
         if isinstance(rule, Relationships):
             _relationship_problems(found, where, rule_field, rule, step, product)
@@ -303,7 +327,7 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
                 f"{rule.column!r} is {declared[rule.column]}, but YAML reads "
                 "true/false/yes/no/on/off unquoted as booleans: quote them ('yes')",
             )
-        if rule.type in RULE_COLUMN_TYPES and getattr(rule, "column", None) in declared:
+        if isinstance(rule, Range | MaxAge) and rule.column in declared:  # RULE_COLUMN_TYPES' rules
             types, wanted = RULE_COLUMN_TYPES[rule.type]
             if not (is_scalar(declared[rule.column]) and declared[rule.column].startswith(types)):
                 found.add(
@@ -319,7 +343,7 @@ def _step_problems(found, where, field, layer, step: Step, product: Product, lay
                 found.add(where, f"{rule_field}.expression", f"does not fit the step's columns: {problem}")
 
 
-def _python_problems(found, where, field, reference: str, folder: Path) -> None:
+def _python_problems(found: ProblemCollector, where: str, field: str, reference: str, folder: Path) -> None:
     file_name, function = reference.split(":")
     path = _located(found, where, field, folder, file_name, "product", "Python file not found")
     if path is None:
@@ -363,7 +387,9 @@ def _source_problem(ref: str, step: Step, product: Product) -> str | None:
     return None
 
 
-def _relationship_problems(found, where, field, rule: Relationships, step: Step, product: Product) -> None:
+def _relationship_problems(
+    found: ProblemCollector, where: str, field: str, rule: Relationships, step: Step, product: Product
+) -> None:
     ports = {p.name: p for p in product.output_ports}
     source = product.input(rule.to)
     if isinstance(source, PortInput):  # another product's port, read as the input is: with its access rules
@@ -386,7 +412,7 @@ def _relationship_problems(found, where, field, rule: Relationships, step: Step,
         found.add(where, f"{field}.field", f"port {rule.to!r} has no column {rule.field!r}")
 
 
-def _cycle_problems(found, where, product: Product, fields: dict[str, str]) -> None:
+def _cycle_problems(found: ProblemCollector, where: str, product: Product, fields: Mapping[str, str]) -> None:
     graph = {step.name: set(step.depends_on) for _, step in product.steps}
     state: dict[str, int] = {}
 
@@ -394,10 +420,10 @@ def _cycle_problems(found, where, product: Product, fields: dict[str, str]) -> N
         state[node] = 1
         for dep in sorted(graph.get(node, ())):
             if state.get(dep) == 1:
-                cycle = trail[trail.index(dep) :] + [dep] if dep in trail else [node, dep]
+                cycle = [*trail[trail.index(dep) :], dep] if dep in trail else [node, dep]
                 found.add(where, f"{fields[node]}.depends_on", f"dependency cycle: {' -> '.join(cycle)}")
             elif dep in graph and dep not in state:
-                visit(dep, trail + [dep])
+                visit(dep, [*trail, dep])
         state[node] = 2
 
     for name in graph:
@@ -444,7 +470,7 @@ def _load_domain(directory: Path, index: MeshIndex) -> Domain:
             found = ", ".join(sorted(p.name for p in folder.glob("*.y*ml"))) or "no YAML file"
             problems.add(display_path(folder), "", f"no {PRODUCT_FILE} in this product folder ({found})")
             continue
-        product = load_product(folder / PRODUCT_FILE, directory.name, problems, index)
+        product = load_product(folder / PRODUCT_FILE, directory, problems, index)
         if product is not None:
             products.append(product)
     problems.extend(product_loop_problems(directory.name, products))

@@ -173,13 +173,11 @@ class MeshIndex:
         """Products whose descriptors read port `address` unpinned or pinned to `major`, read
         tolerantly: a broken descriptor elsewhere reads nothing."""
         reading = {address} | ({f"{address}@{major}"} if major is not None else set())
-        return sorted(
-            {
-                entry.address
-                for entry in self.products()
-                if reading & set(_port_addresses(entry.file, self.layout == "components"))
-            }
-        )
+        return sorted({entry.address for entry in self.products() if reading & set(self.reads(entry))})
+
+    def reads(self, entry: ProductEntry) -> list[str]:
+        """The port addresses a product's descriptor reads, as written (maybe pinned: `...@1`)."""
+        return _port_addresses(entry.file, self.layout == "components")
 
     # --- one fingerprint -----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -36,6 +36,10 @@ class _Rule(Spec):
     name: Identifier | None = None
     severity: Severity = "error"
     description: str | None = None
+    if TYPE_CHECKING:
+        # Each rule declares `type` as its own Literal tag. Declared here for the type checker only:
+        # a field on this base would come first in every rule's fields, and so in the JSON Schema.
+        type: str
 
     @property
     def check_name(self) -> str:
@@ -110,7 +114,7 @@ class Range(_ColumnRule):
 
 
 class Relationships(_ColumnRule):
-    """`{type: relationships, column: employee_id, to: dim_employee, field: employee_id}`: a foreign key into another port."""
+    """`{type: relationships, column: employee_id, to: dim_employee, field: employee_id}`: a foreign key into another port."""  # noqa: E501 - one line, as the JSON Schema shows it
 
     type: Literal["relationships"]
     to: Identifier
@@ -138,7 +142,7 @@ class MaxAge(_ColumnRule):
 
 
 class Expression(_Rule):
-    """`{type: expression, name: positive_amount, expression: "amount >= 0"}`: every row satisfies the SQL expression."""
+    """`{type: expression, name: positive_amount, expression: "amount >= 0"}`: every row satisfies the SQL expression."""  # noqa: E501 - one line, as the JSON Schema shows it
 
     type: Literal["expression"]
     name: Identifier

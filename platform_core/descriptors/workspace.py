@@ -28,6 +28,7 @@ def read_workspace(path: Path) -> list[Location]:
     if data is not None and not isinstance(entries, list):
         problems.add(display_path(path), "load_from", "must list the code locations")
     problems.raise_if_any(f"the workspace {path.name} cannot be read")
+    assert isinstance(entries, list)  # else read_yaml or the check above added a problem, and it raised
     locations = []
     for entry in entries:
         kind, target = next(iter(entry.items())) if isinstance(entry, dict) and entry else ("", None)

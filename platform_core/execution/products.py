@@ -292,6 +292,7 @@ class _Run:
         consumer = self.product.product_address
         for name in sorted(names):
             source = self.product.input(name)
+            assert isinstance(source, PortInput), name  # the names are port inputs (port_inputs_read)
             resolved = MeshIndex.of(self.product).resolve(source.address)
             if not may_read(resolved.port, consumer):  # refused when the location loads; checked again here
                 self.unpublished[name] = f"{source.port_address} is restricted, and grants {consumer} no access"
@@ -317,8 +318,8 @@ class _Run:
 def measure(con: duckdb.DuckDBPyConnection, table: str, with_checksum: bool) -> tuple[int, str | None]:
     """A table's row count, and the checksum of its rows when asked (it reads every value)."""
     if not with_checksum:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0], None
-    rows, checksum = con.execute(f"SELECT count(*), {CHECKSUM} FROM {table} AS t").fetchone()
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0], None
+    rows, checksum = con.execute(f"SELECT count(*), {CHECKSUM} FROM {table} AS t").fetchall()[0]  # aggregates: one row
     return rows, f"{checksum or 0:016x}"
 
 

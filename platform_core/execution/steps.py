@@ -65,8 +65,8 @@ def read_sql(product: Product, step: Step) -> str:
     path = product.directory / str(step.sql)
     try:
         sql = read_text(path)
-    except FileProblem as problem:
-        raise PlatformError([Problem(display_path(path), step.name, str(problem))]) from None
+    except FileProblem as error:
+        raise PlatformError([Problem(display_path(path), step.name, str(error))]) from None
     # the file may have changed since the descriptor loaded
     problem = parse_problem(sql) or undeclared_reads_problem(sql, step.depends_on)
     if problem:

@@ -178,13 +178,13 @@ def _tightness(old: dict, new: dict) -> bool | None:
     return False  # another expression: what consumers relied on is gone
 
 
-def _lower(a: object, b: object) -> bool:
+def _lower(a: float | None, b: float | None) -> bool:
     """Whether bound `a` lets through more than bound `b` from below (None is no bound)."""
-    return b is not None and (a is None or a < b)  # type: ignore[operator]
+    return b is not None and (a is None or a < b)
 
 
-def _higher(a: object, b: object) -> bool:
-    return b is not None and (a is None or a > b)  # type: ignore[operator]
+def _higher(a: float | None, b: float | None) -> bool:
+    return b is not None and (a is None or a > b)
 
 
 def _sla_changes(old: dict | None, new: dict | None) -> Iterator[Change]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.files import display_path
 from platform_core.descriptors.mesh_index import MeshIndex
-from platform_core.descriptors.spec import Domain, Product
+from platform_core.descriptors.spec import Domain, PortInput, Product
 from platform_core.errors import PlatformError, Problem
 from platform_core.governance.policies import Context, Policy, Severity
 from platform_core.governance.settings import policies_in_force
@@ -97,7 +97,7 @@ def access_violations(product: Product) -> Iterator[Violation]:
     """Port inputs this product may not read: restricted ports that do not grant it."""
     where = display_path(product.descriptor_path)
     for i, source in enumerate(product.inputs):
-        if getattr(source, "kind", None) != "port":
+        if not isinstance(source, PortInput):
             continue
         try:
             resolved = MeshIndex.of(product).resolve(source.address)

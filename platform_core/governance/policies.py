@@ -17,7 +17,7 @@ from typing import Literal
 
 from platform_core.descriptors.addresses import AddressError, Contract
 from platform_core.descriptors.mesh_index import MeshIndex
-from platform_core.descriptors.spec import CLASSIFICATION_ORDER, Product, major_of
+from platform_core.descriptors.spec import CLASSIFICATION_ORDER, PortInput, Product, major_of
 from platform_core.governance.changes import breaking_for_consumers
 
 Severity = Literal["error", "warn"]
@@ -56,12 +56,16 @@ class Param:
     doc: str
 
 
+# A policy kind's check: the findings of one product, given the policy's parameters.
+Check = Callable[[Product, Context, Mapping[str, object]], Iterator[Finding]]
+
+
 @dataclass(frozen=True)
 class PolicyKind:
     name: str
     description: str
     hint: str
-    check: Callable[[Product, Context, Mapping[str, object]], Iterator[Finding]]
+    check: Check
     params: Mapping[str, Param] = field(default_factory=dict)
     scope: Literal["product", "mesh"] = "product"  # "mesh": only `mesh check` sees every domain at once
 
@@ -75,10 +79,10 @@ def kind(
     hint: str,
     params: Mapping[str, Param] | None = None,
     scope: Literal["product", "mesh"] = "product",
-):
+) -> Callable[[Check], Check]:
     """Register a policy kind: the decorated function yields its findings for one product."""
 
-    def register(check: Callable[[Product, Context, Mapping[str, object]], Iterator[Finding]]):
+    def register(check: Check) -> Check:
         KINDS[name] = PolicyKind(name, description, hint, check, params or {}, scope)
         return check
 
@@ -109,22 +113,29 @@ def _owner_contact(product: Product, ctx: Context, params: Mapping[str, object])
     },
 )
 def _useful_descriptions(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
-    if len(product.description) < int(params["product"]):
+    if len(product.description) < _count(params, "product"):
         yield Finding("description", f"{len(product.description)} characters, fewer than {params['product']}")
     for i, port in enumerate(product.output_ports):
-        if len(port.description) < int(params["port"]):
+        if len(port.description) < _count(params, "port"):
             yield Finding(
                 f"output_ports[{i}].description",
                 f"{len(port.description)} characters, fewer than {params['port']}",
                 port.name,
             )
         for j, column in enumerate(port.columns):
-            if len(column.description) < int(params["column"]):
+            if len(column.description) < _count(params, "column"):
                 yield Finding(
                     f"output_ports[{i}].columns[{j}].description",
                     f"{column.name}: {len(column.description)} characters, fewer than {params['column']}",
                     port.name,
                 )
+
+
+def _count(params: Mapping[str, object], name: str) -> int:
+    """A numeric parameter as a whole number of characters."""
+    value = params[name]
+    assert isinstance(value, int | float)  # a number, as its default: the domain's settings hold it to that
+    return int(value)
 
 
 @kind(
@@ -190,7 +201,7 @@ def _semver_version(product: Product, ctx: Context, params: Mapping[str, object]
 )
 def _consumers_declared(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     for i, source in enumerate(product.inputs):
-        if getattr(source, "kind", None) != "port" or source.parts[0] == product.domain:
+        if not isinstance(source, PortInput) or source.parts[0] == product.domain:
             continue
         if not source.purpose:
             yield Finding(f"inputs[{i}].purpose", f"{source.address} is read with no purpose said")
@@ -206,7 +217,7 @@ def _consumers_declared(product: Product, ctx: Context, params: Mapping[str, obj
 def _lifecycle(product: Product, ctx: Context) -> Iterator[tuple[int, str, date | None, str]]:
     """Each port input that reads something deprecated: (input, what, sunset, what replaces it)."""
     for i, source in enumerate(product.inputs):
-        if getattr(source, "kind", None) != "port":
+        if not isinstance(source, PortInput):
             continue
         producer = ctx.producer(product, source.product_address)
         if producer is None:
@@ -288,7 +299,9 @@ def _no_step_loops(product: Product, ctx: Context, params: Mapping[str, object])
     {"tags": Param([], "more", "tags every product must carry")},
 )
 def _required_tags(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
-    missing = [t for t in params["tags"] if t not in product.tags]  # type: ignore[union-attr]
+    tags = params["tags"]
+    assert isinstance(tags, list)  # a list of text, as its default: the domain's settings hold it to that
+    missing = [t for t in tags if t not in product.tags]
     if missing:
         yield Finding("tags", f"missing {', '.join(missing)}")
 

@@ -10,8 +10,8 @@ def table(rows: Sequence[Mapping[str, object]], columns: Sequence[str], widths: 
     widths = dict(widths or {})
     cells = [[_cell(row.get(c), widths.get(c)) for c in columns] for row in rows]
     sizes = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(size) for c, size in zip(columns, sizes)).rstrip()]
-    lines += ["  ".join(value.ljust(size) for value, size in zip(line, sizes)).rstrip() for line in cells]
+    lines = ["  ".join(c.ljust(size) for c, size in zip(columns, sizes, strict=True)).rstrip()]
+    lines += ["  ".join(value.ljust(size) for value, size in zip(line, sizes, strict=True)).rstrip() for line in cells]
     return "\n".join(lines)
 
 

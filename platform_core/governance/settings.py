@@ -113,15 +113,18 @@ def _weaker(param: Param, current: object, wanted: object) -> str | None:
     if wrong := _wrong_type(param, wanted):
         return wrong
     if param.stricter in ("more", "less"):
-        current_set, wanted_set = set(current), set(wanted if isinstance(wanted, list) else [wanted])  # type: ignore
+        assert isinstance(current, list)  # a list parameter's value: its default, or a setting held to its type
+        current_set, wanted_set = set(current), set(wanted if isinstance(wanted, list) else [wanted])
         dropped = current_set - wanted_set
         return f"drops {', '.join(sorted(map(str, dropped)))}" if param.stricter == "more" and dropped else None
     if isinstance(current, str):  # a classification level: lower is stricter
         order = CLASSIFICATION_ORDER
         return f"{wanted} is above {current}" if order.index(str(wanted)) > order.index(current) else None
-    if param.stricter == "higher" and wanted < current:  # type: ignore[operator]
+    # what is left is a number, as the parameter's default: `current` is one, `wanted` was held to it above
+    assert isinstance(current, int | float) and isinstance(wanted, int | float)
+    if param.stricter == "higher" and wanted < current:
         return f"{wanted} is below {current}"
-    if param.stricter == "lower" and wanted > current:  # type: ignore[operator]
+    if param.stricter == "lower" and wanted > current:
         return f"{wanted} is above {current}"
     return None
 

@@ -85,7 +85,10 @@ def with_sample(
         rows = failing_rows(con, table, rule, ref, types).project(columns).order(columns).limit(SAMPLE_ROWS).fetchall()
     except duckdb.Error:  # the count stands; a sample is a courtesy
         return result
-    sample = [{c: MASK if c in masked and v is not None else _plain(v) for c, v in zip(shown, row)} for row in rows]
+    sample = [
+        {c: MASK if c in masked and v is not None else _plain(v) for c, v in zip(shown, row, strict=True)}
+        for row in rows
+    ]
     return RuleResult(
         result.check_name,
         result.severity,

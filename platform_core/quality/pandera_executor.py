@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -51,7 +52,7 @@ def run_pandera_rules(
     """`types` are the DuckDB types of the columns when the frame was read from DuckDB (as a
     step's staged output is): pandas cannot tell a DATE from a TIMESTAMP, and accepted_values
     compares the text DuckDB would print for the declared type."""
-    return [guarded(rule, lambda rule=rule: _run_rule(df, rule, ref_values, now, types or {})) for rule in rules]
+    return [guarded(rule, partial(_run_rule, df, rule, ref_values, now, types or {})) for rule in rules]
 
 
 def _run_rule(

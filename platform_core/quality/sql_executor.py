@@ -12,8 +12,9 @@ semantics; `tests/test_quality.py` holds the two to it:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -54,11 +55,17 @@ def run_sql_rules(
     """Evaluate rules over `table` (an already-quoted reference) inside DuckDB."""
     total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
-    return [guarded(rule, lambda rule=rule: _run_sql_rule(con, table, rule, ref, now, total, types)) for rule in rules]
+    return [guarded(rule, partial(_run_sql_rule, con, table, rule, ref, now, total, types)) for rule in rules]
 
 
 def _run_sql_rule(
-    con, table: str, rule: Rule, ref: RefResolver, now: datetime, total: int, types: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rule: Rule,
+    ref: RefResolver,
+    now: datetime,
+    total: int,
+    types: Mapping[str, str],
 ) -> RuleResult:
     if isinstance(rule, RowCount):
         return dataset_result(rule, row_count_passes(rule, total), {"rows": total})
@@ -70,14 +77,14 @@ def _run_sql_rule(
         (failing,) = con.execute(
             f"SELECT sum(n) FROM (SELECT count(*) AS n FROM {table} "
             f"WHERE NOT ({_all_null(rule)}) GROUP BY {key} HAVING count(*) > 1)"
-        ).fetchone()
+        ).fetchall()[0]  # an aggregate: always one row
     else:
-        (failing,) = failing_rows(con, table, rule, ref, types).aggregate("count(*)").fetchone()
+        (failing,) = failing_rows(con, table, rule, ref, types).aggregate("count(*)").fetchall()[0]
     return rows_result(rule, int(failing or 0), total)
 
 
 def failing_rows(
-    con: duckdb.DuckDBPyConnection, table: str, rule: Rule, ref: RefResolver, types: dict[str, str]
+    con: duckdb.DuckDBPyConnection, table: str, rule: Rule, ref: RefResolver, types: Mapping[str, str]
 ) -> duckdb.DuckDBPyRelation:
     """The rows of `table` that break a row rule: what the rule counts, and what a sample shows."""
     rows = con.sql(f"SELECT * FROM {table}")
@@ -94,9 +101,11 @@ def failing_rows(
     return con.sql(f"SELECT * FROM {table} AS child WHERE {condition}", params=params)
 
 
-def failing_condition(rule: Rule, ref: RefResolver, types: dict[str, str]) -> tuple[str, dict[str, Any]]:
+def failing_condition(rule: Rule, ref: RefResolver, types: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """The WHERE condition (identifiers quoted, values bound) that a failing row of `child` meets."""
-    column = f"child.{quote(rule.column)}"  # every rule left here is about one column
+    # every rule left here is about one column: failing_rows and _run_sql_rule take the others
+    assert not isinstance(rule, Unique | RowCount | Expression), rule
+    column = f"child.{quote(rule.column)}"
     if isinstance(rule, NotNull):
         return f"{column} IS NULL", {}
     if isinstance(rule, AcceptedValues):

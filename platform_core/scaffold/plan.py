@@ -14,8 +14,10 @@ import re
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import yaml as pyyaml
@@ -175,7 +177,7 @@ def plan_product(root: Path, domain: str, name: str, template: str = "simple") -
         raise _refuse("product", name, problem)
     domain_dir = root / "domains" / domain
     if not (domain_dir / "domain.yaml").is_file():
-        known = sorted(p.parent.name for p in (root / "domains").glob("*/domain.yaml"))
+        known = MeshIndex.at(root / "domains").domain_names()
         raise ScaffoldError(
             f"refused: there is no domain {domain!r}; domains: {', '.join(known)}. Nothing was written."
         )
@@ -206,7 +208,7 @@ def plan_product(root: Path, domain: str, name: str, template: str = "simple") -
     )
 
 
-def _product_files(template: str, context: dict[str, object]) -> dict[str, str]:
+def _product_files(template: str, context: Mapping[str, object]) -> dict[str, str]:
     """A product template's files, placed as in a domain folder: products/<name>/..., data/<name>/..."""
     placed = {"product": "products", "data": "data"}
     rendered = _render(template, context)
@@ -217,7 +219,7 @@ def _product_files(template: str, context: dict[str, object]) -> dict[str, str]:
     }
 
 
-def _render(template: str, context: dict[str, object]) -> dict[str, str]:
+def _render(template: str, context: Mapping[str, object]) -> dict[str, str]:
     folder = TEMPLATES / template
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
@@ -284,7 +286,7 @@ def _verify(plan: Plan, scratch: Path) -> None:
                     os.symlink(data, target)
             problems = ProblemCollector()
             load_product(
-                scratch.joinpath(*relative) / "product.yaml", relative[1], problems, MeshIndex.around(domain_dir)
+                scratch.joinpath(*relative) / "product.yaml", domain_dir, problems, MeshIndex.around(domain_dir)
             )
             problems.raise_if_any("the generated product does not load")
 
@@ -372,16 +374,13 @@ def remove_domain(root: Path, name: str) -> list[str]:
     _check_workspace(root / "workspace.yaml")
     listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")}
     if not (folder / "domain.yaml").is_file() and name not in listed:
-        known = sorted(p.parent.name for p in (root / "domains").glob("*/domain.yaml"))
+        known = MeshIndex.at(root / "domains").domain_names()
         raise ScaffoldError(f"refused: there is no domain {name!r}; domains: {', '.join(known)}. Nothing was removed.")
+    index = MeshIndex.at(root / "domains")
     readers = sorted(
-        {
-            f"{other.parent.name}/{path.relative_to(other.parent).as_posix()}"
-            for other in (root / "domains").glob("*/domain.yaml")
-            if other.parent.name != name
-            for path in other.parent.glob("products/*/product.yaml")
-            if re.search(rf"\baddress:\s*['\"]?{re.escape(name)}\.", path.read_text(encoding="utf-8"))
-        }
+        f"{entry.domain}/{entry.file.relative_to(entry.data_root).as_posix()}"
+        for entry in index.products()
+        if entry.domain != name and any(address.split(".")[0] == name for address in index.reads(entry))
     )
     if readers:
         raise ScaffoldError(
@@ -423,8 +422,8 @@ def register_location(workspace: Path, domain: str) -> None:
     )
 
 
-def _rewrite_workspace(workspace: Path, change) -> None:  # noqa: ANN001 - list -> list of locations
-
+def _rewrite_workspace(workspace: Path, change: Callable[[list[Any]], list[Any]]) -> None:
+    """Rewrite workspace.yaml's `load_from` list as `change` makes it (entries as ruamel reads them)."""
     text = workspace.read_text(encoding="utf-8")
     _, sequence_indent, dash_offset = load_yaml_guess_indent(text)  # keep the file's own list style
     yaml = YAML()

@@ -309,7 +309,7 @@ class Lake:
             with suppress(duckdb.Error):  # the failed commit may have ended the transaction already
                 con.execute("ROLLBACK")
             raise
-        return int(con.execute(f"SELECT id FROM {ALIAS}.last_committed_snapshot()").fetchone()[0])
+        return int(con.execute(f"SELECT id FROM {ALIAS}.last_committed_snapshot()").fetchall()[0][0])
 
     def publish(
         self,
@@ -333,16 +333,16 @@ class Lake:
 
         info = {"product": product, "version": version, "contract": contract, "run_id": run_id, "ports": sorted(ports)}
         snapshot = self.commit(con, replace_ports, message=f"publish {product} {version}", info=info)
-        published_at = con.execute(
+        published_at = con.execute(  # the snapshot just committed: one row
             f"SELECT snapshot_time FROM {ALIAS}.snapshots() WHERE snapshot_id = $id", {"id": snapshot}
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         return Publication(snapshot, published_at, product, version, contract, run_id, tuple(sorted(ports)))
 
     # --- reading ------------------------------------------------------------------------------
 
     @staticmethod
     def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
-        return int(con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0])
+        return int(con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchall()[0][0])
 
     @staticmethod
     def publications(con: duckdb.DuckDBPyConnection, product: str | None = None) -> list[Publication]:
@@ -382,7 +382,7 @@ class Lake:
             moment = at if at.tzinfo else at.replace(tzinfo=UTC)  # naive times are UTC, as stored
             (snapshot,) = con.execute(
                 f"SELECT max(snapshot_id) FROM {ALIAS}.snapshots() WHERE snapshot_time <= $t", {"t": moment}
-            ).fetchone()
+            ).fetchall()[0]  # an aggregate: one row, its value NULL when no snapshot is that old
             if snapshot is None:
                 raise NotPublished(f"{address}: the lake's history starts after {moment.isoformat()}")
             return int(snapshot)

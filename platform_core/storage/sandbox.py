@@ -24,7 +24,7 @@ def close_external_access(
     con: duckdb.DuckDBPyConnection, *, files: Iterable[Path] = (), directories: Iterable[str] = ()
 ) -> None:
     """Let SQL on `con`'s database reach only `files` and what lies under `directories`, from now on."""
-    (spill,) = con.execute("SELECT current_setting('temp_directory')").fetchone()
+    (spill,) = con.execute("SELECT current_setting('temp_directory')").fetchall()[0]  # one row: the setting
     folders = [*directories, *([spill] if spill else [])]
     con.execute(f"SET allowed_directories = {_list(f.rstrip('/') + '/' for f in folders)}")
     con.execute(f"SET allowed_paths = {_list(str(f) for f in files)}")
