@@ -155,7 +155,9 @@ class MeshIndex:
         domain, name = product.split(".")
         where = address or product
         if domain not in self.domain_names():
-            raise AddressError(f"{where}: there is no domain {domain!r}; domains: {', '.join(self.domain_names())}")
+            raise AddressError(
+                f"{where}: there is no domain {domain!r}; domains: {', '.join(sorted(self.domain_names()))}"
+            )
         entry = self.product(product)
         if entry is None or not entry.file.is_file():
             known = sorted(e.name for e in self.products(domain))

@@ -177,7 +177,7 @@ def plan_product(root: Path, domain: str, name: str, template: str = "simple") -
         raise _refuse("product", name, problem)
     domain_dir = root / "domains" / domain
     if not (domain_dir / "domain.yaml").is_file():
-        known = MeshIndex.at(root / "domains").domain_names()
+        known = sorted(MeshIndex.at(root / "domains").domain_names())
         raise ScaffoldError(
             f"refused: there is no domain {domain!r}; domains: {', '.join(known)}. Nothing was written."
         )
@@ -374,7 +374,7 @@ def remove_domain(root: Path, name: str) -> list[str]:
     _check_workspace(root / "workspace.yaml")
     listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")}
     if not (folder / "domain.yaml").is_file() and name not in listed:
-        known = MeshIndex.at(root / "domains").domain_names()
+        known = sorted(MeshIndex.at(root / "domains").domain_names())
         raise ScaffoldError(f"refused: there is no domain {name!r}; domains: {', '.join(known)}. Nothing was removed.")
     index = MeshIndex.at(root / "domains")
     readers = sorted(
