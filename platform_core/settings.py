@@ -27,6 +27,13 @@ DEFAULT_RETENTION = timedelta(days=30)
 # from a file outside the repository (scripts/bootstrap.sh creates one), never committed.
 MASKING_KEY_VARIABLE = "MESH_MASKING_KEY"
 MASKING_KEY_FILE_VARIABLE = "MESH_MASKING_KEY_FILE"
+# The serving database (platform_core.serving): any PostgreSQL by URL (a secret: read when a run
+# serves, never kept in definitions), else the embedded one under <warehouse>/serving on this port;
+# MESH_SERVING=off serves nobody.
+SERVING_URL_VARIABLE = "MESH_SERVING_URL"
+SERVING_VARIABLE = "MESH_SERVING"
+SERVING_PORT_VARIABLE = "MESH_SERVING_PORT"
+DEFAULT_SERVING_PORT = 5433
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,12 @@ class Settings:
     lake_retention: timedelta = DEFAULT_RETENTION
     masking_key_file: Path | None = None  # read when a run masks personal data, if the variable is unset
     site: Path | None = None  # None: the docs site under the warehouse root
+    serving: str = "auto"  # auto (MESH_SERVING_URL, else the embedded database once made), embedded or off
+    serving_port: int = DEFAULT_SERVING_PORT
+
+    @property
+    def serving_root(self) -> Path:
+        return self.warehouse_root / "serving"
 
     @property
     def site_root(self) -> Path:
@@ -87,7 +100,21 @@ class Settings:
             lake_retention=retention,
             masking_key_file=Path(key_file).expanduser().resolve(),
             site=Path(site).expanduser().resolve() if site else None,
+            serving=serving_mode(environ),
+            serving_port=int(environ.get(SERVING_PORT_VARIABLE) or DEFAULT_SERVING_PORT),
         )
+
+
+def serving_mode(environ: Mapping[str, str]) -> str:
+    mode = (environ.get(SERVING_VARIABLE) or "auto").strip().lower()
+    if mode not in ("auto", "embedded", "off"):
+        raise ValueError(f"{SERVING_VARIABLE}={mode!r}: use auto, embedded or off")
+    return mode
+
+
+def serving_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The external serving database's URL, read when a run serves (it holds a password)."""
+    return (os.environ if environ is None else environ).get(SERVING_URL_VARIABLE) or None
 
 
 def object_store(environ: Mapping[str, str]) -> ObjectStore | None:

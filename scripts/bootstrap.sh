@@ -34,6 +34,9 @@ if [ -z "${MESH_MASKING_KEY:-}" ] && [ ! -s "$key_file" ]; then
   echo "created the masking key $key_file (keep it secret; every run that masks personal data reads it)"
 fi
 
+# PostgreSQL with TLS for the serving database, where this machine can install it.
+bash scripts/postgres.sh
+
 # Sample data is committed; regenerate only what is missing (the generators are deterministic).
 for generator in domains/*/sample_data.py; do
   [ -f "$generator" ] || continue

@@ -6,10 +6,5 @@ set -euo pipefail
 if command -v chromium >/dev/null 2>&1 || [ -n "${MESH_CHROMIUM:-}" ]; then
   exit 0
 fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Chromium from Debian's packages for the browser tests..."
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-else
-  echo "note: no Chromium here, so the browser tests will be skipped (install Debian's chromium, or set MESH_CHROMIUM to a Chromium binary)"
-fi
+bash "$(dirname "$0")/debian_package.sh" chromium "for the browser tests" \
+  "no Chromium here, so the browser tests will be skipped (install Debian's chromium, or set MESH_CHROMIUM to a Chromium binary)"

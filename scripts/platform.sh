@@ -7,14 +7,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-export DAGSTER_HOME="$PWD/dagster_home"
+export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/dagster_home}"
 export MESH_WAREHOUSE="${MESH_WAREHOUSE:-$PWD/warehouse}"
 host="${DAGSTER_HOST:-127.0.0.1}"
 port="${DAGSTER_PORT:-3000}"
 .venv/bin/mesh check || echo "mesh check found problems (above): those domains' code locations show them as load errors in the UI; every other domain runs."
 echo "docs site (rebuilt whenever the catalog is): file://$MESH_WAREHOUSE/site/index.html (or: .venv/bin/mesh docs build)"
+# The serving database people and BI tools read (docs/serving.md): the embedded PostgreSQL under
+# $MESH_WAREHOUSE/serving, unless MESH_SERVING_URL names another or MESH_SERVING=off.
+serving=0
+if [ -z "${MESH_SERVING_URL:-}" ] && [ "${MESH_SERVING:-auto}" != off ]; then
+  .venv/bin/mesh serving start && serving=1
+fi
 
-trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
+stop() {
+  kill $(jobs -p) 2>/dev/null || true
+  wait || true
+  if [ "$serving" = 1 ]; then .venv/bin/mesh serving stop; fi
+}
+trap stop EXIT
+trap 'exit 143' INT TERM
 .venv/bin/dagster-daemon run -w workspace.yaml &
 .venv/bin/python -m platform_core.dagster.reloader --url "http://$host:$port" -w workspace.yaml &
 .venv/bin/dagster-webserver -w workspace.yaml -h "$host" -p "$port"

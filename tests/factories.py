@@ -167,6 +167,46 @@ def write_domain(
     return domain_dir
 
 
+V1_SQL = "SELECT day, orders, CAST(revenue_cents / 100 AS DECIMAL(18,2)) AS revenue FROM daily_sales"
+V2_SQL = """
+SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders, CAST(sum(amount) * 100 AS BIGINT) AS revenue_cents
+FROM orders WHERE status = 'paid' GROUP BY 1
+"""
+
+
+def major_two_yaml(sunset: str = "2027-03-31") -> dict:
+    """shop.sales 2.0.0: daily_sales has revenue in cents now; major 1's daily_sales stays published,
+    made from major 2's, until the sunset."""
+    shop = product_yaml()
+    v1 = shop["output_ports"][1]
+    v2 = {
+        **v1,
+        "columns": [
+            *v1["columns"][:2],
+            {"name": "revenue_cents", "type": "integer", "description": "Paid revenue, in cents."},
+        ],
+        "quality": [{"type": "range", "column": "revenue_cents", "min": 0}],
+    }
+    shop["output_ports"][1] = v2
+    shop.update(
+        version="2.0.0",
+        previous={
+            "version": "1.4.0",
+            "sunset": sunset,
+            "ports": [{**v1, "sql": "sql/daily_sales_v1.sql", "depends_on": ["daily_sales"]}],
+        },
+    )
+    return shop
+
+
+def write_major_two(tmp_path: Path, sunset: str = "2027-03-31") -> Path:
+    return write_domain(
+        tmp_path,
+        major_two_yaml(sunset),
+        files={"products/sales/sql/daily_sales.sql": V2_SQL, "products/sales/sql/daily_sales_v1.sql": V1_SQL},
+    )
+
+
 LEDGER_SQL = """
 SELECT day, revenue, CAST(revenue * 0.2 AS DECIMAL(12,2)) AS vat
 FROM daily_sales
@@ -230,14 +270,15 @@ def write_consumer_domain(root: Path, product: dict[str, Any] | None = None) -> 
 
 
 def copy_of_the_mesh(tmp_path: Path) -> Path:
-    """The project's three domains copied under tmp_path, for tests that change a descriptor;
-    the `domains` folder of the copy."""
+    """The project's three domains and its people copied under tmp_path, for tests that change a
+    descriptor; the `domains` folder of the copy."""
     project = Path(__file__).resolve().parent.parent
     root = tmp_path / "project"
     for domain in ("hr", "sales", "finance"):
         shutil.copytree(
             project / "domains" / domain, root / "domains" / domain, ignore=shutil.ignore_patterns("__pycache__")
         )
+    shutil.copy(project / "people.yaml", root / "people.yaml")
     return root / "domains"
 
 

@@ -22,6 +22,7 @@ LAYERS = (
     "settings",
     "governance",
     "execution",
+    "serving",
     "catalog",
     "scaffold",
     "dagster",

@@ -93,13 +93,13 @@ def test_a_dagster_engineer_scaffolds_lists_checks_and_materializes_a_product(dg
     assert defs.returncode == 0, defs.stderr
     listing = json.loads(defs.stdout)
     assets = {entry["asset_key"] for entry in listing["assets"]}
-    assert assets == {"shop/orders/raw_records", "shop/orders/clean_records", "shop/orders/records"}
-    assert "shop/orders/records:amount_not_negative" in {entry["key"] for entry in listing["asset_checks"]}
+    assert assets == {"shop/orders/raw_records", "shop/orders/clean_records", "shop/orders/orders"}
+    assert "shop/orders/orders:amount_not_negative" in {entry["key"] for entry in listing["asset_checks"]}
     assert [s["name"] for s in listing["schedules"]] == ["shop__orders__schedule"]
 
     launched = run_dg("launch", "--assets", "*", cwd=dg_project, env=env, timeout=300)
     assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
-    published = Warehouse(tmp_path / "warehouse").read("shop.orders.records")
+    published = Warehouse(tmp_path / "warehouse").read("shop.orders.orders")
     assert published.count("*").fetchone()[0] > 0
 
 
@@ -122,7 +122,7 @@ def test_a_component_reads_another_components_port_and_a_broken_one_is_refused_w
         "consumers": [{"name": "site_managers", "purpose": "Weekly review of each site's activity."}],
         "sla": {"freshness": {"fail_after": "26h"}},
         "schedule": {"cron": "0 7 * * *"},
-        "inputs": [{"name": "records", "kind": "port", "address": "shop.orders.records"}],
+        "inputs": [{"name": "records", "kind": "port", "address": "shop.orders.orders"}],
         "output_ports": [
             {
                 "name": "by_site",
@@ -144,7 +144,7 @@ def test_a_component_reads_another_components_port_and_a_broken_one_is_refused_w
     listing = run_dg("list", "defs", "--json", cwd=dg_project, env=env)
     assert listing.returncode == 0, listing.stderr
     (by_site,) = [a for a in json.loads(listing.stdout)["assets"] if a["asset_key"] == "shop/orders_by_site/by_site"]
-    assert by_site["dependency_keys"] == ["shop/orders/records"]  # the address resolved to the producer's asset
+    assert by_site["dependency_keys"] == ["shop/orders/orders"]  # the address resolved to the producer's asset
     assert "shop__orders_by_site__follow_upstream_ports" in {s["name"] for s in json.loads(listing.stdout)["sensors"]}
 
     broken = dict(attributes, colour="blue")

@@ -139,7 +139,7 @@ def test_published_ports_show_metadata(run) -> None:
     assert metadata["lake_table"].value == "lake.hr.overtime__fact_overtime"
     (publication,) = [p for p in warehouse.publications("hr.overtime") if p.run_id == result.run_id]
     assert metadata["lake_snapshot"].value == publication.snapshot_id
-    assert metadata["product_version"].value == "1.0.0" and "dagster/column_lineage" in metadata
+    assert metadata["product_version"].value == "1.1.0" and "dagster/column_lineage" in metadata
 
 
 def test_hr_definitions_shape() -> None:

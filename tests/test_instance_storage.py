@@ -83,6 +83,21 @@ def test_two_processes_never_hold_a_one_slot_pool_together(
         assert (info.slot_count, info.claimed_slots, info.pending_steps) == (1, [], [])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_pool_another_process_made_a_moment_ago_is_taken_as_it_is(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one domain starting together both find its pool new and both set its default
+    limit; on Dagster's PostgreSQL storage the second failed its run (a duplicate, then an update
+    in the aborted transaction)."""
+    with project_instance(backend, tmp_path, monkeypatch), dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert storage.initialize_concurrency_limit_to_default(POOL)
+        assert storage.initialize_concurrency_limit_to_default(POOL)  # as the other run's process does
+        info = storage.get_concurrency_info(POOL)
+        assert (info.slot_count, info.limit, info.using_default_limit) == (1, 1, True)
+
+
 def test_a_lock_that_could_not_be_taken_is_not_left_marked_as_held(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -181,11 +181,11 @@ def test_dropping_a_column_consumers_read_without_a_new_major_is_refused(mesh_ru
         build_domain(descriptor.parent.parent.parent, settings)
     assert [str(p) for p in raised.value.problems] == [
         "domains/hr/products/overtime/product.yaml: output_ports[7].columns: [breaking_changes_need_major] "
-        "payroll_compensation.currency removed (published as 1.0.0); it would break finance.overtime_cost_ratio "
+        "payroll_compensation.currency removed (published as 1.1.0); it would break finance.overtime_cost_ratio "
         "(fix: raise the major version (and keep the previous major published with `previous` until its consumers "
         "move))"
     ]
-    descriptor.write_text(descriptor.read_text().replace("\nversion: 1.0.0\n", "\nversion: 2.0.0\n"))
+    descriptor.write_text(descriptor.read_text().replace("\nversion: 1.1.0\n", "\nversion: 2.0.0\n"))
     assert build_domain(descriptor.parent.parent.parent, settings).assets  # a new major says it
 
 

@@ -101,7 +101,7 @@ def test_hr_overtime_export_holds_its_contract(products: dict[str, Product]) -> 
         "kind": "DataContract",
         "id": "urn:datacontract:hr:overtime",
         "name": "overtime",
-        "version": "1.0.0",
+        "version": "1.1.0",
         "status": "active",
         "domain": "hr",
     }
@@ -123,13 +123,21 @@ def test_hr_overtime_export_holds_its_contract(products: dict[str, Product]) -> 
 
     payroll = _schema(document, "payroll_compensation")
     assert payroll["physicalName"] == "overtime__payroll_compensation"
-    assert _customs(payroll["customProperties"]) == {"kind": "view", "classification": "confidential"}
+    assert _customs(payroll["customProperties"]) == {
+        "kind": "view",
+        "classification": "confidential",
+        # names in clear for the payroll group; every other reader gets the masked copy
+        "grants": [
+            {"group": "payroll", "personal": True, "purpose": "Paying each employee their overtime every month."}
+        ],
+        "maskedPhysicalName": "overtime__payroll_compensation__masked",
+    }
     assert [(p["name"], p["logicalType"], p["physicalType"], p["required"]) for p in payroll["properties"][:5]] == [
         ("employee_id", "string", "VARCHAR", True),
+        ("full_name", "string", "VARCHAR", True),
         ("entity_id", "string", "VARCHAR", True),
         ("period_id", "integer", "BIGINT", True),
         ("currency", "string", "VARCHAR", True),
-        ("hours_x100", "number", "DECIMAL(8,2)", True),
     ]
     assert [(p["name"], p["primaryKeyPosition"]) for p in payroll["properties"] if p.get("primaryKey")] == [
         ("employee_id", 1),
@@ -141,6 +149,23 @@ def test_hr_overtime_export_holds_its_contract(products: dict[str, Product]) -> 
         "kind": "table",
         "classification": "confidential",
         "access": "restricted",
+        "grants": [
+            {
+                "group": "payroll",
+                "personal": True,
+                "purpose": "Paying each employee their overtime: names and e-mails in clear.",
+            },
+            {
+                "group": "managers",
+                "personal": True,
+                "purpose": "Knowing who is in their own team (their team's rows only).",
+            },
+            {
+                "group": "hr_business_partners",
+                "purpose": "Analysing overtime by organisation; names and e-mails stay masked.",
+            },
+        ],
+        "rowFilters": [{"group": "managers", "column": "manager_id", "equals": "employee_id"}],
         "maskedPhysicalName": "overtime__dim_employee__masked",
     }
     for personal in ("full_name", "email"):

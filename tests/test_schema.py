@@ -23,8 +23,14 @@ from platform_core.scaffold.plan import plan_domain
 from tests.conftest import PROJECT
 from tests.factories import product_yaml
 
-KINDS = ("product", "domain")
-SHIPPED = sorted([*PROJECT.glob("domains/*/domain.yaml"), *PROJECT.glob("domains/*/products/*/product.yaml")])
+KINDS = ("product", "domain", "people")
+SHIPPED = sorted(
+    [
+        PROJECT / "people.yaml",
+        *PROJECT.glob("domains/*/domain.yaml"),
+        *PROJECT.glob("domains/*/products/*/product.yaml"),
+    ]
+)
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 
 
@@ -49,7 +55,7 @@ def test_the_committed_schemas_are_the_models_and_valid_json_schema(kind: str) -
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[str(p.relative_to(PROJECT)) for p in SHIPPED])
 def test_every_shipped_descriptor_validates_and_points_its_editor_at_the_schema(path: Path) -> None:
-    kind = "domain" if path.name == "domain.yaml" else "product"
+    kind = path.name.removesuffix(".yaml")
     text = path.read_text(encoding="utf-8")
     match = MODELINE.match(text.splitlines()[0])
     assert match, f"{path} does not name its schema on its first line"

@@ -183,7 +183,8 @@ def test_a_restricted_port_lists_its_grants_and_a_previous_major_is_announced(me
     site = build_site(Mesh(domains, ()), tmp_path / "site", generated_at=BUILT).parent
     text = _Page(site / "products" / f"{FLAGSHIP}.html").text
     assert (
-        "Products granted dim_employee Product Purpose Personal data finance.overtime_accruals Costs. in clear"
+        "Products and groups granted dim_employee Product or group Purpose Personal data "
+        "finance.overtime_accruals Costs. in clear"
     ) in text
     assert "0.9.0, still published beside this one until 2026-06-30" in text
     assert _broken_links(site) == []

@@ -249,7 +249,8 @@ def test_every_domain_shows_its_compute_database_and_the_lake_as_resources(webse
     for domain in load_mesh(PROJECT / "workspace.yaml").domains:
         details = webserver.query(RESOURCES % domain.name)["repositoryOrError"]["allTopLevelResourceDetails"]
         values = {r["name"]: {v["key"]: json.loads(v["value"]) for v in r["configuredValues"]} for r in details}
-        assert set(values) == {f"duckdb_{domain.name}", "lake"}  # one key per domain: locations can merge (dg)
+        # one compute key per domain, so that locations can merge (dg); the serving database people read
+        assert set(values) == {f"duckdb_{domain.name}", "lake", "serving"}
         assert values[f"duckdb_{domain.name}"]["database"].endswith(f"/warehouse/compute/{domain.name}.duckdb")
         assert values["lake"]["catalog"].startswith("sqlite:") and values["lake"]["catalog"].endswith(
             "/warehouse/lake/catalog.sqlite"

@@ -24,7 +24,13 @@ from platform_core.governance.evaluate import govern, mesh_context
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
-from tests.factories import consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
+from tests.factories import (
+    consumer_product_yaml,
+    product_yaml,
+    write_consumer_domain,
+    write_domain,
+    write_major_two,
+)
 
 
 def _product(tmp_path: Path, data: dict) -> Product:
@@ -270,50 +276,11 @@ def test_mesh_diff_shows_each_change_against_the_published_contract(
 
 # --- a new major beside the previous one -------------------------------------------------------
 
-V1_SQL = "SELECT day, orders, CAST(revenue_cents / 100 AS DECIMAL(18,2)) AS revenue FROM daily_sales"
-V2_SQL = """
-SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders, CAST(sum(amount) * 100 AS BIGINT) AS revenue_cents
-FROM orders WHERE status = 'paid' GROUP BY 1
-"""
-
-
-def _major_two(sunset: str = "2027-03-31") -> dict:
-    """shop.sales 2.0.0: daily_sales has revenue in cents now; major 1's daily_sales stays published,
-    made from major 2's, until the sunset."""
-    shop = product_yaml()
-    v1 = shop["output_ports"][1]
-    v2 = {
-        **v1,
-        "columns": [
-            *v1["columns"][:2],
-            {"name": "revenue_cents", "type": "integer", "description": "Paid revenue, in cents."},
-        ],
-        "quality": [{"type": "range", "column": "revenue_cents", "min": 0}],
-    }
-    shop["output_ports"][1] = v2
-    shop.update(
-        version="2.0.0",
-        previous={
-            "version": "1.4.0",
-            "sunset": sunset,
-            "ports": [{**v1, "sql": "sql/daily_sales_v1.sql", "depends_on": ["daily_sales"]}],
-        },
-    )
-    return shop
-
-
-def _write_major_two(tmp_path: Path, sunset: str = "2027-03-31") -> Path:
-    return write_domain(
-        tmp_path,
-        _major_two(sunset),
-        files={"products/sales/sql/daily_sales.sql": V2_SQL, "products/sales/sql/daily_sales_v1.sql": V1_SQL},
-    )
-
 
 def test_a_new_major_publishes_beside_the_previous_one_for_its_pinned_consumers(
     tmp_path: Path, settings: Settings, instance
 ) -> None:
-    shop = build_domain(_write_major_two(tmp_path), settings)
+    shop = build_domain(write_major_two(tmp_path), settings)
     pinned = consumer_product_yaml("shop.sales.daily_sales@1")
     ledger = build_domain(write_consumer_domain(tmp_path, pinned), settings)
     assert dg.AssetKey(["shop", "sales", "daily_sales__v1"]) in {s.key for s in shop.resolve_all_asset_specs()}
@@ -341,7 +308,7 @@ def test_a_new_major_publishes_beside_the_previous_one_for_its_pinned_consumers(
 
 
 def test_mesh_check_warns_pinned_consumers_and_refuses_them_past_the_sunset(tmp_path: Path) -> None:
-    _write_major_two(tmp_path)
+    write_major_two(tmp_path)
     ledger = write_consumer_domain(tmp_path, consumer_product_yaml("shop.sales.daily_sales@1"))
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
@@ -357,7 +324,7 @@ def test_mesh_check_warns_pinned_consumers_and_refuses_them_past_the_sunset(tmp_
     ]
     assert report["errors"] == 0
 
-    _write_major_two(tmp_path, sunset="2026-01-31")  # the sunset has passed
+    write_major_two(tmp_path, sunset="2026-01-31")  # the sunset has passed
     late = govern(load_domain(ledger), mesh_context(tmp_path / "domains"))
     assert [(v.severity, v.message) for v in late if v.policy == "no_sunset_passed"] == [
         (
@@ -373,7 +340,7 @@ def test_mesh_check_warns_pinned_consumers_and_refuses_them_past_the_sunset(tmp_
 
 
 def test_a_pinned_major_the_producer_does_not_publish_is_an_address_error(tmp_path: Path) -> None:
-    _write_major_two(tmp_path)
+    write_major_two(tmp_path)
     with pytest.raises(PlatformError) as raised:
         load_domain(write_consumer_domain(tmp_path, consumer_product_yaml("shop.sales.daily_sales@3")))
     assert "shop.sales publishes major 2 (current) and 1 (until 2027-03-31), not major 3" in str(raised.value)

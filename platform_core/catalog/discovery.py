@@ -242,7 +242,7 @@ def show(mesh: Mesh, address: str, instance: dg.DagsterInstance | None) -> Shown
                 "description": " ".join(port.description.split()),
                 "classification": port.effective_classification,
                 "access": port.access,
-                "grants": [g.consumer for g in port.grants],
+                "grants": [g.grantee for g in port.grants],
                 "columns": [
                     {
                         "name": c.name,

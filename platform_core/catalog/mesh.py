@@ -93,7 +93,10 @@ def port_rows(mesh: Mesh) -> list[dict[str, object]]:
             "description": port.description,
             "classification": port.effective_classification,
             "access": port.access,
-            "grants": [{"consumer": g.consumer, "purpose": g.purpose, "personal": g.personal} for g in port.grants],
+            "grants": [
+                {"consumer": g.consumer, "group": g.group, "purpose": g.purpose, "personal": g.personal}
+                for g in port.grants
+            ],
             "columns": [_column(port, c) for c in port.columns],
         }
         for p in mesh.products
@@ -189,8 +192,8 @@ CATALOG_TABLES = (
             ("access", "string", "public (any product may read it) or restricted (only the consumers granted)."),
             (
                 "grants",
-                "struct(consumer string, purpose string, personal boolean)[]",
-                "Consumers granted a restricted port, or personal data in clear, and why.",
+                "struct(consumer string, group string, purpose string, personal boolean)[]",
+                "Consumer products and groups of people granted a restricted port, or personal data in clear, and why.",
             ),
             (
                 "columns",

@@ -222,7 +222,7 @@ def _limitations(ports: list[Port]) -> str | None:
     lines = []
     for port in ports:
         if port.access == "restricted":
-            granted = ", ".join(g.consumer for g in port.grants) or "none yet"
+            granted = ", ".join(g.grantee for g in port.grants) or "none yet"
             lines.append(f"{port.name} is restricted: only the consumers it grants read it ({granted}).")
         if port.personal_columns:
             masked = ", ".join(f"{c.name} ({c.masking or 'hash'})" for c in port.personal_columns)
@@ -336,6 +336,8 @@ def _schema_object(product: Product, port: Port) -> SchemaObject:
             classification=port.classification,
             access=port.access if port.access != "public" else None,
             grants=[g.model_dump(mode="json", exclude_defaults=True) for g in port.grants],
+            rowFilters=[f.model_dump(mode="json") for f in port.row_filters],
+            serve=False if not port.serve else None,
             maskedPhysicalName=f"{physical}__masked" if port.personal_columns else None,
         ),
     )

@@ -40,7 +40,7 @@ from platform_core.catalog.odcs import SLA_IDS, UNIT_MINUTES, compact, contract_
 from platform_core.descriptors.column_types import DUCKDB_TYPES, column_type, duckdb_type
 from platform_core.descriptors.names import identifier_problem, quote
 from platform_core.descriptors.rules import RULES, Expression, Relationships, Rule, Unique
-from platform_core.descriptors.spec import CLASSIFICATION_ORDER, Consumer, Grant, PortInput
+from platform_core.descriptors.spec import CLASSIFICATION_ORDER, Consumer, Grant, PortInput, RowFilter
 from platform_core.descriptors.sql import bind_problem, expression_problem
 from platform_core.descriptors.types import format_duration
 from platform_core.errors import PlatformError, ProblemCollector
@@ -406,6 +406,8 @@ def _port(
             "classification": level,
             "access": access,
             "grants": _valid_entries(Grant, own.get("grants"), f"port {name}: grant", reading),
+            "row_filters": _valid_entries(RowFilter, own.get("rowFilters"), f"port {name}: row filter", reading),
+            "serve": False if own.get("serve") is False else None,
             "sql": f"sql/{'views' if kind == 'view' else 'gold'}/{name}.sql",
             # a relationships rule reads the port it names, which must therefore be built first
             "depends_on": list(

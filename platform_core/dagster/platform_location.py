@@ -23,10 +23,12 @@ from platform_core.catalog.product import CATALOG_PRODUCT, MESH_CHECKS, catalog_
 from platform_core.catalog.site import build_site
 from platform_core.dagster.dead_runs import build_dead_run_sensor
 from platform_core.dagster.metadata import asset_key, check_results, column_schema
-from platform_core.dagster.resources import LakeResource, lake_resource
+from platform_core.dagster.resources import LakeResource, lake_resource, serving_resource
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.types import format_duration, parse_duration
 from platform_core.quality.checks import POLICIES_CHECK, product_checks
+from platform_core.serving.server import ServingError
+from platform_core.serving.usage import UsageUnavailable, collect_usage
 from platform_core.settings import Settings
 from platform_core.storage.lake import table_name
 
@@ -42,7 +44,11 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[catalog, site],
         jobs=[maintenance],
-        sensors=[build_dead_run_sensor(), build_catalog_sensor(settings.workspace, [*catalog.keys, site.key])],
+        sensors=[
+            build_dead_run_sensor(),
+            build_catalog_sensor(settings.workspace, [*catalog.keys, site.key]),
+            build_usage_sensor(),
+        ],
         schedules=[
             dg.ScheduleDefinition(
                 name="platform__lake_maintenance__schedule",
@@ -53,8 +59,30 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
                 description="Expires the lake's history beyond its retention and deletes unneeded files, daily.",
             ),
         ],
-        resources={"lake": lake_resource(settings)},
+        resources={"lake": lake_resource(settings), "serving": serving_resource(settings)},
     )
+
+
+def build_usage_sensor() -> dg.SensorDefinition:
+    @dg.sensor(
+        name="platform__serving_usage",
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys={"serving"},
+        description="Records who read which port of the serving database, and how often (mesh.usage), from "
+        "PostgreSQL's statement statistics.",
+    )
+    def serving_usage(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        target = context.resources.serving.target()
+        if target is None:
+            return dg.SkipReason("no serving database: products are served to nobody")
+        try:
+            rows = collect_usage(target)
+        except (ServingError, UsageUnavailable) as error:
+            return dg.SkipReason(str(error))
+        return dg.SkipReason(f"usage recorded: {len(rows)} (person, port) pair(s) read since the last collection")
+
+    return serving_usage
 
 
 # --- refreshed on every change ------------------------------------------------------------------

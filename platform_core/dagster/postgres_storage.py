@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as db
 import yaml
+from dagster._core.storage.event_log.schema import ConcurrencyLimitsTable
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
@@ -92,6 +93,27 @@ class PoolSafePostgresEventLogStorage(PostgresEventLogStorage):
                     conn.close()
 
     claim_concurrency_slot = serialized(SqlEventLogStorage.claim_concurrency_slot)
+
+    def initialize_concurrency_limit_to_default(self, concurrency_key: str) -> bool:
+        """Dagster's, for a pool whose limit another process has just made: Dagster inserts the
+        row and, on a duplicate, updates it in the same transaction, which PostgreSQL has aborted
+        at the duplicate (`InFailedSqlTransaction`: the run fails). Runs of one domain that start
+        together both find the pool new. Here an existing row is brought to the default and its
+        slots allocated, as Dagster's update would; a new one goes to Dagster."""
+        default_limit = self._instance.global_op_concurrency_default_limit if self.has_instance else None
+        if default_limit is None or not (self.has_concurrency_limits_table and self.has_default_pool_limit_col):
+            return super().initialize_concurrency_limit_to_default(concurrency_key)
+        limits = ConcurrencyLimitsTable.c
+        with self.index_transaction() as conn:
+            if conn.execute(db.select(limits.id).where(limits.concurrency_key == concurrency_key)).fetchone():
+                conn.execute(
+                    ConcurrencyLimitsTable.update()
+                    .values(limit=default_limit)
+                    .where(db.and_(limits.concurrency_key == concurrency_key, limits.limit != default_limit))
+                )
+                self._allocate_concurrency_slots(conn, concurrency_key, default_limit)
+                return True
+        return super().initialize_concurrency_limit_to_default(concurrency_key)
 
 
 class MeshPostgresStorage(DagsterPostgresStorage):

@@ -11,7 +11,7 @@ and the sensor that follows the ports it reads: everything a product needs to ru
 # No `from __future__ import annotations`: Dagster reads the op's context annotation at runtime.
 import functools
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -27,13 +27,22 @@ from platform_core.dagster.metadata import (
     owners,
     tags,
 )
-from platform_core.dagster.resources import LakeResource, compute_resource, input_snapshot, lake_resource
+from platform_core.dagster.resources import (
+    LakeResource,
+    ServingResource,
+    compute_resource,
+    input_snapshot,
+    lake_resource,
+    serving_resource,
+)
 from platform_core.descriptors.spec import FileInput, Port, Product, Step
 from platform_core.execution.products import ProductOutcome, run_product
 from platform_core.governance.evaluate import Violation
 from platform_core.quality.checks import POLICIES_CHECK, POLICIES_DESCRIPTION, product_checks
 from platform_core.quality.results import RuleResult
+from platform_core.serving.publish import Served, serve_latest
 from platform_core.settings import Settings
+from platform_core.storage.lake import Lake
 
 
 def product_definitions(
@@ -84,7 +93,11 @@ def compute_key(domain: str) -> str:
 
 @functools.cache
 def resources_of(settings: Settings, domain: str) -> dict[str, object]:
-    return {compute_key(domain): compute_resource(settings, domain), "lake": lake_resource(settings)}
+    return {
+        compute_key(domain): compute_resource(settings, domain),
+        "lake": lake_resource(settings),
+        "serving": serving_resource(settings),
+    }
 
 
 def build_product(product: Product, warnings: list[Violation] | None = None) -> dg.Definitions:
@@ -98,7 +111,7 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
         check_specs=checks,
         can_subset=True,
         pool=f"duckdb_{product.domain}",
-        required_resource_keys={compute_key(product.domain), "lake"},
+        required_resource_keys={compute_key(product.domain), "lake", "serving"},
         description=f"Builds, audits and publishes the {product.title} data product ({product.domain}.{product.name}).",
     )
     def _product(context: dg.AssetExecutionContext) -> Iterator[object]:
@@ -118,7 +131,8 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
                 run_id=context.run_id,
                 masking_key=lake.masking_key(),
             )
-        yield from report(context, product, with_policy_results(outcome, warnings or []))
+        serving = serve(context.resources.serving, lake.get(), product, context.run_id)
+        yield from report(context, product, with_policy_results(outcome, warnings or []), serving)
 
     schedules = []
     if product.schedule is not None:
@@ -137,9 +151,33 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
     return dg.Definitions(assets=[_product], schedules=schedules)
 
 
-def report(context: dg.AssetExecutionContext, product: Product, outcome: ProductOutcome) -> Iterator[object]:
+@dataclass(frozen=True)
+class Serving:
+    """What serving the product did this run: served, or why not (None: serving is not configured)."""
+
+    served: Served | None = None
+    error: str | None = None
+
+
+def serve(resource: ServingResource, lake: Lake, product: Product, run_id: str) -> Serving:
+    """Serve the product's last publication in the lake to the serving database, if there is one.
+    Any failure is said in words, for the run to report: the lake stays right either way."""
+    target = resource.target()
+    if target is None:
+        return Serving()
+    try:
+        return Serving(served=serve_latest(target, lake, product, run_id))
+    except Exception as error:  # noqa: BLE001 - the run reports it; the lake is published whatever happens here
+        return Serving(error=f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}")
+
+
+def report(
+    context: dg.AssetExecutionContext, product: Product, outcome: ProductOutcome, serving: Serving | None = None
+) -> Iterator[object]:
     """The run's results as Dagster events: materializations with their checks once the product is
-    published; otherwise the checks that ran, then a failure that says what stopped it."""
+    published; otherwise the checks that ran, then a failure that says what stopped it (or what
+    stopped its serving)."""
+    serving = serving or Serving()
     selected_checks = context.selected_asset_check_keys
     address = f"{product.domain}.{product.name}"
     for step in outcome.steps:
@@ -156,6 +194,8 @@ def report(context: dg.AssetExecutionContext, product: Product, outcome: Product
                 check_results=results,
                 metadata=materialization_metadata(product, step.step, step, outcome.publication),
             )
+    if serving.served is not None and not serving.served.already:
+        context.log.info(serving.served.summary())
     if outcome.failed:
         publishing = any(isinstance(s.step, Port) and not s.audit_only for s in outcome.steps)
         raise dg.Failure(
@@ -175,6 +215,12 @@ def report(context: dg.AssetExecutionContext, product: Product, outcome: Product
         context.log.info(
             f"{address} {outcome.publication.version} published as lake snapshot "
             f"{outcome.publication.snapshot_id}: {', '.join(outcome.publication.ports)}"
+        )
+    if serving.error:
+        raise dg.Failure(
+            description=f"{address} was published to the lake but not served: {serving.error}. The "
+            "serving database keeps serving its previous version whole; the next run of the product "
+            "(or `mesh serving sync`) serves the lake's latest version."
         )
     if outcome.promotion_error:
         raise dg.Failure(

@@ -13,7 +13,14 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from platform_core.settings import MASKING_KEY_VARIABLE, S3_ENDPOINT_VARIABLE, Settings, object_store
+from platform_core.serving.database import ServingTarget, serving_target
+from platform_core.settings import (
+    MASKING_KEY_VARIABLE,
+    S3_ENDPOINT_VARIABLE,
+    SERVING_URL_VARIABLE,
+    Settings,
+    object_store,
+)
 from platform_core.storage.lake import Lake, LakeConfig
 from platform_core.storage.warehouse import Warehouse
 
@@ -51,7 +58,7 @@ class LakeResource(dg.ConfigurableResource):
     def writer(self, compute: DuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
         """The compute database with the lake attached: steps run there and publish from there."""
         if compute.database != ":memory:":  # DuckDB creates the file, not its folder
-            Path(compute.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(compute.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the platform's own
         with compute.get_connection() as con:
             try:  # DuckDBResource leaves a connection open when the body raises; a held file blocks the next run
                 con.execute("SET TimeZone = 'UTC'")  # naive timestamps (ingestion, max_age) are UTC everywhere
@@ -71,6 +78,26 @@ def lake_resource(settings: Settings) -> LakeResource:
         masking_key_file=key_file,
         s3_endpoint=config.store.endpoint if config.store else None,
     )
+
+
+class ServingResource(dg.ConfigurableResource):
+    """The serving database people read through (platform_core.serving): an external PostgreSQL whose
+    URL is read from the run's environment (`url_variable`), or the embedded one under `root`.
+    No password shows here."""
+
+    root: str
+    port: int
+    mode: str = "auto"
+    url_variable: str = SERVING_URL_VARIABLE
+
+    def target(self) -> ServingTarget | None:
+        """Where this run serves, or None when it serves nobody."""
+        return serving_target(os.environ.get(self.url_variable), Path(self.root), self.port, self.mode)
+
+
+@functools.cache  # one object per settings, as the lake's
+def serving_resource(settings: Settings) -> ServingResource:
+    return ServingResource(root=str(settings.serving_root), port=settings.serving_port, mode=settings.serving)
 
 
 def compute_resource(settings: Settings, domain: str) -> DuckDBResource:

@@ -43,7 +43,7 @@ def serialized(method: Method) -> Method:
 
 
 def slot_methods_serialized(cls: Storage) -> Storage:
-    """Class decorator: every method of SLOT_METHODS the class inherits, serialized."""
+    """Class decorator: every method of SLOT_METHODS, the class's own or inherited, serialized."""
     for name in SLOT_METHODS:
-        setattr(cls, name, serialized(getattr(super(cls, cls), name)))
+        setattr(cls, name, serialized(getattr(cls, name)))
     return cls

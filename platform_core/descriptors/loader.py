@@ -142,6 +142,7 @@ def product_problems(product: Product, where: str, domain: str | None = None) ->
     for layer, field, step in _steps_with_fields(product):
         _claim_name(found, where, layer_of, fields, step.name, layer, f"{field}.name")
     _port_name_problems(found, where, product)
+    _row_filter_problems(found, where, product)
     _unique_names(found, where, "consumers", [c.name for c in product.consumers])
     if product.schedule is not None:
         _cron_problems(found, where, "schedule", product.schedule.cron, product.schedule.timezone)
@@ -186,6 +187,22 @@ def _port_name_problems(found: ProblemCollector, where: str, product: Product) -
             "previous.version",
             f"the previous major ({product.previous.version}) must be below the current one ({product.version})",
         )
+
+
+def _row_filter_problems(found: ProblemCollector, where: str, product: Product) -> None:
+    """A row filter compares a column of its port; a port not served has none to apply."""
+    for i, port in enumerate(product.output_ports):
+        columns = {c.name for c in port.columns}
+        for j, row_filter in enumerate(port.row_filters):
+            field = f"output_ports[{i}].row_filters[{j}]"
+            if row_filter.column not in columns:
+                found.add(
+                    where,
+                    f"{field}.column",
+                    f"unknown column {row_filter.column!r}; the port declares {', '.join(sorted(columns))}",
+                )
+            if not port.serve:
+                found.add(where, field, "row filters apply in the serving database, and the port has serve: false")
 
 
 def _claim_name(
@@ -474,6 +491,7 @@ def _load_domain(directory: Path, index: MeshIndex) -> Domain:
         if product is not None:
             products.append(product)
     problems.extend(product_loop_problems(directory.name, products))
+    problems.extend(served_name_problems(products))
     problems.raise_if_any(f"domain {directory.name!r} cannot be loaded")
     assert domain is not None
     return domain.model_copy(update={"products": tuple(products)})
@@ -503,6 +521,29 @@ def product_loop_problems(domain: str, products: list[Product]) -> list[Problem]
             "move the steps that close the loop into one product",
         )
     ]
+
+
+def served_name_problems(products: list[Product]) -> list[Problem]:
+    """Ports of one domain served under one name: the serving database has a schema per domain and a
+    view per port, named as the port."""
+    found: list[Problem] = []
+    served: dict[str, str] = {}
+    for product in products:
+        for i, port in enumerate(product.output_ports):
+            if not port.serve:
+                continue
+            if port.name in served and served[port.name] != product.name:
+                found.append(
+                    Problem(
+                        display_path(product.descriptor_path),
+                        f"output_ports[{i}].name",
+                        f"{product.domain}.{served[port.name]} serves a port named {port.name!r} "
+                        "already (the serving database names a view after its port): rename one, "
+                        "or give one `serve: false`",
+                    )
+                )
+            served.setdefault(port.name, product.name)
+    return found
 
 
 def _read_domain(directory: Path, problems: ProblemCollector, index: MeshIndex) -> Domain | None:

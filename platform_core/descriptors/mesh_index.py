@@ -110,6 +110,11 @@ class MeshIndex:
 
     # --- what is in it -------------------------------------------------------------------------
 
+    @property
+    def people_file(self) -> Path:
+        """people.yaml: the groups of people and their members, beside the workspace."""
+        return (self.workspace.parent if self.workspace else self.root.parent) / "people.yaml"
+
     def domain_dirs(self) -> list[Path]:
         """Each domain's folder, in workspace order (or by name without a workspace)."""
         if self.layout == "components":
@@ -188,7 +193,7 @@ class MeshIndex:
         Python) of the domain folder `own` when given: what loading and governing that domain reads.
         Contents, not modification times, so two quick writes are told apart."""
         paths = [str(self.workspace)] if self.workspace else []
-        paths += [str(folder / DOMAIN_FILE) for folder in self.domain_dirs()]
+        paths += [str(self.people_file), *(str(folder / DOMAIN_FILE) for folder in self.domain_dirs())]
         paths += [str(entry.file) for entry in self.products()]
         if own is not None:
             paths += _sources(own)

@@ -1,7 +1,7 @@
 """JSON Schema of the descriptors, generated from the spec models, for editors and other tools.
 
 VS Code's YAML extension (and any editor on yaml-language-server) completes and flags a
-`product.yaml` or `domain.yaml` that names its schema in a first-line comment, as the templates
+`product.yaml`, `domain.yaml` or `people.yaml` that names its schema in a first-line comment, as the templates
 and the mesh's own descriptors do:
 
     # yaml-language-server: $schema=../../../../schemas/product.schema.json
@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from platform_core.descriptors.people import People
 from platform_core.descriptors.spec import Domain, Product
 
 SCHEMAS: dict[str, tuple[type[BaseModel], str, str]] = {
@@ -29,6 +30,11 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str, str]] = {
         "platform_core.DataProduct component (docs/descriptors.md).",
     ),
     "domain": (Domain, "Domain descriptor", "domains/<domain>/domain.yaml (docs/descriptors.md)."),
+    "people": (
+        People,
+        "People of the serving database",
+        "people.yaml: the groups of people and their members (docs/serving.md).",
+    ),
 }
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FOLDER = "schemas"

@@ -62,11 +62,33 @@ class Consumer(Spec):
 
 
 class Grant(Spec):
-    """A consumer product allowed to read a restricted port, or personal data in clear."""
+    """Who may read a restricted port, or personal data in clear, and why: a consumer product of the
+    mesh, or a group of people (people.yaml) reading through the serving database."""
 
-    consumer: ProductAddress
+    consumer: ProductAddress | None = None
+    group: Identifier | None = None
     purpose: Text
     personal: bool = False  # reads personal columns in clear; without, they reach it masked
+
+    @model_validator(mode="after")
+    def _one_grantee(self) -> Grant:
+        if (self.consumer is None) == (self.group is None):
+            raise ValueError("give exactly one of consumer (a product, <domain>.<product>) or group (of people)")
+        return self
+
+    @property
+    def grantee(self) -> str:
+        """Who is granted, in words: the product's address, or `group <name>`."""
+        return self.consumer or f"group {self.group}"
+
+
+class RowFilter(Spec):
+    """The rows a group of people reads of a served port: those whose `column` equals one of the
+    person's values of `equals` (an attribute in people.yaml), e.g. a manager's own teams."""
+
+    group: Identifier
+    column: ColumnName
+    equals: Identifier
 
 
 class Column(Spec):
@@ -180,6 +202,8 @@ class Port(Step):
     classification: Classification | None = None  # a policy requires it: every port says how sensitive it is
     access: Access = "public"
     grants: tuple[Grant, ...] = ()
+    serve: bool = True  # published to the serving database too, for people and their BI tools
+    row_filters: tuple[RowFilter, ...] = ()  # in the serving database: the rows each listed group reads
 
     def column_classification(self, column: Column) -> Classification:
         return column.classification or self.classification or "internal"
@@ -197,6 +221,11 @@ class Port(Step):
     def grant(self, consumer: str) -> Grant | None:
         """The grant of product `consumer` (`<domain>.<product>`), if it has one."""
         return next((g for g in self.grants if g.consumer == consumer), None)
+
+    @property
+    def group_grants(self) -> tuple[Grant, ...]:
+        """The grants to groups of people, who read the port through the serving database."""
+        return tuple(g for g in self.grants if g.group is not None)
 
 
 class Layers(Spec):

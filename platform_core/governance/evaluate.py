@@ -20,6 +20,7 @@ from pathlib import Path
 from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.files import display_path
 from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.descriptors.people import load_people
 from platform_core.descriptors.spec import Domain, PortInput, Product
 from platform_core.errors import PlatformError, Problem
 from platform_core.governance.policies import Context, Policy, Severity
@@ -136,7 +137,19 @@ def mesh_context(
         today=today or datetime.now(UTC).date(),
         published=published or (lambda product: None),
         consumers_of=index.readers_of,
+        groups=functools.cache(lambda: declared_groups(index)),
     )
+
+
+def declared_groups(index: MeshIndex) -> frozenset[str] | None:
+    """The groups people.yaml declares; None without a people.yaml; none when it cannot be read (its
+    problems are mesh check's)."""
+    if not index.people_file.exists():
+        return None
+    try:
+        return load_people(index.people_file).group_names
+    except PlatformError:
+        return frozenset()
 
 
 def published_contracts(warehouse: Warehouse) -> Callable[[str], dict | None]:

@@ -41,6 +41,9 @@ class Context:
     published: Callable[[str], dict | None] = lambda product: None  # the contract a product was last published under
     # products of the mesh reading a port (address, major version) at that major
     consumers_of: Callable[[str, int | None], list[str]] = lambda address, major: []
+    # the groups of people people.yaml declares; None when the mesh has no people.yaml, and an empty
+    # set also when it cannot be read (mesh check reports its problems)
+    groups: Callable[[], frozenset[str] | None] = lambda: None
 
     def producer(self, product: Product, address: str) -> Contract | None:
         try:
@@ -321,6 +324,42 @@ def _max_classification(product: Product, ctx: Context, params: Mapping[str, obj
             )
 
 
+def _named_groups(product: Product) -> Iterator[tuple[str, str, str]]:
+    """Each group of people a port's grants and row filters name: (field, port, group)."""
+    for i, port in enumerate(product.output_ports):
+        for j, grant in enumerate(port.grants):
+            if grant.group is not None:
+                yield f"output_ports[{i}].grants[{j}].group", port.name, grant.group
+        for j, row_filter in enumerate(port.row_filters):
+            yield f"output_ports[{i}].row_filters[{j}].group", port.name, row_filter.group
+
+
+@kind(
+    "groups_declared",
+    "Groups of people that grants and row filters name are declared in people.yaml.",
+    "declare the group in people.yaml (its name, description and owner), or correct its name",
+)
+def _groups_declared(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    named = list(_named_groups(product))
+    declared = ctx.groups() if named else None
+    for where, port, group in named:
+        if declared is not None and group not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            yield Finding(where, f"no group {group!r} in people.yaml (groups: {known})", port)
+
+
+@kind(
+    "people_declared",
+    "A mesh whose ports grant groups of people has a people.yaml that says who they are.",
+    "add people.yaml beside workspace.yaml (docs/serving.md); until then nobody in those groups is served",
+)
+def _people_declared(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    named = list(_named_groups(product))
+    if named and ctx.groups() is None:
+        where, port, group = named[0]
+        yield Finding(where, f"names group {group!r}, but the mesh has no people.yaml", port)
+
+
 # --- the global set ---------------------------------------------------------------------------
 
 
@@ -347,6 +386,8 @@ GLOBAL: tuple[tuple[str, Severity], ...] = (
     ("deprecated_inputs", "warn"),
     ("breaking_changes_need_major", "error"),
     ("no_step_loops", "error"),
+    ("groups_declared", "error"),
+    ("people_declared", "warn"),
 )
 
 

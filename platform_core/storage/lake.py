@@ -230,6 +230,9 @@ class Lake:
         if _is_catalog(file):
             return
         file.parent.mkdir(parents=True, exist_ok=True)
+        # The lake's files are the platform's: on this machine only its own user reads them. People read
+        # through the serving database, under the grants (docs/serving.md).
+        file.parent.chmod(0o700)
         if not self.config.is_remote:
             Path(self.config.data_path).mkdir(parents=True, exist_ok=True)
         with self._writers_take_turns():
