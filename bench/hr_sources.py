@@ -80,7 +80,7 @@ def organisation_copy(copy: int, used_emails: dict[tuple[str, str], int]) -> lis
     number = 0
     for entity_id, _name, _country, _currency, mail_domain in sorted(sample.ENTITIES):
         for department, (teams, _propensity, (low, high), titles, lead_title) in sample.DEPARTMENTS.items():
-            for team, size in zip(teams, sample.TEAM_SIZES[entity_id][department], strict=True):
+            for team, size in zip(teams, sample.TEAM_SIZES[entity_id][department], strict=False):
                 lead_id = None
                 for position in range(size):
                     number += 1

@@ -95,7 +95,7 @@ def check(workspace: Path, as_json: bool) -> None:
 
     Exit status 1 when any descriptor does not load or any policy of severity error is broken."""
     from platform_core.catalog.mesh import loop_problems
-    from platform_core.dagster.factory import dagster_problem, governance_context
+    from platform_core.dagster.factory import governance_context, location_refusal
     from platform_core.governance.evaluate import govern
 
     locations = _locations(workspace)
@@ -112,6 +112,7 @@ def check(workspace: Path, as_json: bool) -> None:
             )
     mesh = load_mesh(MeshIndex.of_workspace(workspace))
     failed, loaded_by_name = dict(mesh.failed), {domain.name: domain for domain in mesh.domains}
+    governance_refusals = 0
     for location in locations:
         if location.domain is None:
             continue
@@ -121,14 +122,17 @@ def check(workspace: Path, as_json: bool) -> None:
             entry["problems"] = [str(p) for p in failed[location.domain].problems]
             continue
         domain = loaded_by_name[location.domain]
-        if refused := dagster_problem(domain):
-            entry["problems"] = [f"does not load in Dagster: {refused}"]
-            continue
-        entry["loaded"] = True
+        found = govern(domain, governance_context(domain, settings))
+        violations += [v.as_dict() for v in found]
         entry["products"] = len(domain.products)
         entry["ports"] = sum(len(p.output_ports) for p in domain.products)
+        if refused := location_refusal(domain, found):
+            entry["problems"] = [refused]
+            # refused for its governance errors: counted by those, listed below
+            governance_refusals += any(v.severity == "error" for v in found)
+            continue
+        entry["loaded"] = True
         loaded.append(domain)
-        violations += [v.as_dict() for v in govern(domain, governance_context(domain, settings))]
     for loop in loop_problems(Mesh(tuple(loaded), ())):
         violations.append(
             {
@@ -142,7 +146,7 @@ def check(workspace: Path, as_json: bool) -> None:
         )
     violations += _people_violations(MeshIndex.of_workspace(workspace).people_file)
     errors, warnings = counts(violations)
-    problems = sum(len(d["problems"]) for d in domains if not d["loaded"])
+    problems = sum(len(d["problems"]) for d in domains if not d["loaded"]) - governance_refusals
     report: CheckReport = {
         "domains": domains,
         "violations": violations,
@@ -182,12 +186,18 @@ def _check_text(report: CheckReport) -> str:
         if entry["loaded"]:
             lines.append(f"ok  {entry['domain']}: {entry['products']} product(s), {entry['ports']} output port(s)")
         else:
-            lines += [f"domain {entry['domain']!r} cannot be loaded:", *(f"  {p}" for p in entry["problems"])]
-    if report["violations"]:
-        lines += ["", table(report["violations"], ["severity", "policy", "file", "field", "message"], {"message": 140})]
+            lines += [f"refused  {entry['domain']}:", *(f"  {p}" for p in entry["problems"])]
+    for violation in report["violations"]:  # each with its fix, as --json and the UI give it
+        where = "  ".join(str(violation[k]) for k in ("severity", "policy", "file", "field") if violation[k])
+        lines += ["", where]
+        lines.append(f"  {violation['message']}")
+        lines.append(f"  fix: {violation['hint']}")
+        if violation.get("change"):
+            lines += [f"  {line}" for line in str(violation["change"]).splitlines()]
     domains, failed = len(report["domains"]), sum(not d["loaded"] for d in report["domains"])
     if report["errors"]:
-        lines.append(f"{report['errors']} problem(s) found; {failed} of {domains} domain(s) did not load")
+        lines.append("")
+        lines.append(f"{report['errors']} problem(s) found; {failed} of {domains} domain(s) do not load in Dagster")
     else:
         lines.append(
             f"all {domains} domain(s) valid" + (f"; {report['warnings']} warning(s)" if report["warnings"] else "")
@@ -356,6 +366,51 @@ def catalog(
 
 
 @main.command()
+@click.argument("targets", nargs=-1, metavar="[DOMAIN|PRODUCT]...")
+@click.option("--upstream", is_flag=True, help="Build the products they read from first, across domains.")
+@_workspace
+def materialize(targets: tuple[str, ...], upstream: bool, workspace: Path) -> None:
+    """Build products in the order they feed each other (producers before consumers), one run per
+    product in the Dagster instance of DAGSTER_HOME, as the UI's "Materialize all" does for one
+    code location. Every product of the mesh without TARGETS; stops at the first failed run.
+
+    Exit status 1 when a run fails, 2 without DAGSTER_HOME."""
+    import subprocess
+    import time
+
+    from platform_core.catalog.mesh import product_order
+
+    if _instance() is None:
+        click.echo("DAGSTER_HOME is not set: it names the Dagster instance the runs are recorded in", err=True)
+        sys.exit(2)
+    try:
+        order = product_order(_mesh(workspace), list(targets) or None, upstream)
+    except PlatformError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    dagster = Path(sys.executable).with_name("dagster")
+    for number, product in enumerate(order, 1):
+        keys = ",".join("/".join(product.key_path(step.name)) for _, step in product.steps)
+        started = time.monotonic()
+        click.echo(f"[{number}/{len(order)}] {product.product_address} ...", nl=False)
+        done = subprocess.run(
+            [str(dagster), "asset", "materialize", "-m", f"domains.{product.domain}.definitions", "--select", keys],
+            cwd=workspace.parent,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.monotonic() - started
+        if done.returncode != 0:
+            click.echo(f" failed after {seconds:.0f} s")
+            log = done.stdout + done.stderr
+            errors = [line for line in log.splitlines() if "STEP_FAILURE" in line or "Error" in line]
+            click.echo("\n".join(errors[-5:]) or log[-2000:], err=True)
+            click.echo("the run is in the UI's Runs page, with every event", err=True)
+            sys.exit(1)
+        click.echo(f" done in {seconds:.0f} s")
+
+
+@main.command()
 @click.argument("address")
 @_workspace
 @_json
@@ -371,6 +426,22 @@ def show(address: str, workspace: Path, as_json: bool) -> None:
         click.echo(str(error), err=True)
         sys.exit(1)
     click.echo(json.dumps(shown, indent=2, default=str) if as_json else "\n".join(show_text(shown)))
+
+
+def _refusals(mesh: Mesh, only: str | None = None) -> dict[str, str]:
+    """Why each loaded domain's code location does not load in Dagster (governance errors, a
+    definition Dagster refuses): what the UI shows as a load error."""
+    from platform_core.dagster.factory import governance_context, location_refusal
+    from platform_core.governance.evaluate import govern
+
+    settings = Settings.from_env()
+    refusals = {}
+    for domain in mesh.domains:
+        if only in (None, domain.name):
+            refused = location_refusal(domain, govern(domain, governance_context(domain, settings)))
+            if refused:
+                refusals[domain.name] = refused
+    return refusals
 
 
 @main.command()
@@ -394,7 +465,8 @@ def status(domain: str | None, workspace: Path, as_json: bool) -> None:
             err=True,
         )
         sys.exit(2)
-    found = health_of(_mesh(workspace), instance, domain)
+    mesh = _mesh(workspace)
+    found = health_of(mesh, instance, domain, _refusals(mesh, domain))
     rows = [
         {
             "product": h.address,
@@ -558,13 +630,22 @@ _template = click.option(
     type=click.Choice(PRODUCT_TEMPLATES),
     default="simple",
     show_default=True,
-    help="simple: one published table; dimensional: two dimensions, a fact and a business view.",
+    help="simple: one published table; dimensional: two dimensions, a fact and a business view (both with sample "
+    "data); consumer: a product made from other products' ports (--reads), no files of its own.",
 )
+_reads = click.option(
+    "--reads",
+    multiple=True,
+    metavar="ADDRESS",
+    help="With --template consumer: a port the product reads (<domain>.<product>.<port>); repeat for more.",
+)
+_purpose = click.option("--purpose", help="With --template consumer: why the product reads those ports.")
 
 
 @new.command("domain")
 @click.argument("name")
 @click.option("--owner", required=True, help="Owning team, as team:<slug> (for example team:zeta-ops).")
+@click.option("--owner-name", help='The team\'s name as people say it (default: from the slug, "Zeta Ops Team").')
 @click.option("--contact", required=True, help="Contact e-mail of the owning team (consumers write to it).")
 @click.option("--description", help="One sentence on what the domain covers.")
 @click.option(
@@ -576,16 +657,21 @@ _template = click.option(
 )
 @click.option("--empty", is_flag=True, help="No first product: the domain starts empty (mesh new product adds one).")
 @_template
+@_reads
+@_purpose
 @_dry_run
 @_project
 def new_domain(
     name: str,
     owner: str,
+    owner_name: str | None,
     contact: str,
     description: str | None,
     product: str,
     empty: bool,
     template: str,
+    reads: tuple[str, ...],
+    purpose: str | None,
     dry_run: bool,
     project: Path,
 ) -> None:
@@ -594,7 +680,18 @@ def new_domain(
     A running platform shows the new code location within a minute; mesh remove domain NAME
     undoes it."""
     _run(
-        lambda: plan_domain(project.resolve(), name, owner, contact, description, template, None if empty else product),
+        lambda: plan_domain(
+            project.resolve(),
+            name,
+            owner,
+            contact,
+            description,
+            template,
+            None if empty else product,
+            owner_name=owner_name,
+            reads=reads,
+            purpose=purpose,
+        ),
         dry_run,
         f"domain {name} is ready: see domains/{name}/README.md for the next steps.",
     )
@@ -622,16 +719,47 @@ def remove_domain_command(name: str, yes: bool, project: Path) -> None:
     click.echo("removed:\n" + "\n".join(f"  {what}" for what in removed))
 
 
+@main.command("request-access")
+@click.argument("address")
+@click.option("--for", "consumer", required=True, help="The product that reads it: <domain>.<product>.")
+@click.option("--purpose", help="Why it reads it (by default: the purpose its input gives).")
+@_workspace
+def request_access_command(address: str, consumer: str, purpose: str | None, workspace: Path) -> None:
+    """Write into the producer's descriptor what it must add for CONSUMER to read port ADDRESS: its
+    `consumers` entry and, for a restricted port, the grant. A change for the producer's owner to
+    review; nothing is granted until it is merged."""
+    from platform_core.descriptors.files import display_path
+    from platform_core.scaffold.requests import request_access
+
+    index = MeshIndex.of_workspace(workspace)
+    try:
+        request = request_access(index, address, consumer, purpose)
+    except (ScaffoldError, PlatformError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    if request is None:
+        click.echo(f"nothing to request: the producer already lists {consumer} and grants it {address}")
+        return
+    producer = index.contract(address.split("@")[0].rsplit(".", 1)[0])
+    where = display_path(request.producer_file)
+    click.echo("\n".join([f"added, in {where}:", *(f"  {line}" for line in request.entries())]))
+    click.echo(f"ask {producer.asking} to review and merge this change (git diff {where}); nothing is granted before")
+
+
 @new.command("product")
 @click.argument("domain")
 @click.argument("name")
 @_template
+@_reads
+@_purpose
 @_dry_run
 @_project
-def new_product(domain: str, name: str, template: str, dry_run: bool, project: Path) -> None:
+def new_product(
+    domain: str, name: str, template: str, reads: tuple[str, ...], purpose: str | None, dry_run: bool, project: Path
+) -> None:
     """Add product NAME to an existing DOMAIN."""
     _run(
-        lambda: plan_product(project.resolve(), domain, name, template),
+        lambda: plan_product(project.resolve(), domain, name, template, reads, purpose),
         dry_run,
         f"product {domain}.{name} is ready: edit domains/{domain}/products/{name}/product.yaml, then run mesh check.",
     )

@@ -34,6 +34,9 @@ SERVING_URL_VARIABLE = "MESH_SERVING_URL"
 SERVING_VARIABLE = "MESH_SERVING"
 SERVING_PORT_VARIABLE = "MESH_SERVING_PORT"
 DEFAULT_SERVING_PORT = 5433
+# Domains whose pandas steps may run without Landlock's sandbox on a kernel that has none: the
+# platform team's decision, never a domain's (comma-separated names, or * for every domain).
+UNSANDBOXED_PYTHON_VARIABLE = "MESH_UNSANDBOXED_PYTHON"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Settings:
     site: Path | None = None  # None: the docs site under the warehouse root
     serving: str = "auto"  # auto (MESH_SERVING_URL, else the embedded database once made), embedded or off
     serving_port: int = DEFAULT_SERVING_PORT
+    unsandboxed_python: frozenset[str] = frozenset()  # domains allowed pandas steps without a sandbox
 
     @property
     def serving_root(self) -> Path:
@@ -102,6 +106,9 @@ class Settings:
             site=Path(site).expanduser().resolve() if site else None,
             serving=serving_mode(environ),
             serving_port=int(environ.get(SERVING_PORT_VARIABLE) or DEFAULT_SERVING_PORT),
+            unsandboxed_python=frozenset(
+                name.strip() for name in (environ.get(UNSANDBOXED_PYTHON_VARIABLE) or "").split(",") if name.strip()
+            ),
         )
 
 

@@ -32,10 +32,17 @@ def _restricted(grants: list[dict] | None = None) -> dict:
     return shop
 
 
+def _restricted_reader(ledger: dict | None = None) -> dict:
+    """ledger.vat, whose port carries what it reads of a restricted port: restricted too."""
+    ledger = ledger or consumer_product_yaml()
+    ledger["output_ports"][0]["access"] = "restricted"
+    return ledger
+
+
 def test_a_consumer_without_a_grant_is_refused_when_its_location_loads(tmp_path: Path, settings: Settings) -> None:
     write_domain(tmp_path, _restricted([{"consumer": "other.product", "purpose": "Someone else's reporting."}]))
     with pytest.raises(PlatformError) as raised:
-        build_domain(write_consumer_domain(tmp_path), settings)
+        build_domain(write_consumer_domain(tmp_path, _restricted_reader()), settings)
     assert [str(p) for p in raised.value.problems] == [REFUSED]
 
     write_domain(tmp_path, _restricted([{"consumer": "ledger.vat", "purpose": "VAT due on the paid revenue"}]))
@@ -101,7 +108,7 @@ def test_a_relationships_rule_reads_another_domains_port_under_the_same_grant(
     ]
     write_domain(tmp_path, _restricted())
     with pytest.raises(PlatformError) as raised:
-        build_domain(write_consumer_domain(tmp_path, ledger), settings)
+        build_domain(write_consumer_domain(tmp_path, _restricted_reader(ledger)), settings)
     assert [str(p) for p in raised.value.problems] == [REFUSED]
 
 
@@ -152,7 +159,13 @@ def _customer_reader(tmp_path: Path, masking: str, personal_grant: bool) -> tupl
         quality=[],
         description="Orders of each customer, for statements.",
         columns=[
-            {"name": "customer", "type": "string", "description": "The customer, as shop publishes it."},
+            {  # personal data carried on: personal here too (classification_follows_data)
+                "name": "customer",
+                "type": "string",
+                "description": "The customer, as shop publishes it.",
+                "classification": "personal",
+                "masking": "hash",
+            },
             {"name": "order_count", "type": "integer", "description": "Orders the customer placed."},
         ],
     )

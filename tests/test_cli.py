@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -22,7 +23,7 @@ from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
 from tests.conftest import PROJECT, materialize
-from tests.factories import write_domain
+from tests.factories import consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
 from tests.test_publish import BAD_ORDERS
 
 MESH = str(Path(sys.executable).parent / "mesh")
@@ -143,6 +144,89 @@ def test_status_names_failing_and_never_materialized_products(
     monkeypatch.setattr("platform_core.cli._instance", lambda: None)
     result = CliRunner().invoke(main, ["status", "-w", str(tmp_path / "workspace.yaml")])
     assert result.exit_code == 2 and "DAGSTER_HOME is not set" in result.output
+
+
+def _refused_mesh(tmp_path: Path) -> Path:
+    """shop, whose daily_sales is restricted now without a grant to ledger; ledger reading it (its
+    location refused by Dagster); and depot, whose descriptor does not load. The workspace file."""
+    shop = product_yaml()
+    shop["output_ports"][1]["access"] = "restricted"
+    write_domain(tmp_path, shop)
+    ledger = consumer_product_yaml()
+    ledger["output_ports"][0]["access"] = "restricted"  # it carries shop's restricted data on
+    write_consumer_domain(tmp_path, ledger)
+    write_domain(tmp_path, name="depot")
+    (tmp_path / "domains" / "depot" / "products" / "sales" / "product.yaml").write_text("name: [\n")
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n"
+        + "".join(f"  - python_module: {{module_name: domains.{d}.definitions}}\n" for d in ("shop", "ledger", "depot"))
+    )
+    return workspace
+
+
+def test_status_calls_unhealthy_a_domain_dagster_does_not_load_and_shows_the_last_publication(
+    tmp_path: Path, settings: Settings, instance, monkeypatch
+) -> None:
+    workspace = _refused_mesh(tmp_path)
+    shop = build_domain(tmp_path / "domains" / "shop", settings)
+    assert materialize(shop, instance).success
+    assert materialize(shop, instance, "*shop/sales/daily_sales").success  # later, one port only
+    monkeypatch.setattr("platform_core.cli._instance", lambda: instance)
+    monkeypatch.setenv("MESH_WAREHOUSE", str(settings.warehouse_root))
+    result = CliRunner().invoke(main, ["status", "-w", str(workspace), "--json"])
+    assert result.exit_code == 1, result.output
+    health = {row["address"]: row for row in json.loads(result.stdout)}
+    assert health["shop.sales"]["state"] == "healthy"
+    assert health["ledger.vat"]["state"] == "not_loaded"
+    assert health["ledger.vat"]["reasons"][0] == (
+        "its code location does not load in Dagster: 1 governance error(s) (access)"
+    )
+    assert health["depot.*"]["state"] == "not_loaded"
+    assert "its descriptors do not load" in health["depot.*"]["reasons"][0]
+    (product,) = load_domain(tmp_path / "domains" / "shop").products
+    publications = settings.warehouse().publications("shop.sales")
+    assert len(publications) == 2
+    last = product_health(instance, product).last_materialized
+    assert last is not None and datetime.fromisoformat(health["shop.sales"]["last_materialized"]) == last
+    ports = [dg.AssetKey(["shop", "sales", name]) for name in ("customers", "daily_sales")]
+    times = [r.asset_entry.last_materialization.timestamp for r in instance.get_asset_records(ports)]
+    assert last.timestamp() == pytest.approx(max(times), abs=1e-3) and max(times) > min(times)  # not the oldest
+
+
+def test_check_says_which_location_dagster_refuses_with_the_fix_and_request_access_writes_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    workspace = _refused_mesh(tmp_path)
+    monkeypatch.setenv("MESH_WAREHOUSE", str(tmp_path / "warehouse"))
+    code, output = mesh("check", "-w", str(workspace))
+    assert code == 1
+    assert "ok  shop" in output and "ok  ledger" not in output
+    assert "refused  ledger:\n  its code location does not load in Dagster: 1 governance error(s) (access)" in output
+    assert "fix: ask Shop Data (shop@example.com)" in output or "fix: ask team shop-data (shop@example.com)" in output
+    assert (
+        "  the producer adds, in domains/shop/products/sales/product.yaml:\n"
+        "    output_ports: the port named daily_sales, its grants:\n"
+        '      - {consumer: "ledger.vat", purpose: "VAT due on the paid revenue"}\n'
+        "  or write it for the producer to review: mesh request-access shop.sales.daily_sales --for ledger.vat "
+        '--purpose "VAT due on the paid revenue"'
+    ) in output
+    assert "of 3 domain(s) do not load in Dagster" in output
+
+    descriptor = tmp_path / "domains" / "shop" / "products" / "sales" / "product.yaml"
+    before = descriptor.read_text(encoding="utf-8").splitlines()
+    code, output = mesh("request-access", "shop.sales.daily_sales", "--for", "ledger.vat", "-w", str(workspace))
+    assert code == 0 and "nothing is granted before" in output, output
+    after = descriptor.read_text(encoding="utf-8").splitlines()
+    added = [line for line in after if line not in before]
+    assert added == ["  grants:", '    - {consumer: "ledger.vat", purpose: "VAT due on the paid revenue"}']
+    assert [line for line in before if line not in after] == []  # every other line as it was
+    code, output = mesh("request-access", "shop.sales.daily_sales", "--for", "ledger.vat", "-w", str(workspace))
+    assert code == 0 and "nothing to request" in output
+    code, output = mesh("request-access", "shop.sales.daily_sales", "--for", "ledger.nothing", "-w", str(workspace))
+    assert code == 1 and "there is no product 'ledger.nothing'" in output
+    code, output = mesh("check", "-w", str(workspace))
+    assert "ok  ledger" in output and "refused  ledger" not in output
 
 
 @pytest.mark.parametrize("address", sorted(p.product_address for p in load_mesh(PROJECT / "workspace.yaml").products))

@@ -139,7 +139,7 @@ def test_mesh_check_and_the_catalog_go_on_past_a_broken_domain(
     assert "domains/shop/products/sales/product.yaml: not UTF-8 text: byte 0xe9 at line 1" in result.output
     assert "ok  depot: 1 product(s)" in result.output  # the domains after the broken one are still checked
     assert "domains/ledger/products/vat/product.yaml: inputs[0].address" in result.output
-    assert "2 of 3 domain(s) did not load" in result.output
+    assert "2 of 3 domain(s) do not load in Dagster" in result.output
 
     settings = Settings(warehouse_root=tmp_path / "warehouse", workspace=tmp_path / "workspace.yaml")
     catalog = materialize(build_platform(settings), instance)

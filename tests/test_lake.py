@@ -127,6 +127,17 @@ def test_a_subset_of_steps_publishes_that_subset_in_one_commit(tmp_path: Path, s
     assert sum(n for _, n, _ in _rows(warehouse, "shop.sales.daily_sales")) == 12
 
 
+def test_a_warehouse_named_by_a_relative_path_reads_what_was_published(
+    tmp_path: Path, settings: Settings, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the README writes it: `Warehouse(Path("warehouse"))` from the folder that holds it."""
+    assert materialize(build_domain(write_domain(tmp_path), settings), instance).success
+    monkeypatch.chdir(settings.warehouse_root.parent)
+    relative = Warehouse(Path(settings.warehouse_root.name))
+    assert relative.root == settings.warehouse_root.resolve()
+    assert _rows(relative, "shop.sales.customers") == _rows(Warehouse(settings.warehouse_root), "shop.sales.customers")
+
+
 # --- versions to read by -------------------------------------------------------------------
 
 

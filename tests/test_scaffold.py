@@ -9,12 +9,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from platform_core.cli import main
 from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
+from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize, subprocess_env
 
 
@@ -30,6 +32,12 @@ def project(tmp_path: Path) -> Path:
 def mesh(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.output
+
+
+def new_procurement(project: Path, *options: str) -> tuple[int, str]:
+    """`mesh new domain procurement` with its owner and contact, plus `options`."""
+    owner = ("--owner", "team:procurement", "--contact", "buyers@example.com")
+    return mesh("new", "domain", "procurement", *owner, *options, "--project", str(project))
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -204,18 +212,7 @@ def test_bad_owner_is_refused(project: Path, owner: str) -> None:
 
 def test_a_domain_starts_empty_or_with_a_named_product_and_is_removed_again(project: Path) -> None:
     before = _tree(project)
-    code, output = mesh(
-        "new",
-        "domain",
-        "procurement",
-        "--owner",
-        "team:procurement",
-        "--contact",
-        "buyers@example.com",
-        "--empty",
-        "--project",
-        str(project),
-    )
+    code, output = new_procurement(project, "--empty")
     assert code == 0, output
     domain = load_domain(project / "domains" / "procurement")
     assert domain.products == () and not (project / "domains" / "procurement" / "products").exists()
@@ -230,25 +227,65 @@ def test_a_domain_starts_empty_or_with_a_named_product_and_is_removed_again(proj
     assert code == 0 and "workspace.yaml (code location procurement)" in output
     assert _tree(project) == before  # undone to the byte, workspace.yaml included
 
-    code, output = mesh(
-        "new",
-        "domain",
-        "procurement",
-        "--owner",
-        "team:procurement",
-        "--contact",
-        "buyers@example.com",
-        "--product",
-        "purchase_orders",
-        "--project",
-        str(project),
-    )
+    code, output = new_procurement(project, "--product", "purchase_orders")
     assert code == 0, output
     (product,) = load_domain(project / "domains" / "procurement").products
     assert (
         product.name == "purchase_orders"
         and (project / "domains" / "procurement" / "data" / "purchase_orders").is_dir()
     )
+
+
+def test_a_consumer_domain_reads_other_domains_ports_and_is_built_after_them(project: Path, tmp_path: Path) -> None:
+    """A new team's domain that only reads other domains' ports: scaffolded from the consumer
+    template, granted by a reviewed change to the producer, built after it by `mesh materialize`."""
+    code, output = new_procurement(
+        project,
+        "--template",
+        "consumer",
+        "--product",
+        "supplier_overtime",
+        "--reads",
+        "hr.overtime.overtime_analysis",
+        "--purpose",
+        "Overtime of the teams that serve suppliers",
+    )
+    assert code == 0, output
+    domain = yaml.safe_load((project / "domains" / "procurement" / "domain.yaml").read_text())
+    assert domain["owner"] == {"team": "procurement", "name": "Procurement Team", "contact": "buyers@example.com"}
+    assert not (project / "domains" / "procurement" / "data").exists()  # no sample data to delete by hand
+    (product,) = load_domain(project / "domains" / "procurement").products
+    (source,) = product.port_inputs
+    assert source.address == "hr.overtime.overtime_analysis" and source.purpose.startswith("Overtime of the teams")
+    (hr,) = load_domain(project / "domains" / "hr").products
+    analysis = next(p for p in hr.output_ports if p.name == "overtime_analysis")
+    assert [c.name for c in product.output_ports[0].columns] == [c.name for c in analysis.columns]
+
+    workspace = str(project / "workspace.yaml")
+    code, output = mesh("check", "-w", workspace)
+    assert code == 1 and "refused  procurement:" in output
+    assert "mesh request-access hr.overtime.overtime_analysis --for procurement.supplier_overtime" in output
+    code, output = mesh(
+        "request-access", "hr.overtime.overtime_analysis", "--for", "procurement.supplier_overtime", "-w", workspace
+    )
+    assert code == 0, output
+    code, output = mesh("check", "-w", workspace)
+    assert code == 0 and "ok  procurement: 1 product(s), 1 output port(s)" in output, output
+
+    env = {**subprocess_env(tmp_path), "MESH_WAREHOUSE": str(tmp_path / "warehouse")}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mesh"), "materialize", "procurement", "--upstream", "-w", workspace],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line.split(" ...")[0] for line in done.stdout.splitlines()]
+    assert lines == ["[1/2] hr.overtime", "[2/2] procurement.supplier_overtime"]  # the producer first
+    warehouse = Warehouse(tmp_path / "warehouse")
+    assert warehouse.read("procurement.supplier_overtime.supplier_overtime").count("*").fetchall()[0][0] > 0
 
 
 def test_a_domain_other_domains_read_is_not_removed(project: Path) -> None:
@@ -259,7 +296,27 @@ def test_a_domain_other_domains_read_is_not_removed(project: Path) -> None:
     )
     assert _tree(project) == before
     code, output = mesh("remove", "domain", "nope", "--yes", "--project", str(project))
-    assert code == 1 and "there is no domain 'nope'; domains: finance, hr, sales" in output
+    assert code == 1 and "'nope' is not a domain of workspace.yaml (domains: finance, hr, sales)" in output
+
+
+@pytest.mark.parametrize("name", ["sales/", "hr/../sales", "./sales", "../../victim/x/victim", "/tmp", "sales\\"])
+def test_remove_takes_a_domain_name_never_a_path(project: Path, tmp_path: Path, name: str) -> None:
+    victim = tmp_path / "victim" / "x" / "victim"  # a folder outside the project that looks like a domain
+    victim.mkdir(parents=True)
+    (victim / "domain.yaml").write_text("name: victim\n", encoding="utf-8")
+    before, outside = _tree(project), _tree(tmp_path / "victim")
+    code, output = mesh("remove", "domain", name, "--yes", "--project", str(project))
+    assert code == 1 and "is not a domain of workspace.yaml" in output and "Nothing was removed" in output
+    assert _tree(project) == before and _tree(tmp_path / "victim") == outside
+
+
+def test_remove_refuses_a_domain_folder_that_leads_outside(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    shutil.move(project / "domains" / "sales", outside)
+    (project / "domains" / "sales").symlink_to(outside, target_is_directory=True)
+    code, output = mesh("remove", "domain", "sales", "--yes", "--project", str(project))
+    assert code == 1 and "leads outside" in output
+    assert (outside / "domain.yaml").is_file()
 
 
 @pytest.mark.parametrize(

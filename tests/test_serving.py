@@ -422,7 +422,7 @@ SELECT (SELECT array_agg(DISTINCT snapshot) FROM mesh.served_ports WHERE product
 def read_whole(cursor) -> tuple[list[int], dict, dict]:
     """In one statement: the served snapshot, what its serving recorded, and what the views hold."""
     pairs = ", ".join(
-        f"'{HR}.{p}', (SELECT json_build_array(count(*), bit_xor(hashtextextended(t::text, 0))) FROM hr.{p} t)"
+        f"'{HR}.{p}', (SELECT json_build_array(count(*), bit_xor(hash_record_extended(t, 0))) FROM hr.{p} t)"
         for p in PORTS
     )
     cursor.execute(WHOLE.format(pairs=pairs))

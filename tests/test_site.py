@@ -127,13 +127,29 @@ def test_no_link_is_broken_and_nothing_comes_from_the_network(site: Path) -> Non
 
 def test_a_product_page_shows_its_status_in_words(site: Path) -> None:
     text = _Page(site / "products" / f"{FLAGSHIP}.html").text
-    status = text[text.index("Latest quality and freshness") : text.index("Who uses it, and for what")]
+    start = text.index("Is it fresh and sound?")
+    status = text[start : text.index("Lineage", start)]
     assert "Failing checks" in status and HEALTH[FLAGSHIP].reasons[0] in status
     assert "1 passed, 2 failed" in status and "2026-03-02 06:04 UTC" in status
-    assert "failed bands_add_up" in status and "failed paid_hours_are_paid" in status
-    assert status.index("paid_hours_are_paid") < status.index("passed unique_overtime_id")  # failures first
+    checks = text[text.index("Quality checks 3 checks") :]  # folded at the end, open when one failed
+    assert "failed bands_add_up" in checks and "failed paid_hours_are_paid" in checks
+    assert checks.index("paid_hours_are_paid") < checks.index("passed unique_overtime_id")  # failures first
     other = _Page(site / "products" / "sales.orders.html").text
     assert "the Dagster instance knows nothing of this product" in other
+
+
+def test_a_product_page_reads_in_the_order_a_reader_asks(site: Path) -> None:
+    """What it is for and how to read it first, who uses it, its state; the checks folded, last."""
+    text = (site / "products" / "hr.overtime.html").read_text(encoding="utf-8")
+    order = ['id="read"', 'id="consumers"', 'id="status"', 'id="lineage"', 'id="inputs"', 'id="ports"', 'id="checks"']
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert "SELECT * FROM hr.payroll_compensation" in text
+    checks = text[text.index('id="checks"') :]
+    assert "<details" in checks and '<table class="checks">' in checks
+    assert 'class="checks"' not in text[: text.index('id="checks"')]
+    inputs = text[text.index('id="inputs"') : text.index('id="ports"')]
+    assert inputs.count("ingests as delivered") == 4  # every file input says why it is there
 
 
 def test_without_an_instance_every_product_page_says_status_is_not_available(mesh: Mesh, tmp_path: Path) -> None:

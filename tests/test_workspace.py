@@ -36,7 +36,7 @@ def test_mesh_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
         "domains/shop/products/sales/product.yaml: output_ports[1].columns[2].type: unknown type 'money'"
         in result.output
     )
-    assert "2 problem(s) found; 1 of 1 domain(s) did not load" in result.output
+    assert "2 problem(s) found; 1 of 1 domain(s) do not load in Dagster" in result.output
 
 
 def test_mesh_check_says_which_locations_it_does_not_check(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_mesh_check_finds_a_loop_of_steps_across_domains(tmp_path: Path) -> None
         )
         in result.output
     )
-    assert "1 problem(s) found; 0 of 2 domain(s) did not load" in result.output
+    assert "1 problem(s) found; 0 of 2 domain(s) do not load in Dagster" in result.output
 
 
 def test_workspace_lists_domain_locations() -> None:

@@ -7,7 +7,7 @@ instance in DAGSTER_HOME when one is given.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Literal, NotRequired, TypedDict
 
 import dagster as dg
@@ -327,5 +327,18 @@ def show_text(shown: Shown) -> Iterator[str]:
             )
 
 
-def status(mesh: Mesh, instance: dg.DagsterInstance, domain: str | None = None) -> list[ProductHealth]:
-    return [product_health(instance, p) for p in mesh.products if domain in (None, p.domain)]
+def status(
+    mesh: Mesh, instance: dg.DagsterInstance, domain: str | None = None, refusals: Mapping[str, str] | None = None
+) -> list[ProductHealth]:
+    """Every product's health, and a line for each domain whose descriptors do not load; `refusals`:
+    why a domain's code location does not load in Dagster (its products are then not loaded)."""
+    refusals = refusals or {}
+    found = [
+        product_health(instance, p, refusal=refusals.get(p.domain)) for p in mesh.products if domain in (None, p.domain)
+    ]
+    found += [
+        ProductHealth(f"{name}.*", "not_loaded", (f"its descriptors do not load: {error}",))
+        for name, error in mesh.failed
+        if domain in (None, name)
+    ]
+    return found

@@ -19,7 +19,7 @@ from platform_core.descriptors.spec import CronFreshness, Product
 from platform_core.descriptors.types import format_duration
 from platform_core.quality.checks import product_checks
 
-State = Literal["healthy", "stale", "failing_checks", "failed_run", "never_materialized"]
+State = Literal["healthy", "stale", "failing_checks", "failed_run", "never_materialized", "not_loaded"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ProductHealth:
     address: str  # "<domain>.<product>"
     state: State
     reasons: tuple[str, ...]  # why it is not healthy, one readable line each; empty when healthy
-    last_materialized: datetime | None = None  # latest materialization of any of its ports
+    last_materialized: datetime | None = None  # the product's last publication: the latest of its ports
     freshness: Literal["pass", "warn", "fail", "unknown"] = "unknown"
     checks: tuple[CheckResult, ...] = field(default=())  # the latest result of each check of its ports
 
@@ -50,18 +50,21 @@ class ProductHealth:
 
 
 # Worst first: a product is in the worst state any of its reasons puts it in.
-_ORDER: tuple[State, ...] = ("failed_run", "failing_checks", "never_materialized", "stale", "healthy")
+_ORDER: tuple[State, ...] = ("not_loaded", "failed_run", "failing_checks", "never_materialized", "stale", "healthy")
 
 
-def product_health(instance: dg.DagsterInstance, product: Product, now: datetime | None = None) -> ProductHealth:
+def product_health(
+    instance: dg.DagsterInstance, product: Product, now: datetime | None = None, refusal: str | None = None
+) -> ProductHealth:
     """What the instance knows of a product: its ports' last materializations, the last run that
-    planned them, the latest result of every check of its steps, and its freshness by its SLA."""
+    planned them, the latest result of every check of its steps, and its freshness by its SLA.
+    `refusal`: why its domain's code location does not load (nothing runs it then)."""
 
     now = now or datetime.now(UTC)
     address = product.product_address
     ports = [dg.AssetKey(list(product.key_path(port.name))) for port in product.published_ports]
     records = {r.asset_entry.asset_key: r.asset_entry for r in instance.get_asset_records(ports)}
-    states: list[tuple[State, str]] = []
+    states: list[tuple[State, str]] = [("not_loaded", refusal)] if refusal else []
 
     materialized = {
         key: _timestamp(event.timestamp)
@@ -91,12 +94,14 @@ def product_health(instance: dg.DagsterInstance, product: Product, now: datetime
                 + ", ".join(f"{c.asset.rsplit('.', 1)[-1]}.{c.name}" for c in failed),
             )
         )
-    last = min(materialized.values()) if materialized and not missing else None
-    freshness = _freshness(product, last, now)
+    # fresh as its oldest port: a port left behind by a run of some ports only is as old as it is
+    oldest = min(materialized.values()) if materialized and not missing else None
+    freshness = _freshness(product, oldest, now)
     if freshness == "fail":
-        assert last is not None  # a product never published has no freshness to fail
-        states.append(("stale", f"last published {format_duration(now - last)} ago, later than its SLA allows"))
+        assert oldest is not None  # a product never published has no freshness to fail
+        states.append(("stale", f"published {format_duration(now - oldest)} ago, later than its SLA allows"))
     state: State = min((s for s, _ in states), key=_ORDER.index, default="healthy")
+    last = max(materialized.values()) if materialized else None
     return ProductHealth(address, state, tuple(reason for _, reason in states), last, freshness, checks)
 
 

@@ -263,3 +263,31 @@ def domain_order(mesh: Mesh) -> list[str]:
         ordered.append(ready[0])
         del needs[ready[0]]
     return ordered
+
+
+def product_order(mesh: Mesh, targets: list[str] | None = None, upstream: bool = False) -> list[Product]:
+    """Products to build, each after every product it reads: all of them, or those `targets`
+    names (a domain, or `<domain>.<product>`) and, with `upstream`, every product they read from."""
+    products = {p.product_address: p for p in mesh.products}
+    reads = {
+        address: {f"{s.parts[0]}.{s.parts[1]}" for s in product.port_inputs} & products.keys()
+        for address, product in products.items()
+    }
+    wanted = set(products)
+    if targets:
+        wanted = set()
+        for target in targets:
+            named = [a for a in products if a == target or a.split(".")[0] == target]
+            if not named:
+                known = ", ".join(sorted({a.split(".")[0] for a in products} | set(products)))
+                raise PlatformError([], f"no domain or product {target!r} in the mesh; there are: {known}")
+            wanted |= set(named)
+        while upstream and (more := {r for a in wanted for r in reads[a]} - wanted):
+            wanted |= more
+    ordered: list[str] = []
+    while len(ordered) < len(wanted):
+        ready = sorted(a for a in wanted - set(ordered) if reads[a] & wanted <= set(ordered))
+        if not ready:
+            raise PlatformError([], f"products read each other in a loop: {', '.join(sorted(wanted - set(ordered)))}")
+        ordered.append(ready[0])
+    return [products[a] for a in ordered]

@@ -31,6 +31,7 @@ STATE_TEXT = {
     "failing_checks": "Failing checks: the latest run did not pass its quality checks",
     "failed_run": "Failed run: the latest run stopped with an error",
     "never_materialized": "Never built: no version has been published yet",
+    "not_loaded": "Not loaded: its code location does not load in Dagster, so nothing builds it",
 }
 FRESHNESS_TEXT = {
     "pass": "on time (within its SLA)",

@@ -86,6 +86,17 @@ def definitions_of(spec: Domain, settings: Settings, violations: list[Violation]
     )
 
 
+def location_refusal(spec: Domain, violations: list[Violation]) -> str | None:
+    """Why Dagster does not load the domain's code location, in words, or None: what `mesh check`
+    and `mesh status` report, so that neither calls healthy a location the UI shows as an error."""
+    errors = [v for v in violations if v.severity == "error"]
+    if errors:
+        policies = ", ".join(sorted({v.policy for v in errors}))
+        return f"its code location does not load in Dagster: {len(errors)} governance error(s) ({policies})"
+    refused = dagster_problem(spec)
+    return f"its code location does not load in Dagster: {refused}" if refused else None
+
+
 def dagster_problem(spec: Domain) -> str | None:
     """Why Dagster would refuse to load the domain's definitions, or None: `mesh check` asks,
     so that what it accepts also loads in Dagster."""

@@ -130,6 +130,7 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
                 input_snapshot=input_snapshot(context, lake.get(), con),
                 run_id=context.run_id,
                 masking_key=lake.masking_key(),
+                unsandboxed_python=lake.allows_unsandboxed_python(product.domain),
             )
         serving = serve(context.resources.serving, lake.get(), product, context.run_id)
         yield from report(context, product, with_policy_results(outcome, warnings or []), serving)

@@ -40,6 +40,13 @@ class LakeResource(dg.ConfigurableResource):
     s3_endpoint: str | None = None
     masking_key_variable: str = MASKING_KEY_VARIABLE
     masking_key_file: str | None = None
+    # domains whose pandas steps may run unsandboxed where the kernel has no Landlock (the platform
+    # team's MESH_UNSANDBOXED_PYTHON; platform_core.execution.isolation): comma-separated, or *
+    unsandboxed_python: str = ""
+
+    def allows_unsandboxed_python(self, domain: str) -> bool:
+        allowed = {name.strip() for name in self.unsandboxed_python.split(",")}
+        return domain in allowed or "*" in allowed
 
     def masking_key(self) -> str | None:
         """The secret that masks personal data, read when a run needs it; None when there is none."""
@@ -77,6 +84,7 @@ def lake_resource(settings: Settings) -> LakeResource:
         data_path=config.data_path,
         masking_key_file=key_file,
         s3_endpoint=config.store.endpoint if config.store else None,
+        unsandboxed_python=",".join(sorted(settings.unsandboxed_python)),
     )
 
 

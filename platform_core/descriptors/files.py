@@ -118,8 +118,9 @@ def read_yaml(path: Path, problems: ProblemCollector) -> dict | None:
     """A descriptor as a mapping, or None with its problem added (file, line and column where known)."""
     where = display_path(path)
     try:
-        data = yaml.load(read_text(path), Loader=_StrictLoader)
-        _check_size(data)
+        text = read_text(path)
+        data = yaml.load(text, Loader=_StrictLoader)
+        _check_size(data, text)
     except FileProblem as problem:
         problems.add(where, "", str(problem))
         return None
@@ -142,7 +143,7 @@ def read_yaml(path: Path, problems: ProblemCollector) -> dict | None:
     return data
 
 
-def _check_size(data: object) -> None:
+def _check_size(data: object, text: str) -> None:
     """Refuse YAML whose aliases expand beyond reason (a 'billion laughs'), or that nests too deep:
     validating it would take the loader's memory and time, and no descriptor needs it."""
     budget = [MAX_YAML_NODES]
@@ -150,7 +151,7 @@ def _check_size(data: object) -> None:
     def walk(value: object, depth: int) -> None:
         budget[0] -= 1
         if budget[0] < 0:
-            raise FileProblem(f"expands to more than {MAX_YAML_NODES:,} values (aliases repeated within aliases?)")
+            raise FileProblem(_expansion_problem(text))
         if depth > MAX_YAML_DEPTH:
             raise FileProblem(f"nested more than {MAX_YAML_DEPTH} levels deep")
         children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
@@ -158,3 +159,37 @@ def _check_size(data: object) -> None:
             walk(child, depth + 1)
 
     walk(data, 0)
+
+
+def _expansion_problem(text: str) -> str:
+    """Where the document's expansion passes the limit: the line of the alias that does, found
+    from the parser's events (values are counted, never built)."""
+    sizes: dict[str, int] = {}  # anchor -> values it expands to
+    open_: list[tuple[str | None, int]] = []  # collections being read: their anchor, values so far
+    total = 0  # values of the expanded document so far
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            total += 1
+            open_.append((event.anchor, 1))
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = open_.pop()  # its values were counted as they came
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor or "", 1)
+            total += size
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+            total += 1
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        if open_:
+            open_[-1] = (open_[-1][0], open_[-1][1] + size)
+        if total > MAX_YAML_NODES and isinstance(event, yaml.AliasEvent):
+            line = f"line {event.start_mark.line + 1}: " if event.start_mark else ""
+            return (
+                f"{line}the alias *{event.anchor} takes the document past "
+                f"{MAX_YAML_NODES:,} values once aliases are expanded (aliases repeated within aliases?)"
+            )
+    return f"expands to more than {MAX_YAML_NODES:,} values (aliases repeated within aliases?)"

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 
@@ -24,7 +25,7 @@ from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
 from platform_core.errors import PlatformError
-from platform_core.execution.sources import explain
+from platform_core.execution.sources import explain, explain_conversion
 from platform_core.execution.steps import bind_dependencies, not_ready, stage
 from platform_core.governance.access import KEY_TABLE, MASKED_SUFFIX, masked_select, may_read, reads_masked
 from platform_core.quality.audit import audit, masked_columns
@@ -106,6 +107,7 @@ def run_product(
     run_id: str | None = None,
     now: datetime | None = None,
     masking_key: str | None = None,
+    unsandboxed_python: bool = False,
 ) -> ProductOutcome:
     """Build the steps named in `build` and audit the live tables of those in `audit_only`.
 
@@ -113,7 +115,8 @@ def run_product(
     SQL on it reaches only the product's declared source files, its inputs from other products
     (read here, at the run's snapshot, masked where it has no grant for personal data) and its
     own domain's part of the lake. Ports with personal columns are also published masked with
-    `masking_key`; without one, the product is not published at all.
+    `masking_key`; without one, the product is not published at all. Pandas steps run sandboxed
+    (platform_core.execution.isolation), or without where `unsandboxed_python` allows it.
     """
     now = now or datetime.now(UTC)
     schema = product.name
@@ -128,7 +131,7 @@ def run_product(
         )
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     drop_staging(con, schema, leftover_staging(con, schema))  # a dead run's, if any: this run is the writer now
-    run = _Run(con, lake, product, input_snapshot, run_id)
+    run = _Run(con, lake, product, input_snapshot, run_id, unsandboxed_python)
     # Other products' ports are copied in first: then the database is closed to every file but the
     # product's declared sources and its own domain's folder in the lake (where it publishes).
     run.read_port_inputs(port_inputs_read(product, set(build) | set(audit_only)))
@@ -228,10 +231,17 @@ class _Run:
     """What one run of a product has staged, and where it reads each dependency from."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, input_snapshot: int, run_id: str | None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        lake: Lake,
+        product: Product,
+        input_snapshot: int,
+        run_id: str | None,
+        unsandboxed_python: bool = False,
     ) -> None:
         self.con, self.lake, self.product = con, lake, product
         self.input_snapshot, self.run_id = input_snapshot, run_id
+        self.unsandboxed_python = unsandboxed_python
         self.staged: set[str] = set()
         self.failed: set[str] = set()
         self.unpublished: dict[str, str] = {}  # port inputs the lake did not have: why
@@ -241,12 +251,15 @@ class _Run:
         staging = qualified(self.product.name, staging_name(step.name))
         try:
             bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
-            stage(self.con, self.product, step, staging)
+            stage(self.con, self.product, step, staging, self.unsandboxed_python)
             self.staged.add(step.name)
             results = audit(self.con, staging, step, self.port_table, now, self.masked)
             rows, checksum = measure(self.con, staging, with_checksum=isinstance(step, Port))
-        except duckdb.Error as error:  # a source file that does not read is said in words, with its line
-            return _failure(layer, step, explain(error) or error)
+        except duckdb.Error as error:  # a source file or a value that does not read is said in words, with its line
+            inputs = [i for i in self.product.inputs if isinstance(i, FileInput)]
+            files = {Path(i.path).name: self.product.data_root / i.path for i in inputs}
+            found = explain(error) or explain_conversion(self.con, list(step.depends_on), files, error)
+            return _failure(layer, step, found or error)
         except Exception as error:  # noqa: BLE001 - the step fails alone, with its error; the product is not published
             return _failure(layer, step, error)
         return StepOutcome(layer, step, results, rows, checksum=checksum)

@@ -5,18 +5,22 @@ a quote inside doubled, a header line first, no comment lines; lines end with LF
 CR) and its columns taken from that header, never guessed: DuckDB's dialect sniffer, left to guess, reads a
 file with one short row as a single column and a file with one long row as empty. Read
 strictly, a broken file fails on its first bad line, and the error names the file, the
-line and the reason; it never quotes the line, which may hold personal data.
+line and the reason; it never quotes the line, which may hold personal data. A value that a
+later step cannot convert (text where a number or a time goes) is traced back the same way,
+through the `source_file` and `source_row` every bronze row carries, to its file, row and column.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
 
 from platform_core.descriptors.files import display_path
+from platform_core.descriptors.names import quote
 from platform_core.errors import PlatformError, Problem
 
 MAX_HEADER_BYTES = 1_000_000
@@ -112,3 +116,47 @@ def explain(error: duckdb.Error) -> PlatformError | None:
         "cannot be read as CSV (comma-separated, double quotes, a header line)",
     )
     return source_error(Path(file[1].strip()), f"line {found[1]} {reason}")
+
+
+# DuckDB's wording of a value a cast cannot convert; the value is group 1.
+_CONVERSIONS = (
+    re.compile(r'Could not convert string "(.*?)" to (\S+)'),
+    re.compile(r"Could not convert string \'(.*?)\' to (\S+)"),
+    re.compile(r'invalid (timestamp|date|time) field format: "(.*?)"'),
+)
+
+
+def explain_conversion(
+    con: duckdb.DuckDBPyConnection, tables: list[str], files: Mapping[str, Path], error: duckdb.Error
+) -> PlatformError | None:
+    """A value the step could not convert, found in the tables it read (bound under their plain
+    names) that carry `source_file` and `source_row`: the file (by its name in `files`), row and
+    column it came from."""
+    text = str(error)
+    for pattern in _CONVERSIONS:
+        if match := pattern.search(text):
+            value, kind = (match[2], match[1]) if match.re is _CONVERSIONS[2] else (match[1], match[2])
+            break
+    else:
+        return None
+    for table in tables:
+        columns = con.execute(f"DESCRIBE SELECT * FROM {quote(table)}").fetchall()
+        names = {column[0] for column in columns}
+        if not {"source_file", "source_row"} <= names:
+            continue
+        for name, type_, *_ in columns:
+            if type_ != "VARCHAR" or name in ("source_file", "source_row"):
+                continue
+            found = con.execute(
+                f"SELECT source_file, source_row FROM {quote(table)} WHERE trim({quote(name)}) = trim($value) "
+                f"OR strpos({quote(name)}, $value) > 0 ORDER BY trim({quote(name)}) = trim($value) DESC, source_row "
+                "LIMIT 1",
+                {"value": value},
+            ).fetchall()
+            if found:
+                file, row = found[0]
+                return source_error(
+                    files.get(str(file), Path(str(file))),
+                    f"row {row} after the header, column {name}: the value cannot be read as {kind.lower()}",
+                )
+    return None

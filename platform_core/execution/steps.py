@@ -1,16 +1,15 @@
 """One step of a product: its inputs bound under their plain names, its transform staged.
 
-A step's SQL (or pandas function) sees each table it declares in `depends_on` under that
-name: raw files as ingested, steps of its product, other products' ports. Where each comes
-from is the run's decision (`platform_core.execution.products`); this module binds it and
-computes the step into its staging table.
+A step's SQL (or pandas function, run isolated: platform_core.execution.isolation) sees each
+table it declares in `depends_on` under that name: raw files as ingested, steps of its product,
+other products' ports. Where each comes from is the run's decision
+(`platform_core.execution.products`); this module binds it and computes the step into its
+staging table.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -20,6 +19,7 @@ from platform_core.descriptors.names import quote
 from platform_core.descriptors.spec import FileInput, Product, Step
 from platform_core.descriptors.sql import parse_problem, undeclared_reads_problem
 from platform_core.errors import PlatformError, Problem
+from platform_core.execution.isolation import IsolationError, landlock_abi, run_isolated
 from platform_core.execution.sources import read_input
 from platform_core.quality.schema_check import cast_select
 
@@ -46,12 +46,12 @@ def not_ready(product: Product, step: Step, message: str) -> PlatformError:
     )
 
 
-def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: str) -> None:
+def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: str, unsandboxed: bool = False) -> None:
     """Compute the step into `table` (quoted), its dependencies already bound."""
     if step.engine == "sql":
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {read_sql(product, step)}")
         return
-    frame = run_transform(con, product, step)
+    frame = run_transform(con, product, step, unsandboxed)
     con.register("step_output", frame)
     try:
         con.execute(
@@ -74,23 +74,24 @@ def read_sql(product: Product, step: Step) -> str:
     return sql.strip().rstrip(";")
 
 
-def load_transform(product: Product, reference: str) -> Callable[[dict[str, pd.DataFrame]], pd.DataFrame]:
-    file_name, function = reference.split(":")
-    path = product.directory / file_name
-    module_name = f"mesh_transform__{product.domain}__{product.name}__{Path(file_name).stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None, path
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, function)
-
-
-def run_transform(con: duckdb.DuckDBPyConnection, product: Product, step: Step) -> pd.DataFrame:
-    transform = load_transform(product, str(step.python))
+def run_transform(con: duckdb.DuckDBPyConnection, product: Product, step: Step, unsandboxed: bool) -> pd.DataFrame:
+    """The step's pandas function, called in a process of its own with only its declared inputs
+    (platform_core.execution.isolation): sandboxed with Landlock, or refused where the kernel has
+    none, unless the platform team allowed the domain unsandboxed Python (`unsandboxed`)."""
+    file_name, function = str(step.python).split(":")
+    sandboxed = landlock_abi() >= 1
+    if not sandboxed and not unsandboxed:
+        raise not_ready(
+            product,
+            step,
+            "pandas steps run sandboxed with Linux's Landlock, which this machine's kernel does not offer; "
+            f"the platform team may allow unsandboxed Python for domain {product.domain} "
+            f"(MESH_UNSANDBOXED_PYTHON={product.domain})",
+        )
     inputs = {name: con.sql(f"SELECT * FROM {quote(name)}").df() for name in step.depends_on}
-    result = transform(inputs)
-    import pandas as pd  # already imported by `.df()` above
-
-    if not isinstance(result, pd.DataFrame):
-        raise TypeError(f"{step.python} returned {type(result).__name__}, expected a pandas DataFrame")
-    return result
+    try:
+        return run_isolated(
+            product.directory / file_name, function, inputs, readable=[product.directory], sandboxed=sandboxed
+        )
+    except IsolationError as error:
+        raise PlatformError([Problem(display_path(product.directory / file_name), step.name, str(error))]) from None

@@ -24,6 +24,7 @@ from platform_core.descriptors.people import load_people
 from platform_core.descriptors.spec import Domain, PortInput, Product
 from platform_core.errors import PlatformError, Problem
 from platform_core.governance.policies import Context, Policy, Severity
+from platform_core.governance.requests import request_for
 from platform_core.governance.settings import policies_in_force
 from platform_core.storage.warehouse import Warehouse
 
@@ -38,6 +39,7 @@ class Violation:
     hint: str
     product: str  # <domain>.<product>
     port: str | None = None
+    change: str = ""  # the exact entries someone else must add, when known (platform_core.governance.requests)
 
     def problem(self) -> Problem:
         return Problem(self.file, self.field, f"[{self.policy}] {self.message} (fix: {self.hint})")
@@ -52,6 +54,7 @@ class Violation:
             "hint": self.hint,
             "product": self.product,
             "port": self.port,
+            "change": self.change,
         }
 
 
@@ -91,6 +94,7 @@ def _product_violations(product: Product, policies: list[Policy], context: Conte
                 policy.kind.hint,
                 product.product_address,
                 finding.port,
+                finding.change,
             )
 
 
@@ -106,6 +110,7 @@ def access_violations(product: Product) -> Iterator[Violation]:
             continue  # the loader reports it
         port = resolved.port
         if port.access == "restricted" and port.grant(product.product_address) is None:
+            request = request_for(product, source)
             yield Violation(
                 "access",
                 "error",
@@ -115,6 +120,7 @@ def access_violations(product: Product) -> Iterator[Violation]:
                 f"ask {resolved.producer.asking} to add {{consumer: {product.product_address}, purpose: ...}} to "
                 f"the grants of {source.port_address}",
                 product.product_address,
+                change=request.text(display_path(request.producer_file)) if request else "",
             )
 
 

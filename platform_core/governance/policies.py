@@ -16,9 +16,12 @@ from datetime import date
 from typing import Literal
 
 from platform_core.descriptors.addresses import AddressError, Contract
+from platform_core.descriptors.files import display_path
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import CLASSIFICATION_ORDER, PortInput, Product, major_of
 from platform_core.governance.changes import breaking_for_consumers
+from platform_core.governance.requests import request_for
+from platform_core.governance.sensitivity import Sensitivity
 
 Severity = Literal["error", "warn"]
 Stricter = Literal["higher", "lower", "more", "less"]  # for numbers; for lists: more items, or fewer
@@ -31,6 +34,7 @@ class Finding:
     field: str
     message: str
     port: str | None = None
+    change: str = ""  # the exact entries someone else must add (a producer, for a consumer), when known
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,35 @@ def _personal_data_protected(product: Product, ctx: Context, params: Mapping[str
 
 
 @kind(
+    "classification_follows_data",
+    "A column made from a personal column is personal too, and a port made from a restricted port "
+    "is restricted: sensitivity follows the data through each step's SQL, into other domains too.",
+    "classify the column personal (readers without a grant then get it masked), make the port "
+    "access: restricted, or do not publish the column",
+)
+def _classification_follows_data(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    sensitivity = Sensitivity(product)
+    for i, port in enumerate(product.output_ports):
+        personal = sensitivity.personal(port.name)
+        for j, column in enumerate(port.columns):
+            origins = sorted(o for o in personal[column.name] if o != f"{port.name}.{column.name}")
+            if origins and port.column_classification(column) != "personal":
+                yield Finding(
+                    f"output_ports[{i}].columns[{j}].classification",
+                    f"{port.name}.{column.name} carries {', '.join(origins)}, personal data, but is classified "
+                    f"{port.column_classification(column)}",
+                    port.name,
+                )
+        restricted = sorted({o for found in sensitivity.restricted(port.name).values() for o in found})
+        if restricted and port.access != "restricted":
+            yield Finding(
+                f"output_ports[{i}].access",
+                f"{port.name} carries columns of {', '.join(restricted)}, a restricted port, but is not restricted",
+                port.name,
+            )
+
+
+@kind(
     "sla_and_schedule",
     "Every product past draft commits to a freshness SLA and is built on a schedule (a draft "
     "gets the platform's default freshness).",
@@ -210,10 +243,12 @@ def _consumers_declared(product: Product, ctx: Context, params: Mapping[str, obj
             yield Finding(f"inputs[{i}].purpose", f"{source.address} is read with no purpose said")
         producer = ctx.producer(product, source.product_address)
         if producer is not None and not any(c.product == product.product_address for c in producer.consumers):
+            request = request_for(product, source)
             yield Finding(
                 f"inputs[{i}].address",
                 f"{producer.product} does not list {product.product_address} among "
                 f"its consumers; ask {producer.asking}",
+                change=request.text(display_path(request.producer_file)) if request else "",
             )
 
 
@@ -379,6 +414,7 @@ GLOBAL: tuple[tuple[str, Severity], ...] = (
     ("useful_descriptions", "warn"),
     ("port_classification", "error"),
     ("personal_data_protected", "error"),
+    ("classification_follows_data", "error"),
     ("sla_and_schedule", "error"),
     ("semver_version", "error"),
     ("consumers_declared", "error"),

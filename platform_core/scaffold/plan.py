@@ -8,6 +8,7 @@ workspace.yaml with the file's other entries and comments kept as they are.
 
 from __future__ import annotations
 
+import json
 import keyword
 import os
 import re
@@ -25,6 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
+from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.loader import load_component, load_domain, load_product
 from platform_core.descriptors.mesh_index import COMPONENT_FILE, MeshIndex
 from platform_core.descriptors.names import DUCKDB_NAMESPACES, lake_name_problem, reserved_sql_keywords
@@ -34,7 +36,7 @@ from platform_core.descriptors.workspace import read_workspace
 from platform_core.errors import PlatformError, ProblemCollector
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-PRODUCT_TEMPLATES = ("simple", "dimensional")
+PRODUCT_TEMPLATES = ("simple", "dimensional", "consumer")
 EXAMPLE_PRODUCT = "activity"
 RESERVED_NAMES = {"platform", "platform_core", "domains", "tests", "docs"}
 MAX_NAME_LENGTH = 40
@@ -117,9 +119,13 @@ def plan_domain(
     description: str | None = None,
     template: str = "simple",
     product: str | None = EXAMPLE_PRODUCT,
+    owner_name: str | None = None,
+    reads: tuple[str, ...] = (),
+    purpose: str | None = None,
 ) -> Plan:
     """A new domain registered in workspace.yaml, with a first product from `template` named
-    `product`, or none (product=None): an empty domain loads, with nothing to materialize."""
+    `product`, or none (product=None): an empty domain loads, with nothing to materialize. The
+    `consumer` template reads the ports `reads` (addresses) for `purpose`."""
     for kind, value in (("domain", name), ("product", product)):
         if value is not None and (problem := name_problem(kind, value)):
             raise _refuse(kind, value, problem)
@@ -136,17 +142,66 @@ def plan_domain(
             f"refused: contact {contact!r} is not an e-mail address (as Dagster takes them: "
             "name@domain.tld). Nothing was written."
         )
-    context = {
+    team = _team(owner)
+    context: dict[str, object] = {
         "domain": name,
         "title": _title(name),
-        "team": _team(owner),
+        "team": team,
+        "owner_name": owner_name or f"{team.replace('-', ' ').title()} Team",
         "contact": contact,
         "description": description or f"Data products of the {_title(name)} domain.",
         "product": product,
         "product_title": f"{_title(name)} {_title(product or '')}",
     }
+    if product and template == "consumer":
+        context |= _consumer_context(root, name, reads, purpose)
     files = _render("domain", context) | (_product_files(template, context) if product else {})
     return Plan(root, {folder: files}, register=name)
+
+
+def _consumer_context(root: Path, domain: str, reads: tuple[str, ...], purpose: str | None) -> dict[str, object]:
+    """What the consumer template shows of each port it reads: its address, name and columns as
+    its producer's contract declares them (classification kept: the data's sensitivity follows it)."""
+    if not reads:
+        raise ScaffoldError(
+            "refused: the consumer template reads ports: give --reads <domain>.<product>.<port> (once per port). "
+            "Nothing was written."
+        )
+    index = MeshIndex.at(root / "domains")
+    inputs: list[dict[str, object]] = []
+    for address in reads:
+        try:
+            resolved = index.resolve(address)
+        except AddressError as error:
+            raise ScaffoldError(f"refused: {error}. Nothing was written.") from None
+        if resolved.producer.product.split(".")[0] == domain:
+            raise ScaffoldError(
+                f"refused: {address} is of domain {domain} itself; read it as a step. Nothing was written."
+            )
+        port = resolved.port
+        name = (
+            resolved.published_as
+            if resolved.published_as not in {i["name"] for i in inputs}
+            else (f"{resolved.producer.product.replace('.', '_')}_{resolved.published_as}")
+        )
+        inputs.append(
+            {
+                "name": name,
+                "address": address,
+                "purpose": purpose or f"<why {domain} reads {address}>",
+                "classification": port.classification or "internal",
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "description": c.description,
+                        "classification": port.column_classification(c) if c.classification else None,
+                    }
+                    for c in port.columns
+                ],
+            }
+        )
+    return {"inputs": inputs, "reads_text": ", ".join(reads)}
 
 
 def _check_workspace(workspace: Path) -> None:
@@ -167,7 +222,14 @@ def _check_workspace(workspace: Path) -> None:
         )
 
 
-def plan_product(root: Path, domain: str, name: str, template: str = "simple") -> Plan:
+def plan_product(
+    root: Path,
+    domain: str,
+    name: str,
+    template: str = "simple",
+    reads: tuple[str, ...] = (),
+    purpose: str | None = None,
+) -> Plan:
     if template not in PRODUCT_TEMPLATES:
         raise ScaffoldError(
             f"refused: unknown template {template!r}; use one of {', '.join(PRODUCT_TEMPLATES)}. Nothing was written."
@@ -187,25 +249,24 @@ def plan_product(root: Path, domain: str, name: str, template: str = "simple") -
             raise ScaffoldError(
                 f"refused: {target.relative_to(root)} already exists; choose another product name. Nothing was written."
             )
-    context = {
+    context: dict[str, object] = {
         "domain": domain,
         "team": spec.owner.team,
+        "owner_name": spec.owner.name,
         "contact": spec.owner.contact,
         "product": name,
         "product_title": _title(name),
     }
+    if template == "consumer":
+        context |= _consumer_context(root, domain, reads, purpose)
     files = _product_files(template, context)
-    return Plan(
-        root,
-        {
-            domain_dir / "products" / name: {
-                k.removeprefix(f"products/{name}/"): v for k, v in files.items() if k.startswith("products/")
-            },
-            domain_dir / "data" / name: {
-                k.removeprefix(f"data/{name}/"): v for k, v in files.items() if k.startswith("data/")
-            },
-        },
-    )
+    folders = {
+        domain_dir / part / name: {
+            k.removeprefix(f"{part}/{name}/"): v for k, v in files.items() if k.startswith(f"{part}/")
+        }
+        for part in ("products", "data")
+    }
+    return Plan(root, {folder: content for folder, content in folders.items() if content})
 
 
 def _product_files(template: str, context: Mapping[str, object]) -> dict[str, str]:
@@ -227,6 +288,7 @@ def _render(template: str, context: Mapping[str, object]) -> dict[str, str]:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["quoted"] = lambda value: json.dumps(value, ensure_ascii=False)  # YAML reads JSON strings
     return {
         str(path.relative_to(folder)).removesuffix(".j2"): env.get_template(str(path.relative_to(folder))).render(
             context
@@ -273,6 +335,11 @@ def _verify(plan: Plan, scratch: Path) -> None:
                 f"refused: the generated {module.relative_to(scratch)} is not valid Python "
                 f"({error.msg}, line {error.lineno}). Nothing was written."
             ) from error
+    for other in MeshIndex.at(plan.root / "domains").domain_dirs():  # the mesh it reads from, beside it
+        beside = scratch / "domains" / other.name
+        if other.is_dir() and not beside.exists():
+            beside.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(other.resolve(), beside, target_is_directory=True)
     for final in plan.folders:
         relative = final.relative_to(plan.root).parts  # domains/<d> or domains/<d>/products/<p> or .../data/<p>
         domain_dir = scratch / relative[0] / relative[1]
@@ -324,6 +391,7 @@ def render_component(
     context = {
         "domain": domain,
         "team": _team(owner or f"team:{domain.replace('_', '-')}"),
+        "owner_name": None,  # a component's owner is its team; its name is the team's to add
         "contact": contact,
         "product": name,
         "product_title": _title(name),
@@ -370,12 +438,18 @@ def remove_domain(root: Path, name: str) -> list[str]:
     """Undo `mesh new domain`: drop the domain's folder and its code location from workspace.yaml.
     Refused while another domain reads one of its ports (their products would stop loading).
     What was removed, in words."""
-    folder = root / "domains" / name
     _check_workspace(root / "workspace.yaml")
-    listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")}
-    if not (folder / "domain.yaml").is_file() and name not in listed:
-        known = sorted(MeshIndex.at(root / "domains").domain_names())
-        raise ScaffoldError(f"refused: there is no domain {name!r}; domains: {', '.join(known)}. Nothing was removed.")
+    listed = {loc.domain for loc in read_workspace(root / "workspace.yaml")} - {None}
+    # a name, never a path: `sales/`, `hr/../sales` or `../../elsewhere` name no domain
+    if name not in listed or name_problem("domain", name):
+        known = ", ".join(sorted(str(n) for n in listed)) or "none"
+        raise ScaffoldError(
+            f"refused: {name!r} is not a domain of workspace.yaml (domains: {known}); give a domain's "
+            "name as listed there. Nothing was removed."
+        )
+    folder = root / "domains" / name
+    if folder.is_symlink() or not folder.resolve().is_relative_to((root / "domains").resolve()):
+        raise ScaffoldError(f"refused: domains/{name} leads outside {root / 'domains'}. Nothing was removed.")
     index = MeshIndex.at(root / "domains")
     readers = sorted(
         f"{entry.domain}/{entry.file.relative_to(entry.data_root).as_posix()}"
@@ -424,20 +498,30 @@ def register_location(workspace: Path, domain: str) -> None:
 
 def _rewrite_workspace(workspace: Path, change: Callable[[list[Any]], list[Any]]) -> None:
     """Rewrite workspace.yaml's `load_from` list as `change` makes it (entries as ruamel reads them)."""
-    text = workspace.read_text(encoding="utf-8")
+
+    def change_entries(data: Any) -> None:
+        entries = change(list(data["load_from"]))
+        data["load_from"].clear()
+        data["load_from"].extend(entries)
+
+    rewrite_yaml(workspace, change_entries)
+
+
+def rewrite_yaml(path: Path, change: Callable[[Any], None]) -> None:
+    """Change a YAML file in place as `change` edits its data (as ruamel reads it), keeping every
+    comment, quote and the file's own list style; written whole or not at all."""
+    text = path.read_text(encoding="utf-8")
     _, sequence_indent, dash_offset = load_yaml_guess_indent(text)  # keep the file's own list style
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=sequence_indent or 4, offset=2 if dash_offset is None else dash_offset)
     yaml.width = 4096
     data = yaml.load(text)
-    entries = change(list(data["load_from"]))
-    data["load_from"].clear()
-    data["load_from"].extend(entries)
-    temporary = workspace.with_name(f".{workspace.name}.{uuid.uuid4().hex}")
+    change(data)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     with temporary.open("w", encoding="utf-8") as stream:
         yaml.dump(data, stream)
-    os.replace(temporary, workspace)
+    os.replace(temporary, path)
 
 
 __all__ = [

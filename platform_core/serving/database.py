@@ -73,14 +73,14 @@ def admin(target: ServingTarget, timeout: float = 10) -> Iterator[Any]:
     words when the database cannot be reached."""
     import psycopg2
 
-    if target.embedded is not None and not target.embedded.running():
-        raise ServingError(
-            f"the serving database ({target.embedded.root}) is not running; start it with "
-            "`mesh serving start` (scripts/platform.sh does)"
-        )
     try:
         connection = psycopg2.connect(target.url, connect_timeout=int(timeout), application_name="mesh platform")
     except psycopg2.OperationalError as error:
+        if target.embedded is not None and not target.embedded.running():
+            raise ServingError(
+                f"the serving database ({target.embedded.root}) is not running; start it with "
+                "`mesh serving start` (scripts/platform.sh does)"
+            ) from None
         raise ServingError(
             f"the serving database {target.where} cannot be reached: {str(error).strip().splitlines()[0]}"
         ) from None

@@ -28,7 +28,9 @@ filters are row-level security policies on the tables behind it.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +52,7 @@ from platform_core.serving.database import (
 )
 from platform_core.storage.lake import Lake, NotPublished, Publication, lake_table
 
+LOADERS = 2  # tables loaded at a time
 LOCK_TIMEOUT = "10s"  # how long the switch waits for a reader's query to let go of a view
 
 
@@ -86,10 +89,17 @@ class Served:
 def serve_latest(target: ServingTarget, lake: Lake, product: Product, run_id: str | None = None) -> Served:
     """Serve the product's last publication in the lake, unless it is what is served already."""
     try:
-        with lake.connect() as con:
-            publications = lake.publications(con, product.product_address)
+        with lake.connect() as con:  # one connection for all of it: each new one loads the lake's extensions
+            return _serve(target, con, lake, product, run_id)
     except NotPublished:  # a fresh lake: nothing to serve yet
-        publications = []
+        return Served(product.product_address, None, None)
+
+
+def _serve(
+    target: ServingTarget, con: duckdb.DuckDBPyConnection, lake: Lake, product: Product, run_id: str | None
+) -> Served:
+    """Serve the product's last publication, read on `con`, the lake's connection."""
+    publications = lake.publications(con, product.product_address)
     if not publications:
         return Served(product.product_address, None, None)
     publication = publications[-1]
@@ -102,7 +112,7 @@ def serve_latest(target: ServingTarget, lake: Lake, product: Product, run_id: st
             row = cursor.fetchone()
         if row is not None and row[0] == publication.snapshot_id:
             return Served(product.product_address, publication.version, publication.snapshot_id, ports, already=True)
-        loaded = load(target, lake, publication, ports)
+        loaded = load(target, con, publication, ports)
         retried(lambda: switch(target, product, publication, loaded, run_id))
         drop_unused(target, product.product_address)
     return Served(product.product_address, publication.version, publication.snapshot_id, loaded)
@@ -153,43 +163,76 @@ def _digest(text: str) -> str:
 
 
 def load(
-    target: ServingTarget, lake: Lake, publication: Publication, ports: tuple[ServedPort, ...]
+    target: ServingTarget, con: duckdb.DuckDBPyConnection, publication: Publication, ports: tuple[ServedPort, ...]
 ) -> tuple[ServedPort, ...]:
     """Copy each port (and its masked copy) at the publication's snapshot into its own table, then
-    count and checksum what arrived; the counts must be the lake's."""
-    with lake.connect() as con:
-        con.execute("LOAD postgres")
-        con.execute(f"ATTACH {_literal(target.url)} AS serving (TYPE postgres)")
-        try:
-            counts = {}
-            for served in ports:
-                for address, table in ((served.address, served.base), (served.address + MASKED_SUFFIX, served.masked)):
-                    if table is not None:
-                        counts[table] = _copy(con, served.port, address, table, publication.snapshot_id)
-        finally:
-            con.execute("DETACH serving")
-    with admin(target) as connection, connection.cursor() as cursor:
-        measured = []
-        for served in ports:
-            cursor.execute(
-                f"SELECT count(*), bit_xor(hashtextextended(t::text, 0)) FROM {DATA_SCHEMA}.{quote(served.base)} AS t"
-            )
-            rows, checksum = cursor.fetchone()
-            if rows != counts[served.base]:
-                raise RuntimeError(
-                    f"{served.address}: {rows} rows arrived in the serving database, the lake has {counts[served.base]}"
+    count and checksum what arrived; the counts must be the lake's. Two tables load at a time: a
+    copy keeps one core busy on each side (DuckDB sending, PostgreSQL receiving), and the
+    checksum of one table runs while the next one arrives."""
+    tables: list[tuple[Port, str, str, bool]] = [
+        (served.port, address, table, table == served.base)
+        for served in ports
+        for address, table in ((served.address, served.base), (served.address + MASKED_SUFFIX, served.masked))
+        if table is not None
+    ]
+    with admin(target) as connection, connection.cursor() as cursor:  # what a killed load left: kept, or dropped
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (DATA_SCHEMA,))
+        existing = {name for (name,) in cursor.fetchall()}
+        for _, _, table, _ in tables:
+            if f"{table}_loading" in existing:
+                cursor.execute(f"DROP TABLE {DATA_SCHEMA}.{quote(table + '_loading')}")
+    con.execute("LOAD postgres")
+    con.execute(f"ATTACH {_literal(target.url)} AS serving (TYPE postgres)")
+    # a cursor per loader, kept for its tables: each new one reads the serving database's catalog
+    cursors: dict[int, duckdb.DuckDBPyConnection] = {}
+
+    def loader_cursor() -> duckdb.DuckDBPyConnection:
+        if threading.get_ident() not in cursors:
+            cursors[threading.get_ident()] = con.cursor()
+        return cursors[threading.get_ident()]
+
+    try:
+        with ThreadPoolExecutor(max_workers=LOADERS, thread_name_prefix="serving-load") as loaders:
+            arrived = dict(
+                loaders.map(
+                    lambda job: _arrive(
+                        target, loader_cursor(), publication.snapshot_id, job, exists=job[2] in existing
+                    ),
+                    tables,
                 )
-            measured.append(ServedPort(**{**served.__dict__, "rows": rows, "checksum": checksum}))
-    return tuple(measured)
+            )
+    finally:
+        for opened in cursors.values():
+            opened.close()
+        con.execute("DETACH serving")
+    return tuple(
+        ServedPort(**{**s.__dict__, "rows": arrived[s.base][0], "checksum": arrived[s.base][1]}) for s in ports
+    )
 
 
-def _copy(con: duckdb.DuckDBPyConnection, port: Port, address: str, table: str, snapshot: int) -> int:
+def _arrive(
+    target: ServingTarget,
+    con: duckdb.DuckDBPyConnection,
+    snapshot: int,
+    job: tuple[Port, str, str, bool],
+    exists: bool,
+) -> tuple[str, tuple[int, int | None]]:
+    """One table (of a port, its address, the table's name, whether it is the port's own table
+    rather than its masked copy) copied, then counted (and a port's own table checksummed)."""
+    port, address, table, base = job
+    expected = _copy(con, port, address, table, snapshot, exists)
+    # the checksum of the rows as the port's view shows them (tests compare what readers see with it)
+    measure = "bit_xor(hash_record_extended(t, 0))" if base else "NULL::bigint"
+    with admin(target) as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*), {measure} FROM ({_shown(port, table)}) AS t")
+        rows, checksum = cursor.fetchone()
+    if rows != expected:
+        raise RuntimeError(f"{address}: {rows} rows arrived in the serving database, the lake has {expected}")
+    return table, (rows, checksum)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, port: Port, address: str, table: str, snapshot: int, exists: bool) -> int:
     """One port's rows into `mesh_data.<table>` (made once: a retry finds it whole and keeps it)."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'serving' AND "
-        "schema_name = $schema AND table_name = $table",
-        {"schema": DATA_SCHEMA, "table": table},
-    ).fetchall()[0][0]
     source = f"{lake_table(address)} AT (VERSION => {int(snapshot)})"
     rows = int(con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])
     if not exists:
@@ -198,8 +241,7 @@ def _copy(con: duckdb.DuckDBPyConnection, port: Port, address: str, table: str, 
             quote(c.name) if is_scalar(c.type) else f"CAST(to_json({quote(c.name)}) AS VARCHAR) AS {quote(c.name)}"
             for c in port.columns
         )
-        staging = f"{table}_loading"
-        con.execute(f"DROP TABLE IF EXISTS serving.{DATA_SCHEMA}.{quote(staging)}")
+        staging = f"{table}_loading"  # renamed once whole: a killed load leaves only a _loading table
         con.execute(f"CREATE TABLE serving.{DATA_SCHEMA}.{quote(staging)} AS SELECT {columns} FROM {source}")
         con.execute(f"ALTER TABLE serving.{DATA_SCHEMA}.{quote(staging)} RENAME TO {quote(table)}")
     return rows
@@ -230,19 +272,21 @@ def switch(
         _record(cursor, product, publication, ports, run_id)
 
 
-def _view(cursor: Any, product: Product, served: ServedPort) -> None:
-    port, address = served.port, served.address
+def _shown(port: Port, table: str) -> str:
+    """The rows of one of the port's tables as its view shows them (nested columns as jsonb)."""
     columns = ", ".join(
         quote(c.name) if is_scalar(c.type) else f"{quote(c.name)}::jsonb AS {quote(c.name)}" for c in port.columns
     )
+    return f"SELECT {columns} FROM {DATA_SCHEMA}.{quote(table)}"
+
+
+def _view(cursor: Any, product: Product, served: ServedPort) -> None:
+    port, address = served.port, served.address
     gate = f"(SELECT mesh.require_read({_literal(address)}))"
-    body = f"SELECT {columns} FROM {DATA_SCHEMA}.{quote(served.base)} WHERE {gate}"
+    body = f"{_shown(port, served.base)} WHERE {gate}"
     if served.masked is not None:
         personal = f"(SELECT mesh.reads_personal({_literal(address)}))"
-        body = (
-            f"{body} AND {personal} UNION ALL "
-            f"SELECT {columns} FROM {DATA_SCHEMA}.{quote(served.masked)} WHERE {gate} AND NOT {personal}"
-        )
+        body = f"{body} AND {personal} UNION ALL {_shown(port, served.masked)} WHERE {gate} AND NOT {personal}"
     for table in (served.base, served.masked):  # the view reads them as their owner, under row security
         if table is not None:
             cursor.execute(f"ALTER TABLE {DATA_SCHEMA}.{quote(table)} OWNER TO {OWNER}")

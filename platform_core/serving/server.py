@@ -104,11 +104,20 @@ class EmbeddedServer:
             return Binaries(folder, _has_tls(folder))
         return find_binaries(self.named_binaries)
 
+    @property
+    def listening_port(self) -> int:
+        """The port the data folder was made to listen on (MESH_SERVING_PORT when it was made): every
+        process finds the server there, whatever its own environment says."""
+        recorded = self.root / "port"
+        if recorded.is_file() and recorded.read_text(encoding="utf-8").strip().isdigit():
+            return int(recorded.read_text(encoding="utf-8").strip())
+        return self.port
+
     def url(self, user: str = ADMIN, password: str | None = None) -> str:
         """A libpq URL, requiring TLS where the server has it; with the admin's password by default."""
         secret = password if password is not None else self.password_file.read_text(encoding="utf-8").strip()
         mode = "require" if self.binaries.tls else "disable"
-        return f"postgresql://{user}:{secret}@{self.host}:{self.port}/{DATABASE}?sslmode={mode}"
+        return f"postgresql://{user}:{secret}@{self.host}:{self.listening_port}/{DATABASE}?sslmode={mode}"
 
     def running(self) -> bool:
         return self.initialized and self._pg("pg_ctl", ["-D", str(self.data), "status"], check=False).returncode == 0
@@ -188,6 +197,7 @@ class EmbeddedServer:
         with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write("\n# the mesh's serving database (platform_core/serving/server.py)\n")
             conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+        (self.root / "port").write_text(f"{self.port}\n", encoding="utf-8")
         (self.data / "pg_hba.conf").write_text(hba, encoding="utf-8")
 
     def _pg(self, program: str, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -100,7 +100,9 @@ class LakeConfig:
 
     @classmethod
     def local(cls, root: Path) -> LakeConfig:
-        """The default: a SQLite catalog and a data folder under the warehouse root."""
+        """The default: a SQLite catalog and a data folder under the warehouse root (made absolute:
+        the catalog keeps the data folder's path, and a relative one would not match it elsewhere)."""
+        root = Path(root).expanduser().resolve()
         return cls(catalog=f"sqlite:{root / 'lake' / 'catalog.sqlite'}", data_path=f"{root / 'lake' / 'data'}/")
 
     @property

@@ -41,6 +41,11 @@ class Warehouse:
     root: Path
     lake_config: LakeConfig | None = None  # None: the local lake under root
 
+    def __post_init__(self) -> None:
+        # the lake's catalog records its data folder as an absolute path: `Warehouse(Path("warehouse"))`
+        # is the same warehouse whatever the working directory was when it was made
+        object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
+
     @classmethod
     def from_settings(cls, settings: WarehouseSettings) -> Warehouse:
         return cls(settings.warehouse_root, settings.lake_config)

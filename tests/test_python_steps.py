@@ -1,0 +1,117 @@
+"""A pandas step runs in a process of its own that reaches its declared inputs and nothing else:
+no other domain's files, no lake, no masking key, no secret in its environment, no TCP; where
+the kernel has no Landlock, it is refused unless the platform team allowed it for the domain."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from platform_core.dagster.factory import build_domain
+from platform_core.execution import isolation, steps
+from platform_core.execution.isolation import landlock_abi, run_isolated
+from platform_core.settings import Settings
+from platform_core.storage.warehouse import Warehouse
+from tests.conftest import PROJECT, materialize
+from tests.factories import write_domain
+
+pytestmark = pytest.mark.skipif(landlock_abi() < 4, reason="this kernel offers no Landlock with TCP rules")
+
+PROBE = """
+import glob, os, socket
+import pandas as pd
+
+
+def probe(inputs):
+    seen = {{}}
+    for label, path in {paths!r}.items():
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+            seen[label] = "read"
+        except OSError as error:
+            seen[label] = type(error).__name__
+    seen["lake files found"] = str(len(glob.glob({lake!r} + "/**/*.parquet", recursive=True)))
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+        seen["tcp"] = "connected"
+    except OSError as error:
+        seen["tcp"] = type(error).__name__
+    seen["environment"] = ",".join(sorted(os.environ))
+    seen["orders given"] = str(len(inputs["orders"]))
+    return pd.DataFrame([seen])
+"""
+
+
+def test_a_step_reads_its_inputs_and_nothing_else(tmp_path: Path, settings: Settings, instance, monkeypatch) -> None:
+    monkeypatch.setenv("MESH_MASKING_KEY", "a-secret-the-step-must-not-see")
+    assert materialize(build_domain(write_domain(tmp_path), settings), instance).success  # a lake to aim at
+    key = tmp_path / "masking.key"
+    key.write_text("another secret\n")
+    module = tmp_path / "probe.py"
+    module.write_text(
+        PROBE.format(
+            paths={
+                "another domain's data": str(PROJECT / "domains" / "hr" / "data" / "employees.csv"),
+                "the masking key file": str(key),
+                "the lake's catalog": str(settings.warehouse_root / "lake" / "catalog.sqlite"),
+                "another process's environment": "/proc/1/environ",
+                "a file of the machine": "/etc/passwd",
+            },
+            lake=str(settings.warehouse_root),
+        )
+    )
+    orders = pd.DataFrame({"order_id": [1, 2, 3]})
+    (seen,) = run_isolated(module, "probe", {"orders": orders}, readable=[module], sandboxed=True).to_dict("records")
+    environment = set(seen.pop("environment").split(","))
+    assert environment <= {"HOME", "LANG", "LC_ALL", "PATH", "TZ", "PYTHONDONTWRITEBYTECODE", "TMPDIR"}
+    assert seen == {
+        "another domain's data": "PermissionError",
+        "the masking key file": "PermissionError",
+        "the lake's catalog": "PermissionError",
+        "another process's environment": "PermissionError",
+        "a file of the machine": "PermissionError",
+        "lake files found": "0",
+        "tcp": "PermissionError",
+        "orders given": "3",
+    }
+
+
+def test_a_step_that_reaches_for_what_it_may_not_fails_and_nothing_is_published(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
+    secret = tmp_path / "warehouse" / "masking.key"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("the key\n")
+    greedy = f"""
+import pandas as pd
+
+
+def customers(inputs):
+    key = open({str(secret)!r}).read()  # what a step must never read
+    return pd.DataFrame({{"customer": [key], "order_count": [1]}})
+"""
+    domain = write_domain(tmp_path, files={"products/sales/transforms.py": greedy})
+    result = materialize(build_domain(domain, settings), instance)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message
+    assert "domains/shop/products/sales/transforms.py" in message and "Permission denied" in message
+    assert Warehouse(settings.warehouse_root).publications("shop.sales") == []
+
+
+def test_without_landlock_a_pandas_step_is_refused_unless_the_platform_allows_it(
+    tmp_path: Path, settings: Settings, instance, monkeypatch
+) -> None:
+    monkeypatch.setattr(steps, "landlock_abi", lambda: 0)
+    domain = write_domain(tmp_path)
+    result = materialize(build_domain(domain, settings), instance)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "MESH_UNSANDBOXED_PYTHON=shop" in failure.event_specific_data.error.message
+    allowed = dataclasses.replace(settings, unsandboxed_python=frozenset({"shop"}))
+    assert materialize(build_domain(domain, allowed), instance).success
+    assert isolation.landlock_abi() >= 4  # the real kernel's, untouched by the patch of the caller
