@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
@@ -13,6 +15,8 @@ import click
 from platform_core.catalog.mesh import Mesh, load_mesh
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.descriptors.metrics import GRAINS, Grain
+from platform_core.descriptors.spec import SEMVER
 from platform_core.descriptors.workspace import Location, find_workspace, read_workspace
 from platform_core.errors import PlatformError
 from platform_core.governance.report import counts, table
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from platform_core.catalog.discovery import Direction
+    from platform_core.descriptors.metric_sql import Dialect
 
 
 @click.group(invoke_without_command=True)
@@ -514,6 +519,180 @@ def lineage(address: str, direction: Direction, workspace: Path, as_json: bool) 
         sys.exit(1)
     tree = tree_of(mesh, product, direction)
     click.echo(json.dumps(tree, indent=2) if as_json else "\n".join(lineage_text(tree, direction)))
+
+
+@main.group()
+def metrics() -> None:
+    """Metrics defined once in the products' descriptors: list, show and ask them."""
+
+
+def _metrics(workspace: Path):  # noqa: ANN202 - a MetricsOfMesh, imported lazily
+    from platform_core.catalog.metrics import MetricsOfMesh
+
+    _locations(workspace)  # an unreadable workspace is said once, plainly
+    return MetricsOfMesh.of_workspace(workspace)
+
+
+@metrics.command("list")
+@_workspace
+@_json
+def metrics_list(workspace: Path, as_json: bool) -> None:
+    """Every metric of the mesh: its address, label, definition and how it may be grouped."""
+    from platform_core.catalog.metrics import metric_rows
+
+    rows = metric_rows(_metrics(workspace))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    shown = [{**row, "by": ", ".join(row["dimensions"]), "grains": ", ".join(row["grains"])} for row in rows]
+    click.echo(table(shown, ["address", "label", "type", "by", "grains"], {"by": 60}) if rows else "no metric")
+
+
+@metrics.command("show")
+@click.argument("metric")
+@click.option("--by", "by", multiple=True, help="A dimension to group by (repeat for more), for the SQL shown.")
+@click.option("--grain", type=click.Choice(GRAINS), help="Group by metric_time at this grain, for the SQL shown.")
+@click.option("--dialect", type=click.Choice(["duckdb", "postgres"]), default="duckdb", show_default=True)
+@_workspace
+@_json
+def metrics_show(
+    metric: str, by: tuple[str, ...], grain: Grain | None, dialect: Dialect, workspace: Path, as_json: bool
+) -> None:
+    """A metric (a name unique in the mesh, or its address): its definition in words, what it may
+    be grouped by, and the SQL every surface runs for it."""
+    import sqlglot
+    from sqlglot import exp
+
+    from platform_core.catalog.metrics import in_words
+    from platform_core.descriptors.metric_sql import MetricError, Question
+
+    found = _metrics(workspace)
+    try:
+        product, defined = found.find(metric)
+        address = f"{product.product_address}.{defined.name}"
+        dimensions, grains = found.catalogue(product).grouping(defined.name)
+        _, compiled = found.compile(
+            Question((address,), by, grain), lambda a: exp.to_table(a.replace(".", "__")), dialect
+        )
+    except MetricError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    shown = {
+        "address": address,
+        "label": defined.label,
+        "description": defined.description,
+        "type": defined.type,
+        "definition": in_words(product, defined),
+        "owner": product.owner.name or product.owner.team,
+        "contact": product.owner.contact,
+        "dimensions": sorted(dimensions),
+        "grains": list(grains),
+        "sql": compiled.sql,
+    }
+    if as_json:
+        click.echo(json.dumps(shown, indent=2))
+        return
+    for key in ("address", "label", "description", "definition", "owner", "contact"):
+        click.echo(f"{key + ':':13}{shown[key]}")
+    click.echo(f"{'by:':13}{', '.join(shown['dimensions']) or 'nothing'}")
+    click.echo(f"{'grains:':13}{', '.join(shown['grains']) or 'none (no time dimension)'}")
+    pretty = sqlglot.transpile(compiled.sql, read=dialect, write=dialect, pretty=True)[0]
+    click.echo(f"sql ({dialect}, each port's table named by its address):\n{pretty}")
+
+
+@metrics.command("query")
+@click.argument("names", nargs=-1, required=True, metavar="METRIC...")
+@click.option("--by", "by", multiple=True, help="A dimension to group by (repeat for more, or a,b).")
+@click.option("--grain", type=click.Choice(GRAINS), help="Group by metric_time at this grain.")
+@click.option("--where", help="A condition over dimensions, applied before aggregating: \"entity_id = 'FR01'\".")
+@click.option("--at", help="Answer as of a product version (1.1.0), a lake snapshot id or a time (2026-11-30T12:00).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@_workspace
+@_json
+def metrics_query(
+    names: tuple[str, ...],
+    by: tuple[str, ...],
+    grain: Grain | None,
+    where: str | None,
+    at: str | None,
+    as_csv: bool,
+    workspace: Path,
+    as_json: bool,
+) -> None:
+    """Answer METRIC (names unique in the mesh, or addresses) from the lake, grouped by dimensions
+    and a time grain. The same SQL as every other surface: docs/metrics.md."""
+    from platform_core.catalog.metrics import ask
+    from platform_core.descriptors.metric_sql import MetricError, Question
+    from platform_core.storage.warehouse import Warehouse
+
+    dimensions = tuple(part.strip() for option in by for part in option.split(",") if part.strip())
+    settings = Settings.from_env()
+    try:
+        answer = ask(
+            _metrics(workspace),
+            Question(names, dimensions, grain, where),
+            Warehouse.from_settings(settings),
+            _moment(at),
+        )
+    except MetricError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    rows = [dict(zip(answer.columns, (_plain(v) for v in row), strict=True)) for row in answer.rows]
+    if as_json:
+        click.echo(json.dumps({"snapshot": answer.snapshot, "columns": list(answer.columns), "rows": rows}, indent=2))
+    elif as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(answer.columns)
+        writer.writerows([["" if v is None else v for v in row.values()] for row in rows])
+    else:
+        click.echo(table(rows, list(answer.columns), {}) if rows else "no rows")
+
+
+@metrics.command("export")
+@click.argument("product_address", metavar="PRODUCT")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of printing.")
+@_workspace
+def metrics_export(product_address: str, out: Path | None, workspace: Path) -> None:
+    """A product's metrics (hr.overtime) as MetricFlow's semantic models and metrics (the YAML of
+    dbt-semantic-interfaces), with the ports they read as semantic models."""
+    import yaml
+
+    from platform_core.catalog.metricflow import metricflow_documents
+
+    mesh = _mesh(workspace)
+    product = next((p for p in mesh.products if p.product_address == product_address), None)
+    if product is None or not product.metrics:
+        click.echo(f"{product_address}: no such product with metrics in {workspace}", err=True)
+        sys.exit(1)
+    text = yaml.safe_dump_all(metricflow_documents(product, list(mesh.products)), sort_keys=False, allow_unicode=True)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out} (MetricFlow semantic models and metrics of {product_address})")
+
+
+def _moment(at: str | None) -> int | datetime | str | None:
+    """--at as the lake takes it: a snapshot id, a time, or a product version."""
+    if at is None or SEMVER.match(at):
+        return at
+    if at.isdigit():
+        return int(at)
+    try:
+        return datetime.fromisoformat(at)
+    except ValueError:
+        raise click.BadParameter(f"{at!r}: give a product version (1.1.0), a snapshot id or a time") from None
+
+
+def _plain(value: object) -> object:
+    """A value as JSON and CSV write it: decimals exactly, dates in ISO."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 @main.group()

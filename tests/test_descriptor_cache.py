@@ -22,9 +22,9 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     done: list[Path] = []
     real = cache.load_domain
 
-    def counted(directory: Path):
+    def counted(directory: Path, index=None):
         done.append(directory)
-        return real(directory)
+        return real(directory, index)
 
     monkeypatch.setattr(cache, "load_domain", counted)
     return done
@@ -105,7 +105,7 @@ def test_the_next_process_reads_what_the_first_validated(tmp_path: Path) -> None
     domain_dir = write_domain(tmp_path)
     script = (
         "import sys; from pathlib import Path; from platform_core.descriptors import cache; "
-        "calls = []; real = cache.load_domain; cache.load_domain = lambda d: calls.append(d) or real(d); "
+        "calls = []; real = cache.load_domain; cache.load_domain = lambda d, i=None: calls.append(d) or real(d, i); "
         "domain = cache.load_domain_cached(Path(sys.argv[1])); "
         "print(len(calls), len(domain.products))"
     )

@@ -167,7 +167,8 @@ INVALID = {
     ),
     "both sql and python": (
         _set("output_ports[1].python", "transforms.py:customers"),
-        "output_ports[1]: give exactly one of sql (a .sql file) or python (file.py:function)",
+        "output_ports[1]: give exactly one of sql (a .sql file), python (file.py:function) or query "
+        "(a metric question)",
     ),
     "python function missing": (
         _set("output_ports[0].python", "transforms.py:customer"),

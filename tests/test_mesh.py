@@ -92,7 +92,7 @@ def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Pat
     edges = warehouse.read("platform.mesh.dependencies").select("consumer, producer_address, cross_domain").fetchall()
     assert set(edges) == {
         ("finance.overtime_accruals", "hr.overtime.overtime_analysis", True),
-        ("finance.overtime_cost_ratio", "hr.overtime.payroll_compensation", True),
+        ("finance.overtime_cost_ratio", "hr.overtime.fact_overtime", True),  # through HR's metrics
         ("finance.overtime_cost_ratio", "hr.overtime.dim_entity", True),
         ("finance.overtime_cost_ratio", "sales.orders.revenue_by_entity_month", True),
     }
@@ -170,18 +170,18 @@ def test_catalog_warns_of_a_loop_of_steps_across_domains(tmp_path: Path, instanc
 
 
 def test_dropping_a_column_consumers_read_without_a_new_major_is_refused(mesh_run, tmp_path: Path) -> None:
-    """The contract HR was last published under is in the lake; finance reads payroll_compensation."""
+    """The contract HR was last published under is in the lake; finance reads overtime_analysis."""
     descriptor = copy_of_the_mesh(tmp_path) / "hr" / "products" / "overtime" / "product.yaml"
     text = descriptor.read_text()
-    dropped = "      - {name: currency, type: string, nullable: false, description: Currency of amount_to_pay.}\n"
+    dropped = "      - {name: currency, type: string, nullable: false, description: Currency of amount.}\n"
     assert dropped in text
     descriptor.write_text(text.replace(dropped, ""))
     settings = Settings(warehouse_root=mesh_run.warehouse.root)
     with pytest.raises(PlatformError) as raised:
         build_domain(descriptor.parent.parent.parent, settings)
     assert [str(p) for p in raised.value.problems] == [
-        "domains/hr/products/overtime/product.yaml: output_ports[7].columns: [breaking_changes_need_major] "
-        "payroll_compensation.currency removed (published as 1.1.0); it would break finance.overtime_cost_ratio "
+        "domains/hr/products/overtime/product.yaml: output_ports[8].columns: [breaking_changes_need_major] "
+        "overtime_analysis.currency removed (published as 1.1.0); it would break finance.overtime_accruals "
         "(fix: raise the major version (and keep the previous major published with `previous` until its consumers "
         "move))"
     ]

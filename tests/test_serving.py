@@ -31,8 +31,10 @@ import dagster as dg
 import psycopg2
 import pytest
 
+from platform_core.catalog.metrics import MetricsOfMesh, ask
 from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
+from platform_core.descriptors.metric_sql import Question
 from platform_core.descriptors.people import Group, People, Person
 from platform_core.serving.access import set_password, sync_people
 from platform_core.serving.database import ServingTarget, admin, target_of
@@ -333,6 +335,46 @@ def test_revoking_a_membership_or_a_person_holds_at_the_next_statement(served: S
         served.connect("paula")
     sync_people(served.target, served.people)  # back, for the other tests
     served.passwords[served.login("paula")] = set_password(served.target, served.login("paula"))
+
+
+def test_a_person_asks_a_metric_and_gets_the_figure_the_lake_gives(served: Served) -> None:
+    """ "Overtime cost by entity and month" with psql in the serving database is the table
+    `mesh metrics query` and Python give: one definition, in hr's descriptor."""
+    metrics = MetricsOfMesh.of_workspace(PROJECT / "workspace.yaml")
+    lake = ask(metrics, Question(("overtime_cost",), ("entity_id",), "month"), served.warehouse).rows
+    sql = "SELECT metric_time, entity_id, overtime_cost FROM hr.overtime_cost('month', 'entity_id') ORDER BY 1, 2"
+    assert served.query("paula", sql) == lake and len(lake) > 10
+    login = served.login("paula")
+    host, port = served.target.where.split("/")[0].split(":")
+    database = served.target.where.split("/")[1]
+    shown = subprocess.run(
+        ["psql", "-X", "-A", "-t", "-F", ",", "-h", host, "-p", port, "-U", login, "-d", database, "-c", sql],
+        env={**os.environ, "PGPASSWORD": served.passwords[login], "PGSSLMODE": "require" if served.tls else "disable"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [f"{t.isoformat()},{e},{v}" for t, e, v in lake]
+
+    # a ratio by a dimension of a joined port, for a group that may read that port
+    by_department = ask(metrics, Question(("cost_per_employee",), ("department",), "quarter"), served.warehouse).rows
+    asked = "SELECT metric_time, department, cost_per_employee FROM hr.cost_per_employee('quarter', 'department')"
+    assert served.query("omar", asked + " ORDER BY 1, 2") == by_department
+
+    # a manager grouping by department reads her own teams' employees: the others have none
+    everyone = {d for (d,) in served.query("omar", "SELECT department FROM hr.overtime_hours(NULL, 'department')")}
+    hers = {d for (d,) in served.query("maria", "SELECT department FROM hr.overtime_hours(NULL, 'department')")}
+    assert None not in everyone and None in hers and 1 <= len(hers - {None}) < len(everyone)
+
+    # a person outside every group reads fact_overtime's metrics, not what dim_employee holds
+    assert served.query("otto", "SELECT count(*) FROM hr.overtime_hours('year', 'entity_id')")[0][0] > 0
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege) as refused:
+        served.query("otto", "SELECT * FROM hr.overtime_hours('year', 'department')")
+    assert "hr.overtime.dim_employee is restricted" in str(refused.value)
+    with pytest.raises(psycopg2.errors.InvalidParameterValue) as wrong:
+        served.query("paula", "SELECT * FROM hr.overtime_cost('month', 'full_name')")
+    assert "hr.overtime.overtime_cost may be grouped by entity_id, currency" in str(wrong.value)
 
 
 def test_a_wrong_password_or_an_unencrypted_connection_is_refused(served: Served) -> None:

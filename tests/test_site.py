@@ -175,7 +175,7 @@ def test_the_same_inputs_give_the_same_site_and_a_rebuild_drops_removed_products
     without_hr = replace(mesh, domains=tuple(d for d in mesh.domains if d.name != "hr"))
     build_site(without_hr, out, generated_at=BUILT)
     assert not list(out.glob("products/hr.*")) and not (out / "domains" / "hr.html").exists()
-    assert "hr.overtime.payroll_compensation" in _Page(out / "products" / "finance.overtime_cost_ratio.html").text
+    assert "hr.overtime.fact_overtime" in _Page(out / "products" / "finance.overtime_cost_ratio.html").text
     assert _broken_links(out) == []
     assert sorted(p.name for p in out.parent.iterdir()) == [".site.lock", "site"]  # no half-built leftovers
 

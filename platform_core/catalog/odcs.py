@@ -49,6 +49,7 @@ from open_data_contract_standard.model import (
 from platform_core.descriptors.column_types import duckdb_type, is_scalar
 from platform_core.descriptors.files import read_yaml
 from platform_core.descriptors.freshness import freshness_of
+from platform_core.descriptors.metrics import Metric, RatioMetric, SimpleMetric
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.rules import (
     AcceptedValues,
@@ -69,8 +70,10 @@ from platform_core.settings import Settings
 from platform_core.storage.lake import LakeConfig, table_name, without_password
 
 # v3.1.0 rather than the newest the shipped schema accepts (v3.2.0): it is the version the
-# tools that read contracts (datacontract-cli, catalogs) know, and the export uses nothing newer.
+# tools that read contracts (datacontract-cli, catalogs) know. A product with metrics needs v3.2.0,
+# whose `semanticType` marks measures and dimensions.
 API_VERSION = "v3.1.0"
+API_VERSION_WITH_METRICS = "v3.2.0"
 _LAKE_SERVER = "lake"
 # Our column types as ODCS logical types: double and decimal are both numbers to ODCS.
 _ODCS_TYPES = {
@@ -175,7 +178,7 @@ def contract_model(
         )
     lake, owner = (settings or Settings(warehouse_root=Path("warehouse"))).lake_config, product.owner
     return OpenDataContractStandard(
-        apiVersion=API_VERSION,
+        apiVersion=API_VERSION_WITH_METRICS if product.metrics else API_VERSION,
         kind="DataContract",
         id=contract_id(product),
         name=product.name,
@@ -324,12 +327,14 @@ def _schema_object(product: Product, port: Port) -> SchemaObject:
     key = _primary_key(port)
     column_rules = {c.name: [r for r in port.quality if _column_of(r) == c.name] for c in port.columns}
     physical = table_name(product.address(port.name))[1]
+    dimensions = _dimensions(product).get(port.name, set())
     return SchemaObject(
         name=port.name,
         physicalName=physical,
         physicalType="table",
         description=port.description,
-        properties=[_property(product, port, c, column_rules[c.name], key) for c in port.columns],
+        properties=[_property(product, port, c, column_rules[c.name], key, c.name in dimensions) for c in port.columns]
+        + [_measure(metric) for metric in product.metrics if _anchor(product, metric) == port.name],
         quality=[_quality(product, r) for r in port.quality if _column_of(r) is None] or None,
         customProperties=_custom_properties(
             kind=port.kind,
@@ -361,11 +366,63 @@ def _primary_key(port: Port) -> tuple[str, ...]:
     return min(keys, key=lambda cols: (len(cols), [position[c] for c in cols]), default=())
 
 
-def _property(product: Product, port: Port, column: Column, rules: list[Rule], key: tuple[str, ...]) -> SchemaProperty:
+def _dimensions(product: Product) -> dict[str, set[str]]:
+    """The columns, per port, that the product's metrics group by (their time dimension too)."""
+    found: dict[str, set[str]] = {}
+    for metric in product.metrics:
+        if isinstance(metric, SimpleMetric):
+            for written in (*metric.dimensions, *((metric.time,) if metric.time else ())):
+                port, _, column = written.rpartition(".")
+                found.setdefault(port or metric.port, set()).add(column)
+    return found
+
+
+def _anchor(product: Product, metric: Metric) -> str | None:
+    """The port whose schema object carries a metric as a measure: the port a simple metric
+    aggregates; for a ratio or derived metric, that of its first component of this product."""
+    if isinstance(metric, SimpleMetric):
+        return metric.port
+    own = {m.name: m for m in product.metrics}
+    for component in metric.components:
+        if component in own and own[component] is not metric:
+            return _anchor(product, own[component])
+    return None  # made only of other products' metrics: ODCS holds it nowhere
+
+
+_AGGREGATE_SQL = {"count_distinct": "COUNT(DISTINCT {})", "count": "COUNT({})"}
+
+
+def _measure(metric: Metric) -> SchemaProperty:
+    """A metric as ODCS 3.2 says a measure: an aggregated value, its aggregation in transformLogic;
+    the platform's definition rides along (customProperties.meshMetric) for a faithful import."""
+    if isinstance(metric, SimpleMetric):
+        template = _AGGREGATE_SQL.get(metric.aggregation, metric.aggregation.upper() + "({})")
+        logic = template.format(metric.expression or "*")
+        logic += f" FILTER (WHERE {metric.filter})" if metric.filter else ""
+    elif isinstance(metric, RatioMetric):
+        logic = f"{metric.numerator} / NULLIF({metric.denominator}, 0)"
+    else:
+        logic = metric.expression
+    counts = isinstance(metric, SimpleMetric) and metric.counts
+    return SchemaProperty(
+        name=metric.name,
+        businessName=metric.label,
+        description=metric.description,
+        logicalType="integer" if counts else "number",
+        semanticType="measure",
+        transformLogic=logic,
+        customProperties=_custom_properties(meshMetric=metric.model_dump(mode="json", exclude_defaults=True)),
+    )
+
+
+def _property(
+    product: Product, port: Port, column: Column, rules: list[Rule], key: tuple[str, ...], dimension: bool = False
+) -> SchemaProperty:
     siblings = {p.name for p in product.output_ports}
     in_key, personal = column.name in key, column in port.personal_columns
     return SchemaProperty(
         name=column.name,
+        semanticType="dimension" if dimension else None,
         logicalType=_odcs_type(column.type),
         physicalType="DECIMAL" if column.type == "decimal" else duckdb_type(column.type),
         description=column.description,

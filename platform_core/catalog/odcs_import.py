@@ -168,10 +168,30 @@ def import_contract(document: Mapping[str, Any], domain: str | None = None) -> S
             "sla": _freshness(sla, own, reading),
             "schedule": _schedule(sla, own),
             "output_ports": [port for port, _ in built],
+            "metrics": _metrics(contract, reading),
         }
     )
     _sla_notes(sla, reading)
     return Skeleton(descriptor, {port["sql"]: sql for port, sql in built}, tuple(reading.notes))
+
+
+def _metrics(contract: OpenDataContractStandard, reading: _Reading) -> list[dict[str, Any]]:
+    """The product's metrics, from the measures of its schema: as the platform defined them
+    (customProperties.meshMetric), or named in a note when only their SQL is there."""
+    found = []
+    for obj in contract.schema_ or []:
+        for prop in obj.properties or []:
+            if prop.semanticType != "measure":
+                continue
+            defined = customs(prop.customProperties).get("meshMetric")
+            if isinstance(defined, dict):
+                found.append(defined)
+            else:
+                reading.notes.append(
+                    f"measure {obj.name}.{prop.name} ({prop.transformLogic or 'no transformLogic'}): declare it "
+                    "under metrics (docs/metrics.md); the platform does not read aggregation SQL"
+                )
+    return found
 
 
 def _parsed(document: Mapping[str, Any], reading: _Reading) -> OpenDataContractStandard:
@@ -383,7 +403,10 @@ def _port(
     level = _classification(own.get("classification"), f"port {name}", reading)
     if level is None:
         reading.notes.append(f"port {name}: give it a classification (a policy requires one)")
-    properties = [(p, reading.name(p.name, f"{name} column")) for p in obj.properties or []]
+    # measures are metrics, not columns (ODCS 3.2 semanticType); import_contract reads them
+    properties = [
+        (p, reading.name(p.name, f"{name} column")) for p in obj.properties or [] if p.semanticType != "measure"
+    ]
     if not properties:
         reading.problem(f"schema.{name}.properties", "missing: a port needs at least one column")
     key = [

@@ -28,6 +28,7 @@ from markupsafe import Markup
 
 from platform_core.catalog.health import ProductHealth
 from platform_core.catalog.mesh import Mesh, dependency_rows, sla_text
+from platform_core.catalog.metrics import documented
 from platform_core.catalog.site_lineage import Node, lineage_svg
 from platform_core.catalog.words import FRESHNESS_TEXT, STATE_TEXT, promises, schedule_text, timestamp_text
 from platform_core.descriptors.spec import PortInput, Product
@@ -133,6 +134,7 @@ def _render_site(mesh: Mesh, folder: Path, health: Mapping[str, ProductHealth] |
                 product=product,
                 graph=graph,
                 lineage=graph.svg(product),
+                metrics=documented(list(mesh.products), product),
                 **common,
             )
     for path, template in ASSETS.items():

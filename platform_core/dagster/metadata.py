@@ -88,8 +88,12 @@ def definition_metadata(product: Product, layer: str, step: Step) -> dict[str, o
     }
     if isinstance(step, Port):
         metadata["address"] = product.address(step.name)
-    transform = step.sql or step.python
-    metadata["transform"] = dg.MetadataValue.path(str(product.directory / str(transform).split(":")[0]))
+    if step.query is not None:
+        asked = ", ".join(step.query.metrics)
+        metadata["transform"] = f"metrics {asked}" + (f" by {', '.join(step.query.by)}" if step.query.by else "")
+    else:
+        transform = step.sql or step.python
+        metadata["transform"] = dg.MetadataValue.path(str(product.directory / str(transform).split(":")[0]))
     return metadata
 
 

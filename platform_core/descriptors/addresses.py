@@ -8,14 +8,15 @@ unpublished gold) stay private to their product, whatever the consumer asks for.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from platform_core.descriptors.files import display_path, read_yaml
+from platform_core.descriptors.metrics import Metric
 from platform_core.descriptors.spec import Consumer, Owner, Port, PreviousMajor, major_of, versioned
 from platform_core.errors import ProblemCollector
 
@@ -90,6 +91,7 @@ class Contract:
     status: str = ""
     sunset: date | None = None
     previous: PreviousMajor | None = None
+    metrics: dict[str, Metric] = field(default_factory=dict)  # the valid ones: a broken one is the producer's error
 
     @property
     def major(self) -> int | None:
@@ -168,6 +170,7 @@ def _parse_contract(
         status=str(data.get("status", "")),
         sunset=_valid_date(data.get("sunset")),
         previous=_valid(PreviousMajor, data.get("previous")),
+        metrics={str(e["name"]): m for e in _entries(data.get("metrics")) if (m := _valid_metric(e)) is not None},
     ), ""
 
 
@@ -178,6 +181,16 @@ def _valid(model: type[_Model], value: object) -> _Model | None:
     """`value` as a `model`, or None when it is not one: the producer's mistake is its own error."""
     try:
         return model.model_validate(value) if value is not None else None
+    except ValidationError:
+        return None
+
+
+_METRIC: TypeAdapter[Metric] = TypeAdapter(Metric)
+
+
+def _valid_metric(value: object) -> Metric | None:
+    try:
+        return _METRIC.validate_python(value)
     except ValidationError:
         return None
 

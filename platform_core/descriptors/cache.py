@@ -41,7 +41,7 @@ def code_digest() -> str:
     validate (pydantic) and analyse (DuckDB, Dagster's own name rules)."""
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(sys.version.encode())
-    for library in ("pydantic", "duckdb", "dagster", "pyyaml"):
+    for library in ("pydantic", "duckdb", "dagster", "pyyaml", "sqlglot"):
         digest.update(f"{library}={metadata.version(library)}\0".encode())
     for path in sorted(package.rglob("*.py")):
         status = path.stat()
@@ -49,11 +49,11 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def load_domain_cached(directory: Path, fingerprint: str | None = None) -> Domain:
-    """`load_domain` in the mesh around the domain, from the cache when the domain's sources, the
-    mesh's descriptors and the platform are unchanged."""
+def load_domain_cached(directory: Path, fingerprint: str | None = None, index: MeshIndex | None = None) -> Domain:
+    """`load_domain` in its mesh (by default the one around the domain), from the cache when the
+    domain's sources, the mesh's descriptors and the platform are unchanged."""
     directory = directory.resolve()
-    index = MeshIndex.around(directory)
+    index = index or MeshIndex.around(directory)
     key = hashlib.sha256(
         f"{directory}\0{index}\0{fingerprint or sources_fingerprint(directory, index)}\0{code_digest()}".encode()
     ).hexdigest()[:40]
@@ -62,7 +62,7 @@ def load_domain_cached(directory: Path, fingerprint: str | None = None) -> Domai
     cached = _read(path)
     if cached is not None and _file_inputs_present(cached):
         return cached
-    domain = load_domain(directory)  # raises with every problem; nothing is written then
+    domain = load_domain(directory, index)  # raises with every problem; nothing is written then
     _write(folder, path, domain)
     return domain
 

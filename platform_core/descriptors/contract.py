@@ -16,13 +16,16 @@ _IMPLEMENTATION = {"sql", "python", "depends_on"}
 
 
 def contract_document(product: Product) -> str:
-    """The contract of every output port, with the product's version and SLA, as canonical JSON."""
-    document = {
+    """The contract of every output port, with the product's version, SLA and metrics (a metric's
+    definition is a promise too: the figure consumers and people rely on), as canonical JSON."""
+    document: dict[str, object] = {
         "product": f"{product.domain}.{product.name}",
         "version": product.version,
         "sla": product.sla.model_dump(mode="json") if product.sla else None,
         "ports": [port.model_dump(mode="json", exclude=_IMPLEMENTATION) for port in product.output_ports],
     }
+    if product.metrics:  # absent otherwise: a product without metrics keeps the fingerprint it had
+        document["metrics"] = [metric.model_dump(mode="json") for metric in product.metrics]
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 

@@ -24,6 +24,7 @@ from platform_core.descriptors.cron import cron_problem
 from platform_core.descriptors.files import FileProblem, display_path, read_text, read_yaml
 from platform_core.descriptors.graphs import find_cycle
 from platform_core.descriptors.mesh_index import DOMAIN_FILE, PRODUCT_FILE, MeshIndex, product_folders
+from platform_core.descriptors.metric_checks import metric_problems, query_problem
 from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, MaxAge, Range, Relationships
 from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
 from platform_core.descriptors.sql import bind_problem, expression_problem, parse_problem, undeclared_reads_problem
@@ -153,6 +154,8 @@ def product_problems(product: Product, where: str, domain: str | None = None) ->
         _step_problems(found, where, field, layer, step, product, layer_of)
     if not any("duplicate name" in p.message for p in found.problems):  # a graph needs unique names
         _cycle_problems(found, where, product, fields)
+    if product.metrics and not found.problems:  # metrics compile over ports that are sound
+        metric_problems(found, where, product)
     return found.problems
 
 
@@ -292,6 +295,9 @@ def _step_problems(
                 problem = parse_problem(sql) or undeclared_reads_problem(sql, step.depends_on)
                 if problem:
                     found.add(where, f"{field}.sql", f"{step.sql}: {problem}")
+    elif step.query is not None:
+        if problem := query_problem(product, step):
+            found.add(where, f"{field}.query", problem)
     else:
         _python_problems(found, where, f"{field}.python", step.python or "", folder)
 

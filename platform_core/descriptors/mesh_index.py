@@ -265,13 +265,28 @@ def component_attributes(path: Path) -> dict | None:
 
 
 def _port_addresses(path: Path, component: bool) -> list[str]:
+    """What a descriptor reads of other products: its port inputs' addresses, and the metrics its
+    `query:` steps ask by address (`hr.overtime.overtime_cost`)."""
     data = component_attributes(path) if component else _read(str(path), *_stat(path))
-    inputs = data.get("inputs") if isinstance(data, dict) else None
-    return (
+    if not isinstance(data, dict):
+        return []
+    inputs = data.get("inputs")
+    found = (
         [str(entry["address"]) for entry in inputs if isinstance(entry, dict) and "address" in entry]
         if isinstance(inputs, list)
         else []
     )
+    layers = data.get("layers")
+    steps = (
+        [s for layer in layers.values() if isinstance(layer, list) for s in layer] if isinstance(layers, dict) else []
+    )
+    ports = data.get("output_ports")
+    steps += ports if isinstance(ports, list) else []
+    for step in steps:
+        query = step.get("query") if isinstance(step, dict) else None
+        asked = query.get("metrics") if isinstance(query, dict) else None
+        found += [str(m) for m in asked if str(m).count(".") == 2] if isinstance(asked, list) else []
+    return found
 
 
 def _stat(path: Path) -> tuple[int, int]:

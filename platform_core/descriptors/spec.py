@@ -17,6 +17,7 @@ from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, With
 from pydantic.json_schema import SkipJsonSchema
 
 from platform_core.descriptors.column_types import COLUMN_TYPE_SCHEMA, column_type
+from platform_core.descriptors.metrics import Metric, MetricQuery
 from platform_core.descriptors.rules import NotNull, Relationships, Rule, Unique
 from platform_core.descriptors.types import ColumnName, Duration, Email, Identifier, Namespace, Spec, Team, Text
 from platform_core.descriptors.types import Tag as TagText
@@ -166,21 +167,24 @@ class Step(Spec):
     description: Text
     sql: str | None = None
     python: str | None = None
+    query: MetricQuery | None = None  # the answer to a metric question, compiled by the platform
     depends_on: tuple[Identifier, ...] = ()
     columns: tuple[Column, ...] = Field(min_length=1)
     quality: tuple[Rule, ...] = ()
 
     @model_validator(mode="after")
     def _one_transform(self) -> Step:
-        if (self.sql is None) == (self.python is None):
-            raise ValueError("give exactly one of sql (a .sql file) or python (file.py:function)")
+        if [self.sql, self.python, self.query].count(None) != 2:
+            raise ValueError(
+                "give exactly one of sql (a .sql file), python (file.py:function) or query (a metric question)"
+            )
         if self.python is not None and not re.match(r"^[\w./-]+\.py:[A-Za-z_]\w*$", self.python):
             raise ValueError(f"bad python transform {self.python!r}: write it as transforms.py:function")
         return self
 
     @property
     def engine(self) -> Literal["sql", "pandas"]:
-        return "sql" if self.sql is not None else "pandas"
+        return "pandas" if self.python is not None else "sql"
 
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
@@ -311,6 +315,7 @@ class Product(Spec):
     inputs: tuple[Input, ...] = ()
     layers: Layers = Layers()
     output_ports: tuple[Port, ...] = Field(min_length=1)
+    metrics: tuple[Metric, ...] = ()  # defined once here, answered the same on every surface
     sla: Sla | None = None
     schedule: Schedule | None = None
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from platform_core.descriptors.files import FileProblem, display_path, read_text
+from platform_core.descriptors.metric_checks import query_sql
+from platform_core.descriptors.metric_sql import ExpressionError, MetricError
 from platform_core.descriptors.names import quote
 from platform_core.descriptors.spec import FileInput, Product, Step
 from platform_core.descriptors.sql import parse_problem, undeclared_reads_problem
@@ -48,6 +50,9 @@ def not_ready(product: Product, step: Step, message: str) -> PlatformError:
 
 def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: str, unsandboxed: bool = False) -> None:
     """Compute the step into `table` (quoted), its dependencies already bound."""
+    if step.query is not None:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {query_select(product, step)}")
+        return
     if step.engine == "sql":
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {read_sql(product, step)}")
         return
@@ -59,6 +64,15 @@ def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: s
         )
     finally:
         con.unregister("step_output")
+
+
+def query_select(product: Product, step: Step) -> str:
+    """A `query:` step's SELECT, compiled from the metrics it asks (platform_core.descriptors.metric_sql);
+    the metrics' ports are the step's dependencies, bound as views of their names."""
+    try:
+        return query_sql(product, step).sql
+    except (MetricError, ExpressionError) as error:
+        raise PlatformError([Problem(display_path(product.descriptor_path), step.name, str(error))]) from None
 
 
 def read_sql(product: Product, step: Step) -> str:

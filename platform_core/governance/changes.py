@@ -34,6 +34,7 @@ class Change:
     field: str  # where in the descriptor now (or where it was)
     what: str
     breaks: Breaks
+    metric: str | None = None  # the metric it changes, when it changes one
 
 
 def changes(published: dict, product: Product) -> list[Change]:
@@ -51,6 +52,7 @@ def changes(published: dict, product: Product) -> list[Change]:
     for name, (i, _) in new_ports.items():
         if name not in old_ports:
             found.append(Change(name, f"output_ports[{i}]", f"port {name} added", "nothing"))
+    found.extend(_metric_changes(published.get("metrics", []), current.get("metrics", [])))
     return found
 
 
@@ -185,6 +187,48 @@ def _lower(a: float | None, b: float | None) -> bool:
 
 def _higher(a: float | None, b: float | None) -> bool:
     return b is not None and (a is None or a > b)
+
+
+# What a metric's figure depends on: a change to any of these changes the number people read.
+_DEFINITION = (
+    "type",
+    "port",
+    "aggregation",
+    "expression",
+    "filter",
+    "time",
+    "timezone",
+    "numerator",
+    "denominator",
+    "metrics",
+    "decimals",
+)
+
+
+def _metric_changes(old: list[dict], new: list[dict]) -> Iterator[Change]:
+    """A metric removed, or defined differently (another aggregation, expression, filter, time,
+    components or scale), breaks whoever reads its figure; fewer dimensions or grains break the
+    questions that used them. Labels, descriptions, more dimensions or grains are compatible."""
+    before = {m["name"]: m for m in old}
+    after = {m["name"]: (i, m) for i, m in enumerate(new)}
+    for name, was in before.items():
+        if name not in after:
+            yield Change(None, "metrics", f"metric {name} removed", "consumers", name)
+            continue
+        i, now = after[name]
+        changed = [key for key in _DEFINITION if was.get(key) != now.get(key)]
+        if changed:
+            what = ", ".join(f"{key} {was.get(key)!r} -> {now.get(key)!r}" for key in changed)
+            yield Change(None, f"metrics[{i}]", f"metric {name} defined differently: {what}", "consumers", name)
+        for key in ("dimensions", "grains"):
+            gone = sorted(set(was.get(key) or ()) - set(now.get(key) or ()))
+            if gone:
+                yield Change(
+                    None, f"metrics[{i}].{key}", f"metric {name} no longer by {', '.join(gone)}", "consumers", name
+                )
+    for name, (i, _) in after.items():
+        if name not in before:
+            yield Change(None, f"metrics[{i}]", f"metric {name} added", "nothing", name)
 
 
 def _sla_changes(old: dict | None, new: dict | None) -> Iterator[Change]:

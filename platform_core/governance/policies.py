@@ -311,8 +311,8 @@ def _breaking_changes_need_major(product: Product, ctx: Context, params: Mapping
     if published is None or major_of(str(published.get("version"))) != product.major:
         return
     for change in breaking_for_consumers(published, product):
-        port = f"{product.product_address}.{change.port}"
-        readers = ctx.consumers_of(port, product.major) if change.port else []
+        port = f"{product.product_address}.{change.port or change.metric}"
+        readers = ctx.consumers_of(port, product.major) if change.port or change.metric else []
         who = f"; it would break {', '.join(readers)}" if readers else ""
         yield Finding(change.field, f"{change.what} (published as {published.get('version')}){who}", change.port)
 

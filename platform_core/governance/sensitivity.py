@@ -15,6 +15,8 @@ from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.files import FileProblem, read_text
 from platform_core.descriptors.lineage import Source, column_sources
 from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.descriptors.metric_checks import query_sql
+from platform_core.descriptors.metric_sql import ExpressionError, MetricError
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
 
 
@@ -109,11 +111,8 @@ class Sensitivity:
             c.name: frozenset((ref.split(".", 1)[0], ref.split(".", 1)[1]) for ref in c.source if "." in ref)
             for c in step.columns
         }
-        if step.sql is not None:
-            try:
-                sql = read_text(self.product.directory / step.sql)
-            except FileProblem:
-                sql = ""
+        if step.sql is not None or step.query is not None:
+            sql = self._sql(step)
             schema = {dependency: self._columns_of(dependency) for dependency in step.depends_on}
             parsed = column_sources(sql, schema) if sql else {}
             if not parsed:  # not followed: every column may carry anything it reads
@@ -125,6 +124,18 @@ class Sensitivity:
             for c in step.columns
         }
         return {c.name: declared[c.name] | same_name[c.name] for c in step.columns}
+
+    def _sql(self, step: Step) -> str:
+        """The step's SELECT: its file, or what its metric question compiles to ("" when neither reads)."""
+        if step.query is not None:
+            try:
+                return query_sql(self.product, step).sql
+            except (MetricError, ExpressionError):
+                return ""
+        try:
+            return read_text(self.product.directory / str(step.sql))
+        except FileProblem:
+            return ""
 
     def _columns_of(self, dependency: str) -> list[str]:
         source = self.product.input(dependency)

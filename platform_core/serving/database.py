@@ -155,6 +155,8 @@ CREATE TABLE IF NOT EXISTS mesh.served (
 CREATE TABLE IF NOT EXISTS mesh.served_ports (
   address text PRIMARY KEY, product text NOT NULL, view_name text NOT NULL, base_table text NOT NULL,
   masked_table text, row_count bigint NOT NULL, checksum bigint, snapshot bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS mesh.served_metrics (
+  address text PRIMARY KEY, product text NOT NULL, function_name text NOT NULL);
 CREATE TABLE IF NOT EXISTS mesh.usage (
   collected_at timestamptz NOT NULL, login text NOT NULL, address text NOT NULL, statements bigint NOT NULL,
   rows_read bigint NOT NULL);

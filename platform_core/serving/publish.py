@@ -50,6 +50,7 @@ from platform_core.serving.database import (
     ensure_foundation,
     retried,
 )
+from platform_core.serving.metrics import metric_functions
 from platform_core.storage.lake import Lake, NotPublished, Publication, lake_table
 
 LOADERS = 2  # tables loaded at a time
@@ -269,6 +270,7 @@ def switch(
         cursor.execute(f"GRANT USAGE ON SCHEMA {quote(product.domain)} TO {READER}")
         for served in ports:
             _view(cursor, product, served)
+        metric_functions(cursor, product, READER)
         _record(cursor, product, publication, ports, run_id)
 
 
