@@ -35,7 +35,6 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.simplify import simplify
 
-from platform_core.descriptors.column_types import is_scalar
 from platform_core.descriptors.metrics import (
     GRAINS,
     METRIC_TIME,
@@ -193,6 +192,11 @@ class Offering:
     product: str  # <domain>.<product>
     ports: Mapping[str, Port]
     metrics: Mapping[str, Metric]
+
+
+def offering_of(product: str, ports: Iterable[Port], metrics: Iterable[Metric]) -> Offering:
+    """What a product (`<domain>.<product>`) offers, from its ports and metrics."""
+    return Offering(product, {p.name: p for p in ports}, {m.name: m for m in metrics})
 
 
 @dataclass(frozen=True)
@@ -648,11 +652,3 @@ def _typed(metric: Metric, raw: exp.Expr) -> exp.Expr:
         return exp.Cast(this=raw, to=exp.DataType.build("BIGINT"))
     rounded = exp.Round(this=_decimal(raw), decimals=exp.Literal.number(metric.decimals))
     return exp.Cast(this=rounded, to=exp.DataType.build(f"DECIMAL(38, {metric.decimals})"))
-
-
-def offering_of(product: str, ports: Iterable[Port], metrics: Iterable[Metric]) -> Offering:
-    return Offering(product, {p.name: p for p in ports}, {m.name: m for m in metrics})
-
-
-def scalar_dimension(dimension: Dimension) -> bool:
-    return is_scalar(dimension.type)
