@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
@@ -544,7 +543,7 @@ def metrics_list(workspace: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    shown = [{**row, "by": ", ".join(row["dimensions"]), "grains": ", ".join(row["grains"])} for row in rows]
+    shown = [{**row, "by": row["dimensions"]} for row in rows]  # the table joins lists
     click.echo(table(shown, ["address", "label", "type", "by", "grains"], {"by": 60}) if rows else "no metric")
 
 
@@ -637,15 +636,16 @@ def metrics_query(
     except MetricError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
-    rows = [dict(zip(answer.columns, (_plain(v) for v in row), strict=True)) for row in answer.rows]
-    if as_json:
-        click.echo(json.dumps({"snapshot": answer.snapshot, "columns": list(answer.columns), "rows": rows}, indent=2))
+    rows = [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
+    if as_json:  # decimals as their exact text, dates in ISO
+        shown = {"snapshot": answer.snapshot, "columns": list(answer.columns), "rows": rows}
+        click.echo(json.dumps(shown, indent=2, default=str))
     elif as_csv:
         import csv
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(answer.columns)
-        writer.writerows([["" if v is None else v for v in row.values()] for row in rows])
+        writer.writerows(answer.rows)
     else:
         click.echo(table(rows, list(answer.columns), {}) if rows else "no rows")
 
@@ -666,7 +666,8 @@ def metrics_export(product_address: str, out: Path | None, workspace: Path) -> N
     if product is None or not product.metrics:
         click.echo(f"{product_address}: no such product with metrics in {workspace}", err=True)
         sys.exit(1)
-    text = yaml.safe_dump_all(metricflow_documents(product, list(mesh.products)), sort_keys=False, allow_unicode=True)
+    documents = metricflow_documents(product, {p.product_address: p for p in mesh.products})
+    text = yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -684,15 +685,6 @@ def _moment(at: str | None) -> int | datetime | str | None:
         return datetime.fromisoformat(at)
     except ValueError:
         raise click.BadParameter(f"{at!r}: give a product version (1.1.0), a snapshot id or a time") from None
-
-
-def _plain(value: object) -> object:
-    """A value as JSON and CSV write it: decimals exactly, dates in ISO."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 @main.group()

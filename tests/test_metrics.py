@@ -536,7 +536,7 @@ def test_changing_a_metric_consumers_use_needs_a_new_major(mesh_run, tmp_path: P
 def test_the_metricflow_export_passes_metricflows_validation() -> None:
     mesh = load_mesh(WORKSPACE)
     hr = next(p for p in mesh.products if p.product_address == "hr.overtime")
-    documents = metricflow_documents(hr, list(mesh.products))
+    documents = metricflow_documents(hr, {p.product_address: p for p in mesh.products})
 
     def issues(docs: list[dict]) -> list[str]:
         text = yaml.safe_dump_all(docs, sort_keys=False)

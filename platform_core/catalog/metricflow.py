@@ -21,11 +21,11 @@ its UTC day, and the export says so in the metric's description.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from platform_core.catalog.metrics import offering
-from platform_core.descriptors.metric_sql import Catalogue, Leaf, MetricError
+from platform_core.catalog.metrics import catalogue_among
+from platform_core.descriptors.metric_sql import Leaf
 from platform_core.descriptors.metrics import DerivedMetric, RatioMetric, SimpleMetric
 from platform_core.descriptors.spec import Product
 from platform_core.storage.lake import table_name
@@ -41,18 +41,11 @@ _AGG = {
 TIME_SPINE = "metricflow_time_spine"
 
 
-def metricflow_documents(product: Product, products: Sequence[Product]) -> list[dict[str, Any]]:
+def metricflow_documents(product: Product, products: Mapping[str, Product]) -> list[dict[str, Any]]:
     """The YAML documents (one object each) of `product`'s metrics: a project configuration with
     the time spine, a semantic model per port its metrics read, and its metrics with those of other
-    products they are made of."""
-    offerings = {p.product_address: offering(p) for p in products}
-
-    def others(address: str):  # noqa: ANN202 - an Offering
-        if address not in offerings:
-            raise MetricError(f"there is no product {address}")
-        return offerings[address]
-
-    catalogue = Catalogue(offering(product), others)
+    products (`products`, by address) they are made of."""
+    catalogue = catalogue_among(products, product)
     leaves: dict[str, Leaf] = {}
     metrics: dict[str, dict[str, Any]] = {}
     for metric in product.metrics:

@@ -15,7 +15,7 @@ the lake is the platform's and its engineers'.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from platform_core.descriptors.metric_sql import (
 from platform_core.descriptors.metrics import Grain, Metric, RatioMetric, SimpleMetric
 from platform_core.descriptors.spec import Domain, Product
 from platform_core.errors import PlatformError
+from platform_core.serving.metrics import served_view
 from platform_core.storage.lake import NotPublished
 from platform_core.storage.warehouse import Warehouse
 
@@ -51,6 +52,17 @@ if TYPE_CHECKING:
 
 def offering(product: Product) -> Offering:
     return offering_of(product.product_address, product.output_ports, product.metrics)
+
+
+def catalogue_among(products: Mapping[str, Product], home: Product) -> Catalogue:
+    """The metrics of `home`, and of the loaded products (by address) it names."""
+
+    def others(address: str) -> Offering:
+        if address not in products:
+            raise MetricError(f"there is no product {address}")
+        return offering(products[address])
+
+    return Catalogue(offering(home), others)
 
 
 @dataclass
@@ -250,17 +262,13 @@ def metric_rows(metrics: MetricsOfMesh) -> list[dict[str, Any]]:
     return rows
 
 
-def documented(products: Sequence[Product], product: Product) -> list[dict[str, object]]:
+def documented(products: Mapping[str, Product], product: Product) -> list[dict[str, object]]:
     """Each metric of `product` as the docs site shows it: in words, how to ask it in the serving
-    database, what it may be grouped by, and the SQL that answers it there."""
-    offerings = {p.product_address: offering(p) for p in products}
-
-    def others(address: str) -> Offering:
-        if address not in offerings:
-            raise MetricError(f"there is no product {address}")
-        return offerings[address]
-
-    catalogue = Catalogue(offering(product), others)
+    database, what it may be grouped by, and the SQL that answers it there. `products` are the
+    mesh's, by address."""
+    if not product.metrics:
+        return []
+    catalogue = catalogue_among(products, product)
     shown: list[dict[str, object]] = []
     for metric in product.metrics:
         address = f"{product.product_address}.{metric.name}"
@@ -269,7 +277,7 @@ def documented(products: Sequence[Product], product: Product) -> list[dict[str, 
         sql = compile_question(
             Question((address,), tuple(list(dimensions)[:1]), "month" if "month" in grains else None),
             catalogue,
-            lambda port: exp.table_(port.rsplit(".", 1)[1], db=port.split(".")[0], quoted=True),
+            served_view,
             "postgres",
         ).sql
         shown.append(

@@ -111,6 +111,7 @@ def _render_site(mesh: Mesh, folder: Path, health: Mapping[str, ProductHealth] |
     env = _environment()
     domains = sorted(mesh.domains, key=lambda d: d.name)
     graph = _Graph(mesh)
+    products = {p.product_address: p for p in mesh.products}
     common = {
         "domains": domains,
         "generated_at": timestamp_text(generated_at),
@@ -134,7 +135,7 @@ def _render_site(mesh: Mesh, folder: Path, health: Mapping[str, ProductHealth] |
                 product=product,
                 graph=graph,
                 lineage=graph.svg(product),
-                metrics=documented(list(mesh.products), product),
+                metrics=documented(products, product),
                 **common,
             )
     for path, template in ASSETS.items():

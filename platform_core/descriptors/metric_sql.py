@@ -324,10 +324,10 @@ class Catalogue:
                 found.setdefault(leaf.key, leaf)
         return list(found.values())
 
-    def grouping(self, reference: str) -> tuple[dict[str, Dimension], tuple[Grain, ...]]:
-        """The dimensions every simple metric of `reference` shares (by name), and the grains at
-        which all of them have a time dimension."""
-        leaves = self.leaves(reference)
+    def grouping(self, *references: str) -> tuple[dict[str, Dimension], tuple[Grain, ...]]:
+        """The dimensions every simple metric of `references` shares (by name), and the grains at
+        which all of them have a time dimension: how they may be asked together."""
+        leaves = [leaf for reference in references for leaf in self.leaves(reference)]
         shared = leaves[0].dimensions()
         grains = set(GRAINS)
         for leaf in leaves:
@@ -345,7 +345,7 @@ def compile_question(question: Question, catalogue: Catalogue, table: TableOf, d
     names = [metric.name for _, metric in requested]
     if len(set(names)) != len(names):
         raise MetricError(f"asked twice, or two metrics share a name: {', '.join(names)}")
-    allowed = _allowed(catalogue, question.metrics)
+    allowed = catalogue.grouping(*question.metrics)
     for name in question.by:
         if name == METRIC_TIME:
             raise MetricError(f"group by time with a grain (--grain {'|'.join(GRAINS)}), not by {METRIC_TIME}")
@@ -424,16 +424,6 @@ def compile_function_body(
 
     select = _select(catalogue, [reference], keys, carried, time if grains else lambda leaf: None, group, None, table)
     return select.sql(dialect="postgres", identify=True), dimensions
-
-
-def _allowed(catalogue: Catalogue, references: Iterable[str]) -> tuple[dict[str, Dimension], tuple[Grain, ...]]:
-    shared: dict[str, Dimension] | None = None
-    grains: set[str] = set(GRAINS)
-    for reference in references:
-        dims, own = catalogue.grouping(reference)
-        shared = dims if shared is None else {n: d for n, d in shared.items() if n in dims}
-        grains &= set(own)
-    return shared or {}, tuple(g for g in GRAINS if g in grains)
 
 
 def _parse(text: str, what: str) -> exp.Expr:

@@ -27,6 +27,12 @@ from platform_core.descriptors.spec import Product
 SIGNATURE = "(text, text[])"
 
 
+def served_view(address: str) -> exp.Table:
+    """The view a port (`hr.overtime.fact_overtime`) is served as: `"hr"."fact_overtime"`."""
+    domain, _, port = address.split(".")
+    return exp.table_(port, db=domain, quoted=True)
+
+
 def function_name(domain: str, metric: str) -> str:
     return f"{quote(domain)}.{quote(metric)}"
 
@@ -67,7 +73,7 @@ def _function(name: str, product: Product, metric: Metric, catalogue: Catalogue)
         body, _ = compile_function_body(
             reference,
             catalogue,
-            lambda port: exp.table_(port.rsplit(".", 1)[1], db=port.split(".")[0], quoted=True),
+            served_view,
             exp.Parameter(this=exp.Literal.number(1)),
             exp.Parameter(this=exp.Literal.number(2)),
             frozenset(subset),
