@@ -46,10 +46,10 @@ class AccessRequest:
         """The entries, as YAML lines under the keys they go to."""
         lines = []
         if self.list_consumer:
-            lines += ["consumers:", f"  - {_flow(self.consumer_entry)}"]
+            lines += ["consumers:", f"  - {flow_mapping(self.consumer_entry)}"]
         if self.grant:
             ports = "previous: ports" if self.previous else "output_ports"
-            lines += [f"{ports}: the port named {self.port}, its grants:", f"  - {_flow(self.grant_entry)}"]
+            lines += [f"{ports}: the port named {self.port}, its grants:", f"  - {flow_mapping(self.grant_entry)}"]
         return lines
 
     def text(self, shown_path: str) -> str:
@@ -85,7 +85,7 @@ def access_request(
     )
 
 
-def _flow(entry: dict[str, str]) -> str:
+def flow_mapping(entry: dict[str, str]) -> str:
     """A one-line YAML mapping, each text quoted as JSON (which YAML reads the same)."""
     return "{" + ", ".join(f"{key}: {json.dumps(value)}" for key, value in entry.items()) + "}"
 

@@ -7,7 +7,6 @@ until that change is merged: governance reads the producer's descriptor, not the
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.files import read_yaml
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.errors import ProblemCollector
-from platform_core.governance.requests import AccessRequest, access_request
+from platform_core.governance.requests import AccessRequest, access_request, flow_mapping
 from platform_core.scaffold.plan import ScaffoldError
 
 
@@ -55,8 +54,7 @@ def request_access(index: MeshIndex, address: str, consumer: str, purpose: str |
 
 def _declared_purpose(descriptor: Path, address: str) -> str | None:
     """The purpose the consumer's descriptor gives its input reading `address`, if it reads it."""
-    data = read_yaml(descriptor, ProblemCollector()) or {}
-    body = data.get("attributes", data) if "type" in data else data
+    body = _body(read_yaml(descriptor, ProblemCollector()) or {})
     inputs = body.get("inputs") if isinstance(body, dict) else None
     for source in inputs if isinstance(inputs, list) else []:
         if isinstance(source, dict) and source.get("address") == address and isinstance(source.get("purpose"), str):
@@ -72,18 +70,20 @@ def _add(request: AccessRequest, text: str) -> str:
     return text
 
 
-def _places(request: AccessRequest) -> list[tuple[Any, tuple[str, dict[str, str]]]]:
-    def body(data: Any) -> Any:
-        return data["attributes"] if "attributes" in data and "type" in data else data  # a component's defs.yaml
+def _body(data: Any) -> Any:
+    """The descriptor in a file's mapping: a component's defs.yaml holds it under `attributes`."""
+    return data["attributes"] if "attributes" in data and "type" in data else data
 
+
+def _places(request: AccessRequest) -> list[tuple[Any, tuple[str, dict[str, str]]]]:
     def port(data: Any) -> Any:
-        ports = body(data)["previous"]["ports"] if request.previous else body(data)["output_ports"]
+        ports = _body(data)["previous"]["ports"] if request.previous else _body(data)["output_ports"]
         (found,) = [p for p in ports if p.get("name") == request.port]
         return found
 
     places = []
     if request.list_consumer:
-        places.append((body, ("consumers", request.consumer_entry)))
+        places.append((_body, ("consumers", request.consumer_entry)))
     if request.grant:
         places.append((port, ("grants", request.grant_entry)))
     return places
@@ -93,7 +93,7 @@ def _appended(text: str, mapping: Any, key: str, entry: dict[str, str]) -> str:
     """`entry` appended, as a one-line mapping, to the block list under `key` of `mapping` (the list
     made when missing): lines inserted, nothing else rewritten. Flow-style lists are refused."""
     lines = text.splitlines(keepends=True)
-    item = "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in entry.items()) + "}"
+    item = flow_mapping(entry)
     sequence = mapping.get(key)
     if sequence is not None and len(sequence):
         if sequence.fa.flow_style():
