@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +300,10 @@ def run_steps(
             input_snapshot=snapshot,
             **options,
         )
+
+
+def edit_yaml(path: Path, change: Callable[[Any], object]) -> None:
+    """Apply `change` to the YAML document in `path` (a descriptor, say) and write it back."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

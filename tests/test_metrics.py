@@ -38,7 +38,7 @@ from platform_core.descriptors.spec import Column, Port
 from platform_core.errors import PlatformError
 from platform_core.settings import Settings
 from tests.conftest import PROJECT, subprocess_env
-from tests.factories import copy_of_the_mesh
+from tests.factories import copy_of_the_mesh, edit_yaml
 
 HR = PROJECT / "domains" / "hr"
 WORKSPACE = PROJECT / "workspace.yaml"
@@ -241,10 +241,7 @@ def test_hostile_questions_are_refused_before_any_sql_runs(question: Question, m
 
 def _hr_with(tmp_path: Path, change) -> Path:
     domains = copy_of_the_mesh(tmp_path)
-    path = domains / "hr" / "products" / "overtime" / "product.yaml"
-    data = yaml.safe_load(path.read_text())
-    change(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    edit_yaml(domains / "hr" / "products" / "overtime" / "product.yaml", change)
     return domains
 
 
@@ -348,11 +345,12 @@ def test_a_metric_over_personal_data_aggregates_it(tmp_path: Path) -> None:
 
 def test_another_products_metric_is_read_through_a_declared_input(tmp_path: Path) -> None:
     domains = copy_of_the_mesh(tmp_path)
-    path = domains / "finance" / "products" / "overtime_cost_ratio" / "product.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["inputs"] = [i for i in data["inputs"] if i["name"] != "fact_overtime"]
-    data["layers"]["silver"][0]["depends_on"] = ["revenue_by_entity_month"]
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def without_the_input(data: dict) -> None:
+        data["inputs"] = [i for i in data["inputs"] if i["name"] != "fact_overtime"]
+        data["layers"]["silver"][0]["depends_on"] = ["revenue_by_entity_month"]
+
+    edit_yaml(domains / "finance" / "products" / "overtime_cost_ratio" / "product.yaml", without_the_input)
     with pytest.raises(PlatformError) as raised:
         load_domain(domains / "finance")
     assert any(

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from platform_core.descriptors.lineage import column_sources
 from platform_core.descriptors.loader import load_domain
 from platform_core.governance.evaluate import govern, mesh_context
-from tests.factories import copy_of_the_mesh
+from tests.factories import copy_of_the_mesh, edit_yaml
 
 STAFF_NAMES = {
     "name": "staff_names",
@@ -41,12 +40,6 @@ SALES_COPY = {
 }
 
 
-def _edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-
-
 def _violations(domains: Path, domain: str) -> list[str]:
     spec = load_domain(domains / domain)
     return [
@@ -62,7 +55,7 @@ def staff_names(tmp_path: Path) -> Path:
     domains = copy_of_the_mesh(tmp_path)
     hr = domains / "hr" / "products" / "overtime"
     (hr / "sql" / "views" / "staff_names.sql").write_text("SELECT employee_id, full_name, email FROM dim_employee\n")
-    _edit(hr / "product.yaml", lambda data: data["output_ports"].append(dict(STAFF_NAMES)))
+    edit_yaml(hr / "product.yaml", lambda data: data["output_ports"].append(dict(STAFF_NAMES)))
     return domains
 
 
@@ -82,7 +75,7 @@ def test_personal_data_republished_by_another_domain_stays_personal(staff_names:
         for column in data["output_ports"][-1]["columns"][1:]:
             column.update(classification="personal", masking="hash")
 
-    _edit(hr, personal)
+    edit_yaml(hr, personal)
     assert _violations(staff_names, "hr") == []
     sales = staff_names / "sales" / "products" / "orders"
     (sales / "sql" / "staff_directory.sql").write_text(
@@ -96,7 +89,7 @@ def test_personal_data_republished_by_another_domain_stays_personal(staff_names:
         )
         data["output_ports"].append(dict(SALES_COPY))
 
-    _edit(sales / "product.yaml", read_it)
+    edit_yaml(sales / "product.yaml", read_it)
     assert _violations(staff_names, "sales") == [
         "output_ports[4].columns[1].classification: staff_directory.full_name carries "
         "hr.overtime.staff_names.full_name, personal data, but is classified public",
@@ -121,11 +114,11 @@ def test_a_port_made_from_a_restricted_port_is_restricted(tmp_path: Path) -> Non
         port["access"] = "restricted"
         port["grants"] = [{"consumer": "finance.overtime_cost_ratio", "purpose": "Cost ratio"}]
 
-    _edit(hr, restrict)
+    edit_yaml(hr, restrict)
     found = _violations(domains, "finance")
     expected = "hr.overtime.fact_overtime, a restricted port, but is not restricted"
     assert found and all(expected in f for f in found)
-    _edit(finance, lambda data: [p.update(access="restricted") for p in data["output_ports"]])
+    edit_yaml(finance, lambda data: [p.update(access="restricted") for p in data["output_ports"]])
     assert _violations(domains, "finance") == []
 
 
