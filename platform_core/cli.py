@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
@@ -250,17 +250,28 @@ def policies(domain_name: str | None, workspace: Path, as_json: bool) -> None:
 @_json
 def diff(address: str | None, workspace: Path, as_json: bool) -> None:
     """Show how the descriptors differ from the contracts last published, each change classified
-    as breaking for consumers, breaking for the producer, or compatible. ADDRESS is a product
-    (hr.overtime) or a port (hr.overtime.payroll_compensation); all products when left out."""
+    as breaking for consumers, breaking for the producer, or compatible. A change to a port or column
+    is judged by use: unread by any declared consumer and by anyone in the usage window (the
+    `breaking_changes_need_major` policy's usage_days), it is compatible; read, it names who reads
+    it. ADDRESS is a product (hr.overtime) or a port (hr.overtime.payroll_compensation); all
+    products when left out."""
     from platform_core.governance.changes import changes
     from platform_core.governance.evaluate import published_contracts
+    from platform_core.governance.readers import usage_of
+    from platform_core.governance.settings import policies_in_force
 
-    published = published_contracts(Settings.from_env().warehouse())
+    settings = Settings.from_env()
+    published = published_contracts(settings.warehouse())
+    _collect_serving_usage(settings)
     rows = []
-    mesh = load_mesh(MeshIndex.of_workspace(workspace))
+    index = MeshIndex.of_workspace(workspace)
+    mesh = load_mesh(index)
     for _, error in mesh.failed:
         click.echo(str(error), err=True)
     for domain in mesh.domains:
+        in_force = {p.name: p for p in policies_in_force(domain)[0]}
+        rule = in_force.get("breaking_changes_need_major")
+        days = int(str(rule.params.get("usage_days", 90))) if rule else 90
         for product in domain.products:
             if address and not (
                 address == product.product_address or address.startswith(product.product_address + ".")
@@ -278,7 +289,9 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
                     }
                 )
                 continue
-            for change in changes(contract, product):
+            since = datetime.now(UTC) - timedelta(days=days)
+            usage = usage_of(index, settings.usage, since, product.product_address)
+            for change in changes(contract, product, usage):
                 if address and address.count(".") == 2 and change.port != address.rsplit(".", 1)[1]:
                     continue
                 rows.append(
@@ -286,7 +299,7 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
                         "product": product.product_address,
                         "port": change.port,
                         "breaks": change.breaks,
-                        "change": change.what,
+                        "change": change.said,
                         "field": change.field,
                     }
                 )
@@ -300,6 +313,64 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
         if rows
         else "no product to compare"
     )
+
+
+@main.command()
+@click.argument("address", required=False)
+@click.option("--since", default="30d", show_default=True, help="How far back to count reads (7d, 12h, 90d).")
+@_workspace
+@_json
+def usage(address: str | None, since: str, workspace: Path, as_json: bool) -> None:
+    """Who reads each port: consumer products (declared, and their runs), groups of people through the
+    serving database, people and scripts through Warehouse.read; with purposes, reads (and per day),
+    the columns read, the last read, and the columns nobody read. ADDRESS is a domain, a product
+    (hr.overtime) or a port; the whole mesh when left out. Collects the serving database's
+    statistics first, when there is one."""
+    from platform_core.catalog.usage import port_usage, usage_rows
+    from platform_core.descriptors.types import parse_duration
+
+    try:
+        window = parse_duration(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    settings = Settings.from_env()
+    _collect_serving_usage(settings)
+    settings.usage.prune(settings.usage_retention)
+    ports = port_usage(MeshIndex.of_workspace(workspace), settings.usage, window, address)
+    if address and not ports:
+        click.echo(f"{address}: no such domain, product or port in {workspace}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(usage_rows(ports, window), indent=2))
+        return
+    click.echo(
+        table(
+            usage_rows(ports, window, for_table=True),
+            ["port", "reader", "kind", "purpose", "reads", "per day", "columns", "last read"],
+            {"purpose": 50, "columns": 60},
+        )
+    )
+    for port in ports:
+        if port.unread:
+            click.echo(f"{port.address}: nobody read {', '.join(port.unread)} in the last {since}")
+
+
+def _collect_serving_usage(settings: Settings) -> None:
+    """Record what people read through the serving database since the last collection, if there is
+    one; a note when it cannot be collected (the journal's other reads still answer)."""
+    from platform_core.serving.database import target_of
+    from platform_core.serving.server import ServingError
+    from platform_core.serving.usage import UsageUnavailable, collect_usage
+
+    target = target_of(settings)
+    if target is None:
+        return
+    try:
+        collect_usage(target, settings.usage)
+    except (ServingError, UsageUnavailable) as error:
+        click.echo(f"note: {str(error).splitlines()[0]}", err=True)
+    except Exception as error:  # noqa: BLE001 - a server that does not answer leaves the journal as it is
+        click.echo(f"note: the serving database's usage was not collected ({type(error).__name__}: {error})", err=True)
 
 
 @main.command()
@@ -771,11 +842,13 @@ def docs_build(out: Path | None, workspace: Path) -> None:
     latest health from the instance in DAGSTER_HOME when there is one."""
     from platform_core.catalog.health import product_health
     from platform_core.catalog.site import SiteError, build_site
+    from platform_core.governance.readers import recent_usage
 
-    mesh, instance = _mesh(workspace), _instance()
+    mesh, instance, settings = _mesh(workspace), _instance(), Settings.from_env()
     health = {p.product_address: product_health(instance, p) for p in mesh.products} if instance else None
+    usage = recent_usage(MeshIndex.of_workspace(workspace), settings.usage)
     try:
-        index = build_site(mesh, (out or Settings.from_env().site_root).resolve(), health)
+        index = build_site(mesh, (out or settings.site_root).resolve(), health, usage=usage)
     except SiteError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
@@ -1220,24 +1293,29 @@ def access_sync(workspace: Path) -> None:
 @access.command("usage")
 @_json
 def access_usage(as_json: bool) -> None:
-    """Record and show who read which port and how often (from the serving database's statistics)."""
-    from platform_core.serving.database import admin
+    """Record who read which port and columns through the serving database since the last collection,
+    and show what was recorded now (mesh usage shows it all, with the other surfaces)."""
     from platform_core.serving.server import ServingError
     from platform_core.serving.usage import UsageUnavailable, collect_usage
 
-    target = _serving_target(Settings.from_env())
+    settings = Settings.from_env()
     try:
-        collect_usage(target)
-        with admin(target) as connection, connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT login, address, sum(statements), sum(rows_read), max(collected_at) FROM mesh.usage "
-                "GROUP BY login, address ORDER BY login, address"
-            )
-            rows = [
-                {"login": a, "address": b, "statements": int(c), "rows read": int(d), "last read": str(e)[:19]}
-                for a, b, c, d, e in cursor.fetchall()
-            ]
+        recorded = collect_usage(_serving_target(settings), settings.usage)
     except (ServingError, UsageUnavailable) as error:
         click.echo(str(error), err=True)
         sys.exit(1)
-    click.echo(json.dumps(rows, indent=2) if as_json else table(rows, list(rows[0])) if rows else "no usage yet")
+    rows = [
+        {
+            "login": r.reader,
+            "groups": ", ".join(r.groups),
+            "port": r.address,
+            "statements": r.reads,
+            "rows read": r.rows,
+            "columns": ", ".join(r.columns),
+        }
+        for r in recorded
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(table(rows, list(rows[0]), {"columns": 60}) if rows else "nothing read since the last collection")

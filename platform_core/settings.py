@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 from platform_core.descriptors.types import parse_duration
 from platform_core.descriptors.workspace import find_workspace
 from platform_core.storage.lake import LakeConfig, ObjectStore
+from platform_core.storage.usage import UsageLog
 from platform_core.storage.warehouse import Warehouse
 
 WAREHOUSE_VARIABLE = "MESH_WAREHOUSE"
@@ -23,6 +25,9 @@ LAKE_RETENTION_VARIABLE = "MESH_LAKE_RETENTION"
 # own address when this one is set (`http://127.0.0.1:9000`).
 S3_ENDPOINT_VARIABLE = "MESH_S3_ENDPOINT"
 DEFAULT_RETENTION = timedelta(days=30)
+# How long the usage journal (platform_core.storage.usage) keeps who read what.
+USAGE_RETENTION_VARIABLE = "MESH_USAGE_RETENTION"
+DEFAULT_USAGE_RETENTION = timedelta(days=180)
 # The key that masks personal data for consumers without a grant: from this variable, or else
 # from a file outside the repository (scripts/bootstrap.sh creates one), never committed.
 MASKING_KEY_VARIABLE = "MESH_MASKING_KEY"
@@ -45,6 +50,7 @@ class Settings:
     workspace: Path = Path("workspace.yaml")
     lake: LakeConfig | None = None  # None: the local lake under the warehouse root
     lake_retention: timedelta = DEFAULT_RETENTION
+    usage_retention: timedelta = DEFAULT_USAGE_RETENTION
     masking_key_file: Path | None = None  # read when a run masks personal data, if the variable is unset
     site: Path | None = None  # None: the docs site under the warehouse root
     serving: str = "auto"  # auto (MESH_SERVING_URL, else the embedded database once made), embedded or off
@@ -54,6 +60,10 @@ class Settings:
     @property
     def serving_root(self) -> Path:
         return self.warehouse_root / "serving"
+
+    @property
+    def usage(self) -> UsageLog:
+        return self.warehouse().usage
 
     @property
     def site_root(self) -> Path:
@@ -74,7 +84,8 @@ class Settings:
         The lake defaults to a SQLite catalog and a data folder under the root;
         `MESH_LAKE_CATALOG` (`sqlite:<file>` or `postgres:<connection string>`) and
         `MESH_LAKE_DATA` (a folder or `s3://bucket/prefix/`) move it, `MESH_LAKE_RETENTION`
-        (`30d`) says how long its history is kept; an `s3://` data path takes its credentials from
+        (`30d`) says how long its history is kept, `MESH_USAGE_RETENTION` (`180d`) how long the usage
+        journal keeps who read what; an `s3://` data path takes its credentials from
         `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_REGION`, and `MESH_S3_ENDPOINT` for
         an S3-compatible store; `MESH_SITE` where the docs site is written (default `<root>/site`)."""
         environ = os.environ if environ is None else environ
@@ -91,10 +102,7 @@ class Settings:
         lake = LakeConfig(
             catalog=catalog, data_path=data, store=object_store(environ) if data.startswith("s3://") else None
         )
-        try:
-            retention = parse_duration(environ.get(LAKE_RETENTION_VARIABLE) or "30d")
-        except ValueError as error:
-            raise ValueError(f"{LAKE_RETENTION_VARIABLE}: {error}") from None
+        retention = _duration(environ, LAKE_RETENTION_VARIABLE, DEFAULT_RETENTION)
         key_file = environ.get(MASKING_KEY_FILE_VARIABLE) or str(default_key_file(environ))
         site = environ.get(SITE_VARIABLE)
         return cls(
@@ -102,6 +110,7 @@ class Settings:
             workspace=workspace,
             lake=None if lake == default else lake,
             lake_retention=retention,
+            usage_retention=_duration(environ, USAGE_RETENTION_VARIABLE, DEFAULT_USAGE_RETENTION),
             masking_key_file=Path(key_file).expanduser().resolve(),
             site=Path(site).expanduser().resolve() if site else None,
             serving=serving_mode(environ),
@@ -110,6 +119,16 @@ class Settings:
                 name.strip() for name in (environ.get(UNSANDBOXED_PYTHON_VARIABLE) or "").split(",") if name.strip()
             ),
         )
+
+
+def _duration(environ: Mapping[str, str], variable: str, default: timedelta) -> timedelta:
+    text = environ.get(variable)
+    if not text:
+        return default
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise ValueError(f"{variable}: {error}") from None
 
 
 def serving_mode(environ: Mapping[str, str]) -> str:
@@ -150,3 +169,50 @@ def dagster_home(environ: Mapping[str, str] | None = None) -> Path:
     if not home:
         raise RuntimeError("DAGSTER_HOME is not set: it names the Dagster instance's directory (see README)")
     return Path(home).expanduser().resolve()
+
+
+# OpenLineage (platform_core.catalog.openlineage, docs/openlineage.md). Where events go is the
+# client's own configuration: an openlineage.yml (named by OPENLINEAGE_CONFIG, else in the working
+# directory, else in ~/.openlineage) or its variables (OPENLINEAGE_URL, OPENLINEAGE__TRANSPORT__*).
+# Without any, the client would print every event on the console: the platform then sends nothing.
+OPENLINEAGE_PREFIX = "OPENLINEAGE"
+OPENLINEAGE_NAMESPACE_VARIABLE = "OPENLINEAGE_NAMESPACE"  # the name other OpenLineage integrations read too
+DEFAULT_OPENLINEAGE_NAMESPACE = "mesh"
+# Variables the client writes itself, from OPENLINEAGE_URL, when it starts: not configuration.
+OPENLINEAGE_CLIENT_ALIASES = "OPENLINEAGE__TRANSPORT__TRANSPORTS__DEFAULT_HTTP__"
+
+
+@dataclass(frozen=True)
+class OpenLineageSettings:
+    namespace: str = DEFAULT_OPENLINEAGE_NAMESPACE  # of the products (jobs) and their ports (datasets)
+    configured: bool = False  # something tells the client where to send events
+    # A digest of the client's variables and configuration file: one client per configuration, and
+    # no credential (OPENLINEAGE_API_KEY) kept in clear here.
+    fingerprint: str = ""
+
+
+def openlineage_settings(
+    environ: Mapping[str, str] | None = None, cwd: Path | None = None, home: Path | None = None
+) -> OpenLineageSettings:
+    """Read when a run starts; `OPENLINEAGE_DISABLED=true` turns the events off as it does for the client."""
+    environ = os.environ if environ is None else environ
+    variables = sorted(
+        (name, value)
+        for name, value in environ.items()
+        if name.startswith(OPENLINEAGE_PREFIX) and not name.startswith(OPENLINEAGE_CLIENT_ALIASES)
+    )
+    home = home or Path(environ.get("HOME") or "~").expanduser()
+    candidates = [Path(environ["OPENLINEAGE_CONFIG"])] if environ.get("OPENLINEAGE_CONFIG") else []
+    candidates += [(cwd or Path.cwd()) / "openlineage.yml", home / ".openlineage" / "openlineage.yml"]
+    config_file = next((path for path in candidates if path.is_file()), None)
+    configured = bool(
+        config_file is not None
+        or environ.get("OPENLINEAGE_URL")
+        or any(name.startswith("OPENLINEAGE__TRANSPORT__") for name, _ in variables)
+    )
+    digest = hashlib.sha256(repr((variables, str(config_file))).encode()).hexdigest()
+    return OpenLineageSettings(
+        namespace=environ.get(OPENLINEAGE_NAMESPACE_VARIABLE) or DEFAULT_OPENLINEAGE_NAMESPACE,
+        configured=configured and (environ.get("OPENLINEAGE_DISABLED") or "").strip().lower() != "true",
+        fingerprint=digest,
+    )

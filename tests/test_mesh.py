@@ -4,6 +4,7 @@ three domains, and the platform's catalog lists every product, port and dependen
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,7 @@ from platform_core.dagster.factory import build_domain
 from platform_core.dagster.platform_location import build_platform
 from platform_core.errors import PlatformError
 from platform_core.settings import Settings
+from platform_core.storage.usage import Read
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
 from tests.factories import copy_of_the_mesh, product_yaml, write_consumer_domain, write_domain
@@ -61,6 +63,8 @@ def test_lineage_crosses_three_domains(settings: Settings) -> None:
 
 def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Path) -> None:
     settings = Settings(warehouse_root=tmp_path / "warehouse", workspace=PROJECT / "workspace.yaml")
+    read = Read(datetime.now(UTC), "python", "rita", "hr.overtime.dim_entity", ("entity_id",), purpose="Entity list")
+    settings.usage.record([read])
     result = materialize(build_platform(settings), mesh_run.instance)
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     warehouse = Warehouse(settings.warehouse_root)
@@ -98,8 +102,10 @@ def test_catalog_lists_every_product_port_and_dependency(mesh_run, tmp_path: Pat
     }
     site = (settings.site_root / "products" / "hr.overtime.html").read_text(encoding="utf-8")  # rebuilt with it
     assert "Healthy: published, fresh, and every check passed" in site
-    (publication,) = warehouse.publications("platform.mesh")  # the three tables, in one commit
-    assert publication.ports == ("catalog_ports", "catalog_products", "dependencies")
+    (publication,) = warehouse.publications("platform.mesh")  # the four tables, in one commit
+    assert publication.ports == ("catalog_ports", "catalog_products", "dependencies", "port_reads")
+    reads = warehouse.read("platform.mesh.port_reads").select("reader, address, columns, purpose").fetchall()
+    assert reads == [("rita", "hr.overtime.dim_entity", ["entity_id"], "Entity list")]  # the usage journal, queryable
 
     # its checks alone audit the published tables again and publish nothing
     platform = build_platform(settings)
@@ -179,12 +185,16 @@ def test_dropping_a_column_consumers_read_without_a_new_major_is_refused(mesh_ru
     settings = Settings(warehouse_root=mesh_run.warehouse.root)
     with pytest.raises(PlatformError) as raised:
         build_domain(descriptor.parent.parent.parent, settings)
-    assert [str(p) for p in raised.value.problems] == [
+    (problem,) = [str(p) for p in raised.value.problems]
+    assert problem.startswith(
         "domains/hr/products/overtime/product.yaml: output_ports[8].columns: [breaking_changes_need_major] "
-        "overtime_analysis.currency removed (published as 1.1.0); it would break finance.overtime_accruals "
+        "overtime_analysis.currency removed (published as 1.1.0); it would break finance.overtime_accruals (1 read, "
+        f"last {datetime.now(UTC).date().isoformat()})"  # its run read it, and its SQL does
+    )
+    assert problem.endswith(
         "(fix: raise the major version (and keep the previous major published with `previous` until its consumers "
         "move))"
-    ]
+    )
     descriptor.write_text(descriptor.read_text().replace("\nversion: 1.1.0\n", "\nversion: 2.0.0\n"))
     assert build_domain(descriptor.parent.parent.parent, settings).assets  # a new major says it
 
@@ -206,7 +216,10 @@ def test_the_catalog_refreshes_when_a_domain_publishes_or_a_descriptor_changes(t
         requests, cursor = tick(None)  # the platform starts: the catalog and site are built at once
         (target,) = sensor.targets
         assert len(requests) == 1 and set(target.resolvable_to_job.selection.selected_keys) == {
-            *(dg.AssetKey(["platform", "mesh", t]) for t in ("catalog_products", "catalog_ports", "dependencies")),
+            *(
+                dg.AssetKey(["platform", "mesh", t])
+                for t in ("catalog_products", "catalog_ports", "dependencies", "port_reads")
+            ),
             dg.AssetKey(["platform", "mesh", "docs_site"]),
         }
         assert tick(cursor)[0] == []  # nothing changed

@@ -37,6 +37,7 @@ from platform_core.descriptors.rules import Relationships
 from platform_core.descriptors.spec import Column, Port
 from platform_core.errors import PlatformError
 from platform_core.settings import Settings
+from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
 from tests.factories import copy_of_the_mesh, edit_yaml
 
@@ -375,6 +376,10 @@ def test_hr_metrics_equal_hand_written_sql_on_the_lake(mesh_run) -> None:
         "FROM f WHERE status = 'approved' GROUP BY ALL ORDER BY 1, 2",
     ).fetchall()
     assert answer.rows == by_hand and len(by_hand) > 10
+    asked = Warehouse(mesh_run.warehouse.root, login="metric.asker")
+    ask(metrics, Question(("overtime_cost",), ("entity_id",), "month"), asked)
+    (read,) = [r for r in asked.usage.reads() if r.reader == "metric.asker"]  # a question reads as Warehouse.read
+    assert (read.address, read.columns) == ("hr.overtime.fact_overtime", ("amount", "entity_id", "status", "work_date"))
 
     joined = ask(metrics, Question(("overtime_hours", "employees_with_overtime"), ("department",)), mesh_run.warehouse)
     con = duckdb.connect()

@@ -13,6 +13,7 @@ a serving database that is down fails the run in words while the lake is right.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -30,8 +31,10 @@ from pathlib import Path
 import dagster as dg
 import psycopg2
 import pytest
+from click.testing import CliRunner
 
 from platform_core.catalog.metrics import MetricsOfMesh, ask
+from platform_core.cli import main as cli
 from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.metric_sql import Question
@@ -638,23 +641,77 @@ def test_the_readmes_first_command_starts_the_serving_database_and_a_person_conn
     assert not EmbeddedServer(tmp_path / "warehouse" / "serving", port=serving_port).running()  # stopped with it
 
 
-def test_usage_records_who_read_which_port_and_how_often(served: Served) -> None:
+def test_usage_records_who_read_which_columns_and_judges_changes_by_it(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flagship's "done when": HR's owner sees in `mesh usage hr.overtime` finance's products and
+    the payroll group, with their purposes and columns; removing a column nobody reads is compatible,
+    removing one payroll reads is refused naming payroll."""
+    from platform_core.descriptors.contract import contract_document
+    from platform_core.descriptors.mesh_index import MeshIndex
+    from platform_core.governance.evaluate import govern, mesh_context
     from platform_core.serving.usage import UsageUnavailable, collect_usage
+    from platform_core.storage.usage import UsageLog
+    from tests.factories import copy_of_the_mesh, edit_yaml
 
     try:
-        collect_usage(served.target)  # what earlier tests read is counted already
+        collect_usage(served.target, UsageLog(tmp_path / "earlier"))  # what earlier tests read goes elsewhere
     except UsageUnavailable as unavailable:
         assert not served.tls and "pg_stat_statements" in str(unavailable)  # an external server without it says so
         return
+    reader = Warehouse(tmp_path / "warehouse")  # this test's usage journal: <root>/usage
     for _ in range(3):
-        served.query("omar", "SELECT count(*) FROM hr.team_oversight WHERE period_id > 0")
-    served.query("omar", "SELECT count(*) FROM overtime_analysis")  # named without its domain
-    rows = {(r.login, r.address): r for r in collect_usage(served.target)}
-    omar = served.login("omar")
-    assert rows[(omar, f"{HR}.team_oversight")].statements == 3
-    assert rows[(omar, f"{HR}.overtime_analysis")].statements == 1
-    with admin(served.target) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT sum(statements) FROM mesh.usage WHERE login = %s AND address = %s", (omar, f"{HR}.team_oversight")
+        served.query(
+            "paula", "SELECT employee_id, full_name, amount_to_pay FROM hr.payroll_compensation WHERE period_id > 0"
         )
-        assert cursor.fetchone()[0] >= 3  # kept as data anyone with the platform's role can query
+    served.query("omar", "SELECT count(*) FROM overtime_analysis")  # named without its domain
+    served.query("paula", "SELECT * FROM hr.employees_paid('month')")  # a metric reads what its body reads
+    recorded = {(r.reader, r.address): r for r in collect_usage(served.target, reader.usage)}
+    paula, omar = served.login("paula"), served.login("omar")
+    payroll = recorded[(paula, f"{HR}.payroll_compensation")]
+    assert (payroll.reads, payroll.groups, payroll.surface) == (3, ("payroll",), "serving")
+    assert payroll.columns == ("amount_to_pay", "employee_id", "full_name", "period_id") and payroll.rows > 0
+    assert recorded[(omar, f"{HR}.overtime_analysis")].columns == ()  # count(*) reads no column's values
+    metric = set(recorded[(paula, f"{HR}.fact_overtime")].columns)  # its measure, filter, time and dimensions
+    assert {"amount", "employee_id", "status", "work_date", "entity_id"} <= metric and "overtime_id" not in metric
+    assert collect_usage(served.target, reader.usage) == []  # counted once
+
+    monkeypatch.setenv("MESH_WAREHOUSE", str(reader.root))
+    monkeypatch.setenv("MESH_SERVING", "off")  # collected above
+    shown = CliRunner().invoke(cli, ["usage", HR, "--json", "-w", str(PROJECT / "workspace.yaml")])
+    assert shown.exit_code == 0, shown.output
+    readers = {(r["port"], r["reader"]): r for r in json.loads(shown.output)}
+    group = readers[(f"{HR}.payroll_compensation", "group payroll")]
+    assert (group["purpose"], group["reads"], group["people"]) == (
+        "Paying each employee their overtime every month.",
+        3,
+        1,
+    )
+    assert group["columns"] == ["amount_to_pay", "employee_id", "full_name", "period_id"]
+    accruals = readers[(f"{HR}.overtime_analysis", "finance.overtime_accruals")]
+    assert accruals["purpose"] == "Accruing the overtime cost of each cost center against its budget."
+    assert {"hours", "amount", "currency", "department"} <= set(accruals["columns"])
+    assert readers[(f"{HR}.fact_overtime", "finance.overtime_cost_ratio")]["kind"] == "product (declared)"
+
+    (hr,) = load_domain(PROJECT / "domains" / "hr").products
+    published = json.loads(contract_document(hr))  # as the lake keeps it
+
+    def removing(column: str) -> list[str]:
+        """What governance says of HR's descriptor without that column of payroll_compensation."""
+        shutil.rmtree(tmp_path / "project", ignore_errors=True)
+        domains = copy_of_the_mesh(tmp_path)
+
+        def drop(data: dict) -> None:
+            (port,) = [p for p in data["output_ports"] if p["name"] == "payroll_compensation"]
+            port["columns"] = [c for c in port["columns"] if c["name"] != column]
+
+        edit_yaml(domains / "hr" / "products" / "overtime" / "product.yaml", drop)
+        context = mesh_context(MeshIndex.at(domains), lambda _: published, warehouse=reader)
+        return [
+            v.message for v in govern(load_domain(domains / "hr"), context) if v.policy == "breaking_changes_need_major"
+        ]
+
+    assert removing("currency") == []  # nobody reads it: compatible
+    (refused,) = removing("full_name")
+    assert refused.startswith("payroll_compensation.full_name removed (published as 1.")
+    assert "it would break group payroll (3 reads by 1 person, last " in refused

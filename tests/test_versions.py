@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -223,8 +223,13 @@ def test_only_changes_that_break_consumers_need_a_new_major(tmp_path: Path) -> N
     assert (found.file, found.field, found.message) == (
         "domains/shop/products/sales/product.yaml",
         "output_ports[1].columns[2].type",
-        "daily_sales.revenue type decimal -> integer (published as 1.0.0); it would break ledger.vat",
+        "daily_sales.revenue type decimal -> integer (published as 1.0.0); it would break ledger.vat "
+        "(its descriptor reads it; no run recorded in the window)",
     )
+    unread = product_yaml()  # ledger.vat reads day and revenue of daily_sales, never orders
+    _column("orders", type="string")(unread)
+    write_domain(tmp_path, unread)
+    assert _breaking(tmp_path, published) == []
 
 
 # --- mesh diff, against what the lake keeps ----------------------------------------------------
@@ -260,14 +265,29 @@ def test_mesh_diff_shows_each_change_against_the_published_contract(
         )
     )(changed)
     write_domain(tmp_path, changed)
-    rows = json.loads(
-        CliRunner().invoke(main, ["diff", "shop.sales.daily_sales", "--json", "-w", str(workspace)]).output
-    )
-    assert {(r["breaks"], r["change"]) for r in rows} == {
-        ("consumers", "daily_sales.revenue type decimal -> integer"),
+
+    def diff() -> set[tuple[str, str]]:
+        found = CliRunner().invoke(main, ["diff", "shop.sales.daily_sales", "--json", "-w", str(workspace)])
+        return {(r["breaks"], r["change"]) for r in json.loads(found.output)}
+
+    since = (datetime.now(UTC) - timedelta(days=90)).date().isoformat()
+    assert diff() == {  # nobody reads revenue: judged by use, narrowing it breaks nobody
+        (
+            "nothing",
+            "daily_sales.revenue type decimal -> integer (compatible: no declared consumer reads "
+            f"daily_sales.revenue, and nobody read it since {since})",
+        ),
         ("producer", "daily_sales.orders made not nullable"),
         ("nothing", "daily_sales.refunds added"),
     }
+    reader = Warehouse(settings.warehouse_root, login="rita.analyst")
+    reader.read("shop.sales.daily_sales", columns=["day", "revenue"], purpose="Revenue trend").fetchall()
+    reader.read("shop.sales.daily_sales", columns=["revenue"]).fetchall()
+    assert (
+        "consumers",
+        "daily_sales.revenue type decimal -> integer; it would break person rita.analyst (2 reads, "
+        f"last {datetime.now(UTC).date().isoformat()})",
+    ) in diff()
     text = CliRunner().invoke(main, ["diff", "-w", str(workspace)]).output.splitlines()
     assert text[0].split() == ["product", "breaks", "change", "field"]
     assert any(line.split()[:2] == ["shop.sales", "consumers"] and "revenue" in line for line in text)

@@ -18,6 +18,7 @@ from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Column, CronFreshness, Domain, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
 from platform_core.errors import PlatformError
+from platform_core.storage.usage import UsageLog
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Mesh:
     domains: tuple[Domain, ...]
     problems: tuple[str, ...]  # one readable message per domain that did not load
     failed: tuple[tuple[str, PlatformError], ...] = ()  # each domain that did not load, and why
+    usage: UsageLog | None = None  # the usage journal, when the catalog publishes it
 
     @property
     def products(self) -> Iterator[Product]:
@@ -139,6 +141,16 @@ def dependency_rows(mesh: Mesh) -> list[dict[str, object]]:
     return rows
 
 
+def read_rows(mesh: Mesh) -> str:
+    """The usage journal's lines as the `port_reads` table, a SELECT for DuckDB: a busy mesh's
+    journal holds millions of lines, which never pass through Python."""
+    journal = mesh.usage.select() if mesh.usage is not None else UsageLog(Path("/nonexistent")).select()
+    return (
+        "SELECT timezone('UTC', \"at\") AS read_at, surface, reader, groups, purpose, address, columns, reads, rows, "
+        f'run_id FROM ({journal}) ORDER BY "at", address, reader'
+    )
+
+
 # --- the tables, typed (the contract's logical types) ------------------------------------------
 
 _CONSUMERS = "struct(name string, purpose string)[]"
@@ -161,7 +173,7 @@ class CatalogTable:
     name: str
     description: str
     columns: tuple[tuple[str, str, str], ...]  # name, logical type, description
-    rows: Callable[[Mesh], list[dict[str, object]]]
+    rows: Callable[[Mesh], list[dict[str, object]] | str]  # the rows, or a SELECT giving them
 
 
 CATALOG_TABLES = (
@@ -220,6 +232,23 @@ CATALOG_TABLES = (
             ("cross_domain", "boolean", "True when producer and consumer domains differ."),
         ),
         dependency_rows,
+    ),
+    CatalogTable(
+        "port_reads",
+        "Who read which port and columns, when, for what, and how much: the usage journal, as far back as it keeps.",
+        (
+            ("read_at", "timestamp", "When (UTC); for statements collected together, when they were collected."),
+            ("surface", "string", "run (a consumer product), serving (a person, in SQL) or python (Warehouse.read)."),
+            ("reader", "string", "The consumer product's address, or the person's login."),
+            ("groups", "string[]", "The person's groups the read counts for."),
+            ("purpose", "string", "Why, where the read says: the input's, or the one Warehouse.read was given."),
+            ("address", "string", "<domain>.<product>.<port> read."),
+            ("columns", "string[]", "Every column of the port the reads touched."),
+            ("reads", "integer", "Runs, statements or calls counted in the row."),
+            ("rows", "integer", "Rows read, when known."),
+            ("run_id", "string", "The consumer's run, for a run's read."),
+        ),
+        read_rows,
     ),
 )
 

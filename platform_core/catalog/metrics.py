@@ -27,6 +27,7 @@ from sqlglot import exp
 
 from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.cache import load_domain_cached
+from platform_core.descriptors.lineage import columns_read
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.metric_sql import (
     Catalogue,
@@ -178,17 +179,21 @@ def ask(
         first = f"{home.product_address}.{home.output_ports[0].name}"
         snapshot = lake.resolve(con, first, at) if at is not None else lake.current_snapshot(con)
         assert snapshot is not None
-        made: set[str] = set()
+        made: dict[str, tuple[str, list[str]]] = {}  # view -> the port it reads, and the port's columns
 
         def table(address: str) -> exp.Expr:
             name = "metric__" + address.replace(".", "__")
             if name not in made:
-                lake.read(con, address, snapshot).create_view(name, replace=True)
-                made.add(name)
+                relation = lake.read(con, address, snapshot)
+                relation.create_view(name, replace=True)
+                made[name] = (address, relation.columns)
             return exp.to_table(name)
 
         _, compiled = metrics.compile(question, table, "duckdb")
         rows = con.execute(compiled.sql).fetchall()
+        read = columns_read(compiled.sql, {name: columns for name, (_, columns) in made.items()}) or {}
+        for name, (address, columns) in sorted(made.items()):
+            warehouse.record(address, sorted(read.get(name, columns)))
     except NotPublished as error:
         raise MetricError(str(error)) from None
     except duckdb.Error as error:

@@ -1,6 +1,7 @@
 """The mesh catalog as a data product of the platform (`platform.mesh`), run by the product runner.
 
-Its three tables come from the mesh's descriptors rather than from files a team delivers: each
+Its four tables come from the mesh's descriptors (and the usage journal, for `port_reads`)
+rather than from files a team delivers: each
 run writes them as typed Parquet extracts in a scratch folder, and from there the catalog is a
 product like any other, declared as a spec, run by `run_product`: bronze reads the extracts as
 ingested, each port selects its table from bronze, every step is audited against its contract
@@ -48,6 +49,11 @@ RULES: dict[str, tuple[dict, ...]] = {
     "catalog_products": ({"type": "unique", "columns": ["address"]}, {"type": "not_null", "column": "owner_team"}),
     "catalog_ports": ({"type": "unique", "columns": ["address"]}, {"type": "not_null", "column": "classification"}),
     "dependencies": ({"type": "unique", "columns": ["consumer", "input_name"]},),
+    "port_reads": (
+        {"type": "not_null", "column": "address"},
+        {"type": "accepted_values", "column": "surface", "values": ["run", "serving", "python"]},
+        {"type": "range", "column": "reads", "min": 1},
+    ),
 }
 
 
@@ -70,6 +76,7 @@ MESH_CHECKS: dict[str, tuple[MeshCheck, ...]] = {
     "catalog_products": (EVERY_DOMAIN_LOADS,),
     "catalog_ports": (EVERY_DOMAIN_LOADS,),
     "dependencies": (EVERY_DOMAIN_LOADS, NO_STEP_LOOPS),  # the dependency graph is where a loop shows
+    "port_reads": (),
 }
 
 
@@ -173,9 +180,16 @@ def run_catalog(lake: Lake, mesh: Mesh, build: list[str], audit: list[str], run_
 
 
 def write_extract(
-    con: duckdb.DuckDBPyConnection, table: CatalogTable, rows: list[dict[str, object]], folder: Path
+    con: duckdb.DuckDBPyConnection, table: CatalogTable, rows: list[dict[str, object]] | str, folder: Path
 ) -> None:
-    """The rows as `<table>.parquet`, typed by the table's columns (through newline-delimited JSON)."""
+    """The rows (or what a SELECT gives) as `<table>.parquet`, typed by the table's columns
+    (through newline-delimited JSON)."""
+    if isinstance(rows, str):
+        casts = ", ".join(
+            f"CAST({quote(name)} AS {duckdb_type(kind)}) AS {quote(name)}" for name, kind, _ in table.columns
+        )
+        con.execute(f"COPY (SELECT {casts} FROM ({rows})) TO '{folder / table.name}.parquet' (FORMAT parquet)")
+        return
     source = folder / f"{table.name}.ndjson"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     columns = {name: duckdb_type(kind) for name, kind, _ in table.columns}

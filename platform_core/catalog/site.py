@@ -32,6 +32,7 @@ from platform_core.catalog.metrics import documented
 from platform_core.catalog.site_lineage import Node, lineage_svg
 from platform_core.catalog.words import FRESHNESS_TEXT, STATE_TEXT, promises, schedule_text, timestamp_text
 from platform_core.descriptors.spec import PortInput, Product
+from platform_core.governance.readers import Usage
 from platform_core.storage.locks import exclusive_file_lock
 
 TEMPLATES = Path(__file__).parent / "templates" / "site"
@@ -45,12 +46,18 @@ class SiteError(Exception):
 
 
 def build_site(
-    mesh: Mesh, out: Path, health: Mapping[str, ProductHealth] | None = None, *, generated_at: datetime | None = None
+    mesh: Mesh,
+    out: Path,
+    health: Mapping[str, ProductHealth] | None = None,
+    *,
+    generated_at: datetime | None = None,
+    usage: Usage | None = None,
 ) -> Path:
     """Write the site into `out` (replacing the previous build whole) and return its index page.
 
     `health` maps product addresses (`hr.overtime`) to what the Dagster instance knows; without
-    it, product pages say that no status is available.
+    it, product pages say that no status is available. `usage` says who reads each port and
+    column (platform_core.governance.readers); without it, pages list declared readers only.
     """
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +68,7 @@ def build_site(
             shutil.rmtree(leftover, ignore_errors=True)
         staging = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex}"
         try:
-            _render_site(mesh, staging, health, generated_at or datetime.now(UTC))
+            _render_site(mesh, staging, health, generated_at or datetime.now(UTC), usage)
             _swap(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -107,7 +114,13 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _render_site(mesh: Mesh, folder: Path, health: Mapping[str, ProductHealth] | None, generated_at: datetime) -> None:
+def _render_site(
+    mesh: Mesh,
+    folder: Path,
+    health: Mapping[str, ProductHealth] | None,
+    generated_at: datetime,
+    usage: Usage | None = None,
+) -> None:
     env = _environment()
     domains = sorted(mesh.domains, key=lambda d: d.name)
     graph = _Graph(mesh)
@@ -117,6 +130,7 @@ def _render_site(mesh: Mesh, folder: Path, health: Mapping[str, ProductHealth] |
         "generated_at": timestamp_text(generated_at),
         "health_given": health is not None,
         "health": dict(health or {}),
+        "usage": usage,
     }
     pages = {
         "index.html": env.get_template("index.html.j2").render(

@@ -38,7 +38,7 @@ from platform_core.descriptors.loader import load_component
 from platform_core.descriptors.mesh_index import COMPONENT_FILE, MeshIndex
 from platform_core.descriptors.spec import Domain, Product
 from platform_core.errors import PlatformError
-from platform_core.governance.evaluate import Violation, govern, mesh_context, published_contracts, raise_errors
+from platform_core.governance.evaluate import Violation, govern, raise_errors, warehouse_context
 from platform_core.scaffold.plan import ScaffoldError, render_component
 from platform_core.settings import Settings
 
@@ -142,7 +142,7 @@ class DataProduct(Product, dg.Component):
             directory=self.directory,
             mesh=self.mesh,
         )
-        violations = govern(domain, mesh_context(MeshIndex.of(self), published_contracts(settings.warehouse())))
+        violations = govern(domain, warehouse_context(MeshIndex.of(self), settings.warehouse()))
         raise_errors(domain, violations)
         return self.definitions(settings, [v for v in violations if v.severity == "warn"])
 

@@ -20,7 +20,7 @@ from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Domain
 from platform_core.descriptors.workspace import read_workspace
 from platform_core.errors import PlatformError, Problem
-from platform_core.governance.evaluate import Violation, govern, mesh_context, published_contracts, raise_errors
+from platform_core.governance.evaluate import Violation, govern, raise_errors, warehouse_context
 from platform_core.governance.policies import Context
 from platform_core.settings import Settings
 
@@ -64,7 +64,7 @@ def build_mesh(settings: Settings | None = None) -> dg.Definitions:
 
 def governance_context(spec: Domain, settings: Settings) -> Context:
     """What policies see beyond the domain: the mesh's descriptors, and what the lake last published."""
-    return mesh_context(MeshIndex.of(spec), published_contracts(settings.warehouse()))
+    return warehouse_context(MeshIndex.of(spec), settings.warehouse())
 
 
 def definitions_of(spec: Domain, settings: Settings, violations: list[Violation]) -> dg.Definitions:

@@ -11,6 +11,7 @@ marks failed the runs whose process died, so their pool slots free.
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,11 +27,13 @@ from platform_core.dagster.metadata import asset_key, check_results, column_sche
 from platform_core.dagster.resources import LakeResource, lake_resource, serving_resource
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.types import format_duration, parse_duration
+from platform_core.governance.readers import recent_usage
 from platform_core.quality.checks import POLICIES_CHECK, product_checks
 from platform_core.serving.server import ServingError
 from platform_core.serving.usage import UsageUnavailable, collect_usage
 from platform_core.settings import Settings
 from platform_core.storage.lake import table_name
+from platform_core.storage.usage import UsageLog
 
 OWNER = "team:data-platform"
 PLATFORM_MODULE = "platform_core.definitions"  # the module workspace.yaml lists for this location
@@ -47,7 +50,7 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
         sensors=[
             build_dead_run_sensor(),
             build_catalog_sensor(settings.workspace, [*catalog.keys, site.key]),
-            build_usage_sensor(),
+            build_usage_sensor(settings.usage, settings.usage_retention),
         ],
         schedules=[
             dg.ScheduleDefinition(
@@ -63,21 +66,22 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
     )
 
 
-def build_usage_sensor() -> dg.SensorDefinition:
+def build_usage_sensor(usage: UsageLog, retention: timedelta) -> dg.SensorDefinition:
     @dg.sensor(
         name="platform__serving_usage",
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
         required_resource_keys={"serving"},
-        description="Records who read which port of the serving database, and how often (mesh.usage), from "
-        "PostgreSQL's statement statistics.",
+        description="Records who read which port and columns of the serving database, and how often, in the "
+        "usage journal, from PostgreSQL's statement statistics; drops the journal's days past its retention.",
     )
     def serving_usage(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        usage.prune(retention)
         target = context.resources.serving.target()
         if target is None:
             return dg.SkipReason("no serving database: products are served to nobody")
         try:
-            rows = collect_usage(target)
+            rows = collect_usage(target, usage)
         except (ServingError, UsageUnavailable) as error:
             return dg.SkipReason(str(error))
         return dg.SkipReason(f"usage recorded: {len(rows)} (person, port) pair(s) read since the last collection")
@@ -143,7 +147,8 @@ def build_docs_site(settings: Settings) -> dg.AssetsDefinition:
     def docs_site(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         mesh = load_mesh(settings.workspace)
         health = {product.product_address: product_health(context.instance, product) for product in mesh.products}
-        index = build_site(mesh, settings.site_root, health)
+        usage = recent_usage(MeshIndex.of_workspace(settings.workspace), settings.usage)
+        index = build_site(mesh, settings.site_root, health, usage=usage)
         context.log.info(f"docs site: file://{index}")
         return dg.MaterializeResult(
             metadata={"index": dg.MetadataValue.path(str(index)), "products": len(health), "domains": len(mesh.domains)}
@@ -157,7 +162,7 @@ def catalog_key(table: CatalogTable) -> dg.AssetKey:
 
 
 def build_catalog(workspace: Path) -> dg.AssetsDefinition:
-    """The catalog's three tables as assets: the ports of the `platform.mesh` product, with its checks
+    """The catalog's four tables as assets: the ports of the `platform.mesh` product, with its checks
     (platform_core.quality.checks) and the mesh's warnings (platform_core.catalog.product)."""
     product = catalog_spec()
     ports = {port.name: port for port in product.output_ports}
@@ -199,7 +204,7 @@ def build_catalog(workspace: Path) -> dg.AssetsDefinition:
         build = [t.name for t in CATALOG_TABLES if catalog_key(t) in context.selected_asset_keys]
         checked = {key.asset_key for key in context.selected_asset_check_keys}
         audit = [t.name for t in CATALOG_TABLES if catalog_key(t) in checked and t.name not in build]
-        mesh = load_mesh(workspace)
+        mesh = replace(load_mesh(workspace), usage=lake.usage())
         outcome = run_catalog(lake.get(), mesh, build, audit, context.run_id)
         for step in (step for step in outcome.steps if step.step.name in ports):  # bronze is no asset
             key = dg.AssetKey(list(product.key_path(step.step.name)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from platform_core.catalog.openlineage import product_lineage
 from platform_core.dagster.dead_runs import tag_worker
 from platform_core.dagster.freshness import freshness_policy
 from platform_core.dagster.metadata import (
@@ -120,7 +121,9 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
         build = {key.path[-1] for key in context.selected_asset_keys}
         audit_only = {key.asset_key.path[-1] for key in context.selected_asset_check_keys} - build
         tag_worker(context)  # so that, killed, the run is known dead and its pool slot freed
-        with lake.writer(duckdb) as con:
+        # OpenLineage: START now, the outcome once the domain's database is released (docs/openlineage.md)
+        events = product_lineage(product, context.run_id, context.job_name, build, audit_only, context.log.warning)
+        with events as lineage, lake.writer(duckdb) as con:
             outcome = run_product(
                 con,
                 lake.get(),
@@ -131,7 +134,9 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
                 run_id=context.run_id,
                 masking_key=lake.masking_key(),
                 unsandboxed_python=lake.allows_unsandboxed_python(product.domain),
+                usage=lake.usage(),
             )
+        lineage.finished(outcome)
         serving = serve(context.resources.serving, lake.get(), product, context.run_id)
         yield from report(context, product, with_policy_results(outcome, warnings or []), serving)
 

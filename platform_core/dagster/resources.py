@@ -22,6 +22,7 @@ from platform_core.settings import (
     object_store,
 )
 from platform_core.storage.lake import Lake, LakeConfig
+from platform_core.storage.usage import UsageLog
 from platform_core.storage.warehouse import Warehouse
 
 # Run tags that pin the lake snapshot a run reads other products' ports at, and for which run.
@@ -43,6 +44,10 @@ class LakeResource(dg.ConfigurableResource):
     # domains whose pandas steps may run unsandboxed where the kernel has no Landlock (the platform
     # team's MESH_UNSANDBOXED_PYTHON; platform_core.execution.isolation): comma-separated, or *
     unsandboxed_python: str = ""
+    usage_root: str = ""  # the usage journal (platform_core.storage.usage); empty: reads are not recorded
+
+    def usage(self) -> UsageLog | None:
+        return UsageLog(Path(self.usage_root)) if self.usage_root else None
 
     def allows_unsandboxed_python(self, domain: str) -> bool:
         allowed = {name.strip() for name in self.unsandboxed_python.split(",")}
@@ -85,6 +90,7 @@ def lake_resource(settings: Settings) -> LakeResource:
         masking_key_file=key_file,
         s3_endpoint=config.store.endpoint if config.store else None,
         unsandboxed_python=",".join(sorted(settings.unsandboxed_python)),
+        usage_root=str(settings.usage.root),
     )
 
 

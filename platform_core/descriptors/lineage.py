@@ -128,3 +128,87 @@ def _value_columns(expression: exp.Expression) -> Iterator[exp.Column]:
             continue
         if isinstance(node, exp.Expression):
             stack.extend(node.iter_expressions())
+
+
+def columns_read(
+    sql: str, schema: Mapping[str, list[str]], dialect: str = "duckdb"
+) -> dict[str, frozenset[str]] | None:
+    """For each table of `schema` that `sql` reads, every column of it the query touches: selected,
+    filtered, joined, grouped or ordered on (what a consumer relies on, unlike `column_sources`).
+    `schema` names tables plainly (`fact_overtime`) or with a schema (`hr.fact_overtime`). None when
+    sqlglot cannot follow the query: the caller then counts every column of what it reads."""
+    key = json.dumps({table: list(columns) for table, columns in sorted(schema.items())})
+    found = _columns_read(sql, key, dialect)
+    return None if found is None else dict(found)
+
+
+@functools.lru_cache(maxsize=2048)
+def _columns_read(sql: str, schema_key: str, dialect: str) -> tuple[tuple[str, frozenset[str]], ...] | None:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.pushdown_projections import pushdown_projections
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.scope import traverse_scope
+
+    tables: dict[str, list[str]] = json.loads(schema_key)
+    nested: dict[str, Any] = {}
+    for table, columns in tables.items():
+        *db, name = table.split(".")
+        level = nested
+        for part in db:
+            level = level.setdefault(part, {})
+        level[name] = dict.fromkeys(columns, "VARCHAR")
+    if any("." in table for table in tables) and not all("." in table for table in tables):
+        return None  # sqlglot's schema wants every table at the same depth
+    try:
+        parsed = sqlglot.parse_one(sql, dialect=dialect)
+        _add_named_columns(parsed, tables, nested)
+        tree = qualify(
+            parsed,
+            schema=nested,
+            dialect=dialect,
+            validate_qualify_columns=False,
+            identify=False,
+        )
+        tree = pushdown_projections(tree)  # a CTE's `*` reads only what the query then uses of it
+        found: dict[str, set[str]] = {}
+        for scope in traverse_scope(tree):
+            only = list(scope.selected_sources.values())
+            for column in scope.columns:
+                # a column the schema lacks stays unqualified: it is the only source's, when there is one
+                alone = only[0][1] if not column.table and len(only) == 1 else None
+                source = scope.sources.get(column.table) if column.table else alone
+                if not isinstance(source, exp.Table):
+                    continue
+                table = f"{source.db}.{source.name}" if source.db else source.name
+                if table in tables:  # a column the schema lacks too: a consumer reading one its producer dropped
+                    found.setdefault(table, set()).add(column.name)
+            for source in scope.sources.values():  # `SELECT count(*) FROM t` reads t, if no column of it
+                if isinstance(source, exp.Table):
+                    table = f"{source.db}.{source.name}" if source.db else source.name
+                    if table in tables:
+                        found.setdefault(table, set())
+    except Exception:  # noqa: BLE001 - a query sqlglot cannot follow reads everything it names
+        return None
+    return tuple((table, frozenset(columns)) for table, columns in sorted(found.items()))
+
+
+def _add_named_columns(tree: exp.Expr, tables: Mapping[str, list[str]], nested: dict[str, Any]) -> None:
+    """Add to the schema the columns the query names through a table's alias (`d.revenue`) that the
+    table does not have: a consumer's SQL may read a column its producer has just dropped, and that
+    read is what matters."""
+    from sqlglot import exp
+
+    aliases: dict[str, str] = {}
+    for table in tree.find_all(exp.Table):
+        name = f"{table.db}.{table.name}" if table.db else table.name
+        if name in tables:
+            aliases[table.alias_or_name] = name
+    for column in tree.find_all(exp.Column):
+        owner = aliases.get(column.table)
+        if owner is not None and column.name not in tables[owner]:
+            *db, plain = owner.split(".")
+            level = nested
+            for part in db:
+                level = level[part]
+            level[plain][column.name] = "VARCHAR"

@@ -23,10 +23,26 @@ from platform_core.descriptors.column_types import duckdb_type, is_scalar
 from platform_core.descriptors.cron import cron_problem
 from platform_core.descriptors.files import FileProblem, display_path, read_text, read_yaml
 from platform_core.descriptors.graphs import find_cycle
-from platform_core.descriptors.mesh_index import DOMAIN_FILE, PRODUCT_FILE, MeshIndex, product_folders
+from platform_core.descriptors.mesh_index import (
+    DOMAIN_FILE,
+    PRODUCT_FILE,
+    MeshIndex,
+    ProductEntry,
+    descriptor_data,
+    product_folders,
+)
 from platform_core.descriptors.metric_checks import metric_problems, query_problem
 from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, MaxAge, Range, Relationships
-from platform_core.descriptors.spec import CronFreshness, Domain, FileInput, PortInput, Product, Step
+from platform_core.descriptors.spec import (
+    CronFreshness,
+    Domain,
+    Expectation,
+    FileInput,
+    PortInput,
+    Product,
+    Step,
+    versioned,
+)
 from platform_core.descriptors.sql import bind_problem, expression_problem, parse_problem, undeclared_reads_problem
 from platform_core.errors import PlatformError, Problem, ProblemCollector
 
@@ -113,12 +129,63 @@ def load_product(path: Path, domain_dir: Path, problems: ProblemCollector, index
     return product
 
 
+def read_product(entry: ProductEntry, index: MeshIndex) -> Product | None:
+    """A product of the mesh as its descriptor says, placed but not checked against the rest of the
+    mesh (None where the descriptor is not a valid product): what others ask of a consumer, such as
+    which columns it reads, must not depend on whether the consumer still agrees with its producers."""
+    data = descriptor_data(entry.file, index.layout == "components")
+    if not isinstance(data, dict) or set(PLACEMENT_FIELDS) & set(data):
+        return None
+    try:
+        product = Product.model_validate(data)
+    except ValidationError:
+        return None
+    return place(product, entry.file, entry.data_root, index)
+
+
 def place(product: Product, descriptor: Path, data_root: Path, index: MeshIndex) -> Product:
     """The product with where it lives: its descriptor, the folder its file inputs are read from,
-    and its mesh."""
-    return product.model_copy(
+    and its mesh; each of its ports with what its consumers expect of it."""
+    placed = product.model_copy(
         update={"directory": descriptor.parent, "descriptor": descriptor.name, "data_root": data_root, "mesh": index}
     )
+    expected = expectations_of(placed, index)
+    if not expected:
+        return placed
+    update: dict[str, object] = {
+        "output_ports": tuple(p.model_copy(update={"expected": expected.get(p.name, ())}) for p in placed.output_ports)
+    }
+    if placed.previous is not None and placed.previous.major is not None:
+        major = placed.previous.major
+        ports = tuple(
+            p.model_copy(update={"expected": expected.get(versioned(p.name, major), ())}) for p in placed.previous.ports
+        )
+        update["previous"] = placed.previous.model_copy(update={"ports": ports})
+    return placed.model_copy(update=update)
+
+
+def expectations_of(product: Product, index: MeshIndex) -> dict[str, tuple[Expectation, ...]]:
+    """What the mesh's consumers expect of each port of `product`, by the name it is published
+    under (a consumer pinned to the previous major expects of `<port>__v<major>`). Expectations
+    that do not validate are the consumer's loader's problem, not the producer's: left out here."""
+    found: dict[str, list[Expectation]] = {}
+    for consumer, address, expects, owner in index.expectations_on(product.product_address):
+        try:
+            expectation = Expectation(consumer=consumer, asking=_asking(consumer, owner), expects=expects)
+        except ValidationError:
+            continue
+        port, pin = address.split("@")[0].rsplit(".", 1)[1], address.partition("@")[2]
+        name = versioned(port, int(pin)) if pin and int(pin) != product.major else port
+        found.setdefault(name, []).append(expectation)
+    return {name: tuple(sorted(e, key=lambda x: x.consumer)) for name, e in found.items()}
+
+
+def _asking(consumer: str, owner: object) -> str:
+    """Who owns a consumer, in words: `Finance Data (finance-data@example.com)`."""
+    if not isinstance(owner, dict):
+        return f"the owner of {consumer}"
+    who = str(owner.get("name") or f"team {owner.get('team')}")
+    return f"{who} ({owner['contact']})" if owner.get("contact") else who
 
 
 def product_problems(product: Product, where: str, domain: str | None = None) -> list[Problem]:
@@ -250,6 +317,14 @@ def _port_input_problems(found: ProblemCollector, where: str, field: str, source
         MeshIndex.of(product).resolve(source.address)
     except AddressError as error:
         found.add(where, f"{field}.address", str(error))
+    for i, rule in enumerate(source.expects.quality if source.expects else ()):
+        if isinstance(rule, Relationships):
+            found.add(
+                where,
+                f"{field}.expects.quality[{i}]",
+                "a relationships rule checks this product's own steps against the port; expect rules over the "
+                "port's own rows here (not_null, unique, accepted_values, range, row_count, max_age, expression)",
+            )
 
 
 def _located(

@@ -182,6 +182,24 @@ class MeshIndex:
         reading = {address} | ({f"{address}@{major}"} if major is not None else set())
         return sorted({entry.address for entry in self.products() if reading & set(self.reads(entry))})
 
+    def expectations_on(self, product: str) -> list[tuple[str, str, object, object]]:
+        """(consumer, address as written, what it expects, its owner) for every port input of the
+        mesh that reads a port of `product` (`hr.overtime`) and declares expectations, read
+        tolerantly, as raw YAML: the consumer's own loader validates them."""
+        found = []
+        for entry in self.products():
+            data = descriptor_data(entry.file, self.layout == "components")
+            if not isinstance(data, dict):
+                continue
+            inputs = data.get("inputs")
+            for source in inputs if isinstance(inputs, list) else []:
+                if not isinstance(source, dict) or not isinstance(source.get("expects"), dict):
+                    continue
+                address = str(source.get("address", ""))
+                if address.split("@")[0].rsplit(".", 1)[0] == product:
+                    found.append((entry.address, address, source["expects"], data.get("owner")))
+        return found
+
     def reads(self, entry: ProductEntry) -> list[str]:
         """The port addresses a product's descriptor reads, as written (maybe pinned: `...@1`)."""
         return _port_addresses(entry.file, self.layout == "components")
@@ -267,7 +285,7 @@ def component_attributes(path: Path) -> dict | None:
 def _port_addresses(path: Path, component: bool) -> list[str]:
     """What a descriptor reads of other products: its port inputs' addresses, and the metrics its
     `query:` steps ask by address (`hr.overtime.overtime_cost`)."""
-    data = component_attributes(path) if component else _read(str(path), *_stat(path))
+    data = descriptor_data(path, component)
     if not isinstance(data, dict):
         return []
     inputs = data.get("inputs")
@@ -287,6 +305,11 @@ def _port_addresses(path: Path, component: bool) -> list[str]:
         asked = query.get("metrics") if isinstance(query, dict) else None
         found += [str(m) for m in asked if str(m).count(".") == 2] if isinstance(asked, list) else []
     return found
+
+
+def descriptor_data(path: Path, component: bool) -> object:
+    """A product descriptor's YAML as data (a component's attributes), or None where it does not read."""
+    return component_attributes(path) if component else _read(str(path), *_stat(path))
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -128,6 +128,30 @@ def _address(value: str) -> str:
 Address = Annotated[str, AfterValidator(_address)]
 
 
+class ExpectedColumn(Spec):
+    name: ColumnName
+    type: ColumnType | None = None  # any type when left out
+
+
+class Expectations(Spec):
+    """What a consumer relies on in a port it reads: the producer's audit checks them before every
+    publication, and a version that breaks one is not published (consumer-driven contracts)."""
+
+    columns: tuple[ColumnName | ExpectedColumn, ...] = ()  # published, with this type when given
+    quality: tuple[Rule, ...] = ()  # rules over the port's rows, run as the producer's own
+    freshness: Duration | None = None  # the producer promises data at most this old (its SLA's fail_after)
+
+    @property
+    def expected_columns(self) -> tuple[ExpectedColumn, ...]:
+        return tuple(ExpectedColumn(name=c) if isinstance(c, str) else c for c in self.columns)
+
+    @property
+    def columns_used(self) -> tuple[str, ...]:
+        """Every column the expectations name."""
+        named = [c.name for c in self.expected_columns] + [c for rule in self.quality for c in rule.columns_used]
+        return tuple(dict.fromkeys(named))
+
+
 class PortInput(Spec):
     """Another product's output port, named by address and read from its current published snapshot."""
 
@@ -136,6 +160,7 @@ class PortInput(Spec):
     address: Address
     purpose: Text | None = None  # why this product reads it: what the producer grants or lists
     description: Text | None = None
+    expects: Expectations | None = None  # what this product relies on in the port: its producer checks it
 
     @property
     def port_address(self) -> str:
@@ -189,6 +214,9 @@ class Step(Spec):
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
         """Declared rules plus those implied by column flags (`nullable: false`, `unique: true`)."""
+        return self._own_rules()
+
+    def _own_rules(self) -> tuple[Rule, ...]:
         implied: list[Rule] = []
         for column in self.columns:
             if not column.nullable:
@@ -197,6 +225,25 @@ class Step(Spec):
                 implied.append(Unique(type="unique", columns=(column.name,)))
         declared = {rule.check_name for rule in self.quality}
         return tuple(rule for rule in implied if rule.check_name not in declared) + self.quality
+
+
+class Expectation(Spec):
+    """A consumer's expectations of a port, as its producer runs them: set by the loader from the
+    consumers' descriptors (platform_core.descriptors.mesh_index), never written in the port's own."""
+
+    consumer: ProductAddress
+    asking: str  # the consumer's owner, to talk to
+    expects: Expectations
+
+    @property
+    def check_name(self) -> str:
+        """The check of its columns and freshness: `expected_by_finance__overtime_accruals`."""
+        return "expected_by_" + self.consumer.replace(".", "__")
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Its rules, named after the consumer: `expected_by_finance__overtime_accruals__not_null_hours`."""
+        return tuple(r.model_copy(update={"name": f"{self.check_name}__{r.check_name}"}) for r in self.expects.quality)
 
 
 class Port(Step):
@@ -208,6 +255,13 @@ class Port(Step):
     grants: tuple[Grant, ...] = ()
     serve: bool = True  # published to the serving database too, for people and their BI tools
     row_filters: tuple[RowFilter, ...] = ()  # in the serving database: the rows each listed group reads
+    # what consumers expect of it, set by the loader; checked before publishing, never part of its contract
+    expected: SkipJsonSchema[tuple[Expectation, ...]] = Field(default=(), exclude=True)
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        """Its own rules, then those its consumers expect."""
+        return self._own_rules() + tuple(r for e in self.expected for r in e.rules)
 
     def column_classification(self, column: Column) -> Classification:
         return column.classification or self.classification or "internal"

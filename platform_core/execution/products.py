@@ -23,16 +23,19 @@ import duckdb
 from platform_core.descriptors.contract import contract_document, contract_fingerprint
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.names import qualified, quote
+from platform_core.descriptors.reads import input_columns
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
 from platform_core.errors import PlatformError
 from platform_core.execution.sources import explain, explain_conversion
 from platform_core.execution.steps import bind_dependencies, not_ready, stage
 from platform_core.governance.access import KEY_TABLE, MASKED_SUFFIX, masked_select, may_read, reads_masked
 from platform_core.quality.audit import audit, masked_columns
+from platform_core.quality.expectations import expectation_results
 from platform_core.quality.results import RuleResult
 from platform_core.storage.compute import drop_staging, leftover_staging, promote, staging_name, table_exists
 from platform_core.storage.lake import Lake, NotPublished, Publication, lake_table
 from platform_core.storage.sandbox import close_external_access
+from platform_core.storage.usage import Read, UsageLog
 
 INPUT_PREFIX = "__input_"  # the temporary copy of a port input
 NO_KEY = (
@@ -72,6 +75,7 @@ class ProductOutcome:
     built: bool = False  # the steps built passed, and their ports were published
     publication: Publication | None = None  # None when nothing was published (a failure, or no port built)
     promotion_error: str | None = None  # published, but the compute database kept its previous tables
+    reads: tuple[Read, ...] = ()  # the other products' ports the run read, and which of their columns
 
     @property
     def failed(self) -> tuple[StepOutcome, ...]:
@@ -93,6 +97,12 @@ class ProductOutcome:
             else:
                 names = ", ".join(r.check_name for r in outcome.blocking_failures)
                 lines.append(f"{address}: blocking checks failed ({names})")
+                lines += [
+                    f"{address}: not published, {r.observed['expected_by']} expects otherwise "
+                    f"({'; '.join(r.observed.get('problems') or [r.check_name])}); ask {r.observed['ask']}"
+                    for r in outcome.blocking_failures
+                    if "expected_by" in r.observed
+                ]
         return "\n".join(lines)
 
 
@@ -108,6 +118,7 @@ def run_product(
     now: datetime | None = None,
     masking_key: str | None = None,
     unsandboxed_python: bool = False,
+    usage: UsageLog | None = None,
 ) -> ProductOutcome:
     """Build the steps named in `build` and audit the live tables of those in `audit_only`.
 
@@ -116,7 +127,8 @@ def run_product(
     (read here, at the run's snapshot, masked where it has no grant for personal data) and its
     own domain's part of the lake. Ports with personal columns are also published masked with
     `masking_key`; without one, the product is not published at all. Pandas steps run sandboxed
-    (platform_core.execution.isolation), or without where `unsandboxed_python` allows it.
+    (platform_core.execution.isolation), or without where `unsandboxed_python` allows it. What the
+    run read of other products' ports is recorded in `usage`, whether the run succeeds or not.
     """
     now = now or datetime.now(UTC)
     schema = product.name
@@ -135,6 +147,8 @@ def run_product(
     # Other products' ports are copied in first: then the database is closed to every file but the
     # product's declared sources and its own domain's folder in the lake (where it publishes).
     run.read_port_inputs(port_inputs_read(product, set(build) | set(audit_only)))
+    if usage is not None and run.reads:
+        usage.record(run.reads)
     close_external_access(
         con,
         files=[(product.data_root / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
@@ -155,15 +169,17 @@ def run_product(
         if outcome.failed and not outcome.audit_only:
             run.failed.add(step.name)
     built = [o.step.name for o in outcomes if not o.audit_only]
+    reads = tuple(run.reads)
     if run.failed:
         drop_staging(con, schema, built)
-        return ProductOutcome(product, tuple(outcomes), input_snapshot)
+        return ProductOutcome(product, tuple(outcomes), input_snapshot, reads=reads)
     publication = publish(con, lake, product, built, run_id, masking_key)
     try:
         promote(con, schema, built)
     except duckdb.Error as error:  # the lake has the new version; the next run rebuilds the compute tables
-        return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, str(error).splitlines()[0])
-    return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication)
+        failure = str(error).splitlines()[0]
+        return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, failure, reads)
+    return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, reads=reads)
 
 
 def port_inputs_read(product: Product, steps: set[str]) -> set[str]:
@@ -245,6 +261,7 @@ class _Run:
         self.staged: set[str] = set()
         self.failed: set[str] = set()
         self.unpublished: dict[str, str] = {}  # port inputs the lake did not have: why
+        self.reads: list[Read] = []  # what was read of each port input, for the usage journal
         self.masked = masked_columns(product)
 
     def build(self, layer: str, step: Step, now: datetime) -> StepOutcome:
@@ -254,6 +271,8 @@ class _Run:
             stage(self.con, self.product, step, staging, self.unsandboxed_python)
             self.staged.add(step.name)
             results = audit(self.con, staging, step, self.port_table, now, self.masked)
+            if isinstance(step, Port):
+                results = expectation_results(self.con, staging, self.product, step, results)
             rows, checksum = measure(self.con, staging, with_checksum=isinstance(step, Port))
         except duckdb.Error as error:  # a source file or a value that does not read is said in words, with its line
             inputs = [i for i in self.product.inputs if isinstance(i, FileInput)]
@@ -273,7 +292,10 @@ class _Run:
                     f"{self.product.address(step.name)} has not been materialized "
                     "yet, so its checks have nothing to check",
                 )
-            results = audit(self.con, qualified(self.product.name, step.name), step, self.port_table, now, self.masked)
+            live = qualified(self.product.name, step.name)
+            results = audit(self.con, live, step, self.port_table, now, self.masked)
+            if isinstance(step, Port):
+                results = expectation_results(self.con, live, self.product, step, results)
         except Exception as error:  # noqa: BLE001 - reported as this step's error
             return _failure(layer, step, error, audit_only=True)
         return StepOutcome(layer, step, results, audit_only=True)
@@ -303,6 +325,7 @@ class _Run:
         one the run started from, or, for a producer this run published, the one it published.
         Personal columns come masked unless the producer grants this product personal data."""
         consumer = self.product.product_address
+        columns = input_columns(self.product, {s.name for _, s in self.product.steps}) if names else {}
         for name in sorted(names):
             source = self.product.input(name)
             assert isinstance(source, PortInput), name  # the names are port inputs (port_inputs_read)
@@ -325,6 +348,22 @@ class _Run:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {quote(INPUT_PREFIX + name)} AS "
                 f"SELECT * FROM {lake_table(address)} AT (VERSION => {int(snapshot)})"
+            )
+            rows = self.con.execute(f"SELECT count(*) FROM {quote(INPUT_PREFIX + name)}").fetchall()[0][0]
+            grant, listed = resolved.port.grant(consumer), resolved.producer.consumers
+            purpose = source.purpose or (grant.purpose if grant else None)
+            purpose = purpose or next((c.purpose for c in listed if c.product == consumer), None)
+            self.reads.append(
+                Read(
+                    at=datetime.now(UTC),
+                    surface="run",
+                    reader=consumer,
+                    address=resolved.address,
+                    columns=tuple(sorted(columns.get(name, ()))),
+                    purpose=purpose,
+                    rows=int(rows),
+                    run_id=self.run_id,
+                )
             )
 
 

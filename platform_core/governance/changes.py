@@ -10,6 +10,11 @@ judged from both sides, as datacontract-cli does.
 - Compatible: a column or port added, descriptions and lineage changed.
 
 A change that breaks consumers needs a new major version (policy `breaking_changes_need_major`).
+
+Given who reads the product (platform_core.governance.readers), a change to a port or column is
+judged by actual use: one that no declared consumer reads and nobody read in the usage window is
+compatible, with a note saying so; one that is read stays breaking and names who reads it, and how
+often. Changes to the SLA and to metrics are judged by the contract alone.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from platform_core.descriptors.contract import contract_document
 from platform_core.descriptors.spec import CLASSIFICATION_ORDER, Product
 from platform_core.descriptors.types import parse_duration
+from platform_core.governance.readers import Usage
 
 Breaks = Literal["consumers", "producer", "nothing"]
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
@@ -35,10 +41,40 @@ class Change:
     what: str
     breaks: Breaks
     metric: str | None = None  # the metric it changes, when it changes one
+    column: str | None = None  # the column it changes, when it changes one
+    readers: str = ""  # who reads what it changes, in words, when judged by use and read
+    note: str = ""  # why it is compatible, when judged so by use
+
+    @property
+    def said(self) -> str:
+        """The change, with who it breaks or why it breaks nobody."""
+        return (
+            self.what
+            + (f"; it would break {self.readers}" if self.readers else "")
+            + (f" ({self.note})" if self.note else "")
+        )
 
 
-def changes(published: dict, product: Product) -> list[Change]:
-    """Every change from `published` (a contract document, as the lake keeps it) to `product`."""
+def changes(published: dict, product: Product, usage: Usage | None = None) -> list[Change]:
+    """Every change from `published` (a contract document, as the lake keeps it) to `product`;
+    those breaking consumers judged by `usage` when given."""
+    found = _contract_changes(published, product)
+    return found if usage is None else [_by_use(change, product, usage) for change in found]
+
+
+def _by_use(change: Change, product: Product, usage: Usage) -> Change:
+    if change.breaks != "consumers" or change.port is None:
+        return change
+    address = product.address(change.port)
+    since = usage.since.date().isoformat()
+    if not usage.readers(address, change.column):
+        what = change.port if change.column is None else f"{change.port}.{change.column}"
+        note = f"compatible: no declared consumer reads {what}, and nobody read it since {since}"
+        return replace(change, breaks="nothing", note=note)
+    return replace(change, readers=usage.said(address, change.column))
+
+
+def _contract_changes(published: dict, product: Product) -> list[Change]:
     current = json.loads(contract_document(product))
     found = list(_sla_changes(published.get("sla"), current.get("sla")))
     old_ports = {p["name"]: p for p in published.get("ports", [])}
@@ -56,8 +92,8 @@ def changes(published: dict, product: Product) -> list[Change]:
     return found
 
 
-def breaking_for_consumers(published: dict, product: Product) -> list[Change]:
-    return [c for c in changes(published, product) if c.breaks == "consumers"]
+def breaking_for_consumers(published: dict, product: Product, usage: Usage | None = None) -> list[Change]:
+    return [c for c in changes(published, product, usage) if c.breaks == "consumers"]
 
 
 def _port_changes(port: str, field: str, old: dict, new: dict) -> Iterator[Change]:
@@ -66,10 +102,11 @@ def _port_changes(port: str, field: str, old: dict, new: dict) -> Iterator[Chang
     old_level, new_level = old.get("classification") or "internal", new.get("classification") or "internal"
     for name, before in old_columns.items():
         if name not in new_columns:
-            yield Change(port, f"{field}.columns", f"{port}.{name} removed", "consumers")
+            yield Change(port, f"{field}.columns", f"{port}.{name} removed", "consumers", column=name)
             continue
         j, after = new_columns[name]
-        yield from _column_changes(port, f"{field}.columns[{j}]", name, before, after, old_level, new_level)
+        for change in _column_changes(port, f"{field}.columns[{j}]", name, before, after, old_level, new_level):
+            yield replace(change, column=name)
     for name, (j, after) in new_columns.items():
         if name not in old_columns:
             yield Change(
@@ -145,10 +182,14 @@ def _rule_changes(port: str, field: str, old: list[dict], new: list[dict]) -> It
     for key, rule in before.items():
         label = f"{port}: {rule.get('type')} rule{_on(rule)}"
         if key not in after:
-            yield Change(port, field, f"{label} removed", "consumers")
+            yield Change(port, field, f"{label} removed", "consumers", column=rule.get("column"))
         elif (tighter := _tightness(rule, after[key])) is not None:
             yield Change(
-                port, field, f"{label} {'tightened' if tighter else 'loosened'}", "producer" if tighter else "consumers"
+                port,
+                field,
+                f"{label} {'tightened' if tighter else 'loosened'}",
+                "producer" if tighter else "consumers",
+                column=rule.get("column"),
             )
     for key, rule in after.items():
         if key not in before:

@@ -14,7 +14,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from platform_core.descriptors.addresses import AddressError
@@ -24,8 +24,10 @@ from platform_core.descriptors.people import load_people
 from platform_core.descriptors.spec import Domain, PortInput, Product
 from platform_core.errors import PlatformError, Problem
 from platform_core.governance.policies import Context, Policy, Severity
+from platform_core.governance.readers import Usage, usage_of
 from platform_core.governance.requests import request_for
 from platform_core.governance.settings import policies_in_force
+from platform_core.storage.lake import Publication
 from platform_core.storage.warehouse import Warehouse
 
 
@@ -134,17 +136,49 @@ def raise_errors(domain: Domain, violations: list[Violation]) -> None:
 
 
 def mesh_context(
-    mesh: MeshIndex | Path, published: Callable[[str], dict | None] | None = None, today: date | None = None
+    mesh: MeshIndex | Path,
+    published: Callable[[str], dict | None] | None = None,
+    today: date | None = None,
+    warehouse: Warehouse | None = None,
 ) -> Context:
     """A context reading the mesh (an index, or the folder of its domains) and, when given,
-    `published`: `product -> contract document` as last published."""
+    `published` (`product -> contract document` as last published) and the warehouse whose usage
+    journal and publications say who reads what, and since when."""
     index = mesh if isinstance(mesh, MeshIndex) else MeshIndex.at(mesh)
+    now = datetime.now(UTC)
+
+    @functools.cache
+    def usage(product: str, days: int) -> Usage:
+        return usage_of(index, warehouse.usage if warehouse else None, now - timedelta(days=days), product)
+
+    @functools.cache
+    def publications(address: str) -> list[Publication]:
+        return warehouse.publications(address) if warehouse else []
+
+    def watched(address: str, days: int) -> bool:
+        """Published, and its reads recorded, since before the window (as far as the lake's history
+        and the journal reach): a port added since is not judged yet."""
+        start = now - timedelta(days=days)
+        oldest = warehouse.usage.oldest() if warehouse else None
+        if oldest is None or oldest > start.date():
+            return False
+        found, product = publications(address), publications(address.rsplit(".", 1)[0])
+        return bool(found) and (found[0].published_at <= start or found[0] == product[0])
+
     return Context(
-        today=today or datetime.now(UTC).date(),
+        today=today or now.date(),
         published=published or (lambda product: None),
         consumers_of=index.readers_of,
         groups=functools.cache(lambda: declared_groups(index)),
+        usage=usage,
+        watched=watched,
     )
+
+
+def warehouse_context(index: MeshIndex, warehouse: Warehouse) -> Context:
+    """What policies see beyond a domain: the mesh's descriptors, what the lake last published, and
+    who read what (the warehouse's usage journal)."""
+    return mesh_context(index, published_contracts(warehouse), warehouse=warehouse)
 
 
 def declared_groups(index: MeshIndex) -> frozenset[str] | None:

@@ -20,6 +20,7 @@ from platform_core.descriptors.files import display_path
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import CLASSIFICATION_ORDER, PortInput, Product, major_of
 from platform_core.governance.changes import breaking_for_consumers
+from platform_core.governance.readers import USAGE_WINDOW, Usage
 from platform_core.governance.requests import request_for
 from platform_core.governance.sensitivity import Sensitivity
 
@@ -48,6 +49,11 @@ class Context:
     # the groups of people people.yaml declares; None when the mesh has no people.yaml, and an empty
     # set also when it cannot be read (mesh check reports its problems)
     groups: Callable[[], frozenset[str] | None] = lambda: None
+    # who reads a product's ports (declared consumers, and reads recorded in the last `days`);
+    # None where the mesh's readers are not known: changes are then judged by the contract alone
+    usage: Callable[[str, int], Usage | None] = lambda product, days: None
+    # whether a port has been published, and its reads recorded, for at least the last `days`
+    watched: Callable[[str, int], bool] = lambda address, days: False
 
     def producer(self, product: Product, address: str) -> Contract | None:
         try:
@@ -302,19 +308,62 @@ def _deprecated_inputs(product: Product, ctx: Context, params: Mapping[str, obje
 
 @kind(
     "breaking_changes_need_major",
-    "A change that breaks consumers (a column removed or renamed, a type narrowed, "
-    "a column made nullable, a guarantee loosened) comes with a new major version.",
+    "A change that breaks consumers (a column removed or renamed, a type narrowed, a column made "
+    "nullable, a guarantee loosened) comes with a new major version. A port or column that no "
+    "declared consumer reads and nobody read in the usage window may change without one.",
     "raise the major version (and keep the previous major published with `previous` until its consumers move)",
+    {
+        "usage_days": Param(
+            USAGE_WINDOW.days, "higher", "days of recorded reads that count: a column read in them is relied on"
+        )
+    },
 )
 def _breaking_changes_need_major(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
     published = ctx.published(product.product_address)
     if published is None or major_of(str(published.get("version"))) != product.major:
         return
-    for change in breaking_for_consumers(published, product):
+    breaking = breaking_for_consumers(published, product)  # by the contract first: who reads what is asked
+    usage = ctx.usage(product.product_address, _count(params, "usage_days")) if breaking else None  # only then
+    if usage is not None:
+        breaking = breaking_for_consumers(published, product, usage)
+    for change in breaking:
+        # judged by use, a change names who reads it; one judged by the contract (a metric, the SLA), the
+        # products that read what it changes
         port = f"{product.product_address}.{change.port or change.metric}"
-        readers = ctx.consumers_of(port, product.major) if change.port or change.metric else []
-        who = f"; it would break {', '.join(readers)}" if readers else ""
-        yield Finding(change.field, f"{change.what} (published as {published.get('version')}){who}", change.port)
+        readers = change.readers or ", ".join(
+            ctx.consumers_of(port, product.major) if change.port or change.metric else []
+        )
+        broken = f"; it would break {readers}" if readers else ""
+        yield Finding(change.field, f"{change.what} (published as {published.get('version')}){broken}", change.port)
+
+
+@kind(
+    "unused_ports",
+    "Every published port, and every column of it, has a reader: a consumer product that declares it, "
+    "or reads recorded in the last `days` (runs, people through the serving database, Warehouse.read).",
+    "ask whether anyone still needs it: deprecate the port, drop the column in the next major, or tell "
+    "its intended consumers where it is (mesh usage shows who reads what)",
+    {"days": Param(USAGE_WINDOW.days, "lower", "days a port or column may go unread before it is flagged")},
+)
+def _unused_ports(product: Product, ctx: Context, params: Mapping[str, object]) -> Iterator[Finding]:
+    days = _count(params, "days")
+    watched = [(i, p) for i, p in enumerate(product.output_ports) if ctx.watched(product.address(p.name), days)]
+    usage = ctx.usage(product.product_address, days) if watched else None
+    if usage is None:
+        return
+    for i, port in watched:
+        readers = usage.readers(product.address(port.name))
+        if not readers:
+            yield Finding(f"output_ports[{i}]", f"{port.name}: no reader in the last {days} days", port.name)
+            continue
+        read = {c for r in readers for c in r.columns}
+        unread = [c.name for c in port.columns if c.name not in read]
+        if unread:
+            yield Finding(
+                f"output_ports[{i}].columns",
+                f"{port.name}: nobody read {', '.join(unread)} in the last {days} days",
+                port.name,
+            )
 
 
 @kind(
@@ -421,6 +470,7 @@ GLOBAL: tuple[tuple[str, Severity], ...] = (
     ("no_sunset_passed", "error"),
     ("deprecated_inputs", "warn"),
     ("breaking_changes_need_major", "error"),
+    ("unused_ports", "warn"),
     ("no_step_loops", "error"),
     ("groups_declared", "error"),
     ("people_declared", "warn"),

@@ -9,14 +9,9 @@ column taken from it restricted data. Only steps that read something sensitive a
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
 
-from platform_core.descriptors.addresses import AddressError
-from platform_core.descriptors.files import FileProblem, read_text
 from platform_core.descriptors.lineage import Source, column_sources
-from platform_core.descriptors.mesh_index import MeshIndex
-from platform_core.descriptors.metric_checks import query_sql
-from platform_core.descriptors.metric_sql import ExpressionError, MetricError
+from platform_core.descriptors.reads import dependency_columns, input_port, step_sql
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
 
 
@@ -57,7 +52,7 @@ class Sensitivity:
     def _personal_of(self, dependency: str) -> dict[str, frozenset[str]]:
         source = self.product.input(dependency)
         if isinstance(source, PortInput):
-            port = self._port(source)
+            port = input_port(self.product, source)
             if port is None:
                 return {}
             return {
@@ -72,23 +67,13 @@ class Sensitivity:
     def _restricted_of(self, dependency: str) -> dict[str, frozenset[str]]:
         source = self.product.input(dependency)
         if isinstance(source, PortInput):
-            port = self._port(source)
+            port = input_port(self.product, source)
             if port is None or port.access != "restricted":
                 return {}
             return {c.name: frozenset({source.address}) for c in port.columns}
         if isinstance(source, FileInput):
             return {}
         return {name: found for name, found in self.restricted(dependency).items() if found}
-
-    def _port(self, source: PortInput) -> Port | None:
-        try:
-            return self._index.resolve(source.address).port
-        except AddressError:
-            return None  # the loader reports it
-
-    @cached_property
-    def _index(self) -> MeshIndex:
-        return MeshIndex.of(self.product)
 
     # --- what a step carries ----------------------------------------------------------------------
 
@@ -98,13 +83,13 @@ class Sensitivity:
         if not any(held.values()):
             return {}  # nothing sensitive to follow: no need to parse
         carried: dict[str, frozenset[str]] = {}
-        for column, sources in self._sources(step).items():
+        for column, sources in self.sources(step).items():
             origins = frozenset(o for dependency, name in sources for o in held.get(dependency, {}).get(name, ()))
             if origins:
                 carried[column] = origins
         return carried
 
-    def _sources(self, step: Step) -> dict[str, frozenset[Source]]:
+    def sources(self, step: Step) -> dict[str, frozenset[Source]]:
         """Per column of the step, the (dependency, column) its values come from: parsed from its SQL,
         declared with `source`, or (a pandas step) the dependencies' columns of the same name."""
         declared: dict[str, frozenset[Source]] = {
@@ -112,36 +97,15 @@ class Sensitivity:
             for c in step.columns
         }
         if step.sql is not None or step.query is not None:
-            sql = self._sql(step)
-            schema = {dependency: self._columns_of(dependency) for dependency in step.depends_on}
+            sql = step_sql(self.product, step)
+            schema = {dependency: dependency_columns(self.product, dependency) for dependency in step.depends_on}
             parsed = column_sources(sql, schema) if sql else {}
             if not parsed:  # not followed: every column may carry anything it reads
                 everything = frozenset((d, c) for d, columns in schema.items() for c in columns)
                 return {c.name: everything for c in step.columns}
             return {c.name: parsed.get(c.name, frozenset()) | declared[c.name] for c in step.columns}
         same_name = {
-            c.name: frozenset((d, c.name) for d in step.depends_on if c.name in self._columns_of(d))
+            c.name: frozenset((d, c.name) for d in step.depends_on if c.name in dependency_columns(self.product, d))
             for c in step.columns
         }
         return {c.name: declared[c.name] | same_name[c.name] for c in step.columns}
-
-    def _sql(self, step: Step) -> str:
-        """The step's SELECT: its file, or what its metric question compiles to ("" when neither reads)."""
-        if step.query is not None:
-            try:
-                return query_sql(self.product, step).sql
-            except (MetricError, ExpressionError):
-                return ""
-        try:
-            return read_text(self.product.directory / str(step.sql))
-        except FileProblem:
-            return ""
-
-    def _columns_of(self, dependency: str) -> list[str]:
-        source = self.product.input(dependency)
-        if isinstance(source, PortInput):
-            port = self._port(source)
-            return [c.name for c in port.columns] if port is not None else []
-        if isinstance(source, FileInput):
-            return []
-        return [c.name for c in self.product.step(dependency).columns]

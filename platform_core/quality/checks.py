@@ -1,8 +1,9 @@
 """The one list of a product's checks: what the asset factory declares and what health reads.
 
 Every step has the automatic `schema` check and one check per rule (declared, or implied by a
-column's `nullable: false` / `unique: true`); every published port also has `policies`, the
-governance warnings about it. Each check is named by the step's asset path
+column's `nullable: false` / `unique: true`, or expected by a consumer); every published port
+also has `policies`, the governance warnings about it, and one check per consumer that expects
+columns or freshness of it (platform_core.quality.expectations). Each check is named by the step's asset path
 (`[domain, product, step]`) and its name.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from platform_core.descriptors.spec import Product
+from platform_core.quality.expectations import expectation_description
 from platform_core.quality.results import describe
 from platform_core.quality.schema_check import SCHEMA_CHECK_DESCRIPTION
 
@@ -37,6 +39,11 @@ def product_checks(product: Product) -> list[CheckDeclaration]:
             CheckDeclaration(path, rule.check_name, rule.severity == "error", f"[{rule.severity}] {describe(rule)}")
             for rule in step.rules
         ]
+    checks += [
+        CheckDeclaration(product.key_path(port.name), e.check_name, True, f"[error] {expectation_description(e)}")
+        for port in product.published_ports
+        for e in port.expected
+    ]
     checks += [
         CheckDeclaration(
             product.key_path(port.name),

@@ -9,7 +9,7 @@
 
 In the database: one schema per domain holds a view per served port (what people query);
 `mesh_data` the tables behind them (nobody but the platform reads it); `mesh` what governs them
-(who is in which group, who may read which port, row filters, what is served, usage) and the
+(who is in which group, who may read which port, row filters, what is served, usage counters) and the
 functions the views call. People log in with roles of their own, members of `mesh_reader` (may
 connect and read the served views, nothing else) and of one role per group (`mesh_group_<name>`).
 """
@@ -157,9 +157,8 @@ CREATE TABLE IF NOT EXISTS mesh.served_ports (
   masked_table text, row_count bigint NOT NULL, checksum bigint, snapshot bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS mesh.served_metrics (
   address text PRIMARY KEY, product text NOT NULL, function_name text NOT NULL);
-CREATE TABLE IF NOT EXISTS mesh.usage (
-  collected_at timestamptz NOT NULL, login text NOT NULL, address text NOT NULL, statements bigint NOT NULL,
-  rows_read bigint NOT NULL);
+-- what a call reads: the body that joins the most ports (usage parses it as a person's statement)
+ALTER TABLE mesh.served_metrics ADD COLUMN IF NOT EXISTS body text NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS mesh.usage_seen (
   userid oid NOT NULL, queryid bigint NOT NULL, calls bigint NOT NULL, rows_read bigint NOT NULL,
   PRIMARY KEY (userid, queryid));

@@ -51,18 +51,20 @@ def metric_functions(cursor: Any, product: Product, reader: str) -> None:
     for metric in product.metrics:
         name = function_name(product.domain, metric.name)
         cursor.execute(f"DROP FUNCTION IF EXISTS {name}{SIGNATURE}")  # its columns may have changed
-        cursor.execute(_function(name, product, metric, catalogue))
+        function, body = _function(name, product, metric, catalogue)
+        cursor.execute(function)
         cursor.execute(f"ALTER FUNCTION {name}{SIGNATURE} OWNER TO mesh_owner")
         cursor.execute(f"REVOKE ALL ON FUNCTION {name}{SIGNATURE} FROM PUBLIC")
         cursor.execute(f"GRANT EXECUTE ON FUNCTION {name}{SIGNATURE} TO {reader}")
         cursor.execute(f"COMMENT ON FUNCTION {name}{SIGNATURE} IS %s", (_comment(product, metric),))
         cursor.execute(
-            "INSERT INTO mesh.served_metrics VALUES (%s, %s, %s)",
-            (f"{address}.{metric.name}", address, name),
+            "INSERT INTO mesh.served_metrics (address, product, function_name, body) VALUES (%s, %s, %s, %s)",
+            (f"{address}.{metric.name}", address, name, body),
         )
 
 
-def _function(name: str, product: Product, metric: Metric, catalogue: Catalogue) -> str:
+def _function(name: str, product: Product, metric: Metric, catalogue: Catalogue) -> tuple[str, str]:
+    """The function's definition, and the body of it that reads the most (every port joined)."""
     reference = f"{product.product_address}.{metric.name}"
     dimensions, grains = catalogue.grouping(reference)
     # A dimension of a joined port needs that port read: the function joins only the ports the call
@@ -97,7 +99,8 @@ def _function(name: str, product: Product, metric: Metric, catalogue: Catalogue)
         f"    WHEN '{key}' THEN RETURN QUERY SELECT {casts}q.{quote(metric.name)} FROM ({body}) AS q;\n"
         for key, body in bodies.items()
     )
-    return f"""CREATE FUNCTION {name}(grain text DEFAULT NULL, VARIADIC by text[] DEFAULT ARRAY[]::text[])
+    return (
+        f"""CREATE FUNCTION {name}(grain text DEFAULT NULL, VARIADIC by text[] DEFAULT ARRAY[]::text[])
 RETURNS TABLE ({columns})
 LANGUAGE plpgsql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $metric$
 #variable_conflict use_column
@@ -113,7 +116,9 @@ BEGIN
 {needs}  CASE array_to_string(joined, ',')
 {branches}  END CASE;
 END
-$metric$"""
+$metric$""",
+        bodies[",".join(ports)],
+    )
 
 
 def _subsets(ports: list[str]) -> list[list[str]]:

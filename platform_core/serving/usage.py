@@ -1,38 +1,36 @@
-"""Who read which port, when and how often: from PostgreSQL's own statistics, kept as data.
+"""What people read through the serving database: from PostgreSQL's own statistics, into the usage journal.
 
-`pg_stat_statements` counts, per role and normalized statement, how often it ran and how many
-rows it returned. Each collection reads it, keeps for every person's statement the calls and rows
-since the last collection, finds the served views the statement names (parsed with sqlglot; a
-view named without its domain is found by its name alone), and adds one row per person, port
-and collection to `mesh.usage` in the serving database:
+`pg_stat_statements` counts, per role and normalized statement, how often it ran and how many rows
+it returned. Each collection reads it and keeps, for every person's statement, the calls and rows
+since the last collection (`mesh.usage_seen` holds the counters seen). It parses the statement
+(sqlglot, PostgreSQL's dialect) against the served views' columns: the ports it names (a view named
+without its domain is found by its name alone) and every column of them it selects, filters, joins
+or groups on. A metric function's call reads what its body reads. One line per person and port
+goes to the usage journal (platform_core.storage.usage), with the person's groups the port is
+granted to (all of the person's groups for a port granted to none).
 
-    SELECT login, address, sum(statements) FROM mesh.usage GROUP BY 1, 2;
-
-A person's groups are in `mesh.people`'s memberships at the time of reading. Collections happen
-whenever a product is served, on `mesh access usage`, and on the platform's `serving_usage`
-sensor. A server without `pg_stat_statements` loaded (an external one may not have it) records
-no usage, and collecting says so.
+Collections happen on `mesh usage`, `mesh access usage` and the platform's `serving_usage` sensor.
+A server without `pg_stat_statements` loaded (an external one may not have it) records no usage,
+and collecting says so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg2
 
-from platform_core.serving.database import ServingTarget, admin
+from platform_core.descriptors.lineage import columns_read
+from platform_core.serving.database import GROUP_PREFIX, ServingTarget, admin
+from platform_core.storage.usage import Read, UsageLog
+
+Views = Mapping[str, tuple[str, list[str]]]  # served view (`hr.fact_overtime`) -> (port address, its columns)
 
 
-@dataclass(frozen=True)
-class UsageRow:
-    login: str
-    address: str
-    statements: int
-    rows_read: int
-
-
-def collect_usage(target: ServingTarget) -> list[UsageRow]:
-    """Record the statements people ran since the last collection; what was added."""
+def collect_usage(target: ServingTarget, usage: UsageLog) -> list[Read]:
+    """Record in `usage` the statements people ran since the last collection; what was recorded."""
     with admin(target) as connection, connection.cursor() as cursor:
         try:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -42,8 +40,21 @@ def collect_usage(target: ServingTarget) -> list[UsageRow]:
                 f"usage is not recorded: pg_stat_statements is not loaded in the serving database "
                 f"({str(error).strip().splitlines()[0]})"
             ) from None
-        cursor.execute("SELECT address, view_name FROM mesh.ports")
-        views = {view.replace('"', ""): address for address, view in cursor.fetchall()}
+        views = _views(cursor)
+        cursor.execute("SELECT function_name, body FROM mesh.served_metrics")
+        functions = {name.replace('"', ""): body for name, body in cursor.fetchall()}
+        cursor.execute(
+            "SELECT r.rolname, substr(g.rolname, %s) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member "
+            "JOIN pg_roles g ON g.oid = m.roleid WHERE starts_with(g.rolname, %s)",
+            (len(GROUP_PREFIX) + 1, GROUP_PREFIX),
+        )
+        groups: dict[str, set[str]] = {}
+        for login, group in cursor.fetchall():
+            groups.setdefault(login, set()).add(group)
+        cursor.execute("SELECT address, group_name FROM mesh.grants")
+        granted: dict[str, set[str]] = {}
+        for address, group in cursor.fetchall():
+            granted.setdefault(address, set()).add(group)
         cursor.execute(
             "SELECT s.userid, s.queryid, r.rolname, sum(s.calls), sum(s.rows), min(s.query) "
             "FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid JOIN mesh.people p ON p.login = r.rolname "
@@ -52,7 +63,7 @@ def collect_usage(target: ServingTarget) -> list[UsageRow]:
         statements = cursor.fetchall()
         cursor.execute("SELECT userid, queryid, calls, rows_read FROM mesh.usage_seen")
         seen = {(userid, queryid): (calls, rows) for userid, queryid, calls, rows in cursor.fetchall()}
-        added: dict[tuple[str, str], list[int]] = {}
+        added: dict[tuple[str, str], tuple[set[str], list[int]]] = {}
         for userid, queryid, login, calls, rows, query in statements:
             before_calls, before_rows = seen.get((userid, queryid), (0, 0))
             # counters that went back were reset (pg_stat_statements_reset): count from zero
@@ -64,44 +75,74 @@ def collect_usage(target: ServingTarget) -> list[UsageRow]:
             )
             if new_calls <= 0:
                 continue
-            for address in read_ports(query, views):
-                total = added.setdefault((login, address), [0, 0])
-                total[0] += int(new_calls)
-                total[1] += int(new_rows)
-        rows_added = [
-            UsageRow(login, address, calls, rows) for (login, address), (calls, rows) in sorted(added.items())
-        ]
-        for row in rows_added:
-            cursor.execute(
-                "INSERT INTO mesh.usage VALUES (now(), %s, %s, %s, %s)",
-                (row.login, row.address, row.statements, row.rows_read),
-            )
-    return rows_added
+            for address, columns in statement_reads(query, views, functions).items():
+                found, totals = added.setdefault((login, address), (set(), [0, 0]))
+                found |= columns
+                totals[0] += int(new_calls)
+                totals[1] += int(new_rows)
+    now = datetime.now(UTC)
+    recorded = [
+        Read(
+            at=now,
+            surface="serving",
+            reader=login,
+            address=address,
+            columns=tuple(sorted(columns)),
+            groups=tuple(sorted((groups.get(login, set()) & granted.get(address, set())) or groups.get(login, set()))),
+            reads=calls,
+            rows=rows,
+        )
+        for (login, address), (columns, (calls, rows)) in sorted(added.items())
+    ]
+    usage.record(recorded)
+    return recorded
 
 
 class UsageUnavailable(Exception):
     """The serving database keeps no statistics of statements: usage cannot be recorded."""
 
 
-def read_ports(query: str, views: dict[str, str]) -> list[str]:
-    """The addresses of the served views a statement names (`hr.payroll_compensation`, or
-    `payroll_compensation` where no other domain serves that name)."""
+def _views(cursor: Any) -> dict[str, tuple[str, list[str]]]:
+    """Every served view (`hr.fact_overtime`), with the port it serves and its columns."""
+    cursor.execute(
+        "SELECT p.address, p.view_name, c.column_name FROM mesh.ports p JOIN information_schema.columns c "
+        "ON c.table_schema || '.' || c.table_name = replace(p.view_name, '\"', '') ORDER BY c.ordinal_position"
+    )
+    views: dict[str, tuple[str, list[str]]] = {}
+    for address, view, column in cursor.fetchall():
+        views.setdefault(view.replace('"', ""), (address, []))[1].append(column)
+    return views
+
+
+def statement_reads(query: str, views: Views, functions: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """The ports (addresses) a statement reads, each with the columns of it the statement touches:
+    views named with their domain (`hr.payroll_compensation`) or, where no other domain serves that
+    name, without; metric functions called, through their bodies."""
     import sqlglot
     from sqlglot import exp
 
     try:
-        parsed = sqlglot.parse(query, read="postgres")
+        tree = sqlglot.parse_one(query, read="postgres")
     except sqlglot.errors.ParseError:
-        return []
-    by_name: dict[str, list[str]] = {}
-    for qualified, address in views.items():
-        by_name.setdefault(qualified.split(".")[-1], []).append(address)
-    found = []
-    for statement in parsed:
-        for table in statement.find_all(exp.Table) if statement is not None else ():
-            name = f"{table.db}.{table.name}" if table.db else table.name
-            if name in views:
-                found.append(views[name])
-            elif not table.db and len(by_name.get(table.name, [])) == 1:
-                found.append(by_name[table.name][0])
-    return sorted(set(found))
+        return {}
+    domains: dict[str, list[str]] = {}
+    for view in views:
+        domains.setdefault(view.split(".")[-1], []).append(view.split(".")[0])
+    bodies = []
+    for table in tree.find_all(exp.Table):
+        if not table.db and len(domains.get(table.name, [])) == 1:
+            table.set("db", exp.to_identifier(domains[table.name][0]))  # as PostgreSQL's search path found it
+    for call in tree.find_all(exp.Anonymous):
+        parent = call.parent
+        schema = parent.db if isinstance(parent, exp.Table) else parent.this.name if isinstance(parent, exp.Dot) else ""
+        if f"{schema}.{call.name}" in functions:
+            bodies.append(functions[f"{schema}.{call.name}"])
+    found: dict[str, set[str]] = {}
+    for sql in [tree.sql(dialect="postgres"), *bodies]:
+        named = {f"{t.db}.{t.name}" for t in sqlglot.parse_one(sql, read="postgres").find_all(exp.Table)} & set(views)
+        schema = {view: views[view][1] for view in named}
+        columns = columns_read(sql, schema, "postgres") if schema else {}
+        for view in named:  # a statement sqlglot cannot follow reads every column of each view it names
+            read = schema[view] if columns is None else columns.get(view, frozenset())
+            found.setdefault(views[view][0], set()).update(read)
+    return {address: frozenset(columns) for address, columns in found.items()}

@@ -10,19 +10,26 @@ warehouse.read("hr.overtime.fact_overtime", at=at), warehouse.read("hr.overtime.
 
 `at` takes a snapshot id, a datetime (naive means UTC) or a product version. Compute
 databases are private to their domain's runs; readers never open them.
+
+Each read is recorded in the usage journal (platform_core.storage.usage) under the reader's login,
+with the columns it asked for (`columns=[...]` reads only those; without, every column counts as
+read) and its purpose, when given: `warehouse.read(address, columns=["hours"], purpose="...")`.
 """
 
 from __future__ import annotations
 
 import functools
+import getpass
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
 
 from platform_core.storage.lake import ALIAS, PLATFORM_SCHEMA, Lake, LakeConfig, NotPublished, Publication
+from platform_core.storage.usage import Read, UsageLog
 
 
 class WarehouseSettings(Protocol):
@@ -40,6 +47,7 @@ class WarehouseSettings(Protocol):
 class Warehouse:
     root: Path
     lake_config: LakeConfig | None = None  # None: the local lake under root
+    login: str | None = None  # who reads, for the usage journal; None: the login of the process
 
     def __post_init__(self) -> None:
         # the lake's catalog records its data folder as an absolute path: `Warehouse(Path("warehouse"))`
@@ -62,9 +70,31 @@ class Warehouse:
         """A connection of its own to an in-memory DuckDB with the lake attached read-only, as `lake`."""
         return _reading_database(self.lake.config).cursor()
 
-    def read(self, address: str, at: int | datetime | str | None = None) -> duckdb.DuckDBPyRelation:
-        """A port (`<domain>.<product>.<port>`) as a DuckDB relation: current, or as of `at`."""
-        return self.lake.read(self.reader(), address, at)
+    def record(self, address: str, columns: Sequence[str], purpose: str | None = None) -> None:
+        """Record a read of a port by this reader (its login), with the columns it read."""
+        login = self.login or getpass.getuser()
+        self.usage.record([Read(datetime.now(UTC), "python", login, address, tuple(columns), purpose=purpose)])
+
+    @property
+    def usage(self) -> UsageLog:
+        """The usage journal: who read which port, through any surface."""
+        return UsageLog(self.root / "usage")
+
+    def read(
+        self,
+        address: str,
+        at: int | datetime | str | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        purpose: str | None = None,
+    ) -> duckdb.DuckDBPyRelation:
+        """A port (`<domain>.<product>.<port>`) as a DuckDB relation: current, or as of `at`; only
+        `columns` when given. The read is recorded in the usage journal."""
+        relation = self.lake.read(self.reader(), address, at)
+        if columns is not None:
+            relation = relation.select(*(duckdb.ColumnExpression(c) for c in columns))
+        self.record(address, tuple(relation.columns), purpose)
+        return relation
 
     def snapshot(self) -> int:
         """The lake's current snapshot id."""
