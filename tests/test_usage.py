@@ -309,6 +309,12 @@ def test_the_docs_site_shows_who_uses_each_port_and_column(tmp_path: Path) -> No
     assert 'group finance <span class="muted">(1 person)</span>' in used and "revenue reporting" in used
     assert '<a href="ledger.vat.html">ledger.vat</a>' in used and "VAT due on the paid revenue" in used
     assert "Nobody has read <code>customers</code>" in page
+    ledger = consumer_product_yaml()
+    ledger["inputs"][0]["expects"] = {"columns": ["day"], "freshness": "30h"}
+    write_consumer_domain(tmp_path, ledger)
+    build_site(load_mesh(index), tmp_path / "site", usage=recent_usage(index, log))
+    page = (tmp_path / "site" / "products" / "shop.sales.html").read_text(encoding="utf-8")
+    assert "What ledger.vat relies on: the columns day, data at most 30h old" in page  # among the promises
     dictionary = page[page.index("Data dictionary of <code>daily_sales") :]
     orders = dictionary[
         dictionary.index("<code>orders</code>") : dictionary.index("</tr>", dictionary.index("<code>orders</code>"))

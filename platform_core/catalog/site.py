@@ -33,6 +33,7 @@ from platform_core.catalog.site_lineage import Node, lineage_svg
 from platform_core.catalog.words import FRESHNESS_TEXT, STATE_TEXT, promises, schedule_text, timestamp_text
 from platform_core.descriptors.spec import PortInput, Product
 from platform_core.governance.readers import Usage
+from platform_core.quality.expectations import expectation_description
 from platform_core.storage.locks import exclusive_file_lock
 
 TEMPLATES = Path(__file__).parent / "templates" / "site"
@@ -110,7 +111,13 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(schedule_text=schedule_text, timestamp=timestamp_text)
-    env.globals.update(STATE_TEXT=STATE_TEXT, FRESHNESS_TEXT=FRESHNESS_TEXT, sla_text=sla_text, promises=promises)
+    env.globals.update(
+        STATE_TEXT=STATE_TEXT,
+        FRESHNESS_TEXT=FRESHNESS_TEXT,
+        sla_text=sla_text,
+        promises=promises,
+        expectation_description=expectation_description,
+    )
     return env
 
 
