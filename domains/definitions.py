@@ -7,7 +7,7 @@ exactly as its own location builds it.
 
 import dagster as dg
 
-from platform_core.dagster.factory import build_mesh
+from platform_core.dagster.mesh import build_mesh
 
 
 @dg.definitions

@@ -504,19 +504,10 @@ def show(address: str, workspace: Path, as_json: bool) -> None:
 
 
 def _refusals(mesh: Mesh, only: str | None = None) -> dict[str, str]:
-    """Why each loaded domain's code location does not load in Dagster (governance errors, a
-    definition Dagster refuses): what the UI shows as a load error."""
-    from platform_core.dagster.factory import governance_context, location_refusal
-    from platform_core.governance.evaluate import govern
+    """Why each loaded domain's code location does not load in Dagster: what the UI shows as a load error."""
+    from platform_core.dagster.factory import refusals
 
-    settings = Settings.from_env()
-    refusals = {}
-    for domain in mesh.domains:
-        if only in (None, domain.name):
-            refused = location_refusal(domain, govern(domain, governance_context(domain, settings)))
-            if refused:
-                refusals[domain.name] = refused
-    return refusals
+    return refusals((d for d in mesh.domains if only in (None, d.name)), Settings.from_env())
 
 
 @main.command()
@@ -756,6 +747,67 @@ def _moment(at: str | None) -> int | datetime | str | None:
         return datetime.fromisoformat(at)
     except ValueError:
         raise click.BadParameter(f"{at!r}: give a product version (1.1.0), a snapshot id or a time") from None
+
+
+@main.group(invoke_without_command=True)
+@_workspace
+@_json
+@click.pass_context
+def alerts(context: click.Context, workspace: Path, as_json: bool) -> None:
+    """Who hears when a product's promise breaks, and the last messages sent (or not). The platform's
+    `platform__alerts` sensor sends them, on changes only (docs/alerts.md)."""
+    if context.invoked_subcommand is not None:
+        return
+    from platform_core.alerts.engine import configured, read_sent, sent_log
+
+    settings = Settings.from_env()
+    rows = configured(_mesh(workspace))
+    sent = read_sent(sent_log(settings.warehouse_root))
+    if as_json:
+        click.echo(json.dumps({"configured": rows, "sent": sent}, indent=2))
+        return
+    mail = settings.alerts.smtp_host
+    click.echo(f"e-mail: {f'{mail}:{settings.alerts.smtp_port}' if mail else 'no mail server (MESH_SMTP_HOST)'}")
+    listed = [{k: ", ".join(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows]
+    click.echo(table(listed, ["product", "hears", "consumers subscribed"], {"hears": 70}) if listed else "no product")
+    click.echo("")
+    click.echo(
+        table(
+            [{**s, "keys": ", ".join(s["keys"])} for s in sent],
+            ["at", "recipient", "status", "subject", "error"],
+            {"subject": 60, "error": 60},
+        )
+        if sent
+        else "nothing sent yet"
+    )
+
+
+@alerts.command("test")
+@click.option("--domain", required=True, help="Send to this domain's owner, its products' recipients and its webhooks.")
+@_workspace
+def alerts_test(domain: str, workspace: Path) -> None:
+    """Send a test message to everyone who hears of a domain; exit 1 when one does not go."""
+    from platform_core.alerts.channels import Recipient, SendError, send
+    from platform_core.alerts.engine import recipients_of, test_message
+
+    settings = Settings.from_env()
+    loaded = next((d for d in _mesh(workspace).domains if d.name == domain), None)
+    if loaded is None:
+        click.echo(f"no domain {domain!r} loads in {workspace}", err=True)
+        sys.exit(1)
+    owner = [loaded.owner.contact] if loaded.owner.contact else []
+    found = {r.key: r for p in loaded.products for r in recipients_of(p, loaded)}
+    found.update({f"email:{e}": Recipient("email", e) for e in owner})
+    failed = 0
+    for recipient in found.values():
+        try:
+            send(recipient, test_message(domain), settings.alerts)
+            click.echo(f"sent     {recipient.key}")
+        except SendError as error:
+            failed += 1
+            click.echo(f"not sent {recipient.key}: {error}", err=True)
+    if failed or not found:
+        sys.exit(1)
 
 
 @main.group()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,6 +56,7 @@ class Settings:
     serving: str = "auto"  # auto (MESH_SERVING_URL, else the embedded database once made), embedded or off
     serving_port: int = DEFAULT_SERVING_PORT
     unsandboxed_python: frozenset[str] = frozenset()  # domains allowed pandas steps without a sandbox
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())  # who hears of broken promises, how
 
     @property
     def serving_root(self) -> Path:
@@ -118,6 +119,7 @@ class Settings:
             unsandboxed_python=frozenset(
                 name.strip() for name in (environ.get(UNSANDBOXED_PYTHON_VARIABLE) or "").split(",") if name.strip()
             ),
+            alerts=AlertSettings.from_env(environ),
         )
 
 
@@ -216,3 +218,51 @@ def openlineage_settings(
         configured=configured and (environ.get("OPENLINEAGE_DISABLED") or "").strip().lower() != "true",
         fingerprint=digest,
     )
+
+
+# Alerts (platform_core.alerts, docs/alerts.md): e-mail through an SMTP server, links to the UI, and
+# the platform's defaults. The SMTP password and webhook URLs are secrets, read when a message goes.
+SMTP_HOST_VARIABLE = "MESH_SMTP_HOST"
+SMTP_PORT_VARIABLE = "MESH_SMTP_PORT"
+SMTP_FROM_VARIABLE = "MESH_SMTP_FROM"
+SMTP_USER_VARIABLE = "MESH_SMTP_USER"
+SMTP_PASSWORD_VARIABLE = "MESH_SMTP_PASSWORD"
+SMTP_STARTTLS_VARIABLE = "MESH_SMTP_STARTTLS"
+UI_URL_VARIABLE = "MESH_UI_URL"
+SUNSET_NOTICE_VARIABLE = "MESH_ALERT_SUNSET_NOTICE"
+ALERTS_VARIABLE = "MESH_ALERTS"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    enabled: bool = True  # MESH_ALERTS=off: nothing is sent (the state is still followed)
+    smtp_host: str | None = None  # None: no e-mail; webhooks still go
+    smtp_port: int = 25
+    smtp_from: str = "data-mesh@localhost"
+    smtp_user: str | None = None
+    smtp_starttls: bool = False
+    ui_url: str = "http://127.0.0.1:3000"  # links in messages point at the asset in the Dagster UI
+    sunset_notice: timedelta = timedelta(days=30)  # consumers hear this long before a sunset
+    timeout_seconds: float = 10.0  # for the mail server and each webhook
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertSettings:
+        environ = os.environ if environ is None else environ
+        mode = (environ.get(ALERTS_VARIABLE) or "on").strip().lower()
+        if mode not in ("on", "off"):
+            raise ValueError(f"{ALERTS_VARIABLE}={mode!r}: use on or off")
+        return cls(
+            enabled=mode == "on",
+            smtp_host=environ.get(SMTP_HOST_VARIABLE) or None,
+            smtp_port=int(environ.get(SMTP_PORT_VARIABLE) or 25),
+            smtp_from=environ.get(SMTP_FROM_VARIABLE) or cls.smtp_from,
+            smtp_user=environ.get(SMTP_USER_VARIABLE) or None,
+            smtp_starttls=(environ.get(SMTP_STARTTLS_VARIABLE) or "").strip().lower() in ("1", "true", "yes"),
+            ui_url=(environ.get(UI_URL_VARIABLE) or cls.ui_url).rstrip("/"),
+            sunset_notice=_duration(environ, SUNSET_NOTICE_VARIABLE, cls.sunset_notice),
+        )
+
+
+def secret(variable: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """A secret from the environment (the SMTP password, a webhook's URL), read when it is used."""
+    return (os.environ if environ is None else environ).get(variable) or None

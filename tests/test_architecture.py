@@ -2,8 +2,9 @@
 
 The layers, bottom first (README, "Project layout"): what teams write (descriptors) knows nothing
 of how it runs; quality, storage and governance build on it; execution runs a product without
-Dagster; the catalog reads the mesh; Dagster and the command line sit on top. An import that
-climbs a layer, or any loop of imports (lazy ones inside functions count: they run too), fails.
+Dagster; the catalog reads the mesh; alerts read what the catalog knows; Dagster and the command
+line sit on top. An import that climbs a layer, or any loop of imports (lazy ones inside functions
+count: they run too), fails.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ LAYERS = (
     "serving",
     "catalog",
     "scaffold",
+    "alerts",
     "dagster",
     "cli",
     "definitions",

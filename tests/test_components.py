@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from platform_core.dagster.component import DataProduct
-from platform_core.dagster.factory import build_domain, build_mesh
+from platform_core.dagster.factory import build_domain
+from platform_core.dagster.mesh import build_mesh
 from platform_core.descriptors.spec import Product
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse

@@ -16,12 +16,10 @@ import logging
 import os
 import pkgutil
 import socket
-import threading
 import types
 import uuid
 from collections.abc import Iterator
 from enum import Enum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -54,36 +52,15 @@ from platform_core.settings import Settings, openlineage_settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
 from tests.factories import product_yaml, run_steps, write_consumer_domain, write_domain
+from tests.receivers import JsonReceiver, receiving
 
-WAIT_SECONDS = 10  # for the receiver's thread to stop; every request is answered at once
 
-
-class Receiver:
-    """An OpenLineage HTTP endpoint on 127.0.0.1: what it was sent, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.paths: list[str] = []
-        received = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.paths.append(self.path)
-                received.events.append(json.loads(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet: the test reads the events, not the access log."""
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+class Receiver(JsonReceiver):
+    """An OpenLineage HTTP endpoint: the events it was sent, in order."""
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    def events(self) -> list[dict[str, Any]]:
+        return self.posted
 
     def of(self, job: str) -> list[dict[str, Any]]:
         return [event for event in self.events if event["job"]["name"] == job]
@@ -91,14 +68,8 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    found.thread.start()
-    try:
+    with receiving(Receiver) as found:
         yield found
-    finally:
-        found.server.shutdown()
-        found.server.server_close()
-        found.thread.join(timeout=WAIT_SECONDS)
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,8 @@ class CheckResult:
     passed: bool
     severity: Literal["ERROR", "WARN"]
     description: str | None = None
+    sample: tuple[dict[str, object], ...] = ()  # a few of the rows it failed on, as the audit kept them
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ProductHealth:
     last_materialized: datetime | None = None  # the product's last publication: the latest of its ports
     freshness: Literal["pass", "warn", "fail", "unknown"] = "unknown"
     checks: tuple[CheckResult, ...] = field(default=())  # the latest result of each check of its ports
+    failed_run: str | None = None  # the id of its last run, when that run failed
 
     @property
     def healthy(self) -> bool:
@@ -75,9 +78,11 @@ def product_health(
     if missing:
         states.append(("never_materialized", f"never published: {', '.join(missing)}"))
     planned = (instance.get_latest_planned_materialization_info(key) for key in ports)
+    failed_run = None
     for run_id in sorted({info.run_id for info in planned if info is not None}):
         run = instance.get_run_by_id(run_id)
         if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
+            failed_run = run_id
             states.append(("failed_run", f"its last run {run_id[:8]} failed; the ports keep their last good version"))
 
     checks = tuple(
@@ -102,7 +107,7 @@ def product_health(
         states.append(("stale", f"published {format_duration(now - oldest)} ago, later than its SLA allows"))
     state: State = min((s for s, _ in states), key=_ORDER.index, default="healthy")
     last = max(materialized.values()) if materialized else None
-    return ProductHealth(address, state, tuple(reason for _, reason in states), last, freshness, checks)
+    return ProductHealth(address, state, tuple(reason for _, reason in states), last, freshness, checks, failed_run)
 
 
 def _timestamp(seconds: float) -> datetime:
@@ -117,12 +122,15 @@ def _latest_checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]) -
         evaluation = event.event_specific_data if event else None
         if not isinstance(evaluation, dg.AssetCheckEvaluation):  # planned, never run (its run failed first)
             continue
+        sample = evaluation.metadata.get("sample")
         yield CheckResult(
             ".".join(key.asset_key.path),
             key.name,
             evaluation.passed,
             "WARN" if evaluation.severity == dg.AssetCheckSeverity.WARN else "ERROR",
             evaluation.description,
+            tuple(sample.data) if isinstance(sample, dg.JsonMetadataValue) and isinstance(sample.data, list) else (),
+            record.run_id if record else None,
         )
 
 

@@ -9,6 +9,7 @@ by `DataProduct`, the same component type a `dg` project declares products with.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -18,7 +19,6 @@ from platform_core.dagster.product import follow_sensor
 from platform_core.descriptors.cache import load_domain_cached, sources_fingerprint
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Domain
-from platform_core.descriptors.workspace import read_workspace
 from platform_core.errors import PlatformError, Problem
 from platform_core.governance.evaluate import Violation, govern, raise_errors, warehouse_context
 from platform_core.governance.policies import Context
@@ -47,21 +47,6 @@ def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Def
     return built[1]
 
 
-def build_mesh(settings: Settings | None = None) -> dg.Definitions:
-    """Every code location of the workspace in one set of definitions, each built exactly as its own
-    location is: the mesh as one `dg` project sees it (`dg list defs`, `dg check defs`). A domain
-    that does not load fails the whole, as it should fail a check."""
-    from platform_core.dagster.platform_location import PLATFORM_MODULE, build_platform
-
-    settings = settings or Settings.from_env()
-    locations = read_workspace(settings.workspace)
-    platform = [build_platform(settings)] if any(loc.module == PLATFORM_MODULE for loc in locations) else []
-    return dg.Definitions.merge(
-        *platform,
-        *(build_domain(directory, settings) for directory in MeshIndex.of_workspace(settings.workspace).domain_dirs()),
-    )
-
-
 def governance_context(spec: Domain, settings: Settings) -> Context:
     """What policies see beyond the domain: the mesh's descriptors, and what the lake last published."""
     return warehouse_context(MeshIndex.of(spec), settings.warehouse())
@@ -84,6 +69,17 @@ def definitions_of(spec: Domain, settings: Settings, violations: list[Violation]
             for product in spec.products
         ),
     )
+
+
+def refusals(domains: Iterable[Domain], settings: Settings) -> dict[str, str]:
+    """Why each domain's code location does not load in Dagster (governance errors, a definition
+    Dagster refuses), by domain: what the UI shows as a load error."""
+    found = {}
+    for domain in domains:
+        refused = location_refusal(domain, govern(domain, governance_context(domain, settings)))
+        if refused:
+            found[domain.name] = refused
+    return found
 
 
 def location_refusal(spec: Domain, violations: list[Violation]) -> str | None:

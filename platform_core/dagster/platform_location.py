@@ -22,6 +22,7 @@ from platform_core.catalog.health import product_health
 from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, load_mesh
 from platform_core.catalog.product import CATALOG_PRODUCT, MESH_CHECKS, catalog_spec, run_catalog
 from platform_core.catalog.site import build_site
+from platform_core.dagster.alerts import build_alerts_sensor
 from platform_core.dagster.dead_runs import build_dead_run_sensor
 from platform_core.dagster.metadata import asset_key, check_results, column_schema
 from platform_core.dagster.resources import LakeResource, lake_resource, serving_resource
@@ -51,6 +52,7 @@ def build_platform(settings: Settings | None = None) -> dg.Definitions:
             build_dead_run_sensor(),
             build_catalog_sensor(settings.workspace, [*catalog.keys, site.key]),
             build_usage_sensor(settings.usage, settings.usage_retention),
+            build_alerts_sensor(settings),
         ],
         schedules=[
             dg.ScheduleDefinition(

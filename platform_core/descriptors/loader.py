@@ -573,9 +573,26 @@ def _load_domain(directory: Path, index: MeshIndex) -> Domain:
             products.append(product)
     problems.extend(product_loop_problems(directory.name, products))
     problems.extend(served_name_problems(products))
+    if domain is not None:
+        problems.extend(webhook_problems(domain, products))
     problems.raise_if_any(f"domain {directory.name!r} cannot be loaded")
     assert domain is not None
     return domain.model_copy(update={"products": tuple(products)})
+
+
+def webhook_problems(domain: Domain, products: list[Product]) -> list[Problem]:
+    """Products' alerts that name a webhook their domain does not declare."""
+    declared = {w.name for w in domain.alerts.webhooks} if domain.alerts else set()
+    return [
+        Problem(
+            display_path(product.descriptor_path),
+            f"alerts.webhooks[{i}]",
+            f"no webhook {name!r} in domain.yaml's alerts (webhooks: {', '.join(sorted(declared)) or 'none'})",
+        )
+        for product in products
+        for i, name in enumerate(product.alerts.webhooks or () if product.alerts else ())
+        if name not in declared
+    ]
 
 
 def product_loop_problems(domain: str, products: list[Product]) -> list[Problem]:

@@ -161,6 +161,7 @@ class PortInput(Spec):
     purpose: Text | None = None  # why this product reads it: what the producer grants or lists
     description: Text | None = None
     expects: Expectations | None = None  # what this product relies on in the port: its producer checks it
+    subscribe: bool = True  # its owner hears when the port breaks (not published, stale, nearing its sunset)
 
     @property
     def port_address(self) -> str:
@@ -354,6 +355,40 @@ def versioned(port: str, major: int) -> str:
     return f"{port}__v{major}"
 
 
+_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def _variable(value: str) -> str:
+    if not _VARIABLE.match(value):
+        raise ValueError(f"bad environment variable name {value!r}: upper-case letters, digits and _ (MESH_HR_SLACK)")
+    return value
+
+
+Variable = Annotated[str, AfterValidator(_variable)]
+
+
+class Webhook(Spec):
+    """A chat channel a domain's alerts go to: its incoming-webhook URL is a secret, read from the
+    environment variable named here, never written in a descriptor."""
+
+    name: Identifier
+    url_variable: Variable
+    format: Literal["slack", "teams", "json"] = "slack"
+
+
+class DomainAlerts(Spec):
+    """Where a domain's alerts go besides its products' owners: its chat channels."""
+
+    webhooks: tuple[Webhook, ...] = ()
+
+
+class ProductAlerts(Spec):
+    """Who hears when the product's promise breaks, besides its owner's contact."""
+
+    to: tuple[Email, ...] = ()  # more addresses
+    webhooks: tuple[Identifier, ...] | None = None  # the domain's channels by name; None: all of them
+
+
 class Product(Spec):
     name: Namespace
     domain: Namespace
@@ -372,6 +407,7 @@ class Product(Spec):
     metrics: tuple[Metric, ...] = ()  # defined once here, answered the same on every surface
     sla: Sla | None = None
     schedule: Schedule | None = None
+    alerts: ProductAlerts | None = None
 
     # Set by the loader, never written in a descriptor: where the product lives. Its folder holds its
     # SQL and transforms; `descriptor` names its file there; file inputs are read from `data_root`;
@@ -477,6 +513,7 @@ class Domain(Spec):
     description: Text
     owner: Owner
     policies: tuple[PolicySetting, ...] = ()
+    alerts: DomainAlerts | None = None
     products: SkipJsonSchema[tuple[Product, ...]] = ()
     directory: SkipJsonSchema[Path] = Field(default=Path("."), exclude=True)
     mesh: SkipJsonSchema[Any] = Field(default=None, exclude=True)  # set by the loader, as a product's

@@ -13,7 +13,7 @@ from datetime import datetime
 import duckdb
 
 from platform_core.descriptors.names import quote
-from platform_core.descriptors.rules import MaxAge, RowCount, Rule
+from platform_core.descriptors.rules import Expression, MaxAge, RowCount, Rule
 from platform_core.descriptors.spec import Column, Port, Product, Step
 from platform_core.quality.results import RuleResult
 from platform_core.quality.schema_check import schema_result
@@ -102,8 +102,25 @@ def with_sample(
 def sample_columns(step: Step, rule: Rule, types: dict[str, str]) -> list[str]:
     """What a sample row shows: where the row came from, its key, then what the rule looked at."""
     key = [c.name for c in step.columns if c.unique][:1]
-    wanted = [*IDENTIFYING, *key, *rule.columns_used]
+    wanted = [
+        *IDENTIFYING,
+        *key,
+        *rule.columns_used,
+        *(_named(rule.expression) if isinstance(rule, Expression) else ()),
+    ]
     return [c for i, c in enumerate(wanted) if c in types and c not in wanted[:i]]
+
+
+def _named(expression: str) -> list[str]:
+    """The columns an expression rule names, so that its failing rows show them."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(expression, dialect="duckdb")
+    except sqlglot.errors.ParseError:
+        return []
+    return list(dict.fromkeys(column.name for column in tree.find_all(exp.Column)))
 
 
 def masked_columns(product: Product) -> frozenset[str]:
