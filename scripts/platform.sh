@@ -13,6 +13,7 @@ export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/dagster_home}"
 export MESH_WAREHOUSE="${MESH_WAREHOUSE:-$PWD/warehouse}"
 host="${DAGSTER_HOST:-127.0.0.1}"
 port="${DAGSTER_PORT:-3000}"
+export MESH_UI_URL="${MESH_UI_URL:-http://$host:$port}"  # where alerts link to
 .venv/bin/mesh check || echo "mesh check found problems (above): those domains' code locations show them as load errors in the UI; every other domain runs."
 echo "docs site (rebuilt whenever the catalog is): file://$MESH_WAREHOUSE/site/index.html (or: .venv/bin/mesh docs build)"
 # The serving database people and BI tools read (docs/serving.md): the embedded PostgreSQL under
