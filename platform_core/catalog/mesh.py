@@ -47,6 +47,24 @@ def load_mesh(mesh: MeshIndex | Path) -> Mesh:
     return Mesh(tuple(domains), tuple(str(error) for _, error in failed), tuple(failed))
 
 
+@dataclass
+class LoadedMesh:
+    """The mesh of an index, loaded again only when its files change: a sensor looking every 30
+    seconds reads the files' fingerprint (a fraction of a millisecond) instead of loading every
+    descriptor (a quarter of a second on the demo mesh)."""
+
+    index: MeshIndex
+    fingerprint: str = ""
+    mesh: Mesh | None = None
+
+    def current(self) -> tuple[str, Mesh]:
+        """The fingerprint of every domain's files (descriptors, SQL, modules) and the mesh they make."""
+        fingerprint = "".join(self.index.fingerprint(own=folder)[:16] for folder in self.index.domain_dirs())
+        if self.mesh is None or fingerprint != self.fingerprint:
+            self.mesh, self.fingerprint = load_mesh(self.index), fingerprint
+        return fingerprint, self.mesh
+
+
 def sla_text(product: Product) -> str:
     sla = freshness_of(product)
     if isinstance(sla, CronFreshness):

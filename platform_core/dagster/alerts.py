@@ -19,7 +19,7 @@ import dagster as dg
 
 from platform_core.alerts.conditions import Condition, conditions
 from platform_core.alerts.engine import Sent, look, sent_log
-from platform_core.catalog.mesh import Mesh, load_mesh
+from platform_core.catalog.mesh import LoadedMesh, Mesh
 from platform_core.dagster.factory import refusals
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.settings import Settings
@@ -28,35 +28,35 @@ SENSOR_NAME = "platform__alerts"
 
 
 @dataclass
-class _Refusals:
-    """Why domains do not load, worked out again only when the mesh's files change (it builds every
-    domain's definitions: seconds, not for every look)."""
+class _Mesh:
+    """The mesh, and why its domains do not load, worked out again only when its files change (the
+    refusals build every domain's definitions: seconds, not for every look)."""
 
+    loaded: LoadedMesh
     fingerprint: str = ""
-    found: dict[str, str] | None = None
+    refusals: dict[str, str] | None = None
 
-    def of(self, mesh: Mesh, index: MeshIndex, settings: Settings) -> dict[str, str]:
-        fingerprint = index.fingerprint()
-        if self.found is None or fingerprint != self.fingerprint:
-            self.found, self.fingerprint = refusals(mesh.domains, settings), fingerprint
-        return self.found
+    def current(self, settings: Settings) -> tuple[Mesh, dict[str, str]]:
+        fingerprint, mesh = self.loaded.current()
+        if self.refusals is None or fingerprint != self.fingerprint:
+            self.refusals, self.fingerprint = refusals(mesh.domains, settings), fingerprint
+        return mesh, self.refusals
 
 
 def look_now(
-    settings: Settings, instance: dg.DagsterInstance, state: dict[str, Any], known: _Refusals | None = None
+    settings: Settings, instance: dg.DagsterInstance, state: dict[str, Any], known: _Mesh | None = None
 ) -> tuple[dict[str, Any], list[Sent], list[Condition]]:
     """One look at the mesh: the state to keep, what was sent (or failed), and what is wrong now."""
-    index = MeshIndex.of_workspace(settings.workspace)
-    mesh = load_mesh(index)
-    refused = (known or _Refusals()).of(mesh, index, settings)
+    known = known or _Mesh(LoadedMesh(MeshIndex.of_workspace(settings.workspace)))
+    mesh, refused = known.current(settings)
     now = datetime.now(UTC)
     found = conditions(mesh, instance, refused, now, settings.alerts.ui_url, settings.alerts.sunset_notice)
-    kept, sent = look(state, found, mesh, index, settings.alerts, sent_log(settings.warehouse_root), now)
+    kept, sent = look(state, found, mesh, known.loaded.index, settings.alerts, sent_log(settings.warehouse_root), now)
     return kept, sent, found
 
 
 def build_alerts_sensor(settings: Settings) -> dg.SensorDefinition:
-    known = _Refusals()
+    known = _Mesh(LoadedMesh(MeshIndex.of_workspace(settings.workspace)))
 
     @dg.sensor(
         name=SENSOR_NAME,

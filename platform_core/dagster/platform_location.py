@@ -9,6 +9,7 @@ lake's history beyond its retention and deletes the files no kept snapshot needs
 marks failed the runs whose process died, so their pool slots free.
 """
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,7 +20,7 @@ import dagster as dg
 from pydantic import Field
 
 from platform_core.catalog.health import product_health
-from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, load_mesh
+from platform_core.catalog.mesh import CATALOG_TABLES, CatalogTable, LoadedMesh, load_mesh
 from platform_core.catalog.product import CATALOG_PRODUCT, MESH_CHECKS, catalog_spec, run_catalog
 from platform_core.catalog.site import build_site
 from platform_core.dagster.alerts import build_alerts_sensor
@@ -96,12 +97,11 @@ def build_usage_sensor(usage: UsageLog, retention: timedelta) -> dg.SensorDefini
 DOCS_SITE_KEY = dg.AssetKey(["platform", "mesh", "docs_site"])
 
 
-def mesh_state(workspace: Path, instance: dg.DagsterInstance) -> dict[str, object]:
-    """What the catalog and the site are built from: the mesh's descriptors (the index's
-    fingerprint), and the latest publication of any domain port (the instance's last
-    materialization of one)."""
-    index = MeshIndex.of_workspace(workspace)
-    mesh = load_mesh(index)
+def mesh_state(loaded: LoadedMesh, instance: dg.DagsterInstance) -> dict[str, object]:
+    """What the catalog and the site are built from: the mesh's files (their fingerprint; the mesh
+    is loaded again only when they change), and the latest publication of any domain port (the
+    instance's last materialization of one)."""
+    fingerprint, mesh = loaded.current()
     ports = [asset_key(product, port.name) for product in mesh.products for port in product.published_ports]
     records = instance.get_asset_records(ports) if ports else []
     published = max(
@@ -112,10 +112,12 @@ def mesh_state(workspace: Path, instance: dg.DagsterInstance) -> dict[str, objec
         ),
         default=0,
     )
-    return {"descriptors": index.fingerprint()[:16], "published": published}
+    return {"descriptors": hashlib.sha256(fingerprint.encode()).hexdigest()[:16], "published": published}
 
 
 def build_catalog_sensor(workspace: Path, targets: list[dg.AssetKey]) -> dg.SensorDefinition:
+    loaded = LoadedMesh(MeshIndex.of_workspace(workspace))
+
     @dg.sensor(
         name="platform__catalog__sensor",
         minimum_interval_seconds=30,
@@ -125,7 +127,7 @@ def build_catalog_sensor(workspace: Path, targets: list[dg.AssetKey]) -> dg.Sens
         "changes (and once when the platform starts).",
     )
     def _refresh(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        state = mesh_state(workspace, context.instance)
+        state = mesh_state(loaded, context.instance)
         cursor = json.dumps(state, sort_keys=True)
         if cursor == context.cursor:
             return dg.SkipReason("no domain published and no descriptor changed since the last refresh")
