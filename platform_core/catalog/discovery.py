@@ -8,14 +8,16 @@ instance in DAGSTER_HOME when one is given.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
-import dagster as dg
-
-from platform_core.catalog.health import ProductHealth, product_health
 from platform_core.catalog.mesh import Mesh, sla_text
 from platform_core.catalog.words import rule_text
 from platform_core.descriptors.spec import PortInput, Product
+
+if TYPE_CHECKING:  # searching and showing descriptors imports no Dagster; health, from an instance, does
+    import dagster as dg
+
+    from platform_core.catalog.health import ProductHealth
 
 
 class UnknownAddress(LookupError):
@@ -220,7 +222,11 @@ def show(mesh: Mesh, address: str, instance: dg.DagsterInstance | None) -> Shown
     instance, what happened."""
     product, port_name = find(mesh, address)
     ports = [p for p in product.output_ports if port_name in (None, p.name)]
-    health = product_health(instance, product) if instance is not None else None
+    health = None
+    if instance is not None:
+        from platform_core.catalog.health import product_health
+
+        health = product_health(instance, product)
     return {
         "address": address,
         "kind": "port" if port_name else "product",
@@ -332,6 +338,8 @@ def status(
 ) -> list[ProductHealth]:
     """Every product's health, and a line for each domain whose descriptors do not load; `refusals`:
     why a domain's code location does not load in Dagster (its products are then not loaded)."""
+    from platform_core.catalog.health import ProductHealth, product_health
+
     refusals = refusals or {}
     found = [
         product_health(instance, p, refusal=refusals.get(p.domain)) for p in mesh.products if domain in (None, p.domain)
