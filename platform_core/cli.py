@@ -401,13 +401,14 @@ def _mesh(workspace: Path) -> Mesh:
 
 
 def _instance() -> dg.DagsterInstance | None:
-    """The Dagster instance of DAGSTER_HOME, or None (then only the descriptors are read)."""
+    """The Dagster instance of DAGSTER_HOME, or None (then only the descriptors are read, and Dagster
+    is not even imported: a third of a second)."""
     import os
-
-    import dagster as dg
 
     if not os.environ.get("DAGSTER_HOME"):
         return None
+    import dagster as dg
+
     return dg.DagsterInstance.get()
 
 
