@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from platform_core.descriptors.cache import load_domain_cached
 from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.graphs import find_cycle
-from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Column, CronFreshness, Domain, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
@@ -41,7 +41,7 @@ def load_mesh(mesh: MeshIndex | Path) -> Mesh:
     domains, failed = [], []
     for directory in index.domain_dirs():
         try:
-            domains.append(load_domain(directory, index))
+            domains.append(load_domain_cached(directory, index=index))  # validated once per change of its files
         except PlatformError as error:
             failed.append((directory.name, error))
     return Mesh(tuple(domains), tuple(str(error) for _, error in failed), tuple(failed))
