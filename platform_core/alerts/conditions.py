@@ -83,7 +83,7 @@ def conditions(
     """Every condition of the mesh now: each loaded product's (from the instance), each domain that
     does not load, each sunset within `sunset_notice`."""
     found: list[Condition] = []
-    readers = _Readers(mesh)
+    readers = Readers(mesh)
     for product in mesh.products:
         if product.domain in refusals:
             continue  # its location does not load: the domain's condition says so, nothing runs it
@@ -98,7 +98,7 @@ def conditions(
 
 
 def _product_conditions(
-    instance: dg.DagsterInstance, product: Product, health: ProductHealth, readers: _Readers, ui_url: str
+    instance: dg.DagsterInstance, product: Product, health: ProductHealth, readers: Readers, ui_url: str
 ) -> Iterator[Condition]:
     address = product.product_address
     owner = Audience(address, "owner")
@@ -204,7 +204,7 @@ def _location_down(domain: str, reason: str) -> Condition:
     )
 
 
-def _sunsets(mesh: Mesh, readers: _Readers, today: date, notice: timedelta) -> Iterator[Condition]:
+def _sunsets(mesh: Mesh, readers: Readers, today: date, notice: timedelta) -> Iterator[Condition]:
     """A previous major, or a deprecated product, whose sunset is within `notice`: its readers hear
     once, and its owner."""
     for product in mesh.products:
@@ -231,7 +231,7 @@ def _sunsets(mesh: Mesh, readers: _Readers, today: date, notice: timedelta) -> I
             )
 
 
-class _Readers:
+class Readers:
     """Which products read which ports, and whether they subscribed to hear when they break."""
 
     def __init__(self, mesh: Mesh) -> None:

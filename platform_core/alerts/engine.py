@@ -23,12 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from platform_core.alerts.channels import Message, Recipient, SendError, send
-from platform_core.alerts.conditions import LEVELS, Condition
+from platform_core.alerts.conditions import LEVELS, Condition, Readers
 from platform_core.catalog.mesh import Mesh
-from platform_core.descriptors.mesh_index import DOMAIN_FILE, MeshIndex
+from platform_core.descriptors.mesh_index import DOMAIN_FILE, MeshIndex, descriptor_data
 from platform_core.descriptors.spec import Domain, Product, Webhook
 from platform_core.settings import AlertSettings
 
@@ -246,7 +244,8 @@ class _Routes:
             webhooks = domain.alerts.webhooks if domain.alerts else ()
         else:
             folder = self.index.domain_dir(name)
-            data = _raw(folder / DOMAIN_FILE) if folder is not None else {}
+            found = descriptor_data(folder / DOMAIN_FILE, component=False) if folder is not None else None
+            data = found if isinstance(found, dict) else {}
             owner = data.get("owner") if isinstance(data.get("owner"), dict) else {}
             contact = owner.get("contact") if isinstance(owner, dict) else None
             raw = (data.get("alerts") or {}).get("webhooks") if isinstance(data.get("alerts"), dict) else None
@@ -280,14 +279,6 @@ def _webhooks(raw: object) -> Iterable[Webhook]:
             continue  # the domain's loader says what is wrong with it
 
 
-def _raw(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def sent_log(root: Path) -> Path:
     return root / "alerts" / "sent.jsonl"
 
@@ -303,16 +294,10 @@ def read_sent(log: Path, last: int = 50) -> list[dict[str, Any]]:
 def configured(mesh: Mesh) -> list[dict[str, object]]:
     """Who hears of each product: its recipients, and the consumer products subscribed to its ports."""
     domains = {d.name: d for d in mesh.domains}
+    readers = Readers(mesh)
     rows: list[dict[str, object]] = []
     for product in sorted(mesh.products, key=lambda p: p.product_address):
-        subscribed = sorted(
-            {
-                reader.product_address
-                for reader in mesh.products
-                for source in reader.port_inputs
-                if source.product_address == product.product_address and source.subscribe
-            }
-        )
+        subscribed = sorted({reader for _, reader in readers.of_product(product)})
         rows.append(
             {
                 "product": product.product_address,

@@ -152,6 +152,18 @@ class Expectations(Spec):
         return tuple(dict.fromkeys(named))
 
 
+def reading_purpose(
+    port: Port | None, consumers: tuple[Consumer, ...], product: str | None = None, group: str | None = None
+) -> str | None:
+    """Why a consumer product, or a group of people, reads a port, as its producer says: its grant
+    on the port (when the port is still there), else the producer's consumer entry for it."""
+    grants = port.grants if port is not None else ()
+    grant = next((g for g in grants if (g.group == group if group else g.consumer == product)), None)
+    if grant is not None:
+        return grant.purpose
+    return next((c.purpose for c in consumers if (c.name == group if group else c.product == product)), None)
+
+
 class PortInput(Spec):
     """Another product's output port, named by address and read from its current published snapshot."""
 

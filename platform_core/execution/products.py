@@ -24,7 +24,7 @@ from platform_core.descriptors.contract import contract_document, contract_finge
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.reads import input_columns
-from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
+from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step, reading_purpose
 from platform_core.errors import PlatformError
 from platform_core.execution.sources import explain, explain_conversion
 from platform_core.execution.steps import bind_dependencies, not_ready, stage
@@ -325,7 +325,7 @@ class _Run:
         one the run started from, or, for a producer this run published, the one it published.
         Personal columns come masked unless the producer grants this product personal data."""
         consumer = self.product.product_address
-        columns = input_columns(self.product, {s.name for _, s in self.product.steps}) if names else {}
+        columns = input_columns(self.product) if names else {}
         for name in sorted(names):
             source = self.product.input(name)
             assert isinstance(source, PortInput), name  # the names are port inputs (port_inputs_read)
@@ -350,9 +350,7 @@ class _Run:
                 f"SELECT * FROM {lake_table(address)} AT (VERSION => {int(snapshot)})"
             )
             rows = self.con.execute(f"SELECT count(*) FROM {quote(INPUT_PREFIX + name)}").fetchall()[0][0]
-            grant, listed = resolved.port.grant(consumer), resolved.producer.consumers
-            purpose = source.purpose or (grant.purpose if grant else None)
-            purpose = purpose or next((c.purpose for c in listed if c.product == consumer), None)
+            purpose = source.purpose or reading_purpose(resolved.port, resolved.producer.consumers, consumer)
             self.reads.append(
                 Read(
                     at=datetime.now(UTC),

@@ -155,11 +155,15 @@ def mesh_context(
     def publications(address: str) -> list[Publication]:
         return warehouse.publications(address) if warehouse else []
 
+    @functools.cache
+    def journal_starts() -> date | None:
+        return warehouse.usage.oldest() if warehouse else None
+
     def watched(address: str, days: int) -> bool:
         """Published, and its reads recorded, since before the window (as far as the lake's history
         and the journal reach): a port added since is not judged yet."""
         start = now - timedelta(days=days)
-        oldest = warehouse.usage.oldest() if warehouse else None
+        oldest = journal_starts()
         if oldest is None or oldest > start.date():
             return False
         found, product = publications(address), publications(address.rsplit(".", 1)[0])

@@ -22,7 +22,7 @@ from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.loader import read_product
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.reads import input_columns
-from platform_core.descriptors.spec import Product
+from platform_core.descriptors.spec import Product, reading_purpose
 from platform_core.storage.usage import ReadSummary, UsageLog
 
 Kind = Literal["product", "group", "person"]
@@ -160,11 +160,7 @@ class _Domains:
             return None
         group = reader.removeprefix("group ") if reader.startswith("group ") else None
         published = next((p for p in product.published_ports if p.name == port), None)
-        if published is not None:
-            grant = next((g for g in published.grants if (g.group == group if group else g.consumer == reader)), None)
-            if grant is not None:
-                return grant.purpose
-        return next((c.purpose for c in product.consumers if (c.name == group if group else c.product == reader)), None)
+        return reading_purpose(published, product.consumers, None if group else reader, group)
 
 
 @dataclass
