@@ -302,13 +302,19 @@ def test_the_docs_site_shows_who_uses_each_port_and_column(tmp_path: Path) -> No
     _shop_and_ledger(tmp_path)
     index = MeshIndex.at(tmp_path / "domains")
     log = UsageLog(tmp_path / "usage")
-    log.record([Read(datetime.now(UTC), "serving", "paula", DAILY, ("day", "orders"), groups=("finance",), reads=2)])
+    log.record(
+        [
+            Read(datetime.now(UTC), "serving", "paula", DAILY, ("day", "orders"), groups=("finance",), reads=2),
+            Read(datetime.now(UTC), "python", "otto.lone", DAILY, ("day",)),
+        ]
+    )
     build_site(load_mesh(index), tmp_path / "site", usage=recent_usage(index, log))
     page = (tmp_path / "site" / "products" / "shop.sales.html").read_text(encoding="utf-8")
     used = page[page.index("Who uses <code>daily_sales</code>") : page.index("Data dictionary of <code>daily_sales")]
     assert 'group finance <span class="muted">(1 person)</span>' in used and "revenue reporting" in used
     assert '<a href="ledger.vat.html">ledger.vat</a>' in used and "VAT due on the paid revenue" in used
     assert "Nobody has read <code>customers</code>" in page
+    assert "a person in no group" in used and "otto.lone" not in page  # the site names no person
     ledger = consumer_product_yaml()
     ledger["inputs"][0]["expects"] = {"columns": ["day"], "freshness": "30h"}
     write_consumer_domain(tmp_path, ledger)

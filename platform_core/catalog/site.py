@@ -32,7 +32,7 @@ from platform_core.catalog.metrics import documented
 from platform_core.catalog.site_lineage import Node, lineage_svg
 from platform_core.catalog.words import FRESHNESS_TEXT, STATE_TEXT, promises, schedule_text, timestamp_text
 from platform_core.descriptors.spec import PortInput, Product
-from platform_core.governance.readers import Usage
+from platform_core.governance.readers import Reader, Usage
 from platform_core.quality.expectations import expectation_description
 from platform_core.storage.locks import exclusive_file_lock
 
@@ -117,8 +117,15 @@ def _environment() -> jinja2.Environment:
         sla_text=sla_text,
         promises=promises,
         expectation_description=expectation_description,
+        reader_name=reader_name,
     )
     return env
+
+
+def reader_name(reader: Reader) -> str:
+    """A reader as the site names it: a product or a group; a person in no group stays unnamed (the
+    site is for everyone, and who reads what is about a person; `mesh usage` names them to the owner)."""
+    return "a person in no group" if reader.kind == "person" else reader.name
 
 
 def _render_site(
