@@ -99,8 +99,8 @@ def check(workspace: Path, as_json: bool) -> None:
 
     Exit status 1 when any descriptor does not load or any policy of severity error is broken."""
     from platform_core.catalog.mesh import loop_problems
-    from platform_core.dagster.factory import governance_context, location_refusal
-    from platform_core.governance.evaluate import govern
+    from platform_core.dagster.refusals import location_refusal
+    from platform_core.governance.evaluate import govern, governance_context
 
     locations = _locations(workspace)
     settings = Settings.from_env()
@@ -130,7 +130,7 @@ def check(workspace: Path, as_json: bool) -> None:
         violations += [v.as_dict() for v in found]
         entry["products"] = len(domain.products)
         entry["ports"] = sum(len(p.output_ports) for p in domain.products)
-        if refused := location_refusal(domain, found):
+        if refused := location_refusal(domain, found, settings):
             entry["problems"] = [refused]
             # refused for its governance errors: counted by those, listed below
             governance_refusals += any(v.severity == "error" for v in found)
@@ -506,7 +506,7 @@ def show(address: str, workspace: Path, as_json: bool) -> None:
 
 def _refusals(mesh: Mesh, only: str | None = None) -> dict[str, str]:
     """Why each loaded domain's code location does not load in Dagster: what the UI shows as a load error."""
-    from platform_core.dagster.factory import refusals
+    from platform_core.dagster.refusals import refusals
 
     return refusals((d for d in mesh.domains if only in (None, d.name)), Settings.from_env())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from platform_core.descriptors import cache
 from platform_core.descriptors.cache import load_domain_cached, sources_fingerprint
 from platform_core.errors import PlatformError
 from tests.conftest import PROJECT
-from tests.factories import write_domain
+from tests.factories import copy_of_the_mesh, write_domain
 
 
 @pytest.fixture
@@ -121,3 +122,52 @@ def test_the_next_process_reads_what_the_first_validated(tmp_path: Path) -> None
         for _ in range(2)
     ]
     assert outputs == [["1", "1"], ["0", "1"]]
+
+
+def test_dagsters_verdict_is_kept_until_the_domain_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mesh check` and `mesh status` learn whether Dagster loads a domain once per change of it."""
+    from platform_core.dagster import refusals
+    from platform_core.settings import Settings
+
+    domain_dir = write_domain(tmp_path)
+    asked: list[str] = []
+    answers = iter(["DagsterInvalidDefinitionError: two assets named raw", None])
+    monkeypatch.setattr(refusals, "_ask_dagster", lambda spec, settings: asked.append(spec.name) or next(answers))
+    settings = Settings.from_env()
+    domain = load_domain_cached(domain_dir)
+    assert refusals.dagster_problem(domain, settings) == "DagsterInvalidDefinitionError: two assets named raw"
+    assert refusals.dagster_problem(load_domain_cached(domain_dir), settings) == (
+        "DagsterInvalidDefinitionError: two assets named raw"
+    )
+    assert asked == ["shop"]
+    sql = domain_dir / "products" / "sales" / "sql" / "orders.sql"
+    sql.write_text(sql.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert refusals.dagster_problem(load_domain_cached(domain_dir), settings) is None
+    assert asked == ["shop", "shop"]
+    assert len(list((domain_dir / "__pycache__").glob("mesh-verdict-*.json"))) == 1
+
+
+def test_a_later_check_imports_neither_dagster_nor_the_sql_parser(tmp_path: Path) -> None:
+    """What governing a domain parses is kept with it, and Dagster's verdict too: a `mesh check` of
+    an unchanged mesh reads both, as `mesh catalog` reads the descriptors."""
+    workspace = copy_of_the_mesh(tmp_path).parent / "workspace.yaml"  # HR's personal data is followed
+    shutil.copy(PROJECT / "workspace.yaml", workspace)
+    script = (
+        "import sys; from platform_core.cli import main; "
+        "code = main(['check', '-w', sys.argv[1]], standalone_mode=False); "
+        "print(code or 0, 'dagster' in sys.modules, 'sqlglot' in sys.modules)"
+    )
+    environ = {**os.environ, "MESH_WAREHOUSE": str(tmp_path / "warehouse"), "MESH_SERVING": "off"}
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(workspace)],
+            cwd=PROJECT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout.splitlines()[-1]
+        for _ in range(2)
+    ]
+    assert outputs == ["0 True True", "0 False False"]

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.lineage import Source
 from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.descriptors.sensitivity import Sensitivity
 from platform_core.descriptors.spec import Column, FileInput, Port, PortInput, Product, Step
 from platform_core.execution.products import ProductOutcome, StepOutcome, port_inputs_read
-from platform_core.governance.sensitivity import Sensitivity
 from platform_core.settings import DEFAULT_OPENLINEAGE_NAMESPACE, OpenLineageSettings, openlineage_settings
 
 if TYPE_CHECKING:  # the client is imported when an event is built, not when the platform loads
@@ -369,7 +369,7 @@ class Origins:
     """Which columns of a product's inputs each column of its steps carries, through its other steps.
 
     Each step's own sources are those governance makes classification follow
-    (platform_core.governance.sensitivity): its SQL parsed, `source` as declared, a pandas step's
+    (platform_core.descriptors.sensitivity): its SQL parsed, `source` as declared, a pandas step's
     columns of the same name. A raw file declares no columns: a column comes from one only where
     the descriptor says so with `source`."""
 

@@ -20,7 +20,7 @@ import dagster as dg
 from platform_core.alerts.conditions import Condition, conditions
 from platform_core.alerts.engine import Sent, look, sent_log
 from platform_core.catalog.mesh import LoadedMesh, Mesh
-from platform_core.dagster.factory import refusals
+from platform_core.dagster.refusals import refusals
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.settings import Settings
 

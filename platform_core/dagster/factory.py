@@ -9,7 +9,6 @@ by `DataProduct`, the same component type a `dg` project declares products with.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -20,8 +19,7 @@ from platform_core.descriptors.cache import load_domain_cached, sources_fingerpr
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Domain
 from platform_core.errors import PlatformError, Problem
-from platform_core.governance.evaluate import Violation, govern, raise_errors, warehouse_context
-from platform_core.governance.policies import Context
+from platform_core.governance.evaluate import Violation, govern, governance_context, raise_errors
 from platform_core.settings import Settings
 
 # Dagster calls a location's definitions function several times per process (6 for one
@@ -47,11 +45,6 @@ def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Def
     return built[1]
 
 
-def governance_context(spec: Domain, settings: Settings) -> Context:
-    """What policies see beyond the domain: the mesh's descriptors, and what the lake last published."""
-    return warehouse_context(MeshIndex.of(spec), settings.warehouse())
-
-
 def definitions_of(spec: Domain, settings: Settings, violations: list[Violation]) -> dg.Definitions:
     """Each product through the DataProduct component, with the warnings about it."""
     warnings = [v for v in violations if v.severity == "warn"]
@@ -69,38 +62,6 @@ def definitions_of(spec: Domain, settings: Settings, violations: list[Violation]
             for product in spec.products
         ),
     )
-
-
-def refusals(domains: Iterable[Domain], settings: Settings) -> dict[str, str]:
-    """Why each domain's code location does not load in Dagster (governance errors, a definition
-    Dagster refuses), by domain: what the UI shows as a load error."""
-    found = {}
-    for domain in domains:
-        refused = location_refusal(domain, govern(domain, governance_context(domain, settings)))
-        if refused:
-            found[domain.name] = refused
-    return found
-
-
-def location_refusal(spec: Domain, violations: list[Violation]) -> str | None:
-    """Why Dagster does not load the domain's code location, in words, or None: what `mesh check`
-    and `mesh status` report, so that neither calls healthy a location the UI shows as an error."""
-    errors = [v for v in violations if v.severity == "error"]
-    if errors:
-        policies = ", ".join(sorted({v.policy for v in errors}))
-        return f"its code location does not load in Dagster: {len(errors)} governance error(s) ({policies})"
-    refused = dagster_problem(spec)
-    return f"its code location does not load in Dagster: {refused}" if refused else None
-
-
-def dagster_problem(spec: Domain) -> str | None:
-    """Why Dagster would refuse to load the domain's definitions, or None: `mesh check` asks,
-    so that what it accepts also loads in Dagster."""
-    try:
-        dg.Definitions.validate_loadable(definitions_of(spec, Settings.from_env(), []))
-    except Exception as error:  # noqa: BLE001 - any refusal is the answer
-        return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
-    return None
 
 
 def domain_directory(name: str) -> Path:

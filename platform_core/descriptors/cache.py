@@ -8,24 +8,35 @@ successful load is therefore written into the domain's `__pycache__` folder, key
 of exactly that, and read back (about 1 ms per domain) by the next process, as Python keeps
 compiled modules there; it goes with the domain's folder. A domain that fails to load is never
 cached: its problems are reported every time. A folder that cannot be written only costs time.
+
+Two more things are kept under the same key, because they too change only with those files:
+the SQL parses that governing the domain needs (platform_core.descriptors.lineage), stored with
+the domain, and verdicts such as whether Dagster accepts the domain's definitions
+(`remembered_verdict`), which `mesh check` and `mesh status` would otherwise build every domain's
+definitions, and import Dagster, to learn.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import pickle
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from platform_core.descriptors import lineage
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.descriptors.sensitivity import Sensitivity
 from platform_core.descriptors.spec import Domain, FileInput
 
 CACHE_FOLDER = "__pycache__"
 CACHE_PREFIX = "mesh-descriptors-"
+VERDICT_PREFIX = "mesh-verdict-"
 
 
 def sources_fingerprint(directory: Path, index: MeshIndex | None = None) -> str:
@@ -54,17 +65,51 @@ def load_domain_cached(directory: Path, fingerprint: str | None = None, index: M
     domain's sources, the mesh's descriptors and the platform are unchanged."""
     directory = directory.resolve()
     index = index or MeshIndex.around(directory)
-    key = hashlib.sha256(
+    folder = directory / CACHE_FOLDER
+    path = folder / f"{CACHE_PREFIX}{_key(directory, index, fingerprint)}.pickle"
+    cached = _read(path)
+    if cached is not None and _file_inputs_present(cached[0]):
+        lineage.remember(cached[1])
+        return cached[0]
+    domain = load_domain(directory, index)  # raises with every problem; nothing is written then
+    with lineage.recording() as parses:
+        _follow_sensitivity(domain)
+    _write(folder, path, (domain, parses), CACHE_PREFIX)
+    return domain
+
+
+def remembered_verdict(domain: Domain, question: str, judge: Callable[[], str | None]) -> str | None:
+    """`judge()`'s answer about a loaded domain, kept while the domain's sources, its mesh's
+    descriptors, the platform and `question` (what else the answer depends on) are unchanged."""
+    directory = domain.directory.resolve()
+    key = hashlib.sha256(f"{_key(directory, MeshIndex.of(domain))}\0{question}".encode()).hexdigest()[:40]
+    folder = directory / CACHE_FOLDER
+    path = folder / f"{VERDICT_PREFIX}{key}.json"
+    try:
+        with path.open() as handle:
+            kept = json.load(handle)
+        if isinstance(kept, dict) and isinstance(kept.get("answer"), str | None):
+            return kept["answer"]
+    except (OSError, ValueError):
+        pass
+    answer = judge()
+    _write(folder, path, {"answer": answer}, VERDICT_PREFIX)
+    return answer
+
+
+def _key(directory: Path, index: MeshIndex, fingerprint: str | None = None) -> str:
+    return hashlib.sha256(
         f"{directory}\0{index}\0{fingerprint or sources_fingerprint(directory, index)}\0{code_digest()}".encode()
     ).hexdigest()[:40]
-    folder = directory / CACHE_FOLDER
-    path = folder / f"{CACHE_PREFIX}{key}.pickle"
-    cached = _read(path)
-    if cached is not None and _file_inputs_present(cached):
-        return cached
-    domain = load_domain(directory, index)  # raises with every problem; nothing is written then
-    _write(folder, path, domain)
-    return domain
+
+
+def _follow_sensitivity(domain: Domain) -> None:
+    """Where each step's sensitive values come from, as governance asks next: the parses it needs."""
+    for product in domain.products:
+        sensitivity = Sensitivity(product)
+        for _, step in product.steps:
+            sensitivity.personal(step.name)
+            sensitivity.restricted(step.name)
 
 
 def _file_inputs_present(domain: Domain) -> bool:
@@ -77,7 +122,7 @@ def _file_inputs_present(domain: Domain) -> bool:
     )
 
 
-def _read(path: Path) -> Domain | None:
+def _read(path: Path) -> tuple[Domain, lineage.Parses] | None:
     """The cached domain, if the file is there and only this user could have written it: unpickling
     runs code, so a file others may write to is never read (as for any module of the project)."""
     try:
@@ -85,22 +130,27 @@ def _read(path: Path) -> Domain | None:
             status = os.fstat(handle.fileno())
             if status.st_uid != os.getuid() or status.st_mode & 0o022:
                 return None
-            domain = pickle.load(handle)
+            cached = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         return None
-    return domain if isinstance(domain, Domain) else None
+    if isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[0], Domain) and isinstance(cached[1], dict):
+        return cached
+    return None
 
 
-def _write(folder: Path, path: Path, domain: Domain) -> None:
-    """Written whole by a rename (several processes load at once); the domain's older entries
-    removed. A cache that cannot be written costs time, never a load."""
+def _write(folder: Path, path: Path, entry: object, prefix: str) -> None:
+    """Written whole by a rename (several processes load at once); the domain's older entries of
+    the kind removed. A cache that cannot be written costs time, never a load."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{path.name}.{os.getpid()}"
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            pickle.dump(domain, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            if path.suffix == ".json":
+                handle.write(json.dumps(entry).encode())
+            else:
+                pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, path)
-        for older in folder.glob(f"{CACHE_PREFIX}*.pickle"):
+        for older in folder.glob(f"{prefix}*"):
             if older != path:
                 older.unlink(missing_ok=True)
     except OSError:

@@ -9,13 +9,18 @@ classification follow the data (platform_core.governance.policies: `classificati
 Parsed with sqlglot in DuckDB's dialect, against the declared columns of each dependency, so
 `*` expands; nothing runs. A query sqlglot cannot follow carries every column of what it reads:
 the rule then errs on the side of the data.
+
+Parsing is the costly part of governing a domain (sqlglot's import alone is 0.2 s), and its
+result only changes with the SQL and the columns it reads. Every parse is kept in one memo for
+the process, and the descriptor cache (platform_core.descriptors.cache) stores the ones a
+domain's governance needs with the domain, so that a later process governs it without sqlglot.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # sqlglot is imported when a step is parsed, not when the platform loads
@@ -23,6 +28,41 @@ if TYPE_CHECKING:  # sqlglot is imported when a step is parsed, not when the pla
     from sqlglot.optimizer.scope import Scope
 
 Source = tuple[str, str]  # (dependency, column)
+Parses = dict[tuple[str, ...], Any]  # (parser, SQL, schema key[, dialect]) -> what it found
+
+_PARSED: Parses = {}
+_RECORDING: list[Parses] = []
+
+
+def _memoized(parser: Callable[..., Any]) -> Callable[..., Any]:
+    """`parser`, its results kept in the process's memo (and given to whoever is recording)."""
+
+    def parse(*arguments: str) -> Any:
+        key = (parser.__name__, *arguments)
+        if key not in _PARSED:
+            _PARSED[key] = parser(*arguments)
+        for recording in _RECORDING:
+            recording[key] = _PARSED[key]
+        return _PARSED[key]
+
+    return parse
+
+
+@contextmanager
+def recording() -> Iterator[Parses]:
+    """Every parse asked for within the block, found or parsed: what to keep with a domain."""
+    parses: Parses = {}
+    _RECORDING.append(parses)
+    try:
+        yield parses
+    finally:
+        _RECORDING.remove(parses)
+
+
+def remember(parses: Parses) -> None:
+    """Parses kept from an earlier process, for this one to use instead of parsing again."""
+    _PARSED.update(parses)
+
 
 # Aggregates whose result is a count of values, not one of them.
 _COUNTING = ("Count", "ApproxDistinct")
@@ -35,7 +75,7 @@ def column_sources(sql: str, schema: Mapping[str, list[str]]) -> dict[str, froze
     return dict(_column_sources(sql, key))
 
 
-@functools.lru_cache(maxsize=2048)
+@_memoized
 def _column_sources(sql: str, schema_key: str) -> tuple[tuple[str, frozenset[Source]], ...]:
     import sqlglot
     from sqlglot.optimizer.qualify import qualify
@@ -142,7 +182,7 @@ def columns_read(
     return None if found is None else dict(found)
 
 
-@functools.lru_cache(maxsize=2048)
+@_memoized
 def _columns_read(sql: str, schema_key: str, dialect: str) -> tuple[tuple[str, frozenset[str]], ...] | None:
     import sqlglot
     from sqlglot import exp

@@ -31,7 +31,6 @@ from platform_core.descriptors.mesh_index import (
     descriptor_data,
     product_folders,
 )
-from platform_core.descriptors.metric_checks import metric_problems, query_problem
 from platform_core.descriptors.rules import RULES, AcceptedValues, Expression, MaxAge, Range, Relationships
 from platform_core.descriptors.spec import (
     CronFreshness,
@@ -222,6 +221,8 @@ def product_problems(product: Product, where: str, domain: str | None = None) ->
     if not any("duplicate name" in p.message for p in found.problems):  # a graph needs unique names
         _cycle_problems(found, where, product, fields)
     if product.metrics and not found.problems:  # metrics compile over ports that are sound
+        from platform_core.descriptors.metric_checks import metric_problems  # sqlglot: only to validate
+
         metric_problems(found, where, product)
     return found.problems
 
@@ -371,6 +372,8 @@ def _step_problems(
                 if problem:
                     found.add(where, f"{field}.sql", f"{step.sql}: {problem}")
     elif step.query is not None:
+        from platform_core.descriptors.metric_checks import query_problem
+
         if problem := query_problem(product, step):
             found.add(where, f"{field}.query", problem)
     else:

@@ -15,8 +15,6 @@ from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.files import FileProblem, read_text
 from platform_core.descriptors.lineage import columns_read
 from platform_core.descriptors.mesh_index import MeshIndex
-from platform_core.descriptors.metric_checks import query_sql
-from platform_core.descriptors.metric_sql import ExpressionError, MetricError
 from platform_core.descriptors.rules import Relationships
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step
 
@@ -25,6 +23,10 @@ def step_sql(product: Product, step: Step) -> str:
     """A step's SELECT: its file, or what its metric question compiles to ("" for a pandas step, or
     SQL that cannot be read or compiled: the loader reports those)."""
     if step.query is not None:
+        # the metric compiler (and sqlglot) only for a product that has a query step
+        from platform_core.descriptors.metric_checks import query_sql
+        from platform_core.descriptors.metric_sql import ExpressionError, MetricError
+
         try:
             return query_sql(product, step).sql
         except (MetricError, ExpressionError):

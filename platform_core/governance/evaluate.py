@@ -27,6 +27,7 @@ from platform_core.governance.policies import Context, Policy, Severity
 from platform_core.governance.readers import Usage, usage_of
 from platform_core.governance.requests import request_for
 from platform_core.governance.settings import policies_in_force
+from platform_core.settings import Settings
 from platform_core.storage.lake import Publication
 from platform_core.storage.warehouse import Warehouse
 
@@ -177,6 +178,12 @@ def mesh_context(
         usage=usage,
         watched=watched,
     )
+
+
+def governance_context(spec: Domain, settings: Settings) -> Context:
+    """What policies see beyond a loaded domain: its mesh's descriptors, and what its warehouse's
+    lake last published."""
+    return warehouse_context(MeshIndex.of(spec), settings.warehouse())
 
 
 def warehouse_context(index: MeshIndex, warehouse: Warehouse) -> Context:

@@ -18,11 +18,11 @@ from typing import Literal
 from platform_core.descriptors.addresses import AddressError, Contract
 from platform_core.descriptors.files import display_path
 from platform_core.descriptors.mesh_index import MeshIndex
+from platform_core.descriptors.sensitivity import Sensitivity
 from platform_core.descriptors.spec import CLASSIFICATION_ORDER, PortInput, Product, major_of
 from platform_core.governance.changes import breaking_for_consumers
 from platform_core.governance.readers import USAGE_WINDOW, Usage
 from platform_core.governance.requests import request_for
-from platform_core.governance.sensitivity import Sensitivity
 
 Severity = Literal["error", "warn"]
 Stricter = Literal["higher", "lower", "more", "less"]  # for numbers; for lists: more items, or fewer
