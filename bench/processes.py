@@ -13,10 +13,11 @@ PROJECT = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 
 
-def fresh_instance(parent: Path) -> Path:
-    """A new DAGSTER_HOME under parent, with the project's dagster.yaml (the instance the platform ships)."""
+def fresh_instance(parent: Path, instance_file: str = "dagster.yaml") -> Path:
+    """A new DAGSTER_HOME under parent, with one of the project's instance files (by default the
+    SQLite instance the platform ships; `dagster.postgres.yaml` reads MESH_POSTGRES_URL)."""
     home = Path(tempfile.mkdtemp(prefix="dagster-home-", dir=parent))
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT / "dagster_home" / instance_file, home / "dagster.yaml")
     return home
 
 

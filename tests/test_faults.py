@@ -25,6 +25,7 @@ import pytest
 from platform_core.dagster.dead_runs import WORKER_TAG, build_dead_run_sensor, this_worker
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
+from tests.instances import BACKENDS, project_instance
 
 pytestmark = pytest.mark.xdist_group("faults")
 
@@ -186,52 +187,79 @@ def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, 
         assert warehouse.lake.expire(con, keep=timedelta(days=30), orphans_after=timedelta(0))["orphans_deleted"] == 0
 
 
-def test_a_run_that_ended_holding_a_slot_gives_it_back(tmp_path: Path) -> None:
-    """Dagster's code server marks a run failed when its process dies, but leaves its pool slot
-    claimed; the platform's sensor frees it, as the next run waiting for it would."""
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
-    instance = dg.DagsterInstance.get()
-
-    @dg.asset
-    def probe() -> None:
-        return None
-
-    run_id = dg.materialize([probe], instance=instance).run_id
-    gone = subprocess.Popen(["true"])
-    gone.wait()  # a process that ran it, and is gone
-    host, boot, namespace, *_ = this_worker().split("|")
-    instance.add_run_tags(run_id, {WORKER_TAG: f"{host}|{boot}|{namespace}|{gone.pid}|1"})
-    storage = instance.event_log_storage
-    storage.set_concurrency_slots("duckdb_probe", 1)
-    assert storage.claim_concurrency_slot("duckdb_probe", run_id, "probe").is_claimed  # as if it died holding it
-    result = build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
-    assert run_id in str(result.skip_message)
-    assert storage.get_concurrency_info("duckdb_probe").claimed_slots == []
-
-
-def test_a_live_run_is_never_taken_for_dead(tmp_path: Path) -> None:
-    """Its process runs; or runs elsewhere (another host, another container): it is left alone."""
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
-    instance = dg.DagsterInstance.get()
-    host, boot, namespace, _pid, ticks = this_worker().split("|")
-    cases = {
-        "this very process": this_worker(),
-        "a process on another machine": f"elsewhere|{boot}|{namespace}|999999|1",
-        "a process in another container": f"{host}|{boot}|pid:[1]|999999|1",
-    }
+def _gone_worker() -> str:
+    """A worker tag of a process of this machine that ran and is gone."""
     gone = subprocess.Popen(["true"])
     gone.wait()
-    cases["a process that is gone (the control)"] = f"{host}|{boot}|{namespace}|{gone.pid}|{ticks}"
+    host, boot, namespace, *_ = this_worker().split("|")
+    return f"{host}|{boot}|{namespace}|{gone.pid}|1"
+
+
+def _started_run(instance: dg.DagsterInstance, worker_tag: str) -> str:
+    """A run marked started, executed by the process the tag names."""
     job = dg.define_asset_job("probe").resolve(
         asset_graph=dg.Definitions(assets=[dg.AssetSpec("probe")]).resolve_asset_graph()
     )
-    runs = {}
-    for case, worker_tag in cases.items():
-        run = instance.create_run_for_job(job_def=job, tags={WORKER_TAG: worker_tag})
-        instance.handle_run_event(run.run_id, dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="probe"))
-        runs[case] = run.run_id
-    build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
-    status = {case: instance.get_run_by_id(run_id).status for case, run_id in runs.items()}
-    assert status == {
-        case: dg.DagsterRunStatus.FAILURE if "control" in case else dg.DagsterRunStatus.STARTED for case in cases
-    }
+    run = instance.create_run_for_job(job_def=job, tags={WORKER_TAG: worker_tag})
+    instance.handle_run_event(run.run_id, dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="probe"))
+    return run.run_id
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_that_ended_holding_a_slot_gives_it_back(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's code server marks a run failed when its process dies, but leaves its pool slot
+    claimed; the platform's sensor frees it, as the next run waiting for it would."""
+    with project_instance(backend, tmp_path, monkeypatch), dg.DagsterInstance.get() as instance:
+
+        @dg.asset
+        def probe() -> None:
+            return None
+
+        run_id = dg.materialize([probe], instance=instance).run_id
+        instance.add_run_tags(run_id, {WORKER_TAG: _gone_worker()})
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("duckdb_probe", 1)
+        assert storage.claim_concurrency_slot("duckdb_probe", run_id, "probe").is_claimed  # as if it died holding it
+        result = build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
+        assert run_id in str(result.skip_message)
+        assert storage.get_concurrency_info("duckdb_probe").claimed_slots == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_waiting_for_a_dead_runs_slot_reaps_it_without_the_daemon(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with project_instance(backend, tmp_path, monkeypatch), dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("duckdb_probe", 1)
+        dead = _started_run(instance, _gone_worker())
+        assert storage.claim_concurrency_slot("duckdb_probe", dead, "probe").is_claimed  # then it was killed
+        alive = _started_run(instance, this_worker())
+        assert storage.claim_concurrency_slot("duckdb_probe", alive, "probe").is_claimed
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+        # the control: a live holder keeps its slot, however long another run waits
+        waiting = _started_run(instance, this_worker())
+        for _ in range(2):
+            assert not storage.claim_concurrency_slot("duckdb_probe", waiting, "probe").is_claimed
+        assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_live_run_is_never_taken_for_dead(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its process runs; or runs elsewhere (another host, another container): it is left alone."""
+    with project_instance(backend, tmp_path, monkeypatch), dg.DagsterInstance.get() as instance:
+        host, boot, namespace, _pid, ticks = this_worker().split("|")
+        cases = {
+            "this very process": this_worker(),
+            "a process on another machine": f"elsewhere|{boot}|{namespace}|999999|1",
+            "a process in another container": f"{host}|{boot}|pid:[1]|999999|1",
+            "a process that is gone (the control)": _gone_worker().rsplit("|", 1)[0] + f"|{ticks}",
+        }
+        runs = {case: _started_run(instance, worker_tag) for case, worker_tag in cases.items()}
+        build_dead_run_sensor()(dg.build_sensor_context(instance=instance))
+        status = {case: instance.get_run_by_id(run_id).status for case, run_id in runs.items()}
+        assert status == {
+            case: dg.DagsterRunStatus.FAILURE if "control" in case else dg.DagsterRunStatus.STARTED for case in cases
+        }

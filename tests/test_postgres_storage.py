@@ -44,11 +44,36 @@ def test_storage_accepts_both_schemes(scheme: str) -> None:
 
 
 def _reaches_the_database(url: str) -> None:
-    # Dagster's PostgreSQL storages open a connection per use (no pool), so nothing is left to close
     storage = MeshPostgresStorage.from_config_value(None, {"postgres_url": url})
     assert storage.postgres_url.startswith("postgresql+psycopg2://")
     storage.event_log_storage.set_concurrency_slots("duckdb_scheme", 1)  # reaches the database
     assert storage.event_log_storage.get_concurrency_info("duckdb_scheme").slot_count == 1
+
+
+def test_each_storage_keeps_its_connections_instead_of_one_per_operation() -> None:
+    """Dagster's storages connect anew for every operation (about 8 ms each); these keep a few."""
+    import sqlalchemy as db
+
+    with fresh_database("mesh_pool") as url:
+        storage = MeshPostgresStorage.from_config_value(None, {"postgres_url": url})
+        events, runs = storage.event_log_storage, storage.run_storage
+        connects: list[str] = []
+        for name, part in (("events", events), ("runs", runs)):
+            db.event.listen(part._engine, "connect", lambda *_, name=name: connects.append(name))
+        events.set_concurrency_slots("duckdb_pool", 1)
+        for _ in range(50):
+            assert events.get_concurrency_info("duckdb_pool").slot_count == 1
+            assert runs.get_runs(limit=1) == []
+        # the slots lock holds one connection while the operation it guards takes another
+        assert connects.count("events") <= 2 and connects.count("runs") == 1, connects
+        threads = [threading.Thread(target=lambda: runs.get_runs(limit=1)) for _ in range(8)]
+        for thread in threads:  # threads at once: the pool grows for them, and answers every one
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not any(thread.is_alive() for thread in threads)
+        for part in (events, runs):
+            part._engine.dispose()
 
 
 def test_storage_built_from_postgres_db_fields_uses_psycopg2() -> None:

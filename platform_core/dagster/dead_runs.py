@@ -11,8 +11,12 @@ is certainly gone is dead; whatever cannot be told for certain (a process on ano
 machine, in another container) counts as alive.
 
 Two places look: the platform's `platform__dead_runs` sensor, every 30 seconds while the
-daemon runs, and a run that waits for a pool slot (platform_core.dagster.instance_storage),
-so that without a daemon too the next run of the domain proceeds.
+daemon runs, and a run that waits for a pool slot (`DeadHoldersReaped`, a part of both of the
+platform's event log storages, SQLite and PostgreSQL), so that without a daemon too the next
+run of the domain proceeds. A run's tag names its machine, boot and pid namespace, so a run on
+another machine sharing a PostgreSQL instance is never judged here; a run killed before its tag
+was written is judged by the pid of Dagster's engine event only on a SQLite instance, whose runs
+are all on this machine.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -71,7 +76,10 @@ def worker_gone(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
         if boot and boot != _read("/proc/sys/kernel/random/boot_id"):
             return True  # this machine has restarted since
         return not pid.isdigit() or _start_ticks(int(pid)) != ticks or not _running(int(pid))
-    # Killed before its first product started: only the engine event's pid, on this machine.
+    # Killed before its first product started: only the engine event's pid, which names a process
+    # of this machine only when the instance's runs all run here.
+    if not getattr(instance.event_log_storage, LOCAL_RUNS, False):
+        return False
     process = worker(instance, run.run_id)
     return process is not None and not _running(process)
 
@@ -154,6 +162,43 @@ def reap_dead_runs(instance: dg.DagsterInstance, run_ids: list[str] | None = Non
     return reaped
 
 
+class DeadHoldersReaped:
+    """Part of an event log storage whose `_claim` claims a slot under its slots lock: a run that
+    finds no free slot, while a run holding one is dead, reaps it and claims again, so a killed run
+    never blocks its pool, daemon or not."""
+
+    REAP_INTERVAL_SECONDS = 5.0  # a waiting run claims often; it looks for dead holders this seldom
+
+    def claim_concurrency_slot(
+        self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None
+    ) -> Any:
+        storage: Any = self
+        status = storage._claim(concurrency_key, run_id, step_key, priority)
+        instance = self._live_instance()
+        if status.is_claimed or instance is None or not self._time_to_look(concurrency_key):
+            return status
+        holders = {slot.run_id for slot in storage.get_concurrency_info(concurrency_key).claimed_slots} - {run_id}
+        if holders and reap_dead_runs(instance, sorted(holders)):
+            status = storage._claim(concurrency_key, run_id, step_key, priority)
+        return status
+
+    def _live_instance(self) -> dg.DagsterInstance | None:
+        """The instance this storage belongs to, while it exists (a storage may outlive it)."""
+        storage: Any = self
+        try:
+            return storage._instance if storage.has_instance else None
+        except dg.DagsterInvariantViolationError:
+            return None
+
+    def _time_to_look(self, concurrency_key: str) -> bool:
+        looked: dict[str, float] = self.__dict__.setdefault("_looked", {})  # pool -> when last looked
+        now = time.monotonic()
+        if now - looked.get(concurrency_key, float("-inf")) < self.REAP_INTERVAL_SECONDS:
+            return False
+        looked[concurrency_key] = now
+        return True
+
+
 def slot_holders(instance: dg.DagsterInstance) -> set[str]:
     """Every run that holds a slot in some pool."""
     storage = instance.event_log_storage
@@ -173,8 +218,6 @@ def build_dead_run_sensor() -> dg.SensorDefinition:
         "so that their domain's next run does not wait forever.",
     )
     def dead_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-        if not getattr(context.instance.event_log_storage, LOCAL_RUNS, False):
-            return dg.SkipReason("not a local instance: process ids say nothing about runs on other machines")
         started = time.monotonic()
         reaped = reap_dead_runs(context.instance)
         reaped += reap_dead_runs(context.instance, sorted(slot_holders(context.instance) - set(reaped)))

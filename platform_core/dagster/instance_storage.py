@@ -30,30 +30,28 @@ Configured in `dagster_home/dagster.yaml`:
 import fcntl
 import os
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as db
-from dagster import DagsterInstance, DagsterInvariantViolationError, EventLogEntry
+from dagster import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.pool import SingletonThreadPool
 
-from platform_core.dagster.dead_runs import reap_dead_runs
+from platform_core.dagster.dead_runs import DeadHoldersReaped
 from platform_core.dagster.slots import serialized, slot_methods_serialized
 from platform_core.settings import dagster_home
 
 LOCK_FILE = "concurrency.lock"
-REAP_INTERVAL_SECONDS = 5.0
 KEPT_ENGINES = 64  # database files (the index, and runs) whose engine a process keeps
 
 
 @slot_methods_serialized
-class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
+class PoolSafeSqliteEventLogStorage(DeadHoldersReaped, SqliteEventLogStorage):
     """`SqliteEventLogStorage` whose concurrency slot bookkeeping is serialized across processes."""
 
     runs_are_local = True  # dead_runs.LOCAL_RUNS: a SQLite instance runs on this machine only
@@ -69,7 +67,6 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
         # a reentrant lock, and only the outermost holder opens and locks the file.
         self._thread_lock = threading.RLock()
         self._held: IO[str] | None = None
-        self._looked: dict[str, float] = {}  # pool -> when this process last looked for its dead holders
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.Connection]:
@@ -143,36 +140,7 @@ class PoolSafeSqliteEventLogStorage(SqliteEventLogStorage):
                 fcntl.flock(handle, fcntl.LOCK_UN)
                 handle.close()
 
-    _claim = serialized(SqliteEventLogStorage.claim_concurrency_slot)
-
-    def claim_concurrency_slot(
-        self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None
-    ) -> Any:
-        """Claim a slot; when none is free and a run holding one is dead (its process killed),
-        reap it first, so a killed run never blocks its pool, daemon or not."""
-        status = self._claim(concurrency_key, run_id, step_key, priority)
-        instance = self._live_instance()
-        if status.is_claimed or instance is None or not self._time_to_look(concurrency_key):
-            return status
-        holders = {slot.run_id for slot in self.get_concurrency_info(concurrency_key).claimed_slots} - {run_id}
-        if holders and reap_dead_runs(instance, sorted(holders)):
-            status = self._claim(concurrency_key, run_id, step_key, priority)
-        return status
-
-    def _live_instance(self) -> DagsterInstance | None:
-        """The instance this storage belongs to, while it exists (a storage may outlive it)."""
-        try:
-            return self._instance if self.has_instance else None
-        except DagsterInvariantViolationError:
-            return None
-
-    def _time_to_look(self, concurrency_key: str) -> bool:
-        """Look for dead holders of a pool at most every few seconds: a waiting run claims often."""
-        now = time.monotonic()
-        if now - self._looked.get(concurrency_key, float("-inf")) < REAP_INTERVAL_SECONDS:
-            return False
-        self._looked[concurrency_key] = now
-        return True
+    _claim = serialized(SqliteEventLogStorage.claim_concurrency_slot)  # DeadHoldersReaped claims through it
 
 
 def _synchronous_normal(connection: Any, _record: Any) -> None:

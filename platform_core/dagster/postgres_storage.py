@@ -18,6 +18,13 @@ pending steps under a PostgreSQL advisory lock, as `platform_core.dagster.instan
 does with a file lock on SQLite.
 The lock belongs to a connection of its own: if a process dies holding it, the server ends
 the session and the lock with it.
+
+Connections are kept. Dagster's PostgreSQL storages open a new connection for every
+operation (`NullPool`, so that an instance holds none while idle), and a run of HR writes
+about 800 events: a connection's start-up (a new server process, authentication) costs more
+than the insert. Each storage here keeps a small pool (`POOL_SIZE` connections, more while
+threads ask at once, closed when idle past `POOL_RECYCLE_SECONDS`); the webserver's storages
+keep Dagster's own pools as before.
 """
 
 from __future__ import annotations
@@ -28,13 +35,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as db
+import sqlalchemy.pool as db_pool
 import yaml
 from dagster._core.storage.event_log.schema import ConcurrencyLimitsTable
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
-from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config, retry_pg_connection_fn
+from dagster_postgres.utils import (
+    create_pg_engine,
+    get_token_provider_from_config,
+    pg_url_from_config,
+    retry_pg_connection_fn,
+)
 
+from platform_core.dagster.dead_runs import DeadHoldersReaped
 from platform_core.dagster.slots import serialized, slot_methods_serialized
 
 URL_VARIABLE = "MESH_POSTGRES_URL"  # where dagster_home/dagster.postgres.yaml takes the database from
@@ -44,6 +58,11 @@ _LEGACY_STORAGE = "dagster._core.storage.legacy_storage"
 # One lock for all pools of the database (advisory locks are per database): a fixed 64-bit key
 # that nothing else in Dagster's tables takes.
 SLOTS_LOCK_KEY = 0x6D657368_736C6F74  # "meshslot"
+# Connections each storage keeps: two, since the slots lock holds one while the operation it
+# guards takes another; threads asking at once open up to POOL_OVERFLOW more, closed after use.
+POOL_SIZE = 2
+POOL_OVERFLOW = 8
+POOL_RECYCLE_SECONDS = 300  # a kept connection is replaced after this (a server's idle timeout)
 
 
 def with_psycopg2(url: str) -> str:
@@ -55,7 +74,7 @@ def with_psycopg2(url: str) -> str:
 
 
 @slot_methods_serialized
-class PoolSafePostgresEventLogStorage(PostgresEventLogStorage):
+class PoolSafePostgresEventLogStorage(DeadHoldersReaped, PostgresEventLogStorage):
     """`PostgresEventLogStorage` whose concurrency slot bookkeeping is serialized across processes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -92,7 +111,7 @@ class PoolSafePostgresEventLogStorage(PostgresEventLogStorage):
                 finally:
                     conn.close()
 
-    claim_concurrency_slot = serialized(SqlEventLogStorage.claim_concurrency_slot)
+    _claim = serialized(SqlEventLogStorage.claim_concurrency_slot)  # DeadHoldersReaped claims through it
 
     def initialize_concurrency_limit_to_default(self, concurrency_key: str) -> bool:
         """Dagster's, for a pool whose limit another process has just made: Dagster inserts the
@@ -132,6 +151,8 @@ class MeshPostgresStorage(DagsterPostgresStorage):
         self._event_log_storage = PoolSafePostgresEventLogStorage(
             postgres_url, should_autocreate_tables, token_provider=token_provider
         )
+        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
+            _keep_connections(storage, postgres_url, token_provider)
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any) -> MeshPostgresStorage:
@@ -164,3 +185,19 @@ class MeshPostgresStorage(DagsterPostgresStorage):
             return None
         whole = {"module_name": data.module_name, "class_name": data.class_name, "config_yaml": data.config_yaml}
         return ConfigurableClassData(_LEGACY_STORAGE, class_name, yaml.dump(whole, default_flow_style=False))
+
+
+def _keep_connections(storage: Any, postgres_url: str, token_provider: Any) -> None:
+    """The storage's engine, Dagster's `NullPool` one, replaced by one that keeps its connections."""
+    kept = create_pg_engine(
+        postgres_url,
+        token_provider,
+        isolation_level="AUTOCOMMIT",
+        poolclass=db_pool.QueuePool,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        pool_pre_ping=True,  # a connection the server closed meanwhile is replaced, not an error
+    )
+    storage._engine.dispose()
+    storage._engine = kept
