@@ -23,7 +23,7 @@ from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
 from tests.conftest import PROJECT, materialize
-from tests.factories import consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
+from tests.factories import ORDERS_CSV, consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
 from tests.test_publish import BAD_ORDERS
 
 MESH = str(Path(sys.executable).parent / "mesh")
@@ -144,6 +144,44 @@ def test_status_names_failing_and_never_materialized_products(
     monkeypatch.setattr("platform_core.cli._instance", lambda: None)
     result = CliRunner().invoke(main, ["status", "-w", str(tmp_path / "workspace.yaml")])
     assert result.exit_code == 2 and "DAGSTER_HOME is not set" in result.output
+
+
+def test_a_null_where_the_contract_forbids_one_fails_the_schema_check_and_names_its_rule(
+    tmp_path: Path, settings: Settings, instance, monkeypatch
+) -> None:
+    """`nullable: false` is checked within the step's schema check, one Dagster check, and each
+    column's rule keeps its own result and failing rows there, and in `mesh status`."""
+    domain_dir = write_domain(tmp_path)
+    (product,) = load_domain(domain_dir).products
+    nulls = ORDERS_CSV + ",dave,3.00,paid,2026-01-03 13:00:00\n"  # an order without its id
+    (domain_dir / "data" / "orders.csv").write_text(nulls, encoding="utf-8")
+    result = materialize(build_domain(domain_dir, settings), instance)
+    assert not result.success
+    assert "shop.sales.orders: blocking checks failed (schema (not_null_order_id))" in str(
+        result.get_step_failure_events()[0].event_specific_data.error
+    )
+    (schema,) = [
+        e for e in result.get_asset_check_evaluations() if e.asset_key.path[-1] == "orders" and e.check_name == "schema"
+    ]
+    assert not schema.passed and schema.metadata["columns_match"].value is True
+    (rule,) = schema.metadata["rules"].data
+    assert (rule["check"], rule["passed"], rule["severity"], rule["failing_rows"]) == (
+        "not_null_order_id",
+        False,
+        "error",
+        1,
+    )
+    assert [row["order_id"] for row in rule["sample"]] == [None]  # the failing row, as a sample
+    health = product_health(instance, product)
+    failed = [(c.asset, c.name, c.sample) for c in health.checks if not c.passed]
+    assert failed == [("shop.sales.orders", "not_null_order_id", tuple(rule["sample"]))]
+    assert "1 blocking check(s) failed: orders.not_null_order_id" in health.reasons[-1]
+    (tmp_path / "workspace.yaml").write_text("load_from:\n  - python_module: {module_name: domains.shop.definitions}\n")
+    monkeypatch.setattr("platform_core.cli._instance", lambda: instance)
+    monkeypatch.setenv("MESH_WAREHOUSE", str(settings.warehouse_root))
+    shown = CliRunner().invoke(main, ["status", "-w", str(tmp_path / "workspace.yaml"), "--json"])
+    (row,) = json.loads(shown.output)
+    assert "1 blocking check(s) failed: orders.not_null_order_id" in row["reasons"]
 
 
 def _refused_mesh(tmp_path: Path) -> Path:

@@ -57,10 +57,12 @@ def test_checks_are_declared_with_blocking_by_severity(tmp_path: Path, settings:
     checks = {(c.asset_key.to_user_string(), c.name): c for a in defs.assets for c in a.check_specs}
     assert sorted(name for key, name in checks if key == "shop/sales/orders") == [
         "accepted_values_status",
-        "not_null_order_id",
-        "schema",
+        "schema",  # it runs not_null_order_id too, which `nullable: false` implies
         "unique_order_id",
     ]
+    assert checks[("shop/sales/orders", "schema")].description == (
+        "Produced columns and types match the contract, and these columns hold no null: order_id."
+    )
     blocking = {name: c.blocking for (key, name), c in checks.items() if key == "shop/sales/daily_sales"}
     assert blocking == {
         "schema": True,

@@ -18,6 +18,8 @@ from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.spec import CronFreshness, Product
 from platform_core.descriptors.types import format_duration
 from platform_core.quality.checks import product_checks
+from platform_core.quality.results import RULES_METADATA
+from platform_core.quality.schema_check import COLUMNS_MATCH
 
 State = Literal["healthy", "stale", "failing_checks", "failed_run", "never_materialized", "not_loaded"]
 
@@ -122,16 +124,32 @@ def _latest_checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]) -
         evaluation = event.event_specific_data if event else None
         if not isinstance(evaluation, dg.AssetCheckEvaluation):  # planned, never run (its run failed first)
             continue
+        asset, run_id = ".".join(key.asset_key.path), record.run_id if record else None
         sample = evaluation.metadata.get("sample")
+        rules = evaluation.metadata.get(RULES_METADATA)
+        parts = rules.data if isinstance(rules, dg.JsonMetadataValue) and isinstance(rules.data, list) else []
+        matched = evaluation.metadata.get(COLUMNS_MATCH)
         yield CheckResult(
-            ".".join(key.asset_key.path),
+            asset,
             key.name,
-            evaluation.passed,
+            matched.value
+            if isinstance(matched, dg.BoolMetadataValue) and matched.value is not None
+            else evaluation.passed,
             "WARN" if evaluation.severity == dg.AssetCheckSeverity.WARN else "ERROR",
             evaluation.description,
             tuple(sample.data) if isinstance(sample, dg.JsonMetadataValue) and isinstance(sample.data, list) else (),
-            record.run_id if record else None,
+            run_id,
         )
+        for part in parts:  # each rule the check ran within itself, with its own result, as its own check
+            yield CheckResult(
+                asset,
+                str(part["check"]),
+                bool(part["passed"]),
+                "WARN" if part.get("severity") == "warn" else "ERROR",
+                part.get("description"),
+                tuple(part.get("sample") or ()),
+                run_id,
+            )
 
 
 def _freshness(product: Product, last: datetime | None, now: datetime) -> Literal["pass", "warn", "fail", "unknown"]:

@@ -324,7 +324,7 @@ def _assertions(step: StepOutcome) -> data_quality_assertions_dataset.DataQualit
 
     rules = {rule.check_name: rule for rule in step.step.rules}
     assertions = []
-    for result in step.results:
+    for result in (r for whole in step.results for r in whole.every_rule):  # nullability within `schema` too
         rule = rules.get(result.check_name)  # none for the platform's own `schema` check
         columns = rule.columns_used if rule is not None else ()
         assertions.append(

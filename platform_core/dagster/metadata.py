@@ -12,7 +12,7 @@ from platform_core.descriptors.addresses import AddressError
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Column, FileInput, Port, PortInput, Product, Step
 from platform_core.execution.products import StepOutcome
-from platform_core.quality.results import RuleResult
+from platform_core.quality.results import RULES_METADATA, RuleResult
 from platform_core.storage.lake import Publication, table_name
 
 # A metadata value as Dagster takes it, of the kinds written here (Dagster's own alias,
@@ -150,9 +150,28 @@ def check_results(key: dg.AssetKey, results: Iterable[RuleResult]) -> Iterator[d
             metadata={
                 "failing_rows": result.failing_rows,
                 **{k: _metadata_value(v) for k, v in result.observed.items()},
+                **(
+                    {RULES_METADATA: dg.MetadataValue.json([rule_entry(p) for p in result.parts])}
+                    if result.parts
+                    else {}
+                ),
             },
             description=result.description,
         )
+
+
+def rule_entry(result: RuleResult) -> dict[str, Any]:
+    """One rule's result within a check's metadata (the schema check's nullability rules): a row of
+    the `rules` table in the UI, and what `mesh status`, the alerts and the site read back."""
+    return {
+        "check": result.check_name,
+        "passed": result.passed,
+        "severity": result.severity,
+        "failing_rows": result.failing_rows,
+        "description": result.description,
+        **{k: v for k, v in result.observed.items() if k != "sample"},
+        **({"sample": result.observed["sample"]} if "sample" in result.observed else {}),
+    }
 
 
 def _metadata_value(value: Any) -> RawMetadataValue:

@@ -229,6 +229,20 @@ class Step(Spec):
         """Declared rules plus those implied by column flags (`nullable: false`, `unique: true`)."""
         return self._own_rules()
 
+    @cached_property
+    def nullability(self) -> tuple[Rule, ...]:
+        """The `not_null` rules that `nullable: false` implies: run by the step's `schema` check, each
+        with its own result there, rather than as a check each (a Dagster check costs events)."""
+        declared = {rule.check_name for rule in self.quality}
+        implied = (NotNull(type="not_null", column=c.name) for c in self.columns if not c.nullable)
+        return tuple(rule for rule in implied if rule.check_name not in declared)
+
+    @cached_property
+    def checked_rules(self) -> tuple[Rule, ...]:
+        """The rules that are a check of their own: every rule but the implied nullability."""
+        folded = {rule.check_name for rule in self.nullability}
+        return tuple(rule for rule in self.rules if rule.check_name not in folded)
+
     def _own_rules(self) -> tuple[Rule, ...]:
         implied: list[Rule] = []
         for column in self.columns:

@@ -95,7 +95,7 @@ class ProductOutcome:
             if outcome.error:
                 lines.append(f"{address}: {outcome.error}")
             else:
-                names = ", ".join(r.check_name for r in outcome.blocking_failures)
+                names = ", ".join(r.named for r in outcome.blocking_failures)
                 lines.append(f"{address}: blocking checks failed ({names})")
                 lines += [
                     f"{address}: not published, {r.observed['expected_by']} expects otherwise "

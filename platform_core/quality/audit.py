@@ -16,7 +16,7 @@ from platform_core.descriptors.names import quote
 from platform_core.descriptors.rules import Expression, MaxAge, RowCount, Rule
 from platform_core.descriptors.spec import Column, Port, Product, Step
 from platform_core.quality.results import RuleResult
-from platform_core.quality.schema_check import schema_result
+from platform_core.quality.schema_check import schema_result, with_nullability
 from platform_core.quality.sql_executor import RefResolver, failing_rows, run_sql_rules
 
 SAMPLE_ROWS = 5
@@ -33,8 +33,9 @@ def audit(
     now: datetime,
     masked: frozenset[str] = frozenset(),
 ) -> tuple[RuleResult, ...]:
-    """Results for `table` (quoted), the schema check first; `ref` names the table of a port a
-    `relationships` rule points at; columns named in `masked` never show in a sample."""
+    """Results for `table` (quoted), the schema check first, holding the step's nullability rules;
+    `ref` names the table of a port a `relationships` rule points at; columns named in `masked`
+    never show in a sample."""
     schema = schema_result(con, table, step.columns)
     types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     runnable = tuple(r for r in step.rules if set(r.columns_used) <= set(types))
@@ -63,7 +64,12 @@ def audit(
         results = run_pandera_rules(con.sql(f"SELECT * FROM {table}").df(), runnable, ref_values, now, types)
     rules = {rule.check_name: rule for rule in runnable}
     sampled = [with_sample(con, table, step, rules[r.check_name], r, ref, types, masked) for r in results]
-    return (schema, *sampled, *missing)
+    folded = {rule.check_name for rule in step.nullability}
+    every = (*sampled, *missing)
+    return (
+        with_nullability(schema, step.nullability, tuple(r for r in every if r.check_name in folded)),
+        *(r for r in every if r.check_name not in folded),
+    )
 
 
 def with_sample(

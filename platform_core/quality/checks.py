@@ -1,7 +1,8 @@
 """The one list of a product's checks: what the asset factory declares and what health reads.
 
-Every step has the automatic `schema` check and one check per rule (declared, or implied by a
-column's `nullable: false` / `unique: true`, or expected by a consumer); every published port
+Every step has the automatic `schema` check, which also runs the `not_null` rules its columns'
+`nullable: false` implies, and one check per other rule (declared, or implied by a column's
+`unique: true`, or expected by a consumer); every published port
 also has `policies`, the governance warnings about it, and one check per consumer that expects
 columns or freshness of it (platform_core.quality.expectations). Each check is named by the step's asset path
 (`[domain, product, step]`) and its name.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from platform_core.descriptors.spec import Product
 from platform_core.quality.expectations import expectation_description
 from platform_core.quality.results import describe
-from platform_core.quality.schema_check import SCHEMA_CHECK_DESCRIPTION
+from platform_core.quality.schema_check import schema_description
 
 SCHEMA_CHECK = "schema"
 POLICIES_CHECK = "policies"
@@ -34,10 +35,10 @@ def product_checks(product: Product) -> list[CheckDeclaration]:
     checks = []
     for _, step in product.steps:
         path = product.key_path(step.name)
-        checks.append(CheckDeclaration(path, SCHEMA_CHECK, True, SCHEMA_CHECK_DESCRIPTION))
+        checks.append(CheckDeclaration(path, SCHEMA_CHECK, True, schema_description(step.nullability)))
         checks += [
             CheckDeclaration(path, rule.check_name, rule.severity == "error", f"[{rule.severity}] {describe(rule)}")
-            for rule in step.rules
+            for rule in step.checked_rules
         ]
     checks += [
         CheckDeclaration(product.key_path(port.name), e.check_name, True, f"[error] {expectation_description(e)}")

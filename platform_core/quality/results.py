@@ -10,6 +10,8 @@ from typing import Any
 from platform_core.descriptors.column_types import DUCKDB_TYPES
 from platform_core.descriptors.rules import AcceptedValues, MaxAge, RowCount, Rule
 
+RULES_METADATA = "rules"  # a check's metadata entry listing the results of the rules within it
+
 
 @dataclass(frozen=True)
 class RuleResult:
@@ -19,10 +21,22 @@ class RuleResult:
     failing_rows: int = 0
     observed: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    parts: tuple[RuleResult, ...] = ()  # the rules a check runs within itself (the schema check's nullability)
 
     @property
     def blocking(self) -> bool:
         return not self.passed and self.severity == "error"
+
+    @property
+    def every_rule(self) -> tuple[RuleResult, ...]:
+        """This result and the results of the rules it holds: each rule's own, as people read them."""
+        return (self, *self.parts)
+
+    @property
+    def named(self) -> str:
+        """Its name, with the rules within it that failed: `schema (not_null_employee_id)`."""
+        failed = [p.check_name for p in self.parts if not p.passed]
+        return f"{self.check_name} ({', '.join(failed)})" if failed else self.check_name
 
 
 def describe(rule: Rule) -> str:
