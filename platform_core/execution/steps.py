@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from platform_core.descriptors.files import FileProblem, display_path, read_text
-from platform_core.descriptors.metric_checks import query_sql
-from platform_core.descriptors.metric_sql import ExpressionError, MetricError
 from platform_core.descriptors.names import quote
 from platform_core.descriptors.spec import FileInput, Product, Step
 from platform_core.descriptors.sql import parse_problem, undeclared_reads_problem
@@ -69,6 +67,10 @@ def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: s
 def query_select(product: Product, step: Step) -> str:
     """A `query:` step's SELECT, compiled from the metrics it asks (platform_core.descriptors.metric_sql);
     the metrics' ports are the step's dependencies, bound as views of their names."""
+    # the metric compiler (and sqlglot) only for a query step: a code location loads without them
+    from platform_core.descriptors.metric_checks import query_sql
+    from platform_core.descriptors.metric_sql import ExpressionError, MetricError
+
     try:
         return query_sql(product, step).sql
     except (MetricError, ExpressionError) as error:

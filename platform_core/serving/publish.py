@@ -50,7 +50,6 @@ from platform_core.serving.database import (
     ensure_foundation,
     retried,
 )
-from platform_core.serving.metrics import metric_functions
 from platform_core.storage.lake import Lake, NotPublished, Publication, lake_table
 
 LOADERS = 2  # tables loaded at a time
@@ -270,6 +269,9 @@ def switch(
         cursor.execute(f"GRANT USAGE ON SCHEMA {quote(product.domain)} TO {READER}")
         for served in ports:
             _view(cursor, product, served)
+        # the metric compiler (and sqlglot) when serving, not when a code location loads
+        from platform_core.serving.metrics import metric_functions
+
         metric_functions(cursor, product, READER)
         _record(cursor, product, publication, ports, run_id)
 
