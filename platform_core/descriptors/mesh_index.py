@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from platform_core.descriptors.addresses import AddressError, Contract, Resolved, parse_contract, resolve_in
 from platform_core.descriptors.files import read_yaml
@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # the specs record their mesh; the index does not need them t
     from platform_core.descriptors.spec import Domain, Product
 
 DOMAIN_FILE = "domain.yaml"
+Folder = TypeVar("Folder", Path, str)
+Listed = TypeVar("Listed", Path, str)
 PRODUCT_FILE = "product.yaml"
 COMPONENT_FILE = "defs.yaml"
 # The names a defs.yaml may give the component type (the short one resolves through the package).
@@ -211,8 +213,17 @@ class MeshIndex:
         Python) of the domain folder `own` when given: what loading and governing that domain reads.
         Contents, not modification times, so two quick writes are told apart."""
         paths = [str(self.workspace)] if self.workspace else []
-        paths += [str(self.people_file), *(str(folder / DOMAIN_FILE) for folder in self.domain_dirs())]
-        paths += [str(entry.file) for entry in self.products()]
+        folders = self.domain_dirs()
+        paths += [str(self.people_file), *(str(folder / DOMAIN_FILE) for folder in folders)]
+        if self.layout == "components":
+            paths += [str(entry.file) for entry in self.products()]
+        else:  # as products() finds them, as text: every domain's load asks, with hundreds of products
+            paths += [
+                os.path.join(products, name, PRODUCT_FILE)
+                for folder in folders
+                for products in (os.path.join(folder, "products"),)
+                for name in _readable(_product_names, products)
+            ]
         if own is not None:
             paths += _sources(own)
         digest = hashlib.sha256()
@@ -249,14 +260,18 @@ def _listed_domains(workspace: str, _mtime_ns: int, _size: int) -> tuple[Path, .
 def product_folders(domain_dir: Path) -> list[Path]:
     """A domain's product folders (each should hold a product.yaml); OSError when they cannot be read."""
     products = domain_dir / "products"
-    if not products.exists():
+    return [products / name for name in _product_names(str(products))]
+
+
+def _product_names(products: str) -> list[str]:
+    """The names of the product folders in a domain's `products` folder (none if it is missing)."""
+    if not os.path.isdir(products):
         return []
-    return sorted(
-        p for p in products.iterdir() if p.is_dir() and p.name != "__pycache__" and not p.name.startswith(".")
-    )
+    with os.scandir(products) as entries:  # the directory's own entry types: no stat per product
+        return sorted(e.name for e in entries if e.is_dir() and e.name != "__pycache__" and not e.name.startswith("."))
 
 
-def _readable(listing: Callable[[Path], list[Path]], folder: Path) -> list[Path]:
+def _readable(listing: Callable[[Folder], list[Listed]], folder: Folder) -> list[Listed]:
     try:
         return listing(folder)
     except OSError:

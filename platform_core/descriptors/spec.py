@@ -233,15 +233,22 @@ class Step(Spec):
     def nullability(self) -> tuple[Rule, ...]:
         """The `not_null` rules that `nullable: false` implies: run by the step's `schema` check, each
         with its own result there, rather than as a check each (a Dagster check costs events)."""
-        declared = {rule.check_name for rule in self.quality}
-        implied = (NotNull(type="not_null", column=c.name) for c in self.columns if not c.nullable)
-        return tuple(rule for rule in implied if rule.check_name not in declared)
+        return self._implied[0]
 
     @cached_property
     def checked_rules(self) -> tuple[Rule, ...]:
         """The rules that are a check of their own: every rule but the implied nullability."""
-        folded = {rule.check_name for rule in self.nullability}
-        return tuple(rule for rule in self.rules if rule.check_name not in folded)
+        return self._implied[1]
+
+    @cached_property
+    def _implied(self) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+        implied = {f"not_null_{c.name}" for c in self.columns if not c.nullable}
+        declared = {rule.check_name for rule in self.quality}
+        folded = implied - declared
+        return (
+            tuple(r for r in self.rules if isinstance(r, NotNull) and r.check_name in folded),
+            tuple(r for r in self.rules if r.check_name not in folded),
+        )
 
     def _own_rules(self) -> tuple[Rule, ...]:
         implied: list[Rule] = []
