@@ -83,7 +83,12 @@ def nullability_checks() -> list[dict[str, object]]:
     from platform_core.descriptors.cache import load_domain_cached
 
     return [
-        {"name": rule.check_name, "asset": list(product.key_path(step.name)), "blocking": True, "description": "no null"}
+        {
+            "name": rule.check_name,
+            "asset": list(product.key_path(step.name)),
+            "blocking": True,
+            "description": "no null",
+        }
         for product in load_domain_cached(domain_directory("hr")).products
         for _, step in product.steps
         for rule in step.nullability

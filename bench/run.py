@@ -140,8 +140,9 @@ def sources(rows: int) -> tuple[Path, dict[str, object]]:
     return folder, {**json.loads(result.stdout), "cached": False}
 
 
-def project_copy(root: Path, data: Path) -> Path:
-    """A project of one domain, hr, whose data/ holds the generated files (hard links when possible)."""
+def project_copy(root: Path, data: Path, ephemeral: list[str]) -> Path:
+    """A project of one domain, hr, whose data/ holds the generated files (hard links when possible),
+    with the `ephemeral` layers of its product marked so."""
     project = root / "project"
     (project / "domains").mkdir(parents=True)
     (project / "workspace.yaml").write_text(WORKSPACE, encoding="utf-8")
@@ -149,6 +150,11 @@ def project_copy(root: Path, data: Path) -> Path:
     shutil.copytree(
         PROJECT / "domains" / "hr", project / "domains" / "hr", ignore=shutil.ignore_patterns("data", "__pycache__")
     )
+    if ephemeral:
+        descriptor = project / "domains" / "hr" / "products" / "overtime" / "product.yaml"
+        text = descriptor.read_text(encoding="utf-8")
+        assert "\nlayers:\n" in text, "the HR descriptor's layers moved"
+        descriptor.write_text(text.replace("\nlayers:\n", f"\nlayers:\n  ephemeral: [{', '.join(ephemeral)}]\n", 1))
     (project / "domains" / "hr" / "data").mkdir()
     for file in data.glob("*.csv"):
         target = project / "domains" / "hr" / "data" / file.name
@@ -319,14 +325,14 @@ def run_handwritten(work: Path, data: Path, database: str, label: str) -> tuple[
 # --------------------------------------------------------------------------------------
 
 
-def benchmark(rows: int, rounds: int, profile: bool) -> dict[str, object]:
+def benchmark(rows: int, rounds: int, profile: bool, ephemeral: list[str]) -> dict[str, object]:
     data, generated = sources(rows)
     load_before = os.getloadavg()
     samples: dict[str, list[dict[str, object]]] = {v: [] for v in VARIANTS}
     comparison: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="hr_bench_") as scratch:
         root = Path(scratch)
-        project = project_copy(root, data)
+        project = project_copy(root, data, ephemeral)
         for round_ in range(rounds):
             order = VARIANTS[round_ % 3 :] + VARIANTS[: round_ % 3]  # each variant goes first in turn
             for variant in order:
@@ -382,6 +388,7 @@ def benchmark(rows: int, rounds: int, profile: bool) -> dict[str, object]:
     return {
         "benchmark": "hr_overtime",
         "rows": rows,
+        "ephemeral_layers": ephemeral,
         "employees": generated["employees"],
         "rounds": rounds,
         "sources": {k: generated[k] for k in ("records", "duplicates", "seconds", "cached")},
@@ -466,9 +473,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="also time the parts of the platform's product run")
     parser.add_argument("--json", action="store_true", help="one JSON line per size on stdout")
+    parser.add_argument(
+        "--ephemeral",
+        nargs="*",
+        default=[],
+        choices=("bronze", "silver", "gold"),
+        help="HR's layers kept only for the run",
+    )
     arguments = parser.parse_args()
     for rows in arguments.rows:
-        result = benchmark(rows, arguments.rounds, arguments.profile)
+        result = benchmark(rows, arguments.rounds, arguments.profile, arguments.ephemeral)
         print(table(result), file=sys.stderr)
         if arguments.json:
             print(json.dumps(result), flush=True)

@@ -37,6 +37,9 @@ def dependency_key(product: Product, name: str) -> dg.AssetKey:
     return dg.AssetKey([*resolved.producer.product.split("."), resolved.published_as])
 
 
+EPHEMERAL_NOTE = "no: ephemeral, the step's table lives only for the run that builds it"
+
+
 def table_of(product: Product, step: Step) -> str:
     """Where a reader finds the step: a port in the lake, an internal table in the domain's compute database."""
     if isinstance(step, Port):
@@ -77,9 +80,10 @@ def column_schema(product: Product, step: Step) -> dg.TableSchema:
 
 
 def definition_metadata(product: Product, layer: str, step: Step) -> dict[str, object]:
+    kept = step.name not in product.ephemeral_steps
     metadata: dict[str, object] = {
         "dagster/column_schema": column_schema(product, step),
-        "dagster/table_name": table_of(product, step),
+        **({"dagster/table_name": table_of(product, step)} if kept else {"kept": EPHEMERAL_NOTE}),
         "product": f"{product.title} v{product.version} ({product.status})",
         "layer": layer,
         "consumers": dg.MetadataValue.md(
@@ -126,7 +130,11 @@ def materialization_metadata(
 ) -> dict[str, RawMetadataValue]:
     metadata: dict[str, RawMetadataValue] = {
         "dagster/row_count": outcome.row_count,
-        "compute_table": f"{product.domain}.{product.name}.{step.name}",
+        **(
+            {"kept": EPHEMERAL_NOTE}
+            if step.name in product.ephemeral_steps
+            else {"compute_table": f"{product.domain}.{product.name}.{step.name}"}
+        ),
     }
     lineage = column_lineage(product, step)
     if lineage is not None:

@@ -192,6 +192,8 @@ def report(
         results = list(check_results(key, selected))
         if step.detail:
             context.log.error(f"{product.address(step.step.name)}: {step.error}\n{step.detail}")
+        if step.helper:  # an ephemeral step built again for a selected one: not selected, nothing to report
+            continue
         if step.audit_only or not outcome.built:
             yield from results  # a blocking one that failed fails the run, as Dagster does for any check
         else:

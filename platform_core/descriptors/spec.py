@@ -209,6 +209,9 @@ class Step(Spec):
     depends_on: tuple[Identifier, ...] = ()
     columns: tuple[Column, ...] = Field(min_length=1)
     quality: tuple[Rule, ...] = ()
+    # Kept only for the run that builds it (a temporary table), never in the compute database: a
+    # later run that needs it builds it again. Saves writing a large intermediate layer to disk.
+    ephemeral: bool = False
 
     @model_validator(mode="after")
     def _one_transform(self) -> Step:
@@ -292,6 +295,12 @@ class Port(Step):
     # what consumers expect of it, set by the loader; checked before publishing, never part of its contract
     expected: SkipJsonSchema[tuple[Expectation, ...]] = Field(default=(), exclude=True)
 
+    @model_validator(mode="after")
+    def _kept(self) -> Port:
+        if self.ephemeral:
+            raise ValueError("a port is published and kept: it cannot be ephemeral")
+        return self
+
     @cached_property
     def rules(self) -> tuple[Rule, ...]:
         """Its own rules, then those its consumers expect."""
@@ -324,6 +333,8 @@ class Layers(Spec):
     bronze: tuple[Step, ...] = ()
     silver: tuple[Step, ...] = ()
     gold: tuple[Step, ...] = ()
+    # whole layers whose steps live only for the run (`ephemeral: [bronze, silver]`); ports are kept
+    ephemeral: tuple[Literal["bronze", "silver", "gold"], ...] = ()
 
 
 class TimeWindowFreshness(Spec):
@@ -486,6 +497,15 @@ class Product(Spec):
         too) are gold."""
         layered = [(layer, step) for layer in ("bronze", "silver", "gold") for step in getattr(self.layers, layer)]
         return tuple(layered) + tuple(("gold", port) for port in self.published_ports)
+
+    @cached_property
+    def ephemeral_steps(self) -> frozenset[str]:
+        """The steps kept only for the run that builds them: marked so, or in a layer marked so."""
+        return frozenset(
+            step.name
+            for layer, step in self.steps
+            if not isinstance(step, Port) and (step.ephemeral or layer in self.layers.ephemeral)
+        )
 
     def step(self, name: str) -> Step:
         for _, step in self.steps:

@@ -13,8 +13,9 @@ started from), except ports this same run has published since, read as it publis
 from __future__ import annotations
 
 import traceback
+from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from platform_core.storage.sandbox import close_external_access
 from platform_core.storage.usage import Read, UsageLog
 
 INPUT_PREFIX = "__input_"  # the temporary copy of a port input
+EPHEMERAL_PREFIX = "__ephemeral_"  # the temporary table of an ephemeral step: `__ephemeral_<product>__<step>`
 NO_KEY = (
     "no masking key: the port has personal columns, which consumers without a grant read masked, and "
     "the platform publishes them masked or not at all; set MESH_MASKING_KEY or MESH_MASKING_KEY_FILE "
@@ -56,6 +58,7 @@ class StepOutcome:
     error: str | None = None  # why the step could not be computed or audited
     detail: str | None = None  # the error's traceback, for the run log
     audit_only: bool = False  # checks run on the live table; nothing was built
+    helper: bool = False  # an ephemeral step built again for a step the run selected, not itself selected
     checksum: str | None = None  # of a port's rows as published: CHECKSUM over the lake table gives the same
 
     @property
@@ -154,32 +157,41 @@ def run_product(
         files=[(product.data_root / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
         directories=lake.folders_of(product.domain),
     )
-    outcomes: list[StepOutcome] = []
-    for layer, step in dependency_order(product, set(build) | set(audit_only)):
-        if step.name in build:
-            blocked = sorted(set(step.depends_on) & run.failed)
-            outcome = (
-                StepOutcome(layer, step, error=f"not built: {', '.join(blocked)} failed")
-                if blocked
-                else run.build(layer, step, now)
-            )
-        else:
-            outcome = run.audit_live(layer, step, now)
-        outcomes.append(outcome)
-        if outcome.failed and not outcome.audit_only:
-            run.failed.add(step.name)
-    built = [o.step.name for o in outcomes if not o.audit_only]
+    targets = set(build) | set(audit_only)
+    rebuilt = ephemeral_needs(product, targets) - set(build)  # built again, for the run only
+    order = dependency_order(product, targets | rebuilt)
+    run.readers.update(d for _, step in order for d in step.depends_on if d in product.ephemeral_steps)
+    try:
+        outcomes = [run.step(layer, step, now, build, rebuilt, audit_only) for layer, step in order]
+    finally:
+        run.release_all()
+    built = [o.step.name for o in outcomes if not o.audit_only and not o.helper]
+    kept = [name for name in built if name not in product.ephemeral_steps]
     reads = tuple(run.reads)
-    if run.failed:
-        drop_staging(con, schema, built)
+    if any(o.failed for o in outcomes if not o.audit_only):
+        drop_staging(con, schema, kept)
         return ProductOutcome(product, tuple(outcomes), input_snapshot, reads=reads)
     publication = publish(con, lake, product, built, run_id, masking_key)
-    try:
-        promote(con, schema, built)
+    try:  # an ephemeral step's table of an earlier version goes with the promotion: it is not kept
+        promote(con, schema, kept, dropped=[name for name in built if name in product.ephemeral_steps])
     except duckdb.Error as error:  # the lake has the new version; the next run rebuilds the compute tables
         failure = str(error).splitlines()[0]
         return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, failure, reads)
     return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, reads=reads)
+
+
+def ephemeral_needs(product: Product, names: set[str]) -> set[str]:
+    """The ephemeral steps a run of the named steps builds: the named ones (they have no table to
+    audit), and every ephemeral step they read, through other ephemeral steps."""
+    ephemeral = product.ephemeral_steps
+    needed = names & ephemeral
+    todo = list(names)
+    while todo:
+        for dependency in product.step(todo.pop()).depends_on:
+            if dependency in ephemeral and dependency not in needed:
+                needed.add(dependency)
+                todo.append(dependency)
+    return needed
 
 
 def port_inputs_read(product: Product, steps: set[str]) -> set[str]:
@@ -263,12 +275,65 @@ class _Run:
         self.unpublished: dict[str, str] = {}  # port inputs the lake did not have: why
         self.reads: list[Read] = []  # what was read of each port input, for the usage journal
         self.masked = masked_columns(product)
+        self.readers: Counter[str] = Counter()  # ephemeral step -> steps of the run still to read it
+
+    def step(
+        self,
+        layer: str,
+        step: Step,
+        now: datetime,
+        build: Collection[str],
+        rebuilt: Collection[str],
+        audit_only: Collection[str],
+    ) -> StepOutcome:
+        """Build the step (again, for an ephemeral one the run needs), or audit its live table."""
+        if step.name in build or step.name in rebuilt:
+            blocked = sorted(set(step.depends_on) & self.failed)
+            outcome = (
+                StepOutcome(layer, step, error=f"not built: {', '.join(blocked)} failed")
+                if blocked
+                else self.build(layer, step, now)
+            )
+            if step.name in rebuilt:  # its checks reported if asked for; otherwise it only serves the run
+                outcome = (
+                    replace(outcome, audit_only=True) if step.name in audit_only else replace(outcome, helper=True)
+                )
+            if outcome.failed:
+                self.failed.add(step.name)
+        else:
+            outcome = self.audit_live(layer, step, now)
+        self.release(step)
+        return outcome
+
+    def staging_of(self, name: str) -> str:
+        """Where this run stages a step: a temporary table for an ephemeral one, which only this
+        run's connection sees and which is never written to the compute database."""
+        if name in self.product.ephemeral_steps:
+            return f"temp.main.{quote(f'{EPHEMERAL_PREFIX}{self.product.name}__{name}')}"
+        return qualified(self.product.name, staging_name(name))
+
+    def release(self, step: Step) -> None:
+        """Drop the ephemeral tables no step of the run reads any more: a large layer held in memory
+        only while the steps that read it run."""
+        for name in (*step.depends_on, step.name):
+            if name in self.product.ephemeral_steps and name in self.staged:
+                if name != step.name:
+                    self.readers[name] -= 1
+                if self.readers[name] <= 0:
+                    self.con.execute(f"DROP TABLE IF EXISTS {self.staging_of(name)}")
+                    self.staged.discard(name)
+
+    def release_all(self) -> None:
+        for name in list(self.staged & self.product.ephemeral_steps):
+            self.con.execute(f"DROP TABLE IF EXISTS {self.staging_of(name)}")
+            self.staged.discard(name)
 
     def build(self, layer: str, step: Step, now: datetime) -> StepOutcome:
-        staging = qualified(self.product.name, staging_name(step.name))
+        staging = self.staging_of(step.name)
+        ephemeral = step.name in self.product.ephemeral_steps
         try:
             bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
-            stage(self.con, self.product, step, staging, self.unsandboxed_python)
+            stage(self.con, self.product, step, staging, self.unsandboxed_python, temporary=ephemeral)
             self.staged.add(step.name)
             results = audit(self.con, staging, step, self.port_table, now, self.masked)
             if isinstance(step, Port):
@@ -307,7 +372,7 @@ class _Run:
         if isinstance(self.product.input(name), PortInput):
             return quote(INPUT_PREFIX + name)
         if name in self.staged:
-            return qualified(self.product.name, staging_name(name))
+            return self.staging_of(name)
         if table_exists(self.con, self.product.name, name):
             return qualified(self.product.name, name)
         raise not_ready(self.product, step, f"upstream {self.product.address(name)} has not been materialized yet")

@@ -46,20 +46,29 @@ def not_ready(product: Product, step: Step, message: str) -> PlatformError:
     )
 
 
-def stage(con: duckdb.DuckDBPyConnection, product: Product, step: Step, table: str, unsandboxed: bool = False) -> None:
-    """Compute the step into `table` (quoted), its dependencies already bound."""
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    step: Step,
+    table: str,
+    unsandboxed: bool = False,
+    temporary: bool = False,
+) -> None:
+    """Compute the step into `table` (quoted), its dependencies already bound; a temporary table
+    (only this connection sees it, in memory or DuckDB's spill files) when `temporary`."""
+    create = "CREATE OR REPLACE TEMP TABLE" if temporary else "CREATE OR REPLACE TABLE"
+    if temporary:  # a temporary table is named without its catalog
+        table = table.removeprefix("temp.main.")
     if step.query is not None:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {query_select(product, step)}")
+        con.execute(f"{create} {table} AS {query_select(product, step)}")
         return
     if step.engine == "sql":
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {read_sql(product, step)}")
+        con.execute(f"{create} {table} AS {read_sql(product, step)}")
         return
     frame = run_transform(con, product, step, unsandboxed)
     con.register("step_output", frame)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table} AS {cast_select('step_output', list(frame.columns), step.columns)}"
-        )
+        con.execute(f"{create} {table} AS {cast_select('step_output', list(frame.columns), step.columns)}")
     finally:
         con.unregister("step_output")
 

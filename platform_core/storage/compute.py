@@ -31,10 +31,13 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     return con.execute(query, {"s": schema, "t": table}).fetchall()[0][0] > 0
 
 
-def promote(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]) -> None:
-    """Replace each live table with its audited staging table, all in one transaction."""
+def promote(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str], dropped: Iterable[str] = ()) -> None:
+    """Replace each live table with its audited staging table, and drop the live tables `dropped`
+    (steps no longer kept: ephemeral now), all in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
+        for table in dropped:
+            con.execute(f"DROP TABLE IF EXISTS {qualified(schema, table)}")
         for table in tables:
             con.execute(f"DROP TABLE IF EXISTS {qualified(schema, table)}")
             con.execute(f"ALTER TABLE {qualified(schema, staging_name(table))} RENAME TO {quote(table)}")

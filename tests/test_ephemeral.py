@@ -1,0 +1,133 @@
+"""Ephemeral steps: kept only for the run that builds them, built again by a run that needs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from platform_core.dagster.factory import build_domain
+from platform_core.errors import PlatformError
+from platform_core.settings import Settings
+from platform_core.storage.warehouse import Warehouse
+from tests.conftest import materialize
+from tests.factories import ORDERS_CSV, product_yaml, write_domain
+
+SHOP = ("shop", "sales")
+
+
+def _ephemeral(layers: tuple[str, ...] = ("bronze",), steps: tuple[str, ...] = ("orders",)) -> dict:
+    """The shop product with whole layers, and single steps, marked ephemeral."""
+    product = product_yaml()
+    product["layers"]["ephemeral"] = list(layers)
+    for layer in ("bronze", "silver", "gold"):
+        for step in product["layers"].get(layer, []):
+            if step["name"] in steps:
+                step["ephemeral"] = True
+    return product
+
+
+def _tables(settings: Settings) -> set[str]:
+    """The tables of the shop's compute database, after its runs: what is kept."""
+    with duckdb.connect(str(settings.warehouse().database("shop")), read_only=True) as con:
+        return {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
+def _ports(warehouse: Warehouse) -> dict[str, list[tuple]]:
+    return {port: sorted(warehouse.read(f"shop.sales.{port}").fetchall()) for port in ("customers", "daily_sales")}
+
+
+def _materialized(result: dg.ExecuteInJobResult) -> list[str]:
+    return sorted(e.asset_key.path[-1] for e in result.get_asset_materialization_events())
+
+
+def test_ephemeral_layers_are_not_kept_and_publish_what_kept_ones_do(tmp_path: Path, settings: Settings, instance):
+    kept = Settings(warehouse_root=tmp_path / "kept", workspace=settings.workspace)
+    assert materialize(build_domain(write_domain(tmp_path / "a"), kept), instance).success
+    result = materialize(build_domain(write_domain(tmp_path / "b", _ephemeral()), settings), instance)
+    assert result.success
+    assert _ports(settings.warehouse()) == _ports(kept.warehouse())  # the same data, published
+    assert _materialized(result) == ["customers", "daily_sales", "orders", "raw_orders"]  # every asset reported
+    metadata = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert (
+        metadata["orders"]["dagster/row_count"].value == 4
+        and "lives only for the run" in metadata["orders"]["kept"].value
+    )
+    checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[("orders", "unique_order_id")] and checks[("orders", "schema")]  # audited like any step
+    assert _tables(settings) == {"customers", "daily_sales"}  # only the ports; no staging, no temporary table
+    assert "raw_orders" in _tables(kept)  # the positive control: kept steps are kept
+
+
+def test_a_subset_run_builds_the_ephemeral_steps_it_reads_again_and_reports_only_its_own(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
+    domain = write_domain(tmp_path, _ephemeral())
+    defs = build_domain(domain, settings)
+    assert materialize(defs, instance).success
+    later = ORDERS_CSV + "5,erin,12.00,paid,2026-01-04 10:00:00\n"
+    (domain / "data" / "orders.csv").write_text(later, encoding="utf-8")
+    result = materialize(defs, instance, "shop/sales/daily_sales")
+    assert result.success
+    assert _materialized(result) == ["daily_sales"]  # bronze and silver were built, for this run only
+    assert {e.asset_key.path[-1] for e in result.get_asset_check_evaluations()} == {"daily_sales"}
+    days = [(str(day), n) for day, n, _ in settings.warehouse().read("shop.sales.daily_sales").order("day").fetchall()]
+    assert days == [("2026-01-02", 2), ("2026-01-03", 1), ("2026-01-04", 1)]  # from the new file, through them
+    assert _tables(settings) == {"customers", "daily_sales"}
+
+
+def test_checks_of_an_ephemeral_step_build_it_and_report_without_a_materialization(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
+    defs = build_domain(write_domain(tmp_path, _ephemeral()), settings)
+    job = dg.define_asset_job(
+        "orders_checks", selection=dg.AssetSelection.checks_for_assets(dg.AssetKey([*SHOP, "orders"]))
+    )
+    result = (
+        dg.Definitions(assets=defs.assets, jobs=[job], resources=defs.resources)
+        .resolve_job_def("orders_checks")
+        .execute_in_process(instance=instance, raise_on_error=False)
+    )
+    assert result.success and result.get_asset_materialization_events() == []
+    assert {(e.check_name, e.passed) for e in result.get_asset_check_evaluations()} == {
+        ("schema", True),
+        ("unique_order_id", True),
+        ("accepted_values_status", True),
+    }
+
+
+def test_an_ephemeral_step_that_fails_stops_what_reads_it_and_nothing_is_published(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
+    domain = write_domain(tmp_path, _ephemeral())
+    defs = build_domain(domain, settings)
+    assert materialize(defs, instance).success
+    before = _ports(settings.warehouse())
+    duplicate = ORDERS_CSV + "4,dave,99.00,paid,2026-01-04 08:00:00\n"  # unique_order_id fails in `orders`
+    (domain / "data" / "orders.csv").write_text(duplicate, encoding="utf-8")
+    result = materialize(defs, instance, "shop/sales/daily_sales")
+    assert not result.success
+    error = str(result.get_step_failure_events()[0].event_specific_data.error)
+    assert "shop.sales.orders: blocking checks failed (unique_order_id)" in error
+    assert "shop.sales.daily_sales: not built: orders failed" in error
+    assert _ports(settings.warehouse()) == before
+    assert _tables(settings) == {"customers", "daily_sales"}
+
+
+def test_a_step_made_ephemeral_loses_its_kept_table_with_the_next_publication(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
+    assert materialize(build_domain(write_domain(tmp_path), settings), instance).success
+    assert {"raw_orders", "orders"} <= _tables(settings)
+    assert materialize(build_domain(write_domain(tmp_path, _ephemeral()), settings), instance).success
+    assert _tables(settings) == {"customers", "daily_sales"}
+
+
+def test_a_port_cannot_be_ephemeral(tmp_path: Path, settings: Settings) -> None:
+    product = _ephemeral(layers=("bronze", "silver", "gold"))  # a layer's ports are kept all the same
+    assert build_domain(write_domain(tmp_path / "layers", product), settings) is not None
+    product["output_ports"][1]["ephemeral"] = True
+    with pytest.raises(PlatformError, match="a port is published and kept: it cannot be ephemeral"):
+        build_domain(write_domain(tmp_path, product), settings)
