@@ -7,10 +7,11 @@ What a data engineer would write for this one product without the platform, doin
 work: the four CSV extracts read as the platform reads them (every column text, the dialect
 fixed, plus source_file, source_row and ingested_at), the product's own SQL files run as they
 are (domains/hr/products/overtime/sql/, each dependency a table of the same name), every
-one of the product's 236 checks (a schema check per table, then its rules; one query each),
+one of the product's 240 checks (a schema check per table, then its rules; one query each),
 and the 9 ports published into a DuckLake (SQLite catalog, local data folder) in one
-transaction, with dim_employee's masked copy. The extensions come from their PyPI wheels, as
-the platform installs them. A blocking check that fails stops the run before publication.
+transaction, with the masked copies of dim_employee and payroll_compensation. The extensions
+come from their PyPI wheels, as the platform installs them. A blocking check that fails stops
+the run before publication.
 
 Differences, on purpose: the employee master (a pandas step in the platform) is cleaned in
 SQL, the same rules (whitespace collapsed and trimmed, names typed all upper or all lower case
@@ -124,7 +125,10 @@ STEPS = [
     ("overtime_analysis", "views/overtime_analysis.sql"),
 ]
 PORTS = [name for name, _ in STEPS[10:]]
-PERSONAL = {"dim_employee": ["full_name", "email"]}  # published masked too, as <port>__masked
+PERSONAL = {  # published masked too, as <port>__masked
+    "dim_employee": ["full_name", "email"],
+    "payroll_compensation": ["full_name"],
+}
 
 # --------------------------------------------------------------------------------------
 # The checks: each table's schema, then its rules, one query each returning (passed, failing rows)
@@ -172,7 +176,8 @@ SCHEMAS = {
     "team_oversight": "entity_id VARCHAR, department VARCHAR, team VARCHAR, manager_id VARCHAR, period_id INTEGER, "
     "employees_with_overtime INTEGER, total_hours DECIMAL(10,2), avg_hours_per_employee DECIMAL(8,2), "
     "employees_over_20h INTEGER, pending_hours DECIMAL(10,2)",
-    "payroll_compensation": "employee_id VARCHAR, entity_id VARCHAR, period_id INTEGER, currency VARCHAR, "
+    "payroll_compensation": "employee_id VARCHAR, full_name VARCHAR, entity_id VARCHAR, period_id INTEGER, "
+    "currency VARCHAR, "
     "hours_x100 DECIMAL(8,2), hours_x125 DECIMAL(8,2), hours_x150 DECIMAL(8,2), "
     "hours_x200 DECIMAL(8,2), compensable_hours DECIMAL(8,2), amount_to_pay DECIMAL(14,2)",
     "overtime_analysis": "entity_id VARCHAR, department VARCHAR, period_id INTEGER, reason_category VARCHAR, "
@@ -476,6 +481,7 @@ RULES = {
         *not_null(
             "payroll_compensation",
             "employee_id",
+            "full_name",
             "entity_id",
             "period_id",
             "currency",
@@ -517,6 +523,22 @@ RULES = {
         references("overtime_analysis", "period_id", "dim_period", "period_id"),
         in_range("overtime_analysis", "share_of_entity_hours", 0, 1),
         accepted("overtime_analysis", "reason_category", "activity", "schedule", "training", "time_off_in_lieu"),
+        # what finance's overtime_accruals expects of it (its consumer-driven contract)
+        (
+            "expected_by_finance__overtime_accruals__not_null_department",
+            "error",
+            rows_failing("overtime_analysis", "department IS NULL"),
+        ),
+        (
+            "expected_by_finance__overtime_accruals__range_hours",
+            "error",
+            rows_failing("overtime_analysis", "hours < 0"),
+        ),
+        (
+            "expected_by_finance__overtime_accruals__accepted_values_currency",
+            "error",
+            rows_failing("overtime_analysis", "currency IS NOT NULL AND currency NOT IN ('EUR', 'GBP', 'CHF', 'USD')"),
+        ),
     ],
 }
 
