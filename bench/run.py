@@ -50,6 +50,7 @@ from handwritten_hr import lake_fingerprints  # noqa: E402
 PYTHON = str(Path(sys.executable))
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 KEY = "bench-masking-key-not-a-secret"
+COMPUTE_MEMORY = "MESH_COMPUTE_MEMORY"
 VARIANTS = ("platform", "handwritten_memory", "handwritten_file")
 WORKSPACE = """load_from:
   - python_module:
@@ -234,6 +235,8 @@ def run_platform(work: Path, project: Path) -> tuple[dict[str, object], Path]:
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # the instance the platform ships
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_")}
     env.update({"DAGSTER_HOME": str(home), "MESH_WAREHOUSE": str(warehouse), "MESH_MASKING_KEY": KEY})
+    if COMPUTE_MEMORY in os.environ:  # the compute database's memory limit, as the deployment sets it
+        env[COMPUTE_MEMORY] = os.environ[COMPUTE_MEMORY]
     result = measured(
         [DAGSTER, "asset", "materialize", "-m", "domains.hr.definitions", "--select", "*"],
         project,
@@ -389,6 +392,7 @@ def benchmark(rows: int, rounds: int, profile: bool, ephemeral: list[str]) -> di
         "benchmark": "hr_overtime",
         "rows": rows,
         "ephemeral_layers": ephemeral,
+        "compute_memory": os.environ.get(COMPUTE_MEMORY),
         "employees": generated["employees"],
         "rounds": rounds,
         "sources": {k: generated[k] for k in ("records", "duplicates", "seconds", "cached")},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -42,6 +43,10 @@ DEFAULT_SERVING_PORT = 5433
 # Domains whose pandas steps may run without Landlock's sandbox on a kernel that has none: the
 # platform team's decision, never a domain's (comma-separated names, or * for every domain).
 UNSANDBOXED_PYTHON_VARIABLE = "MESH_UNSANDBOXED_PYTHON"
+# How much memory a run's compute database may hold (DuckDB's memory_limit: `2GB`, `512MB`) before it
+# writes to its temporary files: ephemeral layers then stay within it. Unset: DuckDB's default, 80% of RAM.
+COMPUTE_MEMORY_VARIABLE = "MESH_COMPUTE_MEMORY"
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Settings:
     serving: str = "auto"  # auto (MESH_SERVING_URL, else the embedded database once made), embedded or off
     serving_port: int = DEFAULT_SERVING_PORT
     unsandboxed_python: frozenset[str] = frozenset()  # domains allowed pandas steps without a sandbox
+    compute_memory: str | None = None  # DuckDB's memory_limit for a run's compute database; None: its default
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())  # who hears of broken promises, how
 
     @property
@@ -88,7 +94,9 @@ class Settings:
         (`30d`) says how long its history is kept, `MESH_USAGE_RETENTION` (`180d`) how long the usage
         journal keeps who read what; an `s3://` data path takes its credentials from
         `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_REGION`, and `MESH_S3_ENDPOINT` for
-        an S3-compatible store; `MESH_SITE` where the docs site is written (default `<root>/site`)."""
+        an S3-compatible store; `MESH_SITE` where the docs site is written (default `<root>/site`);
+        `MESH_COMPUTE_MEMORY` (`2GB`) how much memory a run's compute database holds before it
+        writes to its temporary files."""
         environ = os.environ if environ is None else environ
         project = find_workspace().parent  # the working directory, or the project folder above it
         root = (project / Path(environ.get(WAREHOUSE_VARIABLE) or "warehouse").expanduser()).resolve()
@@ -120,7 +128,17 @@ class Settings:
                 name.strip() for name in (environ.get(UNSANDBOXED_PYTHON_VARIABLE) or "").split(",") if name.strip()
             ),
             alerts=AlertSettings.from_env(environ),
+            compute_memory=_memory(environ),
         )
+
+
+def _memory(environ: Mapping[str, str]) -> str | None:
+    text = (environ.get(COMPUTE_MEMORY_VARIABLE) or "").strip()
+    if not text:
+        return None
+    if not _MEMORY.match(text):
+        raise ValueError(f"{COMPUTE_MEMORY_VARIABLE}={text!r}: write a size such as 2GB or 512MB")
+    return text
 
 
 def _duration(environ: Mapping[str, str], variable: str, default: timedelta) -> timedelta:

@@ -131,3 +131,19 @@ def test_a_port_cannot_be_ephemeral(tmp_path: Path, settings: Settings) -> None:
     product["output_ports"][1]["ephemeral"] = True
     with pytest.raises(PlatformError, match="a port is published and kept: it cannot be ephemeral"):
         build_domain(write_domain(tmp_path, product), settings)
+
+
+def test_a_compute_memory_limit_holds_the_ephemeral_layers_within_it(tmp_path: Path, settings: Settings, instance):
+    """MESH_COMPUTE_MEMORY: the compute database writes what does not fit to its temporary files."""
+    from dataclasses import replace
+
+    from platform_core.dagster.resources import compute_resource
+
+    limited = replace(settings, compute_memory="64MB")
+    assert compute_resource(limited, "shop").connection_config == {"memory_limit": "64MB"}
+    assert compute_resource(settings, "shop").connection_config == {}  # unset: DuckDB's default
+    result = materialize(build_domain(write_domain(tmp_path, _ephemeral()), limited), instance)
+    assert result.success and _tables(limited) == {"customers", "daily_sales"}
+    assert Settings.from_env({"MESH_COMPUTE_MEMORY": "2GB"}).compute_memory == "2GB"
+    with pytest.raises(ValueError, match="MESH_COMPUTE_MEMORY='plenty': write a size such as 2GB"):
+        Settings.from_env({"MESH_COMPUTE_MEMORY": "plenty"})

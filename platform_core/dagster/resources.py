@@ -115,7 +115,8 @@ def serving_resource(settings: Settings) -> ServingResource:
 
 
 def compute_resource(settings: Settings, domain: str) -> DuckDBResource:
-    return DuckDBResource(database=str(Warehouse.from_settings(settings).database(domain)))
+    limit = {"memory_limit": settings.compute_memory} if settings.compute_memory else {}
+    return DuckDBResource(database=str(Warehouse.from_settings(settings).database(domain)), connection_config=limit)
 
 
 def input_snapshot(context: dg.AssetExecutionContext, lake: Lake, con: duckdb.DuckDBPyConnection) -> int:
