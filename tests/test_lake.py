@@ -220,7 +220,7 @@ def test_a_failed_promotion_still_reports_the_publication(tmp_path: Path, settin
     warehouse = Warehouse(settings.warehouse_root)
     steps = {step.name for _, step in product.steps}
 
-    def disk_full(*_args: object) -> None:
+    def disk_full(*_args: object, **_options: object) -> None:
         raise duckdb.IOException("IO Error: no space left on device")
 
     monkeypatch.setattr("platform_core.execution.products.promote", disk_full)
