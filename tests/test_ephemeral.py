@@ -78,24 +78,33 @@ def test_a_subset_run_builds_the_ephemeral_steps_it_reads_again_and_reports_only
     assert _tables(settings) == {"customers", "daily_sales"}
 
 
+def _checks_of(defs: dg.Definitions, step: str, instance) -> dg.ExecuteInJobResult:
+    job = dg.define_asset_job("checks", selection=dg.AssetSelection.checks_for_assets(dg.AssetKey([*SHOP, step])))
+    return (
+        dg.Definitions(assets=defs.assets, jobs=[job], resources=defs.resources)
+        .resolve_job_def("checks")
+        .execute_in_process(instance=instance, raise_on_error=False)
+    )
+
+
 def test_checks_of_an_ephemeral_step_build_it_and_report_without_a_materialization(
     tmp_path: Path, settings: Settings, instance
 ) -> None:
-    defs = build_domain(write_domain(tmp_path, _ephemeral()), settings)
-    job = dg.define_asset_job(
-        "orders_checks", selection=dg.AssetSelection.checks_for_assets(dg.AssetKey([*SHOP, "orders"]))
-    )
-    result = (
-        dg.Definitions(assets=defs.assets, jobs=[job], resources=defs.resources)
-        .resolve_job_def("orders_checks")
-        .execute_in_process(instance=instance, raise_on_error=False)
-    )
+    domain = write_domain(tmp_path, _ephemeral())
+    defs = build_domain(domain, settings)
+    result = _checks_of(defs, "orders", instance)
     assert result.success and result.get_asset_materialization_events() == []
     assert {(e.check_name, e.passed) for e in result.get_asset_check_evaluations()} == {
         ("schema", True),
         ("unique_order_id", True),
         ("accepted_values_status", True),
     }
+    # a kept port's checks read its kept table: nothing is built again, not even from its source file
+    assert materialize(defs, instance).success
+    (domain / "data" / "orders.csv").unlink()
+    result = _checks_of(defs, "daily_sales", instance)
+    assert result.success and {e.check_name for e in result.get_asset_check_evaluations()} >= {"schema", "unique_day"}
+    assert not _checks_of(defs, "orders", instance).success  # the control: an ephemeral step's checks build it
 
 
 def test_an_ephemeral_step_that_fails_stops_what_reads_it_and_nothing_is_published(

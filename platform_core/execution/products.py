@@ -158,7 +158,9 @@ def run_product(
         directories=lake.folders_of(product.domain),
     )
     targets = set(build) | set(audit_only)
-    rebuilt = ephemeral_needs(product, targets) - set(build)  # built again, for the run only
+    # built again, for the run only: what the built steps read, and ephemeral steps whose checks alone
+    # were asked (a kept step's checks read its live table, and need nothing built)
+    rebuilt = ephemeral_needs(product, set(build) | (set(audit_only) & product.ephemeral_steps)) - set(build)
     order = dependency_order(product, targets | rebuilt)
     run.readers.update(d for _, step in order for d in step.depends_on if d in product.ephemeral_steps)
     try:
