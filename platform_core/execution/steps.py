@@ -57,8 +57,6 @@ def stage(
     """Compute the step into `table` (quoted), its dependencies already bound; a temporary table
     (only this connection sees it, in memory or DuckDB's spill files) when `temporary`."""
     create = "CREATE OR REPLACE TEMP TABLE" if temporary else "CREATE OR REPLACE TABLE"
-    if temporary:  # a temporary table is named without its catalog
-        table = table.removeprefix("temp.main.")
     if step.query is not None:
         con.execute(f"{create} {table} AS {query_select(product, step)}")
         return
