@@ -171,3 +171,14 @@ def test_a_later_check_imports_neither_dagster_nor_the_sql_parser(tmp_path: Path
         for _ in range(2)
     ]
     assert outputs == ["0 True True", "0 False False"]
+
+
+def test_the_process_keeps_a_bounded_number_of_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-running process parses every distinct statement people send: the oldest go first."""
+    from platform_core.descriptors import lineage
+
+    monkeypatch.setattr(lineage, "_PARSED", {})
+    monkeypatch.setattr(lineage, "MEMO_SIZE", 2)
+    for n in range(3):
+        lineage.columns_read(f"SELECT a FROM t WHERE a > {n}", {"t": ["a"]})
+    assert [key[1] for key in lineage._PARSED] == ["SELECT a FROM t WHERE a > 1", "SELECT a FROM t WHERE a > 2"]

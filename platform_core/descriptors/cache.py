@@ -74,7 +74,7 @@ def load_domain_cached(directory: Path, fingerprint: str | None = None, index: M
     domain = load_domain(directory, index)  # raises with every problem; nothing is written then
     with lineage.recording() as parses:
         _follow_sensitivity(domain)
-    _write(folder, path, (domain, parses), CACHE_PREFIX)
+    _write(folder, path, pickle.dumps((domain, parses), protocol=pickle.HIGHEST_PROTOCOL), CACHE_PREFIX)
     return domain
 
 
@@ -93,7 +93,7 @@ def remembered_verdict(domain: Domain, question: str, judge: Callable[[], str | 
     except (OSError, ValueError):
         pass
     answer = judge()
-    _write(folder, path, {"answer": answer}, VERDICT_PREFIX)
+    _write(folder, path, json.dumps({"answer": answer}).encode(), VERDICT_PREFIX)
     return answer
 
 
@@ -138,17 +138,14 @@ def _read(path: Path) -> tuple[Domain, lineage.Parses] | None:
     return None
 
 
-def _write(folder: Path, path: Path, entry: object, prefix: str) -> None:
+def _write(folder: Path, path: Path, entry: bytes, prefix: str) -> None:
     """Written whole by a rename (several processes load at once); the domain's older entries of
     the kind removed. A cache that cannot be written costs time, never a load."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{path.name}.{os.getpid()}"
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            if path.suffix == ".json":
-                handle.write(json.dumps(entry).encode())
-            else:
-                pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.write(entry)
         os.replace(temporary, path)
         for older in folder.glob(f"{prefix}*"):
             if older != path:

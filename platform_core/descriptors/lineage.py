@@ -32,6 +32,9 @@ Parses = dict[tuple[str, ...], Any]  # (parser, SQL, schema key[, dialect]) -> w
 
 _PARSED: Parses = {}
 _RECORDING: list[Parses] = []
+# Parses a process keeps, the oldest forgotten first: a long-running process (the daemon's usage
+# collection parses every distinct statement people send) must not grow without bound.
+MEMO_SIZE = 4096
 
 
 def _memoized(parser: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,6 +44,7 @@ def _memoized(parser: Callable[..., Any]) -> Callable[..., Any]:
         key = (parser.__name__, *arguments)
         if key not in _PARSED:
             _PARSED[key] = parser(*arguments)
+            _forget_oldest()
         for recording in _RECORDING:
             recording[key] = _PARSED[key]
         return _PARSED[key]
@@ -62,6 +66,12 @@ def recording() -> Iterator[Parses]:
 def remember(parses: Parses) -> None:
     """Parses kept from an earlier process, for this one to use instead of parsing again."""
     _PARSED.update(parses)
+    _forget_oldest()
+
+
+def _forget_oldest() -> None:
+    while len(_PARSED) > MEMO_SIZE:
+        del _PARSED[next(iter(_PARSED))]
 
 
 # Aggregates whose result is a count of values, not one of them.
