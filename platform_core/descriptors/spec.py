@@ -236,24 +236,16 @@ class Step(Spec):
     def nullability(self) -> tuple[Rule, ...]:
         """The `not_null` rules that `nullable: false` implies: run by the step's `schema` check, each
         with its own result there, rather than as a check each (a Dagster check costs events)."""
-        return self._implied[0]
+        return tuple(rule for rule in self._implied if isinstance(rule, NotNull))
 
     @cached_property
     def checked_rules(self) -> tuple[Rule, ...]:
         """The rules that are a check of their own: every rule but the implied nullability."""
-        return self._implied[1]
+        return tuple(rule for rule in self.rules if not any(rule is n for n in self.nullability))
 
     @cached_property
-    def _implied(self) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
-        implied = {f"not_null_{c.name}" for c in self.columns if not c.nullable}
-        declared = {rule.check_name for rule in self.quality}
-        folded = implied - declared
-        return (
-            tuple(r for r in self.rules if isinstance(r, NotNull) and r.check_name in folded),
-            tuple(r for r in self.rules if r.check_name not in folded),
-        )
-
-    def _own_rules(self) -> tuple[Rule, ...]:
+    def _implied(self) -> tuple[Rule, ...]:
+        """The rules the column flags imply, but for those the step declares itself under the same name."""
         implied: list[Rule] = []
         for column in self.columns:
             if not column.nullable:
@@ -261,7 +253,10 @@ class Step(Spec):
             if column.unique:
                 implied.append(Unique(type="unique", columns=(column.name,)))
         declared = {rule.check_name for rule in self.quality}
-        return tuple(rule for rule in implied if rule.check_name not in declared) + self.quality
+        return tuple(rule for rule in implied if rule.check_name not in declared)
+
+    def _own_rules(self) -> tuple[Rule, ...]:
+        return self._implied + self.quality
 
 
 class Expectation(Spec):
