@@ -101,6 +101,22 @@ def test_a_cache_file_others_may_write_is_never_read(tmp_path: Path, loads: list
     assert len(loads) == 3
 
 
+def _twice(script: str, argument: Path, environ: dict[str, str] | None = None) -> list[str]:
+    """The last line `script` prints in each of two fresh processes, one after the other."""
+    return [
+        subprocess.run(
+            [sys.executable, "-c", script, str(argument)],
+            cwd=PROJECT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout.splitlines()[-1]
+        for _ in range(2)
+    ]
+
+
 def test_the_next_process_reads_what_the_first_validated(tmp_path: Path) -> None:
     """As Dagster's processes do: the webserver's code server, the daemon's, each run's."""
     domain_dir = write_domain(tmp_path)
@@ -110,18 +126,7 @@ def test_the_next_process_reads_what_the_first_validated(tmp_path: Path) -> None
         "domain = cache.load_domain_cached(Path(sys.argv[1])); "
         "print(len(calls), len(domain.products))"
     )
-    outputs = [
-        subprocess.run(
-            [sys.executable, "-c", script, str(domain_dir)],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout.split()
-        for _ in range(2)
-    ]
-    assert outputs == [["1", "1"], ["0", "1"]]
+    assert _twice(script, domain_dir) == ["1 1", "0 1"]
 
 
 def test_dagsters_verdict_is_kept_until_the_domain_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,19 +163,7 @@ def test_a_later_check_imports_neither_dagster_nor_the_sql_parser(tmp_path: Path
         "print(code or 0, 'dagster' in sys.modules, 'sqlglot' in sys.modules)"
     )
     environ = {**os.environ, "MESH_WAREHOUSE": str(tmp_path / "warehouse"), "MESH_SERVING": "off"}
-    outputs = [
-        subprocess.run(
-            [sys.executable, "-c", script, str(workspace)],
-            cwd=PROJECT,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout.splitlines()[-1]
-        for _ in range(2)
-    ]
-    assert outputs == ["0 True True", "0 False False"]
+    assert _twice(script, workspace, environ) == ["0 True True", "0 False False"]
 
 
 def test_the_process_keeps_a_bounded_number_of_parses(monkeypatch: pytest.MonkeyPatch) -> None:

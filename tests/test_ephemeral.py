@@ -14,6 +14,7 @@ from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
 from tests.factories import ORDERS_CSV, product_yaml, write_domain
+from tests.test_publish import BAD_ORDERS
 
 SHOP = ("shop", "sales")
 
@@ -114,8 +115,7 @@ def test_an_ephemeral_step_that_fails_stops_what_reads_it_and_nothing_is_publish
     defs = build_domain(domain, settings)
     assert materialize(defs, instance).success
     before = _ports(settings.warehouse())
-    duplicate = ORDERS_CSV + "4,dave,99.00,paid,2026-01-04 08:00:00\n"  # unique_order_id fails in `orders`
-    (domain / "data" / "orders.csv").write_text(duplicate, encoding="utf-8")
+    (domain / "data" / "orders.csv").write_text(BAD_ORDERS, encoding="utf-8")  # unique_order_id fails in `orders`
     result = materialize(defs, instance, "shop/sales/daily_sales")
     assert not result.success
     error = str(result.get_step_failure_events()[0].event_specific_data.error)

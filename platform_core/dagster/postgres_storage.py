@@ -23,7 +23,7 @@ Connections are kept. Dagster's PostgreSQL storages open a new connection for ev
 operation (`NullPool`, so that an instance holds none while idle), and a run of HR writes
 about 800 events: a connection's start-up (a new server process, authentication) costs more
 than the insert. Each storage here keeps a small pool (`POOL_SIZE` connections, more while
-threads ask at once, closed when idle past `POOL_RECYCLE_SECONDS`); the webserver's storages
+threads ask at once, each replaced once older than `POOL_RECYCLE_SECONDS`); the webserver's storages
 keep Dagster's own pools as before.
 """
 
