@@ -17,6 +17,8 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -48,9 +50,6 @@ def database(server: str) -> Iterator[str]:
 
 
 def events_of_last_run(env: dict[str, str]) -> int:
-    import subprocess
-    import sys
-
     script = (
         "import dagster as dg; i = dg.DagsterInstance.get(); (r,) = i.get_runs(limit=1); "
         "print(len(i.all_logs(r.run_id)))"
@@ -74,9 +73,6 @@ def run(backend: str, scratch: Path, server: str) -> tuple[float, int]:
             return timed_materialize(arguments, PROJECT, env, backend), events_of_last_run(env)
         with database(server) as url:
             env["MESH_POSTGRES_URL"] = url
-            import subprocess
-            import sys
-
             # the tables made once up front, as `dagster instance migrate` does for a new instance
             subprocess.run(
                 [str(Path(sys.executable).parent / "dagster"), "instance", "migrate"],
