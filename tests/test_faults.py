@@ -148,13 +148,16 @@ def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, 
                     time.sleep(0.01)
             else:
                 time.sleep(share * run_time / 2**attempt)
-            if process.poll() is None:
+            if process.poll() is not None:
+                _finish(process, log)  # it outran its kill point: a whole run, then try again
+                continue
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+            if instance.get_run_by_id(run_id).status != dg.DagsterRunStatus.SUCCESS:
                 break
-            _finish(process, log)  # it outran its kill point: a whole run, then try again
+            # killed while its process was closing down after the run: it outran its kill point too
         else:
             raise AssertionError(f"every run of kill point {point} ended before it could be killed")
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
         killed.append(run_id)
 
         # every port reads one whole version, and the compute database opens

@@ -5,18 +5,23 @@ the kernel has no Landlock, it is refused unless the platform team allowed it fo
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
-import pandas as pd
+import duckdb
+import psutil
 import pytest
 
 from platform_core.dagster.factory import build_domain
+from platform_core.descriptors.loader import load_domain
+from platform_core.descriptors.names import literal
 from platform_core.execution import isolation, steps
-from platform_core.execution.isolation import landlock_abi, run_isolated
+from platform_core.execution.isolation import Sandbox, landlock_abi
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
-from tests.factories import write_domain
+from tests.factories import product_yaml, write_domain
+from tests.test_publish import BAD_ORDERS
 
 pytestmark = pytest.mark.skipif(landlock_abi() < 4, reason="this kernel offers no Landlock with TCP rules")
 
@@ -64,8 +69,13 @@ def test_a_step_reads_its_inputs_and_nothing_else(tmp_path: Path, settings: Sett
             lake=str(settings.warehouse_root),
         )
     )
-    orders = pd.DataFrame({"order_id": [1, 2, 3]})
-    (seen,) = run_isolated(module, "probe", {"orders": orders}, readable=[module], sandboxed=True).to_dict("records")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    sandbox = Sandbox(scratch, readable=[module], sandboxed=True)
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT range AS order_id FROM range(3)) TO {literal(str(sandbox.input_path('orders')))}")
+        result = sandbox.call(module, "probe", ["orders"])
+        (seen,) = con.execute(f"SELECT * FROM read_parquet({literal(str(result))})").df().to_dict("records")
     environment = set(seen.pop("environment").split(","))
     assert environment <= {"HOME", "LANG", "LC_ALL", "PATH", "TZ", "PYTHONDONTWRITEBYTECODE", "TMPDIR"}
     assert seen == {
@@ -115,3 +125,41 @@ def test_without_landlock_a_pandas_step_is_refused_unless_the_platform_allows_it
     allowed = dataclasses.replace(settings, unsandboxed_python=frozenset({"shop"}))
     assert materialize(build_domain(domain, allowed), instance).success
     assert isolation.landlock_abi() >= 4  # the real kernel's, untouched by the patch of the caller
+
+
+def _step_processes() -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.is_running() and "platform_core.execution.isolation" in " ".join(p.cmdline())
+    ]
+
+
+def test_a_pandas_steps_process_starts_one_step_ahead_and_nothing_is_left_behind(
+    tmp_path: Path, settings: Settings, instance, monkeypatch
+) -> None:
+    product = product_yaml()
+    second = {**product["output_ports"][0], "name": "customers_again", "description": "The same, again."}
+    product["output_ports"].append(second)
+    domain = write_domain(tmp_path, product)
+    (loaded,) = load_domain(domain).products
+    pandas_steps = [step for _, step in loaded.steps if step.engine == "pandas"]
+    sandboxes = steps.Sandboxes(loaded, [step for _, step in loaded.steps], unsandboxed=False)
+    try:
+        assert list(sandboxes.started) == ["customers"]  # started before any step ran
+        first = sandboxes.take(pandas_steps[0])
+        assert list(sandboxes.started) == ["customers_again"]  # the next one loads while the first runs
+        first.close()
+    finally:
+        sandboxes.close()
+    assert not _step_processes() and sandboxes.folder is not None and not sandboxes.folder.exists()
+
+    # a run leaves no process and no scratch folder, whether it succeeds or fails before its pandas steps
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert materialize(build_domain(domain, settings), instance).success
+    assert [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("mesh-steps-")] == []
+    (domain / "data" / "orders.csv").write_text(BAD_ORDERS, encoding="utf-8")
+    assert not materialize(build_domain(domain, settings), instance).success
+    assert not _step_processes()
+    assert [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("mesh-steps-")] == []

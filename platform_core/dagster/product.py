@@ -37,7 +37,7 @@ from platform_core.dagster.resources import (
     serving_resource,
 )
 from platform_core.descriptors.spec import FileInput, Port, Product, Step
-from platform_core.execution.products import ProductOutcome, run_product
+from platform_core.execution.products import ProductOutcome, run_product, start_sandboxes
 from platform_core.governance.evaluate import Violation
 from platform_core.quality.checks import POLICIES_CHECK, POLICIES_DESCRIPTION, product_checks
 from platform_core.quality.results import RuleResult
@@ -123,7 +123,10 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
         tag_worker(context)  # so that, killed, the run is known dead and its pool slot freed
         # OpenLineage: START now, the outcome once the domain's database is released (docs/openlineage.md)
         events = product_lineage(product, context.run_id, context.job_name, build, audit_only, context.log.warning)
-        with events as lineage, lake.writer(duckdb) as con:
+        unsandboxed = lake.allows_unsandboxed_python(product.domain)
+        # the pandas steps' first process loads while the database opens and the first steps run
+        sandboxes = start_sandboxes(product, build, audit_only, unsandboxed)
+        with sandboxes, events as lineage, lake.writer(duckdb) as con:
             outcome = run_product(
                 con,
                 lake.get(),
@@ -133,8 +136,9 @@ def build_product(product: Product, warnings: list[Violation] | None = None) -> 
                 input_snapshot=input_snapshot(context, lake.get(), con),
                 run_id=context.run_id,
                 masking_key=lake.masking_key(),
-                unsandboxed_python=lake.allows_unsandboxed_python(product.domain),
+                unsandboxed_python=unsandboxed,
                 usage=lake.usage(),
+                sandboxes=sandboxes,
             )
         lineage.finished(outcome)
         serving = serve(context.resources.serving, lake.get(), product, context.run_id)

@@ -63,5 +63,10 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def literal(text: str) -> str:
+    """A string (a path, an address) as a SQL literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def qualified(schema: str, table: str) -> str:
     return f"{quote(schema)}.{quote(table)}"

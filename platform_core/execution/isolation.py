@@ -1,9 +1,12 @@
 """A pandas step's Python, run in a process of its own that reaches nothing but its inputs.
 
-The step's declared inputs are handed in as Parquet files in a scratch folder, and its result
-comes back the same way (data, never pickles: nothing the step's code writes is run by the
-platform). The process starts with an environment that holds no secret (no `MESH_*`, no cloud
-keys, no Dagster settings) and, before the step's module is imported, closes itself with
+The step's declared inputs are handed in as Parquet files in a scratch folder, written there by
+the run's own database, and its result comes back the same way (data, never pickles: nothing
+the step's code writes is run by the platform). The process is started ahead of its step, so
+that Python, pandas and DuckDB load while the run builds the steps before it.
+
+The process starts with an environment that holds no secret (no `MESH_*`, no cloud keys, no
+Dagster settings) and, before it reads its job or imports the step's module, closes itself with
 Landlock (Linux >= 5.13): it may read the Python installation and the product's own folder
 (its modules), read and write the scratch folder, and nothing else. No other domain's files, no
 lake, no masking key, no warehouse; no TCP connection either (Landlock ABI >= 4).
@@ -21,13 +24,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+from platform_core.descriptors.names import literal
 
 # Linux's Landlock system calls (the same numbers on every architecture) and flags.
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
@@ -54,42 +54,57 @@ def landlock_abi() -> int:
     return max(int(version), 0)
 
 
-def run_isolated(
-    module: Path, function: str, inputs: Mapping[str, pd.DataFrame], *, readable: Iterable[Path], sandboxed: bool
-) -> pd.DataFrame:
-    """`function` of `module` called with `inputs` in a process of its own; its DataFrame."""
-    import duckdb
+class Sandbox:
+    """The process one pandas step runs in, started before the step needs it: its interpreter,
+    pandas and DuckDB load while the run builds the steps before it.
 
-    with tempfile.TemporaryDirectory(prefix="mesh-step-") as scratch:
-        folder = Path(scratch)
-        os.chmod(folder, 0o700)
-        with duckdb.connect() as con:  # a database of its own: the step's is closed to files
-            for name, frame in inputs.items():
-                con.register("frame", frame)
-                con.execute(f"COPY frame TO '{_path(folder / f'{name}.parquet')}' (FORMAT parquet)")
-                con.unregister("frame")
-        job = {
-            "module": str(module),
-            "function": function,
-            "inputs": sorted(inputs),
+    `folder` is the step's scratch folder, which the caller made for it and may remove once the
+    step is done: its inputs go there as `<name>.parquet` (`input_path`), and `call` returns the
+    Parquet file of its result there. The process may read the `readable` folders (the step's
+    modules) and write nothing but `folder`."""
+
+    def __init__(self, folder: Path, *, readable: Iterable[Path], sandboxed: bool) -> None:
+        self.folder = folder
+        start = {
             "scratch": str(folder),
             "readable": sorted(str(p.resolve()) for p in readable),
             "sandboxed": sandboxed,
         }
         environment = {k: v for k, v in os.environ.items() if k in KEPT_ENVIRONMENT}
         environment |= {"HOME": str(folder), "TMPDIR": str(folder), "PYTHONDONTWRITEBYTECODE": "1"}
-        done = subprocess.run(
-            [sys.executable, "-I", "-m", "platform_core.execution.isolation", json.dumps(job)],
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "platform_core.execution.isolation", json.dumps(start)],
             cwd=folder,
             env=environment,
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=TIMEOUT_SECONDS,
         )
-        if done.returncode != 0:
-            raise IsolationError(_reason(done.stderr) or f"the step's process ended with code {done.returncode}")
-        with duckdb.connect() as con:
-            return con.execute(f"SELECT * FROM read_parquet('{_path(folder / 'result.parquet')}')").df()
+
+    def input_path(self, name: str) -> Path:
+        return self.folder / f"{name}.parquet"
+
+    def call(self, module: Path, function: str, inputs: Iterable[str]) -> Path:
+        """`function` of `module` called with the inputs written to `input_path`; its result's file."""
+        job = {"module": str(module.resolve()), "function": function, "inputs": sorted(inputs)}
+        try:
+            _, stderr = self.process.communicate(json.dumps(job), timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise IsolationError(f"the step ran for more than {TIMEOUT_SECONDS} s and was stopped") from None
+        if self.process.returncode != 0:
+            raise IsolationError(_reason(stderr) or f"the step's process ended with code {self.process.returncode}")
+        return self.folder / "result.parquet"
+
+    def close(self) -> None:
+        """Stop the process if it still runs (its step never came, or failed the run)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def _python_paths() -> set[str]:
@@ -114,10 +129,6 @@ def _python_paths() -> set[str]:
         "/sys/fs/cgroup",
     }
     return {str(Path(p).resolve()) for p in paths if Path(p).exists()}
-
-
-def _path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _reason(stderr: str) -> str:
@@ -170,18 +181,19 @@ def _restrict(readable: Iterable[str], writable: str) -> None:
         os.close(ruleset)
 
 
-def _main(job: dict) -> None:
+def _main(start: dict) -> None:
     import importlib.util
 
     import duckdb
     import pandas as pd
 
-    scratch = job["scratch"]
-    if job["sandboxed"]:
-        _restrict([*job["readable"], *_python_paths()], scratch)
+    scratch = start["scratch"]
+    if start["sandboxed"]:
+        _restrict([*start["readable"], *_python_paths()], scratch)
+    job = json.loads(sys.stdin.read())  # the step's call, once the run reaches it
     with duckdb.connect(config={"temp_directory": scratch}) as con:
         inputs = {
-            name: con.execute(f"SELECT * FROM read_parquet('{_path(Path(scratch) / f'{name}.parquet')}')").df()
+            name: con.execute(f"SELECT * FROM read_parquet({literal(str(Path(scratch) / f'{name}.parquet'))})").df()
             for name in job["inputs"]
         }
     module = Path(job["module"])
@@ -197,7 +209,7 @@ def _main(job: dict) -> None:
         )
     with duckdb.connect(config={"temp_directory": scratch}) as con:
         con.register("result", result)
-        con.execute(f"COPY result TO '{_path(Path(scratch) / 'result.parquet')}' (FORMAT parquet)")
+        con.execute(f"COPY result TO {literal(str(Path(scratch) / 'result.parquet'))} (FORMAT parquet)")
 
 
 if __name__ == "__main__":

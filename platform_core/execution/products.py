@@ -28,7 +28,7 @@ from platform_core.descriptors.reads import input_columns
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step, reading_purpose
 from platform_core.errors import PlatformError
 from platform_core.execution.sources import explain, explain_conversion
-from platform_core.execution.steps import bind_dependencies, not_ready, stage
+from platform_core.execution.steps import Sandboxes, bind_dependencies, not_ready, stage
 from platform_core.governance.access import KEY_TABLE, MASKED_SUFFIX, masked_select, may_read, reads_masked
 from platform_core.quality.audit import audit, masked_columns
 from platform_core.quality.expectations import expectation_results
@@ -122,6 +122,7 @@ def run_product(
     masking_key: str | None = None,
     unsandboxed_python: bool = False,
     usage: UsageLog | None = None,
+    sandboxes: Sandboxes | None = None,
 ) -> ProductOutcome:
     """Build the steps named in `build` and audit the live tables of those in `audit_only`.
 
@@ -130,7 +131,8 @@ def run_product(
     (read here, at the run's snapshot, masked where it has no grant for personal data) and its
     own domain's part of the lake. Ports with personal columns are also published masked with
     `masking_key`; without one, the product is not published at all. Pandas steps run sandboxed
-    (platform_core.execution.isolation), or without where `unsandboxed_python` allows it. What the
+    (platform_core.execution.isolation), or without where `unsandboxed_python` allows it, in the
+    processes of `sandboxes` when the caller started them earlier (`start_sandboxes`). What the
     run read of other products' ports is recorded in `usage`, whether the run succeeds or not.
     """
     now = now or datetime.now(UTC)
@@ -146,27 +148,27 @@ def run_product(
         )
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     drop_staging(con, schema, leftover_staging(con, schema))  # a dead run's, if any: this run is the writer now
-    run = _Run(con, lake, product, input_snapshot, run_id, unsandboxed_python)
-    # Other products' ports are copied in first: then the database is closed to every file but the
-    # product's declared sources and its own domain's folder in the lake (where it publishes).
-    run.read_port_inputs(port_inputs_read(product, set(build) | set(audit_only)))
-    if usage is not None and run.reads:
-        usage.record(run.reads)
-    close_external_access(
-        con,
-        files=[(product.data_root / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
-        directories=lake.folders_of(product.domain),
-    )
     targets = set(build) | set(audit_only)
-    # built again, for the run only: what the built steps read, and ephemeral steps whose checks alone
-    # were asked (a kept step's checks read its live table, and need nothing built)
-    rebuilt = ephemeral_needs(product, set(build) | (set(audit_only) & product.ephemeral_steps)) - set(build)
-    order = dependency_order(product, targets | rebuilt)
-    run.readers.update(d for _, step in order for d in step.depends_on if d in product.ephemeral_steps)
+    rebuilt, order = run_plan(product, build, audit_only)
+    sandboxes = sandboxes or start_sandboxes(product, build, audit_only, unsandboxed_python)
+    run = _Run(con, lake, product, input_snapshot, run_id, sandboxes)
     try:
+        # Other products' ports are copied in first: then the database is closed to every file but the
+        # product's declared sources, its own domain's folder in the lake (where it publishes) and
+        # the run's pandas steps' scratch folders.
+        run.read_port_inputs(port_inputs_read(product, targets))
+        if usage is not None and run.reads:
+            usage.record(run.reads)
+        close_external_access(
+            con,
+            files=[(product.data_root / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
+            directories=[*lake.folders_of(product.domain), *([str(sandboxes.folder)] if sandboxes.folder else [])],
+        )
+        run.readers.update(d for _, step in order for d in step.depends_on if d in product.ephemeral_steps)
         outcomes = [run.step(layer, step, now, build, rebuilt, audit_only) for layer, step in order]
     finally:
         run.release_all()
+        sandboxes.close()
     built = [o.step.name for o in outcomes if not o.audit_only and not o.helper]
     kept = [name for name in built if name not in product.ephemeral_steps]
     reads = tuple(run.reads)
@@ -180,6 +182,27 @@ def run_product(
         failure = str(error).splitlines()[0]
         return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, failure, reads)
     return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, reads=reads)
+
+
+def run_plan(
+    product: Product, build: Collection[str], audit_only: Collection[str]
+) -> tuple[set[str], list[tuple[str, Step]]]:
+    """The steps a run builds again for itself (`rebuilt`), and every step it builds or audits, in order."""
+    # built again, for the run only: what the built steps read, and ephemeral steps whose checks alone
+    # were asked (a kept step's checks read its live table, and need nothing built)
+    rebuilt = ephemeral_needs(product, set(build) | (set(audit_only) & product.ephemeral_steps)) - set(build)
+    return rebuilt, dependency_order(product, set(build) | set(audit_only) | rebuilt)
+
+
+def start_sandboxes(
+    product: Product, build: Collection[str], audit_only: Collection[str], unsandboxed_python: bool
+) -> Sandboxes:
+    """The processes of the pandas steps a run builds, the first one started now: started before
+    the run opens its database, it has loaded Python, pandas and DuckDB when its step comes."""
+    rebuilt, order = run_plan(product, build, audit_only)
+    return Sandboxes(
+        product, [step for _, step in order if step.name in build or step.name in rebuilt], unsandboxed_python
+    )
 
 
 def ephemeral_needs(product: Product, names: set[str]) -> set[str]:
@@ -267,11 +290,11 @@ class _Run:
         product: Product,
         input_snapshot: int,
         run_id: str | None,
-        unsandboxed_python: bool = False,
+        sandboxes: Sandboxes,
     ) -> None:
         self.con, self.lake, self.product = con, lake, product
         self.input_snapshot, self.run_id = input_snapshot, run_id
-        self.unsandboxed_python = unsandboxed_python
+        self.sandboxes = sandboxes
         self.staged: set[str] = set()
         self.failed: set[str] = set()
         self.unpublished: dict[str, str] = {}  # port inputs the lake did not have: why
@@ -335,7 +358,7 @@ class _Run:
         ephemeral = step.name in self.product.ephemeral_steps
         try:
             bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
-            stage(self.con, self.product, step, staging, self.unsandboxed_python, temporary=ephemeral)
+            stage(self.con, self.product, step, staging, self.sandboxes, temporary=ephemeral)
             self.staged.add(step.name)
             results = audit(self.con, staging, step, self.port_table, now, self.masked)
             if isinstance(step, Port):

@@ -9,22 +9,21 @@ staging table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import duckdb
 
 from platform_core.descriptors.files import FileProblem, display_path, read_text
-from platform_core.descriptors.names import quote
+from platform_core.descriptors.names import literal, quote
 from platform_core.descriptors.spec import FileInput, Product, Step
 from platform_core.descriptors.sql import parse_problem, undeclared_reads_problem
 from platform_core.errors import PlatformError, Problem
-from platform_core.execution.isolation import IsolationError, landlock_abi, run_isolated
+from platform_core.execution.isolation import IsolationError, Sandbox, landlock_abi
 from platform_core.execution.sources import read_input
 from platform_core.quality.schema_check import cast_select
-
-if TYPE_CHECKING:  # imported by the python steps that run, not by a location's load
-    import pandas as pd
 
 TableOf = Callable[[str], str]  # a dependency's name -> what to read it from, as SQL (a table, maybe AT a snapshot)
 
@@ -51,7 +50,7 @@ def stage(
     product: Product,
     step: Step,
     table: str,
-    unsandboxed: bool = False,
+    sandboxes: Sandboxes,
     temporary: bool = False,
 ) -> None:
     """Compute the step into `table` (quoted), its dependencies already bound; a temporary table
@@ -63,12 +62,7 @@ def stage(
     if step.engine == "sql":
         con.execute(f"{create} {table} AS {read_sql(product, step)}")
         return
-    frame = run_transform(con, product, step, unsandboxed)
-    con.register("step_output", frame)
-    try:
-        con.execute(f"{create} {table} AS {cast_select('step_output', list(frame.columns), step.columns)}")
-    finally:
-        con.unregister("step_output")
+    run_transform(con, product, step, sandboxes, create, table)
 
 
 def query_select(product: Product, step: Step) -> str:
@@ -97,24 +91,81 @@ def read_sql(product: Product, step: Step) -> str:
     return sql.strip().rstrip(";")
 
 
-def run_transform(con: duckdb.DuckDBPyConnection, product: Product, step: Step, unsandboxed: bool) -> pd.DataFrame:
-    """The step's pandas function, called in a process of its own with only its declared inputs
-    (platform_core.execution.isolation): sandboxed with Landlock, or refused where the kernel has
-    none, unless the platform team allowed the domain unsandboxed Python (`unsandboxed`)."""
+class Sandboxes:
+    """The processes a run's pandas steps run in (platform_core.execution.isolation), each started
+    one pandas step ahead, so that its Python, pandas and DuckDB load while the run builds other
+    steps. Each step gets a scratch folder of its own under the run's (`folder`), which the run's
+    database may read and write: the inputs are written there, and the result read back, by
+    DuckDB alone, without going through pandas in the run's process.
+
+    Sandboxed with Landlock, or refused where the kernel has none, unless the platform team
+    allowed the domain unsandboxed Python (`unsandboxed`)."""
+
+    def __init__(self, product: Product, steps: Iterable[Step], unsandboxed: bool) -> None:
+        self.product = product
+        self.waiting = [step for step in steps if step.engine == "pandas"]
+        self.sandboxed = landlock_abi() >= 1
+        self.allowed = self.sandboxed or unsandboxed
+        self.folder = Path(tempfile.mkdtemp(prefix="mesh-steps-")) if self.waiting else None
+        self.started: dict[str, Sandbox] = {}
+        self._start_next()
+
+    def __enter__(self) -> Sandboxes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def take(self, step: Step) -> Sandbox:
+        """The step's process, started if it was not; the next pandas step's starts meanwhile."""
+        if not self.allowed:
+            raise not_ready(
+                self.product,
+                step,
+                "pandas steps run sandboxed with Linux's Landlock, which this machine's kernel does not offer; "
+                f"the platform team may allow unsandboxed Python for domain {self.product.domain} "
+                f"(MESH_UNSANDBOXED_PYTHON={self.product.domain})",
+            )
+        sandbox = self.started.pop(step.name, None) or self._start(step)
+        self.waiting = [s for s in self.waiting if s.name != step.name]
+        self._start_next()
+        return sandbox
+
+    def close(self) -> None:
+        for sandbox in self.started.values():
+            sandbox.close()
+        self.started.clear()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _start_next(self) -> None:
+        if self.allowed and self.waiting and not self.started:
+            self.started[self.waiting[0].name] = self._start(self.waiting[0])
+
+    def _start(self, step: Step) -> Sandbox:
+        assert self.folder is not None, step.name  # made when the run has pandas steps
+        folder = self.folder / step.name
+        folder.mkdir(mode=0o700)
+        return Sandbox(folder, readable=[self.product.directory], sandboxed=self.sandboxed)
+
+
+def run_transform(
+    con: duckdb.DuckDBPyConnection, product: Product, step: Step, sandboxes: Sandboxes, create: str, table: str
+) -> None:
+    """The step's pandas function, called in its process with only its declared inputs; its
+    result cast to the step's column types into `table`, by `create` (a CREATE TABLE)."""
     file_name, function = str(step.python).split(":")
-    sandboxed = landlock_abi() >= 1
-    if not sandboxed and not unsandboxed:
-        raise not_ready(
-            product,
-            step,
-            "pandas steps run sandboxed with Linux's Landlock, which this machine's kernel does not offer; "
-            f"the platform team may allow unsandboxed Python for domain {product.domain} "
-            f"(MESH_UNSANDBOXED_PYTHON={product.domain})",
-        )
-    inputs = {name: con.sql(f"SELECT * FROM {quote(name)}").df() for name in step.depends_on}
+    sandbox = sandboxes.take(step)
     try:
-        return run_isolated(
-            product.directory / file_name, function, inputs, readable=[product.directory], sandboxed=sandboxed
-        )
+        for name in step.depends_on:
+            con.execute(
+                f"COPY (SELECT * FROM {quote(name)}) TO {literal(str(sandbox.input_path(name)))} (FORMAT parquet)"
+            )
+        result = f"read_parquet({literal(str(sandbox.call(product.directory / file_name, function, step.depends_on)))})"
+        produced = [name for name, *_ in con.execute(f"DESCRIBE SELECT * FROM {result}").fetchall()]
+        con.execute(f"{create} {table} AS {cast_select(result, produced, step.columns)}")
     except IsolationError as error:
         raise PlatformError([Problem(display_path(product.directory / file_name), step.name, str(error))]) from None
+    finally:
+        sandbox.close()
+        shutil.rmtree(sandbox.folder, ignore_errors=True)

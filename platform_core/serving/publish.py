@@ -38,7 +38,7 @@ from typing import Any
 import duckdb
 
 from platform_core.descriptors.column_types import is_scalar
-from platform_core.descriptors.names import quote
+from platform_core.descriptors.names import literal, quote
 from platform_core.descriptors.spec import Port, Product
 from platform_core.governance.access import MASKED_SUFFIX
 from platform_core.serving.database import (
@@ -182,7 +182,7 @@ def load(
             if f"{table}_loading" in existing:
                 cursor.execute(f"DROP TABLE {DATA_SCHEMA}.{quote(table + '_loading')}")
     con.execute("LOAD postgres")
-    con.execute(f"ATTACH {_literal(target.url)} AS serving (TYPE postgres)")
+    con.execute(f"ATTACH {literal(target.url)} AS serving (TYPE postgres)")
     # a cursor per loader, kept for its tables: each new one reads the serving database's catalog
     cursors: dict[int, duckdb.DuckDBPyConnection] = {}
 
@@ -247,10 +247,6 @@ def _copy(con: duckdb.DuckDBPyConnection, port: Port, address: str, table: str, 
     return rows
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 # --- switch ---------------------------------------------------------------------------------
 
 
@@ -286,10 +282,10 @@ def _shown(port: Port, table: str) -> str:
 
 def _view(cursor: Any, product: Product, served: ServedPort) -> None:
     port, address = served.port, served.address
-    gate = f"(SELECT mesh.require_read({_literal(address)}))"
+    gate = f"(SELECT mesh.require_read({literal(address)}))"
     body = f"{_shown(port, served.base)} WHERE {gate}"
     if served.masked is not None:
-        personal = f"(SELECT mesh.reads_personal({_literal(address)}))"
+        personal = f"(SELECT mesh.reads_personal({literal(address)}))"
         body = f"{body} AND {personal} UNION ALL {_shown(port, served.masked)} WHERE {gate} AND NOT {personal}"
     for table in (served.base, served.masked):  # the view reads them as their owner, under row security
         if table is not None:
@@ -320,10 +316,10 @@ def _row_security(cursor: Any, address: str, port: Port, table: str) -> None:
     cursor.execute(f"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY")
     cursor.execute(f"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY")
     cursor.execute(f"DROP POLICY IF EXISTS rows_for_people ON {qualified}")
-    allowed = [f"(SELECT mesh.all_rows({_literal(address)}))"]
+    allowed = [f"(SELECT mesh.all_rows({literal(address)}))"]
     allowed += [
-        f"((SELECT mesh.in_group({_literal(f.group)})) AND {quote(f.column)}::text = ANY "
-        f"(ARRAY(SELECT unnest(mesh.person_values({_literal(f.equals)})))))"
+        f"((SELECT mesh.in_group({literal(f.group)})) AND {quote(f.column)}::text = ANY "
+        f"(ARRAY(SELECT unnest(mesh.person_values({literal(f.equals)})))))"
         for f in port.row_filters
     ]
     cursor.execute(f"CREATE POLICY rows_for_people ON {qualified} FOR SELECT USING ({' OR '.join(allowed)})")

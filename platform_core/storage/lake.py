@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from platform_core.descriptors.names import LAKE_ALIAS, quote
+from platform_core.descriptors.names import LAKE_ALIAS, literal, quote
 from platform_core.storage import extensions
 from platform_core.storage.locks import exclusive_file_lock
 
@@ -49,10 +49,6 @@ class LakeError(RuntimeError):
 
 class NotPublished(LookupError):
     """What a reader asked for does not exist in the lake (yet, or any more)."""
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

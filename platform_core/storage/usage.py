@@ -28,7 +28,7 @@ from typing import Literal
 
 import duckdb
 
-from platform_core.storage.lake import literal
+from platform_core.descriptors.names import literal
 
 Surface = Literal["run", "serving", "python"]
 _DAY = "day="
