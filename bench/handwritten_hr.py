@@ -590,8 +590,8 @@ def attach_lake(con: duckdb.DuckDBPyConnection, lake: Path, read_only: bool = Fa
     con.execute(f"ATTACH 'ducklake:sqlite:{lake / 'catalog.sqlite'}' AS lake (DATA_PATH '{lake / 'data'}/', {options})")
 
 
-def build(con: duckdb.DuckDBPyConnection, sources: Path) -> tuple[list[dict[str, object]], dict[str, object]]:
-    seconds: dict[str, object] = {"build": 0.0, "checks": 0.0, "by_table": {}}
+def prepare(con: duckdb.DuckDBPyConnection, sources: Path) -> None:
+    """The cleaning macros, and each CSV extract as a view of the name the product's SQL reads."""
     for macro in MACROS:
         con.execute(macro)
     for name, (file, columns) in FILES.items():
@@ -601,11 +601,22 @@ def build(con: duckdb.DuckDBPyConnection, sources: Path) -> tuple[list[dict[str,
                    current_timestamp::TIMESTAMP AS ingested_at
             FROM read_csv('{sources / file}', header = true, columns = {{{types}}}, auto_detect = false, sep = ',',
                           quote = '"', escape = '"', strict_mode = true, filename = true)""")
+
+
+def build_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """One table from its SQL file (or query), its dependencies already built."""
+    source = dict(STEPS)[table]
+    query = source if source.lstrip().upper().startswith("SELECT") else (SQL / source).read_text(encoding="utf-8")
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS {query.strip().rstrip(';')}")
+
+
+def build(con: duckdb.DuckDBPyConnection, sources: Path) -> tuple[list[dict[str, object]], dict[str, object]]:
+    seconds: dict[str, object] = {"build": 0.0, "checks": 0.0, "by_table": {}}
+    prepare(con, sources)
     results: list[dict[str, object]] = []
-    for table, source in STEPS:
+    for table, _ in STEPS:
         started = time.perf_counter()
-        query = source if source.lstrip().upper().startswith("SELECT") else (SQL / source).read_text(encoding="utf-8")
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {query.strip().rstrip(';')}")
+        build_table(con, table)
         checked = time.perf_counter()
         seconds["build"] += checked - started
         found = check(con, table)

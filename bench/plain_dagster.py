@@ -8,10 +8,18 @@ bench/plain_dagster.py` with `PLAIN_DAGSTER_DESCRIBED=<json>`), this file builds
 definitions directly with `dg.multi_asset`, a DuckDB resource and the in-process executor, as a
 team would write them by hand, with bodies that do no work: each selected asset materializes
 and each selected check passes. What is left between the two is the platform's own cost.
+
+With `PLAIN_DAGSTER_WORK=<json>` (`sources`, `database`, `lake`, `key`), HR's bodies do HR's
+work instead, as bench/handwritten_hr.py does it: each selected table built from the product's
+SQL in a DuckDB file, each of its checks one query (the 9 `policies` checks and finance's
+`expected_by_...` check, which have no query there, pass), a failing blocking check fails the
+run, and the ports are published to a DuckLake in one commit before the assets are reported.
+That is plain Dagster doing the product's work, as a team would write it without the platform.
 """
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +27,7 @@ from dagster_duckdb import DuckDBResource
 from dagster_shared.serdes import deserialize_value, serialize_value
 
 DESCRIBED_VARIABLE = "PLAIN_DAGSTER_DESCRIBED"
+WORK_VARIABLE = "PLAIN_DAGSTER_WORK"
 
 
 def describe(definitions: list[dg.Definitions], path: Path) -> Path:
@@ -74,14 +83,15 @@ def describe(definitions: list[dg.Definitions], path: Path) -> Path:
     return path
 
 
-def locations(described: list[dict]) -> dict[str, dg.Definitions]:
-    """One Definitions per domain (group), as the platform's code locations."""
+def locations(described: list[dict], work: dict | None = None) -> dict[str, dg.Definitions]:
+    """One Definitions per domain (group), as the platform's code locations; with `work`, HR's
+    bodies do its work."""
     parts: dict[str, tuple[list, list]] = {}
     for entry in described:
         if "schedule" in entry:
             continue
         assets, _ = parts.setdefault(entry["assets"][0]["group"], ([], []))
-        assets.append(multi_asset(entry))
+        assets.append(multi_asset(entry, work))
     for entry in described:
         if "schedule" in entry:
             group = next(
@@ -100,13 +110,13 @@ def locations(described: list[dict]) -> dict[str, dg.Definitions]:
             assets=assets,
             schedules=schedules,
             executor=dg.in_process_executor,
-            resources={"duckdb": DuckDBResource(database=":memory:")},
+            resources={"duckdb": DuckDBResource(database=work["database"] if work else ":memory:")},
         )
         for group, (assets, schedules) in parts.items()
     }
 
 
-def multi_asset(entry: dict) -> dg.AssetsDefinition:
+def multi_asset(entry: dict, work: dict | None = None) -> dg.AssetsDefinition:
     specs = [
         dg.AssetSpec(
             key=dg.AssetKey(a["key"]),
@@ -131,20 +141,62 @@ def multi_asset(entry: dict) -> dg.AssetsDefinition:
 
     @dg.multi_asset(name=entry["name"], specs=specs, check_specs=checks, can_subset=True, pool=entry["pool"])
     def body(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+        selected = [c for c in checks if c.key in context.selected_asset_check_keys]
+        keys = [spec.key for spec in specs if spec.key in context.selected_asset_keys]  # dependency order
+        if work is not None:
+            yield from hr_work(duckdb, keys, selected, work)
+            return
         # no work: each selected asset materializes, each selected check passes
-        selected = context.selected_asset_check_keys
-        for key in [spec.key for spec in specs if spec.key in context.selected_asset_keys]:  # dependency order
+        for key in keys:
             yield dg.MaterializeResult(
                 asset_key=key,
                 check_results=[
                     dg.AssetCheckResult(asset_key=key, check_name=c.name, passed=True)
-                    for c in checks
-                    if c.asset_key == key and c.key in selected
+                    for c in selected
+                    if c.asset_key == key
                 ],
             )
 
     return body
 
 
+def hr_work(duckdb: DuckDBResource, keys: list[dg.AssetKey], checks: list[dg.AssetCheckSpec], work: dict):
+    """HR's selected tables built and checked as bench/handwritten_hr.py does it, and its ports
+    published when they were all built; then the materializations, with their checks."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import handwritten_hr as hand
+
+    reported = []
+    with duckdb.get_connection() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        hand.prepare(con, Path(work["sources"]))
+        for key in keys:
+            table = key.path[-1]
+            hand.build_table(con, table)
+            found = {r["check"]: r for r in hand.check(con, table)}
+            results = [
+                dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=c.name,
+                    passed=bool(found[c.name]["passed"]) if c.name in found else True,
+                    severity=dg.AssetCheckSeverity.WARN
+                    if found.get(c.name, {}).get("severity") == "warn"
+                    else dg.AssetCheckSeverity.ERROR,
+                )
+                for c in checks
+                if c.asset_key == key
+            ]
+            blocking = [r.check_name for r in results if not r.passed and r.severity == dg.AssetCheckSeverity.ERROR]
+            if blocking:
+                raise dg.Failure(f"{table}: blocking checks failed ({', '.join(blocking)}); nothing published")
+            reported.append(dg.MaterializeResult(asset_key=key, check_results=results))
+        if set(hand.PORTS) <= {key.path[-1] for key in keys}:
+            hand.publish(con, Path(work["lake"]), work["key"])
+    yield from reported
+
+
 if DESCRIBED_VARIABLE in os.environ:  # loaded by Dagster as a module of one location
-    defs = dg.Definitions.merge(*locations(json.loads(Path(os.environ[DESCRIBED_VARIABLE]).read_text())).values())
+    described_work = json.loads(os.environ[WORK_VARIABLE]) if os.environ.get(WORK_VARIABLE) else None
+    defs = dg.Definitions.merge(
+        *locations(json.loads(Path(os.environ[DESCRIBED_VARIABLE]).read_text()), described_work).values()
+    )

@@ -58,8 +58,8 @@ def test_ephemeral_layers_are_not_kept_and_publish_what_kept_ones_do(tmp_path: P
     )
     checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks[("orders", "unique_order_id")] and checks[("orders", "schema")]  # audited like any step
-    assert _tables(settings) == {"customers", "daily_sales"}  # only the ports; no staging, no temporary table
-    assert "raw_orders" in _tables(kept)  # the positive control: kept steps are kept
+    assert _tables(settings) == set()  # the ports are kept in the lake alone; no staging, no temporary table
+    assert _tables(kept) == {"raw_orders", "orders"}  # the positive control: kept steps are kept
 
 
 def test_a_subset_run_builds_the_ephemeral_steps_it_reads_again_and_reports_only_its_own(
@@ -76,7 +76,7 @@ def test_a_subset_run_builds_the_ephemeral_steps_it_reads_again_and_reports_only
     assert {e.asset_key.path[-1] for e in result.get_asset_check_evaluations()} == {"daily_sales"}
     days = [(str(day), n) for day, n, _ in settings.warehouse().read("shop.sales.daily_sales").order("day").fetchall()]
     assert days == [("2026-01-02", 2), ("2026-01-03", 1), ("2026-01-04", 1)]  # from the new file, through them
-    assert _tables(settings) == {"customers", "daily_sales"}
+    assert _tables(settings) == set()
 
 
 def _checks_of(defs: dg.Definitions, step: str, instance) -> dg.ExecuteInJobResult:
@@ -122,16 +122,16 @@ def test_an_ephemeral_step_that_fails_stops_what_reads_it_and_nothing_is_publish
     assert "shop.sales.orders: blocking checks failed (unique_order_id)" in error
     assert "shop.sales.daily_sales: not built: orders failed" in error
     assert _ports(settings.warehouse()) == before
-    assert _tables(settings) == {"customers", "daily_sales"}
+    assert _tables(settings) == set()
 
 
 def test_a_step_made_ephemeral_loses_its_kept_table_with_the_next_publication(
     tmp_path: Path, settings: Settings, instance
 ) -> None:
     assert materialize(build_domain(write_domain(tmp_path), settings), instance).success
-    assert {"raw_orders", "orders"} <= _tables(settings)
+    assert _tables(settings) == {"raw_orders", "orders"}
     assert materialize(build_domain(write_domain(tmp_path, _ephemeral()), settings), instance).success
-    assert _tables(settings) == {"customers", "daily_sales"}
+    assert _tables(settings) == set()
 
 
 def test_a_port_cannot_be_ephemeral(tmp_path: Path, settings: Settings) -> None:
@@ -152,7 +152,41 @@ def test_a_compute_memory_limit_holds_the_ephemeral_layers_within_it(tmp_path: P
     assert compute_resource(limited, "shop").connection_config == {"memory_limit": "64MB"}
     assert compute_resource(settings, "shop").connection_config == {}  # unset: DuckDB's default
     result = materialize(build_domain(write_domain(tmp_path, _ephemeral()), limited), instance)
-    assert result.success and _tables(limited) == {"customers", "daily_sales"}
+    assert result.success and _tables(limited) == set()
     assert Settings.from_env({"MESH_COMPUTE_MEMORY": "2GB"}).compute_memory == "2GB"
     with pytest.raises(ValueError, match="MESH_COMPUTE_MEMORY='plenty': write a size such as 2GB"):
         Settings.from_env({"MESH_COMPUTE_MEMORY": "plenty"})
+
+
+def test_a_port_is_kept_in_the_lake_alone_and_a_step_that_reads_it_reads_its_publication(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
+    product = product_yaml()
+    busy_days = {
+        "name": "busy_days",
+        "kind": "view",
+        "description": "Days with two paid orders or more.",
+        "classification": "internal",
+        "sql": "sql/busy_days.sql",
+        "depends_on": ["daily_sales"],
+        "columns": [{"name": "day", "type": "date", "description": "Day.", "unique": True}],
+    }
+    product["output_ports"].append(busy_days)
+    sql = {"products/sales/sql/busy_days.sql": "SELECT day FROM daily_sales WHERE orders >= 2"}
+    domain = write_domain(tmp_path, product, files=sql)
+    defs = build_domain(domain, settings)
+    assert not materialize(defs, instance, "shop/sales/busy_days").success  # daily_sales was never published
+    assert materialize(defs, instance).success
+    assert _tables(settings) == {"raw_orders", "orders"}  # the compute database keeps no port
+    warehouse = settings.warehouse()
+    assert [str(day) for (day,) in warehouse.read("shop.sales.busy_days").fetchall()] == ["2026-01-02"]
+
+    # two more paid orders on 2026-01-03: busy_days alone reads daily_sales as published, without them
+    more = ORDERS_CSV + "5,erin,12.00,paid,2026-01-03 10:00:00\n6,fred,8.00,paid,2026-01-03 11:00:00\n"
+    (domain / "data" / "orders.csv").write_text(more, encoding="utf-8")
+    assert materialize(defs, instance, "shop/sales/busy_days").success
+    assert [str(day) for (day,) in warehouse.read("shop.sales.busy_days").fetchall()] == ["2026-01-02"]
+    assert materialize(defs, instance, "*shop/sales/daily_sales").success  # published: now busy_days sees them
+    assert materialize(defs, instance, "shop/sales/busy_days").success
+    days = sorted(str(day) for (day,) in warehouse.read("shop.sales.busy_days").fetchall())
+    assert days == ["2026-01-02", "2026-01-03"]

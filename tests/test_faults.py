@@ -163,7 +163,7 @@ def test_killed_runs_block_nothing_and_leave_every_port_whole(hr_project: Path, 
         # every port reads one whole version, and the compute database opens
         assert _fingerprints(warehouse, ports) in (versions["A"], versions["B"])
         with duckdb.connect(str(warehouse.database("hr"))) as con:
-            assert con.execute('SELECT count(*) FROM "overtime"."fact_overtime"').fetchone()[0] > 0
+            assert con.execute('SELECT count(*) FROM "overtime"."overtime_records"').fetchone()[0] > 0
 
         if point == 0:  # with a daemon, the platform's sensor reaps the dead run
             sensor = build_dead_run_sensor()

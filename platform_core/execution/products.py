@@ -39,7 +39,8 @@ from platform_core.storage.sandbox import close_external_access
 from platform_core.storage.usage import Read, UsageLog
 
 INPUT_PREFIX = "__input_"  # the temporary copy of a port input
-EPHEMERAL_PREFIX = "__ephemeral_"  # the temporary table of an ephemeral step: `__ephemeral_<product>__<step>`
+RUN_TABLE_PREFIX = "__run_"  # the temporary table of an ephemeral step or a port: `__run_<product>__<step>`
+LIVE_PREFIX = "__live_"  # the view of a port as last published: `__live_<product>__<port>`
 NO_KEY = (
     "no masking key: the port has personal columns, which consumers without a grant read masked, and "
     "the platform publishes them masked or not at all; set MESH_MASKING_KEY or MESH_MASKING_KEY_FILE "
@@ -166,18 +167,19 @@ def run_product(
         )
         run.readers.update(d for _, step in order for d in step.depends_on if d in product.ephemeral_steps)
         outcomes = [run.step(layer, step, now, build, rebuilt, audit_only) for layer, step in order]
+        sandboxes.close()
+        built = [o.step.name for o in outcomes if not o.audit_only and not o.helper]
+        kept = [name for name in built if not run.in_run_only(name)]
+        reads = tuple(run.reads)
+        if any(o.failed for o in outcomes if not o.audit_only):
+            drop_staging(con, schema, kept)
+            return ProductOutcome(product, tuple(outcomes), input_snapshot, reads=reads)
+        publication = publish(con, lake, product, {name: run.staging_of(name) for name in built}, run_id, masking_key)
     finally:
         run.release_all()
         sandboxes.close()
-    built = [o.step.name for o in outcomes if not o.audit_only and not o.helper]
-    kept = [name for name in built if name not in product.ephemeral_steps]
-    reads = tuple(run.reads)
-    if any(o.failed for o in outcomes if not o.audit_only):
-        drop_staging(con, schema, kept)
-        return ProductOutcome(product, tuple(outcomes), input_snapshot, reads=reads)
-    publication = publish(con, lake, product, built, run_id, masking_key)
-    try:  # an ephemeral step's table of an earlier version goes with the promotion: it is not kept
-        promote(con, schema, kept, dropped=[name for name in built if name in product.ephemeral_steps])
+    try:  # a port's or an ephemeral step's table of an earlier version goes with the promotion: neither is kept
+        promote(con, schema, kept, dropped=[name for name in built if run.in_run_only(name)])
     except duckdb.Error as error:  # the lake has the new version; the next run rebuilds the compute tables
         failure = str(error).splitlines()[0]
         return ProductOutcome(product, tuple(outcomes), input_snapshot, True, publication, failure, reads)
@@ -228,12 +230,12 @@ def publish(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
     product: Product,
-    built: list[str],
+    built: dict[str, str],
     run_id: str | None,
     masking_key: str | None = None,
 ) -> Publication | None:
-    """Commit the ports among the staged steps `built` to the lake, all in one snapshot: each as
-    it is, and those with personal columns masked too.
+    """Commit the ports among the steps `built` (each step's name -> the table the run staged it
+    in) to the lake, all in one snapshot: each as it is, and those with personal columns masked too.
 
     The key lives in a temporary table only while the commit runs: no domain SQL runs then, so
     none can read it (and reverse the hashes by hashing guesses)."""
@@ -242,9 +244,9 @@ def publish(
     for name in built:
         step = product.step(name)
         if isinstance(step, Port):
-            ports[name] = f"SELECT * FROM {qualified(schema, staging_name(name))}"
+            ports[name] = f"SELECT * FROM {built[name]}"
             if step.personal_columns:
-                ports[name + MASKED_SUFFIX] = masked_select(step, qualified(schema, staging_name(name)))
+                ports[name + MASKED_SUFFIX] = masked_select(step, built[name])
     if not ports:
         return None
     document = contract_document(product)
@@ -301,6 +303,7 @@ class _Run:
         self.reads: list[Read] = []  # what was read of each port input, for the usage journal
         self.masked = masked_columns(product)
         self.readers: Counter[str] = Counter()  # ephemeral step -> steps of the run still to read it
+        self.live_ports: dict[str, str | None] = {}  # port -> its view as last published (None: never was)
 
     def step(
         self,
@@ -330,11 +333,16 @@ class _Run:
         self.release(step)
         return outcome
 
+    def in_run_only(self, name: str) -> bool:
+        """Whether the step lives only in the run: an ephemeral step, and a port, whose one kept copy
+        is the one the run publishes to the lake."""
+        return name in self.product.ephemeral_steps or isinstance(self.product.step(name), Port)
+
     def staging_of(self, name: str) -> str:
-        """Where this run stages a step: a temporary table for an ephemeral one, which only this
-        run's connection sees and which is never written to the compute database."""
-        if name in self.product.ephemeral_steps:
-            return f"temp.main.{quote(f'{EPHEMERAL_PREFIX}{self.product.name}__{name}')}"
+        """Where this run stages a step: a temporary table for an ephemeral step or a port, which
+        only this run's connection sees and which is never written to the compute database."""
+        if self.in_run_only(name):
+            return f"temp.main.{quote(f'{RUN_TABLE_PREFIX}{self.product.name}__{name}')}"
         return qualified(self.product.name, staging_name(name))
 
     def release(self, step: Step) -> None:
@@ -349,16 +357,48 @@ class _Run:
                     self.staged.discard(name)
 
     def release_all(self) -> None:
-        for name in list(self.staged & self.product.ephemeral_steps):
+        for name in [name for name in self.staged if self.in_run_only(name)]:
             self.con.execute(f"DROP TABLE IF EXISTS {self.staging_of(name)}")
             self.staged.discard(name)
+        for view in self.live_ports.values():
+            if view is not None:
+                self.con.execute(f"DROP VIEW IF EXISTS {view}")
+        self.live_ports.clear()
+
+    def live_port(self, name: str) -> str | None:
+        """A view of the product's port `name` as last published, at the snapshot the run started
+        from; None when it never was."""
+        if name not in self.live_ports:
+            address = self.product.address(name)
+            view = f"temp.main.{quote(f'{LIVE_PREFIX}{self.product.name}__{name}')}"
+            try:
+                self.lake.read(self.con, address, self.input_snapshot)
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW {view} AS "
+                    f"SELECT * FROM {lake_table(address)} AT (VERSION => {int(self.input_snapshot)})"
+                )
+                self.live_ports[name] = view
+            except NotPublished:
+                self.live_ports[name] = None
+        return self.live_ports[name]
+
+    def live(self, step: Step, name: str) -> str:
+        """The last kept table of step `name`: a port's publication in the lake, another step's table
+        in the compute database; `step`, which needs it, cannot run without."""
+        if isinstance(self.product.step(name), Port):
+            view = self.live_port(name)
+            if view is None:
+                raise not_ready(self.product, step, f"{self.product.address(name)} has not been published yet")
+            return view
+        if not table_exists(self.con, self.product.name, name):
+            raise not_ready(self.product, step, f"upstream {self.product.address(name)} has not been materialized yet")
+        return qualified(self.product.name, name)
 
     def build(self, layer: str, step: Step, now: datetime) -> StepOutcome:
         staging = self.staging_of(step.name)
-        ephemeral = step.name in self.product.ephemeral_steps
         try:
             bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
-            stage(self.con, self.product, step, staging, self.sandboxes, temporary=ephemeral)
+            stage(self.con, self.product, step, staging, self.sandboxes, temporary=self.in_run_only(step.name))
             self.staged.add(step.name)
             results = audit(self.con, staging, step, self.port_table, now, self.masked)
             if isinstance(step, Port):
@@ -375,14 +415,15 @@ class _Run:
 
     def audit_live(self, layer: str, step: Step, now: datetime) -> StepOutcome:
         try:
-            if not table_exists(self.con, self.product.name, step.name):
+            try:
+                live = self.live(step, step.name)
+            except PlatformError:
                 raise not_ready(
                     self.product,
                     step,
                     f"{self.product.address(step.name)} has not been materialized "
                     "yet, so its checks have nothing to check",
-                )
-            live = qualified(self.product.name, step.name)
+                ) from None
             results = audit(self.con, live, step, self.port_table, now, self.masked)
             if isinstance(step, Port):
                 results = expectation_results(self.con, live, self.product, step, results)
@@ -398,9 +439,7 @@ class _Run:
             return quote(INPUT_PREFIX + name)
         if name in self.staged:
             return self.staging_of(name)
-        if table_exists(self.con, self.product.name, name):
-            return qualified(self.product.name, name)
-        raise not_ready(self.product, step, f"upstream {self.product.address(name)} has not been materialized yet")
+        return self.live(step, name)
 
     def port_table(self, port: str) -> str:
         """The table a `relationships` rule points at: a port of this product, or a port input."""
@@ -408,7 +447,12 @@ class _Run:
             if port in self.unpublished:
                 raise LookupError(self.unpublished[port])
             return quote(INPUT_PREFIX + port)
-        return qualified(self.product.name, staging_name(port) if port in self.staged else port)
+        if port in self.staged:
+            return self.staging_of(port)
+        view = self.live_port(port)
+        if view is None:
+            raise LookupError(f"{self.product.address(port)} has not been published yet")
+        return view
 
     def read_port_inputs(self, names: set[str]) -> None:
         """Copy the named port inputs in, each at the snapshot this run reads its producer at: the
