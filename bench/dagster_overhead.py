@@ -12,8 +12,9 @@ is after the platform's first load. Variants, alternating within each round:
 - platform: HR end to end: every layer, every check, the publication;
 - plain: the same definitions in plain Dagster, bodies that do no work;
 - plain, doing the work: the same definitions, HR's bodies doing the product's work as
-  bench/handwritten_hr.py does it (its SQL in a DuckDB file, one query per check, the ports
-  published to a DuckLake): what a team would write in plain Dagster without the platform;
+  bench/handwritten_hr.py does it (its SQL in a DuckDB file, the employee master by the
+  product's own pandas function in the run's process, one query per check, the ports published
+  to a DuckLake): what a team would write in plain Dagster without the platform;
 - plain, one check per asset: the same assets, each asset's checks folded into one (fewer,
   richer check events: what that option would save);
 - plain, no checks;

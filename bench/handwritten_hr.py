@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/handwritten_hr.py --sources DIR --database :memory: --lake DIR --json
     .venv/bin/python bench/handwritten_hr.py --sources DIR --database DIR/hr.duckdb --lake DIR --json
+    .venv/bin/python bench/handwritten_hr.py ... --memory-limit 1500MB  # the platform's MESH_COMPUTE_MEMORY
 
 What a data engineer would write for this one product without the platform, doing the same
 work: the four CSV extracts read as the platform reads them (every column text, the dialect
@@ -698,6 +699,7 @@ def main() -> None:
     parser.add_argument("--database", default=":memory:", help=":memory: or a DuckDB file (replaced)")
     parser.add_argument("--lake", type=Path, required=True, help="folder of the lake (catalog.sqlite, data/)")
     parser.add_argument("--no-fingerprint", action="store_true", help="skip reading the lake back")
+    parser.add_argument("--memory-limit", help="DuckDB's memory_limit (2GB, 1500MB); DuckDB's default when not given")
     parser.add_argument("--json", action="store_true")
     arguments = parser.parse_args()
     key = os.environ.get("MESH_MASKING_KEY", "").strip()
@@ -707,7 +709,9 @@ def main() -> None:
     if arguments.database != ":memory:":
         for suffix in ("", ".wal"):
             Path(arguments.database + suffix).unlink(missing_ok=True)
-    con = duckdb.connect(arguments.database)
+    con = duckdb.connect(
+        arguments.database, config={"memory_limit": arguments.memory_limit} if arguments.memory_limit else {}
+    )
     con.execute("SET TimeZone = 'UTC'")
     results, seconds = build(con, arguments.sources.resolve())
     published = time.perf_counter()

@@ -13,6 +13,9 @@ from round to round:
 - handwritten_memory: bench/handwritten_hr.py on an in-memory DuckDB;
 - handwritten_file: the same on a DuckDB file (the platform's compute database is a file).
 
+With MESH_COMPUTE_MEMORY set, the platform's runs and both scripts get the same memory budget
+(DuckDB's memory_limit): what each does within the same memory.
+
 For each: wall time (from the process's start to its exit, interpreter start included), CPU
 seconds (user + system of the process and the processes it waited for, from wait4), the peak
 RSS of its largest process (wait4's ru_maxrss) and the peak of the sum of its processes' RSS
@@ -308,6 +311,8 @@ def run_handwritten(work: Path, data: Path, database: str, label: str) -> tuple[
             str(lake),
             "--json",
             "--no-fingerprint",
+            # the same memory budget as the platform's runs, when one is set
+            *(["--memory-limit", os.environ[COMPUTE_MEMORY]] if os.environ.get(COMPUTE_MEMORY) else []),
         ],
         PROJECT,
         env,

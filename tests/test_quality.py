@@ -7,6 +7,8 @@ semantic drift between them (nulls, composite keys, bounds) fails here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -18,6 +20,7 @@ from platform_core.descriptors.rules import RULES, Rule
 from platform_core.quality.pandera_executor import run_pandera_rules
 from platform_core.quality.results import RuleResult
 from platform_core.quality.sql_executor import run_sql_rules
+from tests.conftest import PROJECT
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -237,3 +240,19 @@ def test_rule_arguments_are_validated_when_declared() -> None:
         rule({"type": "range", "column": "hours", "min": 5, "max": 1})
     with pytest.raises(ValueError, match="row_count needs min, max or both"):
         rule({"type": "row_count"})
+
+
+def test_pandera_checks_without_loading_hypothesis_which_stays_importable() -> None:
+    """pandera imports hypothesis, when installed, for generating data the platform never asks for."""
+    script = """
+import sys
+import pandas as pd
+from platform_core.descriptors.rules import Unique
+from platform_core.quality.pandera_executor import run_pandera_rules
+(result,) = run_pandera_rules(pd.DataFrame({"id": [1, 1]}), [Unique(type="unique", columns=["id"])], None, None)
+print(result.passed, "hypothesis" in sys.modules)
+import hypothesis
+print(hypothesis.__name__)
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "False", "hypothesis"], done.stderr

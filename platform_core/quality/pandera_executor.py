@@ -14,7 +14,6 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import pandera.pandas as pa
 
 from platform_core.descriptors.rules import (
     AcceptedValues,
@@ -28,6 +27,7 @@ from platform_core.descriptors.rules import (
     Unique,
 )
 from platform_core.descriptors.sql import scratch_cursor
+from platform_core.quality.pandera_loaded import pa
 from platform_core.quality.results import (
     RuleResult,
     as_text,
