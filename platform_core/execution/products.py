@@ -304,6 +304,7 @@ class _Run:
         self.masked = masked_columns(product)
         self.readers: Counter[str] = Counter()  # ephemeral step -> steps of the run still to read it
         self.live_ports: dict[str, str | None] = {}  # port -> its view as last published (None: never was)
+        self.live_snapshot: int | None = None  # the lake snapshot the product's own ports are read at
 
     def step(
         self,
@@ -366,16 +367,19 @@ class _Run:
         self.live_ports.clear()
 
     def live_port(self, name: str) -> str | None:
-        """A view of the product's port `name` as last published, at the snapshot the run started
-        from; None when it never was."""
+        """A view of the product's port `name` as last published; None when it never was. Read at
+        the lake's snapshot when the run first reads one of its own ports, not the one it reads
+        other products' ports at: a product's runs take turns, so that is its live version."""
         if name not in self.live_ports:
+            if self.live_snapshot is None:
+                self.live_snapshot = self.lake.current_snapshot(self.con)
             address = self.product.address(name)
             view = f"temp.main.{quote(f'{LIVE_PREFIX}{self.product.name}__{name}')}"
             try:
-                self.lake.read(self.con, address, self.input_snapshot)
+                self.lake.read(self.con, address, self.live_snapshot)
                 self.con.execute(
                     f"CREATE OR REPLACE TEMP VIEW {view} AS "
-                    f"SELECT * FROM {lake_table(address)} AT (VERSION => {int(self.input_snapshot)})"
+                    f"SELECT * FROM {lake_table(address)} AT (VERSION => {self.live_snapshot})"
                 )
                 self.live_ports[name] = view
             except NotPublished:
