@@ -5,6 +5,7 @@ the kernel has no Landlock, it is refused unless the platform team allowed it fo
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.names import literal
 from platform_core.execution import isolation, steps
 from platform_core.execution.isolation import Sandbox, landlock_abi
+from platform_core.execution.processes import stamp
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
@@ -163,3 +165,23 @@ def test_a_pandas_steps_process_starts_one_step_ahead_and_nothing_is_left_behind
     assert not materialize(build_domain(domain, settings), instance).success
     assert not _step_processes()
     assert [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("mesh-steps-")] == []
+
+
+def test_a_killed_runs_scratch_folder_goes_with_the_next_run_of_a_pandas_step(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    killed = subprocess.Popen(["sleep", "60"])
+    dead_stamp = stamp(killed.pid)
+    killed.kill()
+    killed.wait(timeout=10)
+    folders = {
+        "dead": tmp_path / "tmp" / f"{steps.SCRATCH_PREFIX}{dead_stamp}-abc",
+        "alive": tmp_path / "tmp" / f"{steps.SCRATCH_PREFIX}{stamp()}-def",  # this process's: it runs
+        "unknown": tmp_path / "tmp" / f"{steps.SCRATCH_PREFIX}xyz",  # no owner to judge: left alone
+    }
+    for folder in folders.values():
+        (folder / "employees").mkdir(parents=True)
+        (folder / "employees" / "raw_employees.parquet").write_bytes(b"personal data")
+    (loaded,) = load_domain(write_domain(tmp_path)).products
+    with steps.Sandboxes(loaded, [step for _, step in loaded.steps], unsandboxed=False):
+        assert {name for name, folder in folders.items() if folder.exists()} == {"alive", "unknown"}

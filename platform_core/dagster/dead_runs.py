@@ -24,10 +24,11 @@ from __future__ import annotations
 import os
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
+
+from platform_core.execution.processes import read_proc, running, start_ticks
 
 # An event log storage that keeps runs of this machine only says so with this attribute (the
 # platform's SQLite storage does): only there do process ids tell whether a run is alive.
@@ -41,10 +42,10 @@ def this_worker() -> str:
     return "|".join(
         (
             socket.gethostname(),
-            _read("/proc/sys/kernel/random/boot_id"),
+            read_proc("/proc/sys/kernel/random/boot_id"),
             _pid_namespace(),
             str(os.getpid()),
-            _start_ticks(os.getpid()) or "",
+            start_ticks(os.getpid()) or "",
         )
     )
 
@@ -73,52 +74,20 @@ def worker_gone(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
         host, boot, namespace, pid, ticks = (tag.split("|") + [""] * 5)[:5]
         if host != socket.gethostname() or namespace != _pid_namespace():
             return False
-        if boot and boot != _read("/proc/sys/kernel/random/boot_id"):
+        if boot and boot != read_proc("/proc/sys/kernel/random/boot_id"):
             return True  # this machine has restarted since
-        return not pid.isdigit() or _start_ticks(int(pid)) != ticks or not _running(int(pid))
+        return not pid.isdigit() or start_ticks(int(pid)) != ticks or not running(int(pid))
     # Killed before its first product started: only the engine event's pid, which names a process
     # of this machine only when the instance's runs all run here.
     if not getattr(instance.event_log_storage, LOCAL_RUNS, False):
         return False
     process = worker(instance, run.run_id)
-    return process is not None and not _running(process)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _state(pid) != "Z"  # a zombie has exited; its parent has not collected it yet
-
-
-def _stat(pid: int) -> list[str]:
-    text = _read(f"/proc/{pid}/stat")
-    return text.rsplit(")", 1)[1].split() if ")" in text else []
-
-
-def _state(pid: int) -> str:
-    fields = _stat(pid)
-    return fields[0] if fields else ""
-
-
-def _start_ticks(pid: int) -> str | None:
-    fields = _stat(pid)
-    return fields[19] if len(fields) > 19 else None
+    return process is not None and not running(process)
 
 
 def _pid_namespace() -> str:
     try:
         return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return ""
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text().strip()
     except OSError:
         return ""
 

@@ -22,9 +22,11 @@ from platform_core.descriptors.spec import FileInput, Product, Step
 from platform_core.descriptors.sql import parse_problem, undeclared_reads_problem
 from platform_core.errors import PlatformError, Problem
 from platform_core.execution.isolation import IsolationError, Sandbox, landlock_abi
+from platform_core.execution.processes import stamp, stamp_alive
 from platform_core.execution.sources import read_input
 from platform_core.quality.schema_check import cast_select
 
+SCRATCH_PREFIX = "mesh-steps-"  # a run's scratch folder for its pandas steps: mesh-steps-<process stamp>-<random>
 TableOf = Callable[[str], str]  # a dependency's name -> what to read it from, as SQL (a table, maybe AT a snapshot)
 
 
@@ -106,7 +108,10 @@ class Sandboxes:
         self.waiting = [step for step in steps if step.engine == "pandas"]
         self.sandboxed = landlock_abi() >= 1
         self.allowed = self.sandboxed or unsandboxed
-        self.folder = Path(tempfile.mkdtemp(prefix="mesh-steps-")) if self.waiting else None
+        if self.waiting:
+            reap_scratch()
+        # named after this process, so that a later run knows the folder's owner died with it
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{stamp()}-")) if self.waiting else None
         self.started: dict[str, Sandbox] = {}
         self._start_next()
 
@@ -147,6 +152,15 @@ class Sandboxes:
         folder = self.folder / step.name
         folder.mkdir(mode=0o700)
         return Sandbox(folder, readable=[self.product.directory], sandboxed=self.sandboxed)
+
+
+def reap_scratch() -> None:
+    """Remove the scratch folders of runs whose process died, killed before it could remove them,
+    with the inputs they held."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        owner = folder.name.removeprefix(SCRATCH_PREFIX).rsplit("-", 1)[0]
+        if stamp_alive(owner) is False:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_transform(
