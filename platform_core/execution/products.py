@@ -151,7 +151,7 @@ def run_product(
     drop_staging(con, schema, leftover_staging(con, schema))  # a dead run's, if any: this run is the writer now
     targets = set(build) | set(audit_only)
     rebuilt, order = run_plan(product, build, audit_only)
-    sandboxes = sandboxes or start_sandboxes(product, build, audit_only, unsandboxed_python)
+    sandboxes = sandboxes or Sandboxes(product, built_steps(order, build, rebuilt), unsandboxed_python)
     run = _Run(con, lake, product, input_snapshot, run_id, sandboxes)
     try:
         # Other products' ports are copied in first: then the database is closed to every file but the
@@ -167,7 +167,6 @@ def run_product(
         )
         run.readers.update(d for _, step in order for d in step.depends_on if d in product.ephemeral_steps)
         outcomes = [run.step(layer, step, now, build, rebuilt, audit_only) for layer, step in order]
-        sandboxes.close()
         built = [o.step.name for o in outcomes if not o.audit_only and not o.helper]
         kept = [name for name in built if not run.in_run_only(name)]
         reads = tuple(run.reads)
@@ -202,9 +201,12 @@ def start_sandboxes(
     """The processes of the pandas steps a run builds, the first one started now: started before
     the run opens its database, it has loaded Python, pandas and DuckDB when its step comes."""
     rebuilt, order = run_plan(product, build, audit_only)
-    return Sandboxes(
-        product, [step for _, step in order if step.name in build or step.name in rebuilt], unsandboxed_python
-    )
+    return Sandboxes(product, built_steps(order, build, rebuilt), unsandboxed_python)
+
+
+def built_steps(order: list[tuple[str, Step]], build: Collection[str], rebuilt: Collection[str]) -> list[Step]:
+    """The steps of a run's plan that it builds, selected or built again for it, in order."""
+    return [step for _, step in order if step.name in build or step.name in rebuilt]
 
 
 def ephemeral_needs(product: Product, names: set[str]) -> set[str]:
@@ -386,17 +388,12 @@ class _Run:
                 self.live_ports[name] = None
         return self.live_ports[name]
 
-    def live(self, step: Step, name: str) -> str:
-        """The last kept table of step `name`: a port's publication in the lake, another step's table
-        in the compute database; `step`, which needs it, cannot run without."""
+    def live(self, name: str) -> str | None:
+        """Where the last kept version of step `name` is: a port's last publication in the lake,
+        another step's table in the compute database; None when there is none yet."""
         if isinstance(self.product.step(name), Port):
-            view = self.live_port(name)
-            if view is None:
-                raise not_ready(self.product, step, f"{self.product.address(name)} has not been published yet")
-            return view
-        if not table_exists(self.con, self.product.name, name):
-            raise not_ready(self.product, step, f"upstream {self.product.address(name)} has not been materialized yet")
-        return qualified(self.product.name, name)
+            return self.live_port(name)
+        return qualified(self.product.name, name) if table_exists(self.con, self.product.name, name) else None
 
     def build(self, layer: str, step: Step, now: datetime) -> StepOutcome:
         staging = self.staging_of(step.name)
@@ -419,15 +416,14 @@ class _Run:
 
     def audit_live(self, layer: str, step: Step, now: datetime) -> StepOutcome:
         try:
-            try:
-                live = self.live(step, step.name)
-            except PlatformError:
+            live = self.live(step.name)
+            if live is None:
                 raise not_ready(
                     self.product,
                     step,
                     f"{self.product.address(step.name)} has not been materialized "
                     "yet, so its checks have nothing to check",
-                ) from None
+                )
             results = audit(self.con, live, step, self.port_table, now, self.masked)
             if isinstance(step, Port):
                 results = expectation_results(self.con, live, self.product, step, results)
@@ -443,7 +439,11 @@ class _Run:
             return quote(INPUT_PREFIX + name)
         if name in self.staged:
             return self.staging_of(name)
-        return self.live(step, name)
+        live = self.live(name)
+        if live is None:
+            done = "published" if isinstance(self.product.step(name), Port) else "materialized"
+            raise not_ready(self.product, step, f"upstream {self.product.address(name)} has not been {done} yet")
+        return live
 
     def port_table(self, port: str) -> str:
         """The table a `relationships` rule points at: a port of this product, or a port input."""

@@ -108,10 +108,11 @@ class Sandboxes:
         self.waiting = [step for step in steps if step.engine == "pandas"]
         self.sandboxed = landlock_abi() >= 1
         self.allowed = self.sandboxed or unsandboxed
+        self.folder: Path | None = None
         if self.waiting:
             reap_scratch()
-        # named after this process, so that a later run knows the folder's owner died with it
-        self.folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{stamp()}-")) if self.waiting else None
+            # named after this process, so that a later run knows the folder's owner died with it
+            self.folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{stamp()}-"))
         self.started: dict[str, Sandbox] = {}
         self._start_next()
 
