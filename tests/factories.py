@@ -296,7 +296,7 @@ def run_steps(
             con,
             warehouse.lake,
             product,
-            build=build or {s.name for _, s in product.steps},
+            build={s.name for _, s in product.steps} if build is None else build,
             input_snapshot=snapshot,
             **options,
         )

@@ -11,8 +11,13 @@ import pytest
 
 from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
+from platform_core.descriptors.names import literal
 from platform_core.errors import PlatformError
+from platform_core.execution import masking_key
+from platform_core.execution.masking_key import KeyHandover
+from platform_core.governance.access import KEY_TABLE
 from platform_core.settings import MASKING_KEY_VARIABLE, Settings
+from platform_core.storage.sandbox import close_external_access
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import materialize
 from tests.factories import consumer_product_yaml, product_yaml, run_steps, write_consumer_domain, write_domain
@@ -267,3 +272,27 @@ def test_the_key_is_read_from_a_file_outside_the_repository(
         _keyed("bob"),
         _keyed("carol"),
     }
+
+
+@pytest.mark.parametrize("shared_memory", [True, False])
+def test_the_key_reaches_the_database_in_no_statement_and_leaves_no_file(
+    tmp_path: Path, monkeypatch, shared_memory: bool
+) -> None:
+    """A step's SQL may switch DuckDB's query log on: the key is in none of the statements it
+    records, and its file in shared memory lives for the one statement that reads it. Where the
+    machine has no shared memory folder, the key is bound as a parameter instead."""
+    if not shared_memory:
+        monkeypatch.setattr(masking_key, "SHARED_MEMORY", tmp_path / "no-shared-memory")
+    with duckdb.connect() as con, KeyHandover(KEY) as key:
+        assert bool(key.directories) == shared_memory
+        close_external_access(con, directories=key.directories)
+        con.execute("SELECT * FROM enable_logging('QueryLog')")  # what a step's SQL may do
+        for folder in key.directories:  # what a step finds there: nothing
+            assert con.execute(f"SELECT * FROM glob({literal(folder + '/*')})").fetchall() == []
+        key.load(con, KEY_TABLE)
+        assert con.execute(f"SELECT key FROM {KEY_TABLE}").fetchall() == [(KEY,)]
+        assert key.folder is None or list(key.folder.iterdir()) == []
+        logged = [message for (message,) in con.execute("SELECT message FROM duckdb_logs").fetchall()]
+        assert any(KEY_TABLE in message for message in logged)  # the statement that made the table
+        assert not any(KEY in message for message in logged)
+    assert key.folder is None or not key.folder.exists()

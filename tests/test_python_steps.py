@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -19,10 +20,11 @@ from platform_core.descriptors.names import literal
 from platform_core.execution import isolation, steps
 from platform_core.execution.isolation import Sandbox, landlock_abi
 from platform_core.execution.processes import stamp
+from platform_core.execution.products import ProductOutcome
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
-from tests.factories import product_yaml, write_domain
+from tests.factories import product_yaml, run_steps, write_domain
 from tests.test_publish import BAD_ORDERS
 
 pytestmark = pytest.mark.skipif(landlock_abi() < 4, reason="this kernel offers no Landlock with TCP rules")
@@ -47,6 +49,13 @@ def probe(inputs):
         seen["tcp"] = "connected"
     except OSError as error:
         seen["tcp"] = type(error).__name__
+    try:  # the process that audits this result, and never ran this code
+        with open(f"/proc/{{os.getppid()}}/mem", "rb") as handle:
+            handle.read(1)
+        seen["its auditor's memory"] = "read"
+    except OSError as error:
+        seen["its auditor's memory"] = type(error).__name__
+    os.write(1, b'[{{"check_name": "forged"}}]')  # the auditor's answer to the run is not on this stdout
     seen["environment"] = ",".join(sorted(os.environ))
     seen["orders given"] = str(len(inputs["orders"]))
     return pd.DataFrame([seen])
@@ -67,6 +76,7 @@ def test_a_step_reads_its_inputs_and_nothing_else(tmp_path: Path, settings: Sett
                 "the lake's catalog": str(settings.warehouse_root / "lake" / "catalog.sqlite"),
                 "another process's environment": "/proc/1/environ",
                 "a file of the machine": "/etc/passwd",
+                "a relationships rule's parent": str(tmp_path / "scratch" / "reference-0.parquet"),
             },
             lake=str(settings.warehouse_root),
         )
@@ -74,13 +84,21 @@ def test_a_step_reads_its_inputs_and_nothing_else(tmp_path: Path, settings: Sett
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     sandbox = Sandbox(scratch, readable=[module], sandboxed=True)
+    contract = {"types": {}, "rules": [{"type": "accepted_values", "column": "tcp", "values": ["connected"]}]}
     with duckdb.connect() as con:
         con.execute(f"COPY (SELECT range AS order_id FROM range(3)) TO {literal(str(sandbox.input_path('orders')))}")
-        result = sandbox.call(module, "probe", ["orders"])
+        con.execute(f"COPY (SELECT 'E1' AS employee_id) TO {literal(str(sandbox.reference_path(0)))}")
+        result, checked = sandbox.call(
+            module, "probe", ["orders"], {**contract, "references": {}, "now": "2026-01-01T00:00:00+00:00"}
+        )
         (seen,) = con.execute(f"SELECT * FROM read_parquet({literal(str(result))})").df().to_dict("records")
     environment = set(seen.pop("environment").split(","))
     assert environment <= {"HOME", "LANG", "LC_ALL", "PATH", "TZ", "PYTHONDONTWRITEBYTECODE", "TMPDIR"}
+    # the rule's result is the auditor's, over what the step returned: the step's "forged" never reached the run
+    assert [(r.check_name, r.passed, r.failing_rows) for r in checked] == [("accepted_values_tcp", False, 1)]
     assert seen == {
+        "its auditor's memory": "PermissionError",
+        "a relationships rule's parent": "PermissionError",
         "another domain's data": "PermissionError",
         "the masking key file": "PermissionError",
         "the lake's catalog": "PermissionError",
@@ -185,3 +203,89 @@ def test_a_killed_runs_scratch_folder_goes_with_the_next_run_of_a_pandas_step(tm
     (loaded,) = load_domain(write_domain(tmp_path)).products
     with steps.Sandboxes(loaded, [step for _, step in loaded.steps], unsandboxed=False):
         assert {name for name, folder in folders.items() if folder.exists()} == {"alive", "unknown"}
+
+
+RUN_HR = """
+import sys
+from pathlib import Path
+
+import duckdb
+
+from platform_core.descriptors.loader import load_domain
+from platform_core.execution.products import run_product
+from platform_core.storage.warehouse import Warehouse
+
+warehouse, domain, mode = Warehouse(Path(sys.argv[1])), Path(sys.argv[2]), sys.argv[3]
+product = next(p for p in load_domain(domain).products if p.name == "overtime")
+steps = {s.name for _, s in product.steps}
+warehouse.database("hr").parent.mkdir(parents=True, exist_ok=True)
+with duckdb.connect(str(warehouse.database("hr"))) as con:
+    warehouse.lake.attach(con)
+    outcome = run_product(
+        con, warehouse.lake, product, input_snapshot=warehouse.lake.current_snapshot(con), masking_key="a-test-key",
+        build=steps if mode == "build" else set(), audit_only=set() if mode == "build" else {"employees"},
+    )
+assert not outcome.failed, outcome.summary(outcome.failed)
+print(",".join(m for m in ("pandas", "pandera", "numpy") if m in sys.modules))
+"""
+
+
+def _run_hr(warehouse: Path, mode: str) -> str:
+    """The modules of pandas and pandera that a run of HR's product loaded in its own process."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_HR, str(warehouse), str(PROJECT / "domains" / "hr"), mode],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
+
+
+def test_a_run_loads_no_pandas_in_its_own_process(tmp_path: Path) -> None:
+    """HR's pandas step runs, and its rules are checked with pandera, in the step's process; the run
+    binds no Python value in DuckDB (which would import pandas): its own process never loads pandas."""
+    assert _run_hr(tmp_path / "warehouse", "build") == ""
+    # the control: the step's checks alone, on its kept table, run pandera in the run's own process
+    assert _run_hr(tmp_path / "warehouse", "audit") == "pandas,pandera,numpy"
+
+
+def test_a_pandas_steps_rules_give_the_same_results_in_its_process_as_in_the_runs(tmp_path: Path) -> None:
+    """A built pandas step's rules are run by its own process; its checks alone, by the run's. The
+    same data gives the same results either way: counts, samples, a relationships rule's parents."""
+    shop = product_yaml()
+    customers = shop["output_ports"][0]
+    regulars = {  # a port the rule on customers points at: alice and bob, not carol
+        "name": "regulars",
+        "kind": "table",
+        "description": "Customers with a paid order, carol aside.",
+        "sql": "sql/regulars.sql",
+        "depends_on": ["orders"],
+        "columns": [{"name": "customer", "type": "string", "description": "Customer."}],
+    }
+    shop["output_ports"].insert(0, regulars)
+    customers["depends_on"] = ["orders", "regulars"]
+    warn = {"severity": "warn"}  # failing, without stopping the publication
+    customers["quality"] += [
+        {"type": "range", "column": "order_count", "max": 1, **warn},
+        {"type": "accepted_values", "column": "customer", "values": ["alice"], **warn},
+        {"type": "relationships", "column": "customer", "to": "regulars", "field": "customer", **warn},
+    ]
+    regulars_sql = "SELECT DISTINCT customer FROM orders WHERE customer <> 'carol'"
+    (product,) = load_domain(write_domain(tmp_path, shop, {"products/sales/sql/regulars.sql": regulars_sql})).products
+    warehouse = Warehouse(tmp_path / "warehouse")
+
+    def results(outcome: ProductOutcome) -> dict[str, tuple]:
+        (step,) = [o for o in outcome.steps if o.step.name == "customers"]
+        return {r.check_name: (r.passed, r.failing_rows, r.observed) for r in step.results}
+
+    built = results(run_steps(warehouse, product))
+    checked = results(run_steps(warehouse, product, set(), audit_only={"customers"}))
+    assert built == checked
+    assert {name: failing for name, (passed, failing, _) in built.items() if not passed} == {
+        "range_order_count": 1,
+        "accepted_values_customer": 2,
+        "relationships_customer_regulars": 1,
+    }
+    assert [row["customer"] for row in built["relationships_customer_regulars"][2]["sample"]] == ["carol"]

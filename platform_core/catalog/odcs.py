@@ -498,8 +498,7 @@ def _query(product: Product, rule: Expression | Range | MaxAge | Relationships) 
     assert isinstance(rule, Relationships)
     source = product.input(rule.to)
     parent = qualified(*table_name(source.port_address if isinstance(source, PortInput) else product.address(rule.to)))
-    condition, _ = failing_condition(rule, lambda _name: parent, {})  # binds no value: it stands alone as text
-    return f"SELECT count(*) FROM {{object}} AS child WHERE {condition}"
+    return f"SELECT count(*) FROM {{object}} AS child WHERE {failing_condition(rule, lambda _name: parent, {})}"
 
 
 def _number(value: float) -> str:

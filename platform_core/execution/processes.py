@@ -7,6 +7,8 @@ A pid alone is reused once its process has exited; its start time (in clock tick
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -54,3 +56,20 @@ def stamp_alive(name: str) -> bool | None:
     if not (pid.isdigit() and dot and ticks.isdigit()):
         return None
     return running(int(pid)) and start_ticks(int(pid)) == ticks
+
+
+def owned_folder(parent: Path, prefix: str) -> Path:
+    """A new folder under `parent` that only this user may enter, named `<prefix><stamp>-<random>`
+    after this process, so that a later run can tell its owner died with it (`reap_folders`).
+    Folders of owners that died are removed first."""
+    reap_folders(parent, prefix)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{stamp()}-", dir=parent))
+
+
+def reap_folders(parent: Path, prefix: str) -> None:
+    """Remove the folders `owned_folder` made under `parent` whose process died, killed before it
+    could remove them, with what they held. A folder whose name holds no stamp is left alone."""
+    for folder in parent.glob(f"{prefix}*"):
+        owner = folder.name.removeprefix(prefix).rsplit("-", 1)[0]
+        if stamp_alive(owner) is False:
+            shutil.rmtree(folder, ignore_errors=True)

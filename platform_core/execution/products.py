@@ -27,8 +27,9 @@ from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.reads import input_columns
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step, reading_purpose
 from platform_core.errors import PlatformError
+from platform_core.execution.masking_key import KeyHandover
 from platform_core.execution.sources import explain, explain_conversion
-from platform_core.execution.steps import Sandboxes, bind_dependencies, not_ready, stage
+from platform_core.execution.steps import AuditContext, Sandboxes, bind_dependencies, not_ready, stage
 from platform_core.governance.access import KEY_TABLE, MASKED_SUFFIX, masked_select, may_read, reads_masked
 from platform_core.quality.audit import audit, masked_columns
 from platform_core.quality.expectations import expectation_results
@@ -153,6 +154,7 @@ def run_product(
     rebuilt, order = run_plan(product, build, audit_only)
     sandboxes = sandboxes or Sandboxes(product, built_steps(order, build, rebuilt), unsandboxed_python)
     run = _Run(con, lake, product, input_snapshot, run_id, sandboxes)
+    key = KeyHandover(masking_key) if masking_key else None
     try:
         # Other products' ports are copied in first: then the database is closed to every file but the
         # product's declared sources, its own domain's folder in the lake (where it publishes) and
@@ -163,7 +165,11 @@ def run_product(
         close_external_access(
             con,
             files=[(product.data_root / i.path).resolve() for i in product.inputs if isinstance(i, FileInput)],
-            directories=[*lake.folders_of(product.domain), *([str(sandboxes.folder)] if sandboxes.folder else [])],
+            directories=[
+                *lake.folders_of(product.domain),
+                *([str(sandboxes.folder)] if sandboxes.folder else []),
+                *(key.directories if key else []),
+            ],
         )
         run.readers.update(d for _, step in order for d in step.depends_on if d in product.ephemeral_steps)
         outcomes = [run.step(layer, step, now, build, rebuilt, audit_only) for layer, step in order]
@@ -173,10 +179,12 @@ def run_product(
         if any(o.failed for o in outcomes if not o.audit_only):
             drop_staging(con, schema, kept)
             return ProductOutcome(product, tuple(outcomes), input_snapshot, reads=reads)
-        publication = publish(con, lake, product, {name: run.staging_of(name) for name in built}, run_id, masking_key)
+        publication = publish(con, lake, product, {name: run.staging_of(name) for name in built}, run_id, key)
     finally:
         run.release_all()
         sandboxes.close()
+        if key:
+            key.close()
     try:  # a port's or an ephemeral step's table of an earlier version goes with the promotion: neither is kept
         promote(con, schema, kept, dropped=[name for name in built if run.in_run_only(name)])
     except duckdb.Error as error:  # the lake has the new version; the next run rebuilds the compute tables
@@ -234,7 +242,7 @@ def publish(
     product: Product,
     built: dict[str, str],
     run_id: str | None,
-    masking_key: str | None = None,
+    key: KeyHandover | None = None,
 ) -> Publication | None:
     """Commit the ports among the steps `built` (each step's name -> the table the run staged it
     in) to the lake, all in one snapshot: each as it is, and those with personal columns masked too.
@@ -252,8 +260,8 @@ def publish(
     if not ports:
         return None
     document = contract_document(product)
-    if masking_key:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(KEY_TABLE)} AS SELECT $key AS key", {"key": masking_key})
+    if key:
+        key.load(con, KEY_TABLE)
     try:
         return lake.publish(
             con,
@@ -399,9 +407,11 @@ class _Run:
         staging = self.staging_of(step.name)
         try:
             bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
-            stage(self.con, self.product, step, staging, self.sandboxes, temporary=self.in_run_only(step.name))
+            context = AuditContext(self.port_table, now)
+            stage(self.con, self.product, step, staging, self.sandboxes, context, temporary=self.in_run_only(step.name))
             self.staged.add(step.name)
-            results = audit(self.con, staging, step, self.port_table, now, self.masked)
+            checked = self.sandboxes.checked.pop(step.name, None)
+            results = audit(self.con, staging, step, self.port_table, now, self.masked, checked)
             if isinstance(step, Port):
                 results = expectation_results(self.con, staging, self.product, step, results)
             rows, checksum = measure(self.con, staging, with_checksum=isinstance(step, Port))

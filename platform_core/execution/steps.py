@@ -12,19 +12,24 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from platform_core.descriptors.files import FileProblem, display_path, read_text
 from platform_core.descriptors.names import literal, quote
+from platform_core.descriptors.rules import Relationships
 from platform_core.descriptors.spec import FileInput, Product, Step
 from platform_core.descriptors.sql import parse_problem, undeclared_reads_problem
 from platform_core.errors import PlatformError, Problem
-from platform_core.execution.isolation import IsolationError, Sandbox, landlock_abi
-from platform_core.execution.processes import stamp, stamp_alive
+from platform_core.execution.isolation import IsolationError, Sandbox, landlock_abi, write_parquet
+from platform_core.execution.processes import owned_folder
 from platform_core.execution.sources import read_input
-from platform_core.quality.schema_check import cast_select
+from platform_core.quality.results import RuleResult, error_text
+from platform_core.quality.schema_check import cast_select, cast_types
+from platform_core.quality.sql_executor import RefResolver
 
 SCRATCH_PREFIX = "mesh-steps-"  # a run's scratch folder for its pandas steps: mesh-steps-<process stamp>-<random>
 TableOf = Callable[[str], str]  # a dependency's name -> what to read it from, as SQL (a table, maybe AT a snapshot)
@@ -53,10 +58,12 @@ def stage(
     step: Step,
     table: str,
     sandboxes: Sandboxes,
+    audit: AuditContext,
     temporary: bool = False,
 ) -> None:
     """Compute the step into `table` (quoted), its dependencies already bound; a temporary table
-    (only this connection sees it, in memory or DuckDB's spill files) when `temporary`."""
+    (only this connection sees it, in memory or DuckDB's spill files) when `temporary`. A pandas
+    step's process also runs its rules, as `audit` says (their results in `sandboxes.checked`)."""
     create = "CREATE OR REPLACE TEMP TABLE" if temporary else "CREATE OR REPLACE TABLE"
     if step.query is not None:
         con.execute(f"{create} {table} AS {query_select(product, step)}")
@@ -64,7 +71,7 @@ def stage(
     if step.engine == "sql":
         con.execute(f"{create} {table} AS {read_sql(product, step)}")
         return
-    run_transform(con, product, step, sandboxes, create, table)
+    run_transform(con, product, step, sandboxes, audit, create, table)
 
 
 def query_select(product: Product, step: Step) -> str:
@@ -109,11 +116,10 @@ class Sandboxes:
         self.sandboxed = landlock_abi() >= 1
         self.allowed = self.sandboxed or unsandboxed
         self.folder: Path | None = None
-        if self.waiting:
-            reap_scratch()
-            # named after this process, so that a later run knows the folder's owner died with it
-            self.folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{stamp()}-"))
+        if self.waiting:  # a killed run's folder held its steps' inputs: the next run removes it
+            self.folder = owned_folder(Path(tempfile.gettempdir()), SCRATCH_PREFIX)
         self.started: dict[str, Sandbox] = {}
+        self.checked: dict[str, list[RuleResult]] = {}  # a step's rules, as its process ran them
         self._start_next()
 
     def __enter__(self) -> Sandboxes:
@@ -155,32 +161,63 @@ class Sandboxes:
         return Sandbox(folder, readable=[self.product.directory], sandboxed=self.sandboxed)
 
 
-def reap_scratch() -> None:
-    """Remove the scratch folders of runs whose process died, killed before it could remove them,
-    with the inputs they held."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
-        owner = folder.name.removeprefix(SCRATCH_PREFIX).rsplit("-", 1)[0]
-        if stamp_alive(owner) is False:
-            shutil.rmtree(folder, ignore_errors=True)
+@dataclass(frozen=True)
+class AuditContext:
+    """What a step's rules are run with: where a `relationships` rule's parent port is (`ref`),
+    and the moment `max_age` rules measure from."""
+
+    ref: RefResolver
+    now: datetime
 
 
 def run_transform(
-    con: duckdb.DuckDBPyConnection, product: Product, step: Step, sandboxes: Sandboxes, create: str, table: str
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    step: Step,
+    sandboxes: Sandboxes,
+    audit: AuditContext,
+    create: str,
+    table: str,
 ) -> None:
     """The step's pandas function, called in its process with only its declared inputs; its
-    result cast to the step's column types into `table`, by `create` (a CREATE TABLE)."""
+    result cast to the step's column types into `table`, by `create` (a CREATE TABLE). The
+    process audits what it hands back; the results wait in `sandboxes.checked`."""
     file_name, function = str(step.python).split(":")
     sandbox = sandboxes.take(step)
     try:
         for name in step.depends_on:
-            con.execute(
-                f"COPY (SELECT * FROM {quote(name)}) TO {literal(str(sandbox.input_path(name)))} (FORMAT parquet)"
-            )
-        result = f"read_parquet({literal(str(sandbox.call(product.directory / file_name, function, step.depends_on)))})"
+            write_parquet(con, f"SELECT * FROM {quote(name)}", sandbox.input_path(name))
+        types = cast_types(step.columns)
+        contract = {
+            "types": types,
+            "rules": [rule.model_dump(mode="json") for rule in step.rules],
+            "references": references(con, step, sandbox, audit.ref),
+            "now": audit.now.isoformat(),
+        }
+        audited, checked = sandbox.call(product.directory / file_name, function, step.depends_on, contract)
+        result = f"read_parquet({literal(str(audited))})"
         produced = [name for name, *_ in con.execute(f"DESCRIBE SELECT * FROM {result}").fetchall()]
-        con.execute(f"{create} {table} AS {cast_select(result, produced, step.columns)}")
+        con.execute(f"{create} {table} AS {cast_select(result, produced, types)}")
+        sandboxes.checked[step.name] = checked
     except IsolationError as error:
         raise PlatformError([Problem(display_path(product.directory / file_name), step.name, str(error))]) from None
     finally:
         sandbox.close()
         shutil.rmtree(sandbox.folder, ignore_errors=True)
+
+
+def references(
+    con: duckdb.DuckDBPyConnection, step: Step, sandbox: Sandbox, ref: RefResolver
+) -> dict[str, dict[str, str]]:
+    """The values each `relationships` rule of the step looks up, written where the step's process
+    reads them and its code cannot (`<port>.<column>` -> its file), or the error that stopped it."""
+    found: dict[str, dict[str, str]] = {}
+    for rule in step.rules:
+        if isinstance(rule, Relationships) and f"{rule.to}.{rule.field}" not in found:
+            path = sandbox.reference_path(len(found))
+            try:
+                write_parquet(con, f"SELECT DISTINCT {quote(rule.field)} FROM {ref(rule.to)}", path)
+                found[f"{rule.to}.{rule.field}"] = {"file": str(path)}
+            except Exception as error:  # noqa: BLE001 - the rule fails with it, as it would in this process
+                found[f"{rule.to}.{rule.field}"] = {"error": error_text(error)}
+    return found

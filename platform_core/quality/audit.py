@@ -8,6 +8,7 @@ and what identifies a row (its source line, its key), with personal data masked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import duckdb
@@ -32,13 +33,15 @@ def audit(
     ref: RefResolver,
     now: datetime,
     masked: frozenset[str] = frozenset(),
+    checked: Sequence[RuleResult] | None = None,
 ) -> tuple[RuleResult, ...]:
     """Results for `table` (quoted), the schema check first, holding the step's nullability rules;
     `ref` names the table of a port a `relationships` rule points at; columns named in `masked`
-    never show in a sample."""
+    never show in a sample. A pandas step's rules come `checked` when the step's own process ran
+    them (platform_core.execution.isolation), over the same data, before the run staged it."""
     schema = schema_result(con, table, step.columns)
     types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
-    runnable = tuple(r for r in step.rules if set(r.columns_used) <= set(types))
+    rules = runnable(step.rules, types)
     missing = tuple(
         RuleResult(
             r.check_name,
@@ -48,10 +51,13 @@ def audit(
             {"error": "column not produced: " + ", ".join(sorted(set(r.columns_used) - set(types)))},
         )
         for r in step.rules
-        if r not in runnable
+        if r not in rules
     )
     if step.engine == "sql":
-        results = run_sql_rules(con, table, runnable, ref, now)
+        results = run_sql_rules(con, table, rules, ref, now)
+    elif checked is not None:
+        results = list(checked)
+        assert [r.check_name for r in results] == [r.check_name for r in rules], step.name  # the same data
     else:
 
         def ref_values(port: str, column: str) -> list:
@@ -61,15 +67,20 @@ def audit(
         # pandas and pandera only for steps that declare them: a location's load never imports them
         from platform_core.quality.pandera_executor import run_pandera_rules
 
-        results = run_pandera_rules(con.sql(f"SELECT * FROM {table}").df(), runnable, ref_values, now, types)
-    rules = {rule.check_name: rule for rule in runnable}
-    sampled = [with_sample(con, table, step, rules[r.check_name], r, ref, types, masked) for r in results]
+        results = run_pandera_rules(con.sql(f"SELECT * FROM {table}").df(), rules, ref_values, now, types)
+    named = {rule.check_name: rule for rule in rules}
+    sampled = [with_sample(con, table, step, named[r.check_name], r, ref, types, masked) for r in results]
     folded = {rule.check_name for rule in step.nullability}
     every = (*sampled, *missing)
     return (
         with_nullability(schema, step.nullability, tuple(r for r in every if r.check_name in folded)),
         *(r for r in every if r.check_name not in folded),
     )
+
+
+def runnable(rules: Sequence[Rule], types: Mapping[str, str]) -> tuple[Rule, ...]:
+    """The rules whose columns the step produced (`types`: its columns); the others fail as missing."""
+    return tuple(r for r in rules if set(r.columns_used) <= set(types))
 
 
 def with_sample(

@@ -52,14 +52,26 @@ def rows_result(rule: Rule, failing: int, total: int) -> RuleResult:
     return RuleResult(rule.check_name, rule.severity, failing == 0, failing, {"rows": total}, describe(rule))
 
 
+class RuleError(Exception):
+    """An error met in another process (the run's, for a pandas step's audit), in the words
+    `error_text` gave it there."""
+
+
+def error_text(error: Exception) -> str:
+    """An error as a rule's result says it: its type and its first line."""
+    if isinstance(error, RuleError):
+        return str(error)
+    message = (str(error).splitlines() or [""])[0]
+    return f"{type(error).__name__}: {message}"
+
+
 def guarded(rule: Rule, evaluate: Callable[[], RuleResult]) -> RuleResult:
     """Evaluate one rule; a rule that cannot be evaluated fails and says why, rather than
     failing the whole step and hiding every other check's result."""
     try:
         return evaluate()
     except Exception as error:  # noqa: BLE001 - any engine error is this rule's failure, reported
-        message = (str(error).splitlines() or [""])[0]
-        return dataset_result(rule, False, {"error": f"{type(error).__name__}: {message}"})
+        return dataset_result(rule, False, {"error": error_text(error)})
 
 
 def row_count_passes(rule: RowCount, count: int) -> bool:

@@ -8,6 +8,7 @@ keeps its own result, failing rows and sample, inside the schema check's result 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import duckdb
@@ -61,14 +62,15 @@ def with_nullability(schema: RuleResult, rules: tuple[Rule, ...], results: tuple
     )
 
 
-def cast_select(source: str, produced: list[str], columns: tuple[Column, ...]) -> str:
-    """SELECT that casts a pandas step's output to its contract types; unknown columns pass through."""
-    declared = {c.name: c.type for c in columns}
-    parts = []
-    for name in produced:
-        logical = declared.get(name)
-        if logical is None:
-            parts.append(quote(name))
-        else:
-            parts.append(f"CAST({quote(name)} AS {duckdb_type(logical)}) AS {quote(name)}")
+def cast_types(columns: tuple[Column, ...]) -> dict[str, str]:
+    """The DuckDB type of each contract column, as `cast_select` takes them."""
+    return {c.name: duckdb_type(c.type) for c in columns}
+
+
+def cast_select(source: str, produced: list[str], types: Mapping[str, str]) -> str:
+    """SELECT that casts a pandas step's output to its contract's DuckDB `types` (`cast_types`);
+    unknown columns pass through."""
+    parts = [
+        f"CAST({quote(name)} AS {types[name]}) AS {quote(name)}" if name in types else quote(name) for name in produced
+    ]
     return f"SELECT {', '.join(parts)} FROM {source}"

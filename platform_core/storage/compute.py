@@ -14,7 +14,7 @@ from contextlib import suppress
 
 import duckdb
 
-from platform_core.descriptors.names import qualified, quote
+from platform_core.descriptors.names import literal, qualified, quote
 
 STAGING_PREFIX = "_staging_"
 
@@ -26,9 +26,9 @@ def staging_name(table: str) -> str:
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     query = (
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = $s AND table_name = $t"
+        f"AND schema_name = {literal(schema)} AND table_name = {literal(table)}"
     )
-    return con.execute(query, {"s": schema, "t": table}).fetchall()[0][0] > 0
+    return con.execute(query).fetchall()[0][0] > 0
 
 
 def promote(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str], dropped: Iterable[str] = ()) -> None:
@@ -52,12 +52,9 @@ def leftover_staging(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     """Tables a run staged in `schema` and never promoted nor dropped: its process died."""
     query = (
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = $s AND starts_with(table_name, $p)"
+        f"AND schema_name = {literal(schema)} AND starts_with(table_name, {literal(STAGING_PREFIX)})"
     )
-    return [
-        name.removeprefix(STAGING_PREFIX)
-        for (name,) in con.execute(query, {"s": schema, "p": STAGING_PREFIX}).fetchall()
-    ]
+    return [name.removeprefix(STAGING_PREFIX) for (name,) in con.execute(query).fetchall()]
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]) -> None:

@@ -301,10 +301,8 @@ class Lake:
         con.execute("BEGIN TRANSACTION")
         try:
             work(con)
-            con.execute(
-                f"CALL {ALIAS}.set_commit_message($author, $message, extra_info => $info)",
-                {"author": AUTHOR, "message": message, "info": json.dumps(info, sort_keys=True)},
-            )
+            author, text, extra = literal(AUTHOR), literal(message), literal(json.dumps(info, sort_keys=True))
+            con.execute(f"CALL {ALIAS}.set_commit_message({author}, {text}, extra_info => {extra})")
             con.execute("COMMIT")
         except BaseException:
             with suppress(duckdb.Error):  # the failed commit may have ended the transaction already
@@ -335,7 +333,7 @@ class Lake:
         info = {"product": product, "version": version, "contract": contract, "run_id": run_id, "ports": sorted(ports)}
         snapshot = self.commit(con, replace_ports, message=f"publish {product} {version}", info=info)
         published_at = con.execute(  # the snapshot just committed: one row
-            f"SELECT snapshot_time FROM {ALIAS}.snapshots() WHERE snapshot_id = $id", {"id": snapshot}
+            f"SELECT snapshot_time FROM {ALIAS}.snapshots() WHERE snapshot_id = {int(snapshot)}"
         ).fetchall()[0][0]
         return Publication(snapshot, published_at, product, version, contract, run_id, tuple(sorted(ports)))
 
@@ -472,10 +470,10 @@ def _keep_contract(con: duckdb.DuckDBPyConnection, contract: str, product: str, 
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {table} (contract VARCHAR, product VARCHAR, version VARCHAR, document VARCHAR)"
     )
+    c, p, v = literal(contract), literal(product), literal(version)
     con.execute(
-        f"INSERT INTO {table} SELECT $c, $p, $v, $d WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {table} WHERE contract = $c AND product = $p AND version = $v)",
-        {"c": contract, "p": product, "v": version, "d": document},
+        f"INSERT INTO {table} SELECT {c}, {p}, {v}, {literal(document)} WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {table} WHERE contract = {c} AND product = {p} AND version = {v})"
     )
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import duckdb
 
+from platform_core.descriptors.names import literal
+
 
 def _list(items: Iterable[str]) -> str:
-    return "[" + ", ".join("'" + item.replace("'", "''") + "'" for item in items) + "]"
+    return "[" + ", ".join(literal(item) for item in items) + "]"
 
 
 def close_external_access(
