@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from platform_core.descriptors import cache
 from platform_core.descriptors.cache import load_domain_cached, sources_fingerprint
+from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.errors import PlatformError
 from tests.conftest import PROJECT
 from tests.factories import copy_of_the_mesh, write_domain
@@ -175,3 +178,72 @@ def test_the_process_keeps_a_bounded_number_of_parses(monkeypatch: pytest.Monkey
     for n in range(3):
         lineage.columns_read(f"SELECT a FROM t WHERE a > {n}", {"t": ["a"]})
     assert [key[1] for key in lineage._PARSED] == ["SELECT a FROM t WHERE a > 1", "SELECT a FROM t WHERE a > 2"]
+
+
+def test_a_settled_mesh_is_hashed_once_and_a_change_still_counts(tmp_path: Path) -> None:
+    """Every domain's load asks for the whole mesh's digest: kept while no file changed, which a
+    file's size, time or inode tells once it is older than a racy write."""
+    shop = write_domain(tmp_path).resolve()
+    ledger = write_domain(tmp_path, name="ledger").resolve()
+    hour_ago = time.time_ns() - 3600 * 10**9
+    for path in tmp_path.rglob("*"):
+        os.utime(path, ns=(hour_ago, hour_ago))
+    index = MeshIndex.around(shop)
+    first = {d: index.fingerprint(own=d) for d in (shop, ledger)}
+    mesh = index.mesh_digest()
+    assert {d: index.fingerprint(d, mesh) for d in (shop, ledger)} == first  # the mesh's digest given, the same
+    assert len(set(first.values())) == 2  # each domain's own files count for it alone
+    descriptor = ledger / "products" / "sales" / "product.yaml"
+    text = descriptor.read_text(encoding="utf-8")
+    descriptor.write_text(text.replace("Orders", "Sales orders"), encoding="utf-8")  # another size
+    os.utime(descriptor, ns=(hour_ago, hour_ago))
+    assert index.fingerprint(own=shop) != first[shop]
+    replaced = descriptor.with_suffix(".new")  # the same size and time, another file (an editor's save)
+    replaced.write_text(text.replace("Orders", "Sales ordres"), encoding="utf-8")
+    os.utime(replaced, ns=(hour_ago, hour_ago))
+    changed = index.fingerprint(own=shop)
+    replaced.replace(descriptor)
+    assert index.fingerprint(own=shop) not in (changed, first[shop])
+
+
+EXIT_PROBE = """
+import atexit, gc, sys
+from pathlib import Path
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))  # runs last: registered first
+if sys.argv[1] == "load":
+    from platform_core.descriptors.cache import load_domain_cached
+    load_domain_cached(Path(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("load", [True, False])
+def test_a_process_that_loaded_a_domain_exits_without_walking_its_objects(tmp_path: Path, load: bool) -> None:
+    """The interpreter's last collections would walk every descriptor and definition the process
+    holds; frozen at exit, they are left to the process's end. A process that loads none is left alone."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "load" if load else "none", str(write_domain(tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"frozen at exit: {load}"
+
+
+def test_collection_is_paused_while_a_domain_loads_and_resumed_after_even_when_it_fails(tmp_path: Path) -> None:
+    seen = []
+    with cache.collection_paused():
+        seen.append(gc.isenabled())
+    assert seen == [False] and gc.isenabled()
+    broken = write_domain(tmp_path)
+    (broken / "products" / "sales" / "product.yaml").write_text("name: [", encoding="utf-8")
+    with pytest.raises(PlatformError):
+        load_domain_cached(broken)
+    assert gc.isenabled()
+    gc.disable()  # a host that runs without collection keeps it so
+    try:
+        load_domain_cached(write_domain(tmp_path / "other"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

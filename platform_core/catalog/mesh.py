@@ -59,7 +59,8 @@ class LoadedMesh:
 
     def current(self) -> tuple[str, Mesh]:
         """The fingerprint of every domain's files (descriptors, SQL, modules) and the mesh they make."""
-        fingerprint = "".join(self.index.fingerprint(own=folder)[:16] for folder in self.index.domain_dirs())
+        mesh = self.index.mesh_digest()
+        fingerprint = "".join(self.index.fingerprint(folder, mesh)[:16] for folder in self.index.domain_dirs())
         if self.mesh is None or fingerprint != self.fingerprint:
             self.mesh, self.fingerprint = load_mesh(self.index), fingerprint
         return fingerprint, self.mesh

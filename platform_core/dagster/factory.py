@@ -15,7 +15,7 @@ import dagster as dg
 
 from platform_core.dagster.component import DataProduct
 from platform_core.dagster.product import follow_sensor
-from platform_core.descriptors.cache import load_domain_cached, sources_fingerprint
+from platform_core.descriptors.cache import collection_paused, load_domain_cached, sources_fingerprint
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Domain
 from platform_core.errors import PlatformError, Problem
@@ -38,10 +38,11 @@ def build_domain(domain: str | Path, settings: Settings | None = None) -> dg.Def
     fingerprint = sources_fingerprint(directory, index)
     built = _BUILT.get((directory, settings))
     if built is None or built[0] != fingerprint:
-        spec = load_domain_cached(directory, fingerprint)
-        violations = govern(spec, governance_context(spec, settings))
-        raise_errors(spec, violations)
-        _BUILT[(directory, settings)] = built = (fingerprint, definitions_of(spec, settings, violations))
+        with collection_paused():
+            spec = load_domain_cached(directory, fingerprint)
+            violations = govern(spec, governance_context(spec, settings))
+            raise_errors(spec, violations)
+            _BUILT[(directory, settings)] = built = (fingerprint, definitions_of(spec, settings, violations))
     return built[1]
 
 

@@ -63,7 +63,8 @@ def snapshot(workspace: Path) -> tuple[str, dict[str, str]]:
     try:
         text = workspace.read_bytes()
         index = MeshIndex.of_workspace(workspace)
-        domains = {d.name: index.fingerprint(own=d) for d in index.domain_dirs()}
+        mesh = index.mesh_digest()
+        domains = {d.name: index.fingerprint(d, mesh) for d in index.domain_dirs()}
     except Exception:  # noqa: BLE001 - a file half-written or broken now: the next poll sees it whole
         return "", {}
     return hashlib.sha256(text).hexdigest(), domains

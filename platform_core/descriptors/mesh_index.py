@@ -208,10 +208,18 @@ class MeshIndex:
 
     # --- one fingerprint -----------------------------------------------------------------------
 
-    def fingerprint(self, own: Path | None = None) -> str:
+    def fingerprint(self, own: Path | None = None, mesh: str | None = None) -> str:
         """A digest of the mesh's descriptors (and the workspace), plus every source file (YAML, SQL,
         Python) of the domain folder `own` when given: what loading and governing that domain reads.
-        Contents, not modification times, so two quick writes are told apart."""
+        Contents, not modification times, so two quick writes are told apart. `mesh` is the index's
+        `mesh_digest()` when the caller has just taken it, to fingerprint many domains at once."""
+        mesh = mesh or self.mesh_digest()
+        if own is None:
+            return mesh
+        return hashlib.sha256(f"{mesh}\0{_digest_of(_sources(own))}".encode()).hexdigest()
+
+    def mesh_digest(self) -> str:
+        """A digest of the mesh's descriptors and workspace (`fingerprint` without a domain's own files)."""
         paths = [str(self.workspace)] if self.workspace else []
         folders = self.domain_dirs()
         paths += [str(self.people_file), *(str(folder / DOMAIN_FILE) for folder in folders)]
@@ -224,13 +232,7 @@ class MeshIndex:
                 for products in (os.path.join(folder, "products"),)
                 for name in _readable(_product_names, products)
             ]
-        if own is not None:
-            paths += _sources(own)
-        digest = hashlib.sha256()
-        for path in sorted(set(paths)):
-            if (content := file_digest(path)) is not None:
-                digest.update(f"{path}\0{content}\0".encode())
-        return digest.hexdigest()
+        return _digest_of(paths)
 
     def problem(self) -> str | None:
         """Why the mesh's list of domains cannot be read, or None."""
@@ -360,23 +362,55 @@ def _names(folder: str) -> Iterator[str]:
 
 
 _DIGESTS: dict[str, tuple[tuple[int, int, int], str]] = {}
+# a set of files' digest, with each file's state when it was taken: every domain's load asks for
+# the whole mesh's, and this spares hashing it again while no file changed
+SET_DIGESTS_KEPT = 256
+_SET_DIGESTS: dict[tuple[str, ...], tuple[tuple[tuple[int, int, int] | None, ...], str]] = {}
+
+
+def _digest_of(paths: list[str]) -> str:
+    """A digest of the files' paths and contents (a missing or irregular file counts as absent),
+    kept while no file's size, time or inode changes and none is racily new."""
+    unique = tuple(sorted(set(paths)))
+    states = tuple(_file_state(path) for path in unique)
+    known = _SET_DIGESTS.get(unique)
+    if known is not None and known[0] == states:
+        return known[1]
+    digest = hashlib.sha256()
+    for path in unique:
+        if (content := file_digest(path)) is not None:
+            digest.update(f"{path}\0{content}\0".encode())
+    if all(_settled(state) for state in states):
+        if len(_SET_DIGESTS) >= SET_DIGESTS_KEPT:  # the oldest set goes: a long-lived process sees meshes change
+            del _SET_DIGESTS[next(iter(_SET_DIGESTS))]
+        _SET_DIGESTS[unique] = (states, digest.hexdigest())
+    return digest.hexdigest()
+
+
+def _file_state(path: str) -> tuple[int, int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_size, status.st_mtime_ns, status.st_ino) if stat.S_ISREG(status.st_mode) else None
 
 
 def file_digest(path: str) -> str | None:
     """The SHA-256 of a regular file's bytes, or None for anything else; kept while the file's
     size, time and inode are unchanged and it is not racily new."""
-    try:
-        status = os.stat(path)
-    except OSError:
+    state = _file_state(path)
+    if state is None:
         return None
-    if not stat.S_ISREG(status.st_mode):
-        return None
-    state = (status.st_size, status.st_mtime_ns, status.st_ino)
     known = _DIGESTS.get(path)
     if known is not None and known[0] == state:
         return known[1]
     with open(path, "rb") as handle:
         content = hashlib.sha256(handle.read()).hexdigest()
-    if time.time() - status.st_mtime > RACY_SECONDS:
+    if _settled(state):
         _DIGESTS[path] = (state, content)
     return content
+
+
+def _settled(state: tuple[int, int, int] | None) -> bool:
+    """Not racily new: a write within RACY_SECONDS could still change the file without changing its time."""
+    return state is None or time.time_ns() - state[1] > RACY_SECONDS * 1e9
