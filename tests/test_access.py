@@ -278,15 +278,15 @@ def test_the_key_is_read_from_a_file_outside_the_repository(
 def test_the_key_reaches_the_database_in_no_statement_and_leaves_no_file(
     tmp_path: Path, monkeypatch, shared_memory: bool
 ) -> None:
-    """A step's SQL may switch DuckDB's query log on: the key is in none of the statements it
-    records, and its file in shared memory lives for the one statement that reads it. Where the
-    machine has no shared memory folder, the key is bound as a parameter instead."""
+    """With DuckDB's query log switched on (as SQL past the loader's check could do), the key is in
+    none of the statements it records, and its file in shared memory lives for the one statement
+    that reads it. Where the machine has no shared memory folder, the key is bound instead."""
     if not shared_memory:
         monkeypatch.setattr(masking_key, "SHARED_MEMORY", tmp_path / "no-shared-memory")
     with duckdb.connect() as con, KeyHandover(KEY) as key:
         assert bool(key.directories) == shared_memory
         close_external_access(con, directories=key.directories)
-        con.execute("SELECT * FROM enable_logging('QueryLog')")  # what a step's SQL may do
+        con.execute("SELECT * FROM enable_logging('QueryLog')")  # the configuration's lock does not stop it
         for folder in key.directories:  # what a step finds there: nothing
             assert con.execute(f"SELECT * FROM glob({literal(folder + '/*')})").fetchall() == []
         key.load(con, KEY_TABLE)

@@ -1,8 +1,9 @@
 """How a run's database receives the masking key when it publishes.
 
 The key must reach DuckDB without the ways that would leak it or cost the run:
-- Not in SQL text: a step's SQL may switch on DuckDB's query log (`enable_logging` is a table
-  function, allowed with the configuration locked), which records every later statement.
+- Not in SQL text: DuckDB's query log, once switched on, records every later statement, and
+  `enable_logging` is a table function that the locked configuration does not stop. The loader
+  refuses it in a step's SQL (it is no declared input); the key does not rest on that one check.
 - Not in a file the database may read while the steps run: their SQL could read it too.
 - Not through a bound parameter either, where that can be helped: binding any Python value
   makes DuckDB import pandas, a quarter of a second of every run that masks.
