@@ -29,7 +29,14 @@ from platform_core.settings import Settings
 from platform_core.storage.lake import LakeConfig, NotPublished
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
-from tests.factories import ORDERS_CSV, copy_of_the_mesh, product_yaml, write_consumer_domain, write_domain
+from tests.factories import (
+    ORDERS_CSV,
+    copy_of_the_mesh,
+    product_yaml,
+    run_steps,
+    write_consumer_domain,
+    write_domain,
+)
 
 WORKER = [sys.executable, "-m", "tests.lake_worker"]
 SHOP_PORTS = ("shop.sales.customers", "shop.sales.daily_sales")
@@ -406,3 +413,38 @@ def test_a_fresh_warehouse_answers_nothing_published_without_opening_a_database(
     assert warehouse.published_contract("shop.sales") is None
     with pytest.raises(NotPublished, match="nothing has been published yet"):
         warehouse.snapshot()
+
+
+def test_published_contracts_are_kept_beside_the_catalog_while_it_is_unchanged(tmp_path: Path, monkeypatch) -> None:
+    """Governance reads every published contract when a location loads: kept with the state of the
+    lake's catalog, read again once a commit has changed it, never read from a file others may write."""
+    warehouse = Warehouse(tmp_path / "warehouse")
+
+    def publish(description: str) -> None:
+        product = product_yaml()
+        product["output_ports"][0]["columns"][0]["description"] = description  # part of the contract
+        (loaded,) = load_domain(write_domain(tmp_path, product)).products
+        assert run_steps(warehouse, loaded, masking_key="k").publication is not None
+        hour_ago = time.time_ns() - 3600 * 10**9
+        catalog = warehouse.lake.config.sqlite_file
+        for path in (catalog, Path(f"{catalog}-wal")):  # settled: not written within the racy window
+            if path.exists():
+                os.utime(path, ns=(hour_ago, hour_ago))
+
+    def lake_read_again() -> dict[str, str]:
+        return Warehouse._read_published_contracts(warehouse)
+
+    publish("The customer.")
+    first = warehouse.published_contracts()
+    assert "The customer." in first["shop.sales"]
+    with monkeypatch.context() as patched:  # kept: no read of the lake
+        patched.setattr(Warehouse, "_read_published_contracts", lambda _: pytest.fail("the lake was read"))
+        assert warehouse.published_contracts() == first
+    publish("The customer, by name.")  # a new contract: the catalog changed
+    second = warehouse.published_contracts()
+    assert second == lake_read_again() and "The customer, by name." in second["shop.sales"]
+    kept = next(warehouse.lake.config.sqlite_file.parent.glob(".*.contracts.json"))
+    kept.chmod(0o666)  # writable by others: not trusted
+    with monkeypatch.context() as patched:
+        patched.setattr(Warehouse, "_read_published_contracts", lambda _: {"shop.sales": "a forged contract"})
+        assert warehouse.published_contracts() == {"shop.sales": "a forged contract"}

@@ -7,6 +7,9 @@ YAML a limit on how large its aliases may expand and how deep it may nest.
 
 from __future__ import annotations
 
+import os
+import stat
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,3 +196,25 @@ def _expansion_problem(text: str) -> str:
                 f"{MAX_YAML_NODES:,} values once aliases are expanded (aliases repeated within aliases?)"
             )
     return f"expands to more than {MAX_YAML_NODES:,} values (aliases repeated within aliases?)"
+
+
+# A file changed less than this long ago is read again on every call: two writes within one
+# tick of the file system's clock can leave size and modification time unchanged (git's
+# "racily clean" entries).
+RACY_SECONDS = 2.0
+
+FileState = tuple[int, int, int]  # size, modification time (ns), inode
+
+
+def file_state(path: str | Path) -> FileState | None:
+    """What tells a regular file's versions apart without reading it; None for anything else."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_size, status.st_mtime_ns, status.st_ino) if stat.S_ISREG(status.st_mode) else None
+
+
+def settled(state: FileState | None) -> bool:
+    """Not racily new: a write within RACY_SECONDS could still change the file without changing its state."""
+    return state is None or time.time_ns() - state[1] > RACY_SECONDS * 1e9

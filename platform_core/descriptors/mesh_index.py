@@ -20,15 +20,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import stat
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from platform_core.descriptors.addresses import AddressError, Contract, Resolved, parse_contract, resolve_in
-from platform_core.descriptors.files import read_yaml
+from platform_core.descriptors.files import file_state, read_yaml, settled
 from platform_core.descriptors.workspace import read_workspace
 from platform_core.errors import PlatformError, ProblemCollector
 
@@ -43,10 +41,6 @@ COMPONENT_FILE = "defs.yaml"
 # The names a defs.yaml may give the component type (the short one resolves through the package).
 COMPONENT_TYPES = ("platform_core.DataProduct", "platform_core.dagster.component.DataProduct")
 SOURCE_SUFFIXES = (".yaml", ".yml", ".sql", ".py")
-# A file changed less than this long ago is hashed again on every call: two writes within one
-# tick of the file system's clock can leave size and modification time unchanged (git's
-# "racily clean" entries).
-RACY_SECONDS = 2.0
 
 Layout = Literal["domains", "components"]
 
@@ -372,7 +366,7 @@ def _digest_of(paths: list[str]) -> str:
     """A digest of the files' paths and contents (a missing or irregular file counts as absent),
     kept while no file's size, time or inode changes and none is racily new."""
     unique = tuple(sorted(set(paths)))
-    states = tuple(_file_state(path) for path in unique)
+    states = tuple(file_state(path) for path in unique)
     known = _SET_DIGESTS.get(unique)
     if known is not None and known[0] == states:
         return known[1]
@@ -380,25 +374,17 @@ def _digest_of(paths: list[str]) -> str:
     for path in unique:
         if (content := file_digest(path)) is not None:
             digest.update(f"{path}\0{content}\0".encode())
-    if all(_settled(state) for state in states):
+    if all(settled(state) for state in states):
         if len(_SET_DIGESTS) >= SET_DIGESTS_KEPT:  # the oldest set goes: a long-lived process sees meshes change
             del _SET_DIGESTS[next(iter(_SET_DIGESTS))]
         _SET_DIGESTS[unique] = (states, digest.hexdigest())
     return digest.hexdigest()
 
 
-def _file_state(path: str) -> tuple[int, int, int] | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return (status.st_size, status.st_mtime_ns, status.st_ino) if stat.S_ISREG(status.st_mode) else None
-
-
 def file_digest(path: str) -> str | None:
     """The SHA-256 of a regular file's bytes, or None for anything else; kept while the file's
     size, time and inode are unchanged and it is not racily new."""
-    state = _file_state(path)
+    state = file_state(path)
     if state is None:
         return None
     known = _DIGESTS.get(path)
@@ -406,11 +392,6 @@ def file_digest(path: str) -> str | None:
         return known[1]
     with open(path, "rb") as handle:
         content = hashlib.sha256(handle.read()).hexdigest()
-    if _settled(state):
+    if settled(state):
         _DIGESTS[path] = (state, content)
     return content
-
-
-def _settled(state: tuple[int, int, int] | None) -> bool:
-    """Not racily new: a write within RACY_SECONDS could still change the file without changing its time."""
-    return state is None or time.time_ns() - state[1] > RACY_SECONDS * 1e9
