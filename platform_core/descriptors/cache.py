@@ -23,7 +23,6 @@ import functools
 import gc
 import hashlib
 import json
-import os
 import pickle
 import sys
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 
 from platform_core.descriptors import lineage
+from platform_core.descriptors.files import read_own, write_own
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.sensitivity import Sensitivity
@@ -166,13 +166,12 @@ def _file_inputs_present(domain: Domain) -> bool:
 def _read(path: Path) -> tuple[Domain, lineage.Parses] | None:
     """The cached domain, if the file is there and only this user could have written it: unpickling
     runs code, so a file others may write to is never read (as for any module of the project)."""
+    data = read_own(path)
+    if data is None:
+        return None
     try:
-        with path.open("rb") as handle:
-            status = os.fstat(handle.fileno())
-            if status.st_uid != os.getuid() or status.st_mode & 0o022:
-                return None
-            cached = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        cached = pickle.loads(data)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         return None
     if isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[0], Domain) and isinstance(cached[1], dict):
         return cached
@@ -184,10 +183,7 @@ def _write(folder: Path, path: Path, entry: bytes, prefix: str) -> None:
     the kind removed. A cache that cannot be written costs time, never a load."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{path.name}.{os.getpid()}"
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            handle.write(entry)
-        os.replace(temporary, path)
+        write_own(path, entry)
         for older in folder.glob(f"{prefix}*"):
             if older != path:
                 older.unlink(missing_ok=True)

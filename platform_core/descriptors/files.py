@@ -218,3 +218,29 @@ def file_state(path: str | Path) -> FileState | None:
 def settled(state: FileState | None) -> bool:
     """Not racily new: a write within RACY_SECONDS could still change the file without changing its state."""
     return state is None or time.time_ns() - state[1] > RACY_SECONDS * 1e9
+
+
+def read_own(path: Path) -> bytes | None:
+    """A file's bytes, when it is there and only this user could have written it; None otherwise.
+    What the platform keeps for itself (loaded domains, which unpickling runs as code; published
+    contracts, which governance trusts) is never read from a file others may write."""
+    try:
+        with path.open("rb") as handle:
+            status = os.fstat(handle.fileno())
+            if status.st_uid != os.getuid() or status.st_mode & 0o022:
+                return None
+            return handle.read()
+    except OSError:
+        return None
+
+
+def write_own(path: Path, data: bytes) -> None:
+    """`data` written whole to `path` (mode 600) by a rename, so that processes reading or writing it
+    at once never see half of it. Raises OSError; a cache's caller treats that as costing time."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -18,10 +18,10 @@ read) and its purpose, when given: `warehouse.read(address, columns=["hours"], p
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from typing import Protocol
 
 import duckdb
 
-from platform_core.descriptors.files import FileState, file_state, settled
+from platform_core.descriptors.files import FileState, file_state, read_own, settled, write_own
 from platform_core.storage.lake import ALIAS, PLATFORM_SCHEMA, Lake, LakeConfig, NotPublished, Publication
 from platform_core.storage.usage import Read, UsageLog
 
@@ -183,13 +183,10 @@ class KeptContracts:
         return self.catalog.with_name(f".{self.catalog.name}.contracts.json")
 
     def read(self) -> dict[str, str] | None:
+        data = read_own(self.path)
         try:
-            with self.path.open(encoding="utf-8") as handle:
-                status = os.fstat(handle.fileno())
-                if status.st_uid != os.getuid() or status.st_mode & 0o022:
-                    return None
-                kept = json.load(handle)
-        except (OSError, ValueError):
+            kept = json.loads(data) if data is not None else None
+        except ValueError:
             return None
         if not isinstance(kept, dict) or kept.get("state") != json.loads(json.dumps(self.state)):
             return None
@@ -197,14 +194,9 @@ class KeptContracts:
         return documents if isinstance(documents, dict) else None
 
     def write(self, documents: dict[str, str]) -> None:
-        """Written whole by a rename (several processes load at once); a failure only costs time."""
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}")
-        try:
-            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as file:
-                json.dump({"state": self.state, "documents": documents}, file)
-            os.replace(temporary, self.path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
+        """A failure to write only costs the next load its read of the lake."""
+        with contextlib.suppress(OSError):
+            write_own(self.path, json.dumps({"state": self.state, "documents": documents}).encode())
 
 
 @functools.lru_cache(maxsize=8)
