@@ -408,9 +408,9 @@ class _Run:
         try:
             bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
             context = AuditContext(self.port_table, now)
-            stage(self.con, self.product, step, staging, self.sandboxes, context, temporary=self.in_run_only(step.name))
+            temporary = self.in_run_only(step.name)
+            checked = stage(self.con, self.product, step, staging, self.sandboxes, context, temporary=temporary)
             self.staged.add(step.name)
-            checked = self.sandboxes.checked.pop(step.name, None)
             results = audit(self.con, staging, step, self.port_table, now, self.masked, checked)
             if isinstance(step, Port):
                 results = expectation_results(self.con, staging, self.product, step, results)

@@ -60,18 +60,18 @@ def stage(
     sandboxes: Sandboxes,
     audit: AuditContext,
     temporary: bool = False,
-) -> None:
+) -> list[RuleResult] | None:
     """Compute the step into `table` (quoted), its dependencies already bound; a temporary table
     (only this connection sees it, in memory or DuckDB's spill files) when `temporary`. A pandas
-    step's process also runs its rules, as `audit` says (their results in `sandboxes.checked`)."""
+    step's process also runs its rules, as `audit` says: their results, None for other steps."""
     create = "CREATE OR REPLACE TEMP TABLE" if temporary else "CREATE OR REPLACE TABLE"
     if step.query is not None:
         con.execute(f"{create} {table} AS {query_select(product, step)}")
-        return
+        return None
     if step.engine == "sql":
         con.execute(f"{create} {table} AS {read_sql(product, step)}")
-        return
-    run_transform(con, product, step, sandboxes, audit, create, table)
+        return None
+    return run_transform(con, product, step, sandboxes, audit, create, table)
 
 
 def query_select(product: Product, step: Step) -> str:
@@ -119,7 +119,6 @@ class Sandboxes:
         if self.waiting:  # a killed run's folder held its steps' inputs: the next run removes it
             self.folder = owned_folder(Path(tempfile.gettempdir()), SCRATCH_PREFIX)
         self.started: dict[str, Sandbox] = {}
-        self.checked: dict[str, list[RuleResult]] = {}  # a step's rules, as its process ran them
         self._start_next()
 
     def __enter__(self) -> Sandboxes:
@@ -178,10 +177,10 @@ def run_transform(
     audit: AuditContext,
     create: str,
     table: str,
-) -> None:
+) -> list[RuleResult]:
     """The step's pandas function, called in its process with only its declared inputs; its
     result cast to the step's column types into `table`, by `create` (a CREATE TABLE). The
-    process audits what it hands back; the results wait in `sandboxes.checked`."""
+    process audits what it hands back: the results of the step's rules."""
     file_name, function = str(step.python).split(":")
     sandbox = sandboxes.take(step)
     try:
@@ -198,7 +197,7 @@ def run_transform(
         result = f"read_parquet({literal(str(audited))})"
         produced = [name for name, *_ in con.execute(f"DESCRIBE SELECT * FROM {result}").fetchall()]
         con.execute(f"{create} {table} AS {cast_select(result, produced, types)}")
-        sandboxes.checked[step.name] = checked
+        return checked
     except IsolationError as error:
         raise PlatformError([Problem(display_path(product.directory / file_name), step.name, str(error))]) from None
     finally:
