@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from platform_core.catalog.discovery import Direction
+    from platform_core.catalog.health import ProductHealth
     from platform_core.descriptors.metric_sql import Dialect
+    from platform_core.descriptors.spec import Domain
 
 
 @click.group(invoke_without_command=True)
@@ -506,9 +508,15 @@ def show(address: str, workspace: Path, as_json: bool) -> None:
 
 def _refusals(mesh: Mesh, only: str | None = None) -> dict[str, str]:
     """Why each loaded domain's code location does not load in Dagster: what the UI shows as a load error."""
+    return _refusals_of([d for d in mesh.domains if only in (None, d.name)])
+
+
+def _refusals_of(domains: list[Domain]) -> dict[str, str]:
+    if not domains:
+        return {}  # nothing to ask: governance is not even imported
     from platform_core.dagster.refusals import refusals
 
-    return refusals((d for d in mesh.domains if only in (None, d.name)), Settings.from_env())
+    return refusals(domains, Settings.from_env())
 
 
 @main.command()
@@ -522,18 +530,15 @@ def status(domain: str | None, workspace: Path, as_json: bool) -> None:
     Exit status 1 when any product is unhealthy (for monitoring), 2 without DAGSTER_HOME."""
     from dataclasses import asdict
 
-    from platform_core.catalog.discovery import status as health_of
-
-    instance = _instance()
-    if instance is None:
+    asked = _health(domain, workspace)
+    if asked is None:
         click.echo(
             "DAGSTER_HOME is not set: it names the Dagster instance whose runs are read "
             "(scripts/platform.sh uses dagster_home/)",
             err=True,
         )
         sys.exit(2)
-    mesh = _mesh(workspace)
-    found = health_of(mesh, instance, domain, _refusals(mesh, domain))
+    found, shown_by = asked
     rows = [
         {
             "product": h.address,
@@ -552,8 +557,44 @@ def status(domain: str | None, workspace: Path, as_json: bool) -> None:
         if rows
         else "no product"
     )
+    if shown_by and not as_json:
+        click.echo(f"(as the Dagster UI at {shown_by} shows it)")
     if any(not h.healthy for h in found):
         sys.exit(1)
+
+
+def _health(domain: str | None, workspace: Path) -> tuple[list[ProductHealth], str | None] | None:
+    """Every product's health, and the URL of the Dagster UI it was asked of: the UI serving the
+    instance of DAGSTER_HOME, when one answers at MESH_UI_URL (Dagster is then not imported),
+    else the instance itself (URL None). A domain whose location the UI is still loading, or does
+    not have, is judged by its files, as without a UI. None without DAGSTER_HOME."""
+    import os
+
+    from platform_core.catalog.discovery import judged
+    from platform_core.catalog.discovery import status as health_of
+    from platform_core.catalog.health import refused
+    from platform_core.catalog.ui import DagsterUI, UnreachableUI
+
+    home = os.environ.get("DAGSTER_HOME")
+    url = Settings.from_env().alerts.ui_url
+    ui = DagsterUI.serving(url, home) if home else None
+    instance = None if ui else _instance()
+    if ui is None and instance is None:
+        return None
+    mesh = _mesh(workspace)
+    if ui is not None:
+        try:
+            observed, states = ui.health_facts(p for p in mesh.products if domain in (None, p.domain))
+        except UnreachableUI as error:
+            click.echo(f"note: the Dagster UI did not answer ({error}); the instance is read instead", err=True)
+            instance = _instance()
+        else:
+            names = {loc.domain: loc.name for loc in _locations(workspace) if loc.domain}
+            refusals = {d: refused(why) for d, name in names.items() if (why := states.get(name))}
+            unknown = [d for d in mesh.domains if domain in (None, d.name) and names.get(d.name) not in states]
+            return judged(mesh, observed, domain, refusals | _refusals_of(unknown)), url
+    assert instance is not None
+    return health_of(mesh, instance, domain, _refusals(mesh, domain)), None
 
 
 @main.command()

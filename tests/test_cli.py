@@ -22,9 +22,10 @@ from platform_core.cli import main
 from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
 from platform_core.settings import Settings
-from tests.conftest import PROJECT, materialize
+from tests.conftest import PROJECT, materialize, subprocess_env
 from tests.factories import ORDERS_CSV, consumer_product_yaml, product_yaml, write_consumer_domain, write_domain
 from tests.test_publish import BAD_ORDERS
+from tests.webserver import free_port, running_webserver
 
 MESH = str(Path(sys.executable).parent / "mesh")
 HR = yaml.safe_load((PROJECT / "domains/hr/products/overtime/product.yaml").read_text(encoding="utf-8"))
@@ -184,6 +185,19 @@ def test_a_null_where_the_contract_forbids_one_fails_the_schema_check_and_names_
     assert "1 blocking check(s) failed: orders.not_null_order_id" in row["reasons"]
 
 
+DEFINITIONS = """from pathlib import Path
+
+import dagster as dg
+
+from platform_core import build_domain
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_domain(Path(__file__).resolve().parent)
+"""
+
+
 def _refused_mesh(tmp_path: Path) -> Path:
     """shop, whose daily_sales is restricted now without a grant to ledger; ledger reading it (its
     location refused by Dagster); and depot, whose descriptor does not load. The workspace file."""
@@ -195,10 +209,17 @@ def _refused_mesh(tmp_path: Path) -> Path:
     write_consumer_domain(tmp_path, ledger)
     write_domain(tmp_path, name="depot")
     (tmp_path / "domains" / "depot" / "products" / "sales" / "product.yaml").write_text("name: [\n")
+    (tmp_path / "domains" / "__init__.py").write_text("")
+    for name in ("shop", "ledger", "depot"):  # code locations, for a webserver to load
+        (tmp_path / "domains" / name / "__init__.py").write_text("")
+        (tmp_path / "domains" / name / "definitions.py").write_text(DEFINITIONS)
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         "load_from:\n"
-        + "".join(f"  - python_module: {{module_name: domains.{d}.definitions}}\n" for d in ("shop", "ledger", "depot"))
+        + "".join(
+            f"  - python_module: {{module_name: domains.{d}.definitions, working_directory: .}}\n"
+            for d in ("shop", "ledger", "depot")
+        )
     )
     return workspace
 
@@ -312,3 +333,79 @@ def test_docs_build_writes_the_site_where_asked(tmp_path: Path, monkeypatch: pyt
     code, output = mesh("docs", "build", "--out", str(tmp_path / "site"), "-w", W)
     assert code == 0 and output.strip() == f"open file://{tmp_path / 'site' / 'index.html'}"
     assert (tmp_path / "site" / "products" / "hr.overtime.html").is_file()
+
+
+def _status(workspace: Path, env: dict[str, str], *flags: str) -> tuple[int, str, bool]:
+    """`mesh status` in a fresh process: its exit status, its output, and whether it imported Dagster."""
+    script = (
+        "import sys\nfrom platform_core.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
+        "print('\\0' + str(code) + ' ' + str('dagster' in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "status", "-w", str(workspace), *flags],
+        cwd=workspace.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    output, _, ending = done.stdout.rpartition("\0")
+    code, imported = ending.split()
+    return int(code if code != "None" else 0), output, imported == "True"
+
+
+def test_status_asks_the_ui_serving_the_instance_without_dagster_and_says_what_the_instance_says(
+    tmp_path: Path, settings: Settings, instance
+) -> None:
+    """With the Dagster UI up on the instance of DAGSTER_HOME, `mesh status` asks it, imports no
+    Dagster, and gives the answer reading the instance gives: a failed run, its failed checks and
+    their samples, a refused location (as the UI shows it), a domain whose descriptors do not load."""
+    workspace = _refused_mesh(tmp_path)
+    shop = build_domain(tmp_path / "domains" / "shop", settings)
+    assert materialize(shop, instance).success
+    (tmp_path / "domains" / "shop" / "data" / "orders.csv").write_text(BAD_ORDERS, encoding="utf-8")
+    assert not materialize(shop, instance).success  # a failed run, and its failed blocking check
+
+    with running_webserver(tmp_path, tmp_path) as ui:
+        states = {e["name"]: e for e in ui.loaded_locations(timeout=120)}
+        assert states["domains.ledger.definitions"]["locationOrLoadError"]["__typename"] == "PythonError"
+        env = {**subprocess_env(tmp_path), "MESH_UI_URL": ui.url}
+        closed = {**env, "MESH_UI_URL": f"http://127.0.0.1:{free_port()}"}  # nothing listens: the instance
+
+        code, asked, imported = _status(workspace, env, "--json")
+        assert (code, imported) == (1, False), asked
+        code, read, imported = _status(workspace, closed, "--json")
+        assert (code, imported) == (1, True), read
+        by_ui = {h["address"]: h for h in json.loads(asked)}
+        by_instance = {h["address"]: h for h in json.loads(read)}
+        assert by_ui.keys() == by_instance.keys() == {"shop.sales", "ledger.vat", "depot.*"}
+
+        shop_health = by_ui["shop.sales"]
+        assert shop_health == by_instance["shop.sales"]
+        assert shop_health["state"] == "failed_run" and shop_health["failed_run"]
+        assert "1 blocking check(s) failed: orders.unique_order_id" in shop_health["reasons"]
+        (failed,) = [c for c in shop_health["checks"] if not c["passed"]]
+        assert failed["name"] == "unique_order_id" and failed["sample"]
+        assert by_ui["depot.*"] == by_instance["depot.*"]
+        # the refused location, by the UI's own error and by its files: both not loaded, for access
+        for health in (by_ui["ledger.vat"], by_instance["ledger.vat"]):
+            assert health["state"] == "not_loaded", health
+            assert health["reasons"][0].startswith("its code location does not load in Dagster: "), health
+            assert "access" in health["reasons"][0], health
+        assert {k: v for k, v in by_ui["ledger.vat"].items() if k != "reasons"} == {
+            k: v for k, v in by_instance["ledger.vat"].items() if k != "reasons"
+        }
+
+        code, table_text, _ = _status(workspace, env)
+        assert code == 1 and table_text.rstrip().endswith(f"(as the Dagster UI at {ui.url} shows it)"), table_text
+        code, shop_only, imported = _status(workspace, env, "--json", "--domain", "shop")
+        assert (code, imported) == (1, False) and json.loads(shop_only) == [shop_health]
+
+        # a UI that serves another instance is not asked: its runs are not this instance's
+        other = {**env, "DAGSTER_HOME": str(tmp_path / "another_home")}
+        (tmp_path / "another_home").mkdir()
+        code, elsewhere, imported = _status(workspace, other, "--json", "--domain", "shop")
+        assert (code, imported) == (1, True)
+        assert json.loads(elsewhere)[0]["state"] == "never_materialized"

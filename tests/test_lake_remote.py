@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,22 +27,17 @@ from platform_core.storage.lake import NotPublished
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, subprocess_env
 from tests.postgres import fresh_database
+from tests.webserver import free_port
 
 pytestmark = pytest.mark.xdist_group("remote_lake")
 BUCKET = "mesh-lake"
 WORKER = [sys.executable, "-m", "tests.remote_lake_worker"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def s3_endpoint(tmp_path: Path) -> Iterator[str]:
     """A local S3 server with an empty bucket; stopped on leaving."""
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
+from platform_core.descriptors.freshness import DEADLINES, latest_deadline
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.spec import CronFreshness, Port
 from platform_core.errors import PlatformError
@@ -43,6 +45,33 @@ def test_cron_freshness_is_a_variant(tmp_path: Path) -> None:
     (product,) = load_domain(write_domain(tmp_path, data)).products
     assert isinstance(product.sla.freshness, CronFreshness)
     assert product.sla.freshness.lower_bound == timedelta(days=1)
+
+
+def test_a_cron_slas_last_deadline_is_kept_until_the_next_one(tmp_path: Path) -> None:
+    """The last deadline of a cron SLA, by Dagster's cron arithmetic, is kept beside the product
+    while it stays the last, so that health read often does not import Dagster for it."""
+    from dagster._utils.schedules import get_latest_completed_cron_tick
+
+    sla = CronFreshness(cron="0 7 * * *", timezone="Europe/Paris", lower_bound=timedelta(days=1))
+    folder = tmp_path / "__pycache__"
+    now = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)  # the day Paris moves to summer time
+    expected = get_latest_completed_cron_tick(sla.cron, now, sla.timezone)
+    assert latest_deadline(sla, folder, now) == expected == datetime(2026, 3, 29, 5, 0, tzinfo=UTC)
+    kept = json.loads((folder / DEADLINES).read_text())
+    (window,) = kept.values()
+    assert window == [expected.timestamp(), datetime(2026, 3, 30, 5, 0, tzinfo=UTC).timestamp()]
+
+    # within the window the kept deadline is the answer, read without asking Dagster again
+    forged = {key: [window[0] - 60, window[1]] for key in kept}
+    (folder / DEADLINES).write_text(json.dumps(forged))
+    assert latest_deadline(sla, folder, now).timestamp() == window[0] - 60
+    # past the next deadline it is asked again, and kept anew
+    later = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)
+    assert latest_deadline(sla, folder, later) == datetime(2026, 3, 30, 5, 0, tzinfo=UTC)
+    # a kept file others could write is not believed
+    (folder / DEADLINES).write_text(json.dumps(forged))
+    (folder / DEADLINES).chmod(0o666)
+    assert latest_deadline(sla, folder, now) == expected
 
 
 def _set(path: str, value) -> Callable[[dict], None]:

@@ -9,15 +9,12 @@ opens every HR asset's page and its checks tab, as a user would.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,18 +29,13 @@ from platform_core.descriptors.spec import TimeWindowFreshness
 from platform_core.descriptors.workspace import read_workspace
 from tests.browser import BROWSER_FLAGS, chromium_or_skip
 from tests.conftest import PROJECT, subprocess_env
+from tests.webserver import LOCATIONS, Webserver, running_webserver
 
 pytestmark = pytest.mark.xdist_group("ui")  # one webserver for the module, on one worker
 
-WEBSERVER = str(Path(sys.executable).parent / "dagster-webserver")
-
-LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries {
-  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 ASSETS = """{ assetNodes { assetKey { path } dependencyKeys { path }
   repository { location { name } } } }"""
-LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename
-  ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on InvalidSubsetError { message } } }"""
-RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
+
 RESOURCES = """{ repositoryOrError(repositorySelector:
   {repositoryLocationName: "%s", repositoryName: "__repository__"}) {
   ... on Repository { allTopLevelResourceDetails { name configuredValues { key value } } } } }"""
@@ -55,99 +47,6 @@ ASSET_PAGES = """{ assetNodes { assetKey { path } description pools
   internalFreshnessPolicy { __typename
     ... on TimeWindowFreshnessPolicy { failWindowSeconds warnWindowSeconds }
     ... on CronFreshnessPolicy { deadlineCron } } } }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Webserver:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def launch(self, location: str, keys: list[list[str]]) -> str:
-        """Launch a run of assets of a location, as "Materialize" in the UI does; its id."""
-        params = {
-            "selector": {
-                "repositoryLocationName": location,
-                "repositoryName": "__repository__",
-                "jobName": "__ASSET_JOB",
-                "assetSelection": [{"path": key} for key in keys],
-            },
-            "mode": "default",
-            "executionMetadata": {"tags": []},
-        }
-        data = self.query_with(LAUNCH, {"params": params})["launchRun"]
-        assert data["__typename"] == "LaunchRunSuccess", data
-        return str(data["run"]["runId"])
-
-    def run_status(self, run_id: str, timeout: float) -> str:
-        """The run's status once it ends (or when `timeout` passes)."""
-        deadline, status = time.time() + timeout, ""
-        while time.time() < deadline:
-            status = self.query_with(RUN_STATUS, {"id": run_id})["runOrError"]["status"]
-            if status in ("SUCCESS", "FAILURE", "CANCELED"):
-                break
-            time.sleep(1)
-        return status
-
-    def query_with(self, text: str, variables: dict) -> dict:
-        request = urllib.request.Request(
-            f"{self.url}/graphql",
-            data=json.dumps({"query": text, "variables": variables}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            body = json.load(response)
-        assert "errors" not in body, body
-        return body["data"]
-
-    def query(self, text: str) -> dict:
-        return self.query_with(text, {})
-
-    def loaded_locations(self, timeout: float = 240) -> list[dict]:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            entries = self.query(LOCATIONS)["workspaceOrError"]["locationEntries"]
-            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                return entries
-            time.sleep(1)
-        raise AssertionError(f"locations still loading after {timeout} s: {entries}")
-
-
-@contextlib.contextmanager
-def running_webserver(project: Path, tmp_path: Path) -> Iterator[Webserver]:
-    """`dagster-webserver` on the project's workspace.yaml, on a free port of 127.0.0.1, as
-    scripts/platform.sh starts it; stopped on leaving."""
-    (tmp_path / "dagster_home").mkdir(exist_ok=True)
-    shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
-    port = _free_port()
-    log = (tmp_path / "webserver.log").open("w")
-    process = subprocess.Popen(
-        [WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=project,
-        env=subprocess_env(tmp_path),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=5).close()
-                break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "webserver.log").read_text()[-3000:]
-                assert time.time() < deadline, "the webserver did not answer within 120 s"
-                time.sleep(1)
-        yield Webserver(url)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
 
 
 @pytest.fixture(scope="module")

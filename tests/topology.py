@@ -29,7 +29,7 @@ from typing import IO, TypeVar
 
 from dagster._grpc.client import DagsterGrpcClient
 
-from tests.test_ui import LOCATIONS, Webserver
+from tests.webserver import LOCATIONS, Webserver
 
 BIN = Path(sys.executable).parent
 T = TypeVar("T")

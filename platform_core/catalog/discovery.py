@@ -17,7 +17,7 @@ from platform_core.descriptors.spec import PortInput, Product
 if TYPE_CHECKING:  # searching and showing descriptors imports no Dagster; health, from an instance, does
     import dagster as dg
 
-    from platform_core.catalog.health import ProductHealth
+    from platform_core.catalog.health import Observed, ProductHealth
 
 
 class UnknownAddress(LookupError):
@@ -336,13 +336,26 @@ def show_text(shown: Shown) -> Iterator[str]:
 def status(
     mesh: Mesh, instance: dg.DagsterInstance, domain: str | None = None, refusals: Mapping[str, str] | None = None
 ) -> list[ProductHealth]:
-    """Every product's health, and a line for each domain whose descriptors do not load; `refusals`:
-    why a domain's code location does not load in Dagster (its products are then not loaded)."""
-    from platform_core.catalog.health import ProductHealth, product_health
+    """Every product's health, as the instance knows it, and a line for each domain whose
+    descriptors do not load; `refusals`: why a domain's code location does not load in Dagster
+    (its products are then not loaded)."""
+    from platform_core.catalog.health import observe
+
+    observed = {p.product_address: observe(instance, p) for p in mesh.products if domain in (None, p.domain)}
+    return judged(mesh, observed, domain, refusals)
+
+
+def judged(
+    mesh: Mesh, observed: Mapping[str, Observed], domain: str | None = None, refusals: Mapping[str, str] | None = None
+) -> list[ProductHealth]:
+    """`status` from what Dagster knows of each product (by address), wherever it was read."""
+    from platform_core.catalog.health import ProductHealth, judge
 
     refusals = refusals or {}
     found = [
-        product_health(instance, p, refusal=refusals.get(p.domain)) for p in mesh.products if domain in (None, p.domain)
+        judge(p, observed[p.product_address], refusal=refusals.get(p.domain))
+        for p in mesh.products
+        if domain in (None, p.domain)
     ]
     found += [
         ProductHealth(f"{name}.*", "not_loaded", (f"its descriptors do not load: {error}",))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from platform_core.catalog.health import refused
 from platform_core.descriptors.cache import remembered_verdict
 from platform_core.descriptors.spec import Domain
 from platform_core.governance.evaluate import Violation, govern, governance_context
@@ -35,9 +36,9 @@ def location_refusal(spec: Domain, violations: list[Violation], settings: Settin
     errors = [v for v in violations if v.severity == "error"]
     if errors:
         policies = ", ".join(sorted({v.policy for v in errors}))
-        return f"its code location does not load in Dagster: {len(errors)} governance error(s) ({policies})"
-    refused = dagster_problem(spec, settings)
-    return f"its code location does not load in Dagster: {refused}" if refused else None
+        return refused(f"{len(errors)} governance error(s) ({policies})")
+    problem = dagster_problem(spec, settings)
+    return refused(problem) if problem else None
 
 
 def dagster_problem(spec: Domain, settings: Settings) -> str | None:
