@@ -35,9 +35,10 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from platform_core.catalog.discovery import Direction
-    from platform_core.catalog.health import ProductHealth
+    from platform_core.catalog.health import Observed, ProductHealth
+    from platform_core.catalog.ui import DagsterUI
     from platform_core.descriptors.metric_sql import Dialect
-    from platform_core.descriptors.spec import Domain
+    from platform_core.descriptors.spec import Domain, Product
 
 
 @click.group(invoke_without_command=True)
@@ -495,15 +496,30 @@ def materialize(targets: tuple[str, ...], upstream: bool, workspace: Path) -> No
 def show(address: str, workspace: Path, as_json: bool) -> None:
     """Everything about a product (hr.overtime) or a port (hr.overtime.payroll_compensation): owner,
     consumers, SLA, columns, rules, lineage and, from the instance in DAGSTER_HOME, its health."""
-    from platform_core.catalog.discovery import UnknownAddress, show_text
+    from platform_core.catalog.discovery import UnknownAddress, find, show_text
     from platform_core.catalog.discovery import show as describe
+    from platform_core.catalog.health import judge, product_health
 
+    mesh = _mesh(workspace)
     try:
-        shown = describe(_mesh(workspace), address, _instance())
+        product, _ = find(mesh, address)
     except UnknownAddress as error:
         click.echo(str(error), err=True)
         sys.exit(1)
+    ui = _ui()
+    asked = _asked(ui, [product]) if ui else None
+    instance = _instance() if asked is None else None
+    health = (
+        judge(product, asked[0][product.product_address])
+        if asked
+        else product_health(instance, product)
+        if instance
+        else None
+    )
+    shown = describe(mesh, address, health)
     click.echo(json.dumps(shown, indent=2, default=str) if as_json else "\n".join(show_text(shown)))
+    if ui and asked and not as_json:
+        click.echo(f"(health as the Dagster UI at {ui.url} shows it)")
 
 
 def _refusals(mesh: Mesh, only: str | None = None) -> dict[str, str]:
@@ -564,37 +580,50 @@ def status(domain: str | None, workspace: Path, as_json: bool) -> None:
 
 
 def _health(domain: str | None, workspace: Path) -> tuple[list[ProductHealth], str | None] | None:
-    """Every product's health, and the URL of the Dagster UI it was asked of: the UI serving the
-    instance of DAGSTER_HOME, when one answers at MESH_UI_URL (Dagster is then not imported),
-    else the instance itself (URL None). A domain whose location the UI is still loading, or does
+    """Every product's health, and the URL of the Dagster UI it was asked of (`_ui`), else read
+    from the instance itself (URL None). A domain whose location the UI is still loading, or does
     not have, is judged by its files, as without a UI. None without DAGSTER_HOME."""
-    import os
-
     from platform_core.catalog.discovery import judged
     from platform_core.catalog.discovery import status as health_of
     from platform_core.catalog.health import refused
-    from platform_core.catalog.ui import DagsterUI, UnreachableUI
 
-    home = os.environ.get("DAGSTER_HOME")
-    url = Settings.from_env().alerts.ui_url
-    ui = DagsterUI.serving(url, home) if home else None
+    ui = _ui()
     instance = None if ui else _instance()
     if ui is None and instance is None:
         return None
     mesh = _mesh(workspace)
-    if ui is not None:
-        try:
-            observed, states = ui.health_facts(p for p in mesh.products if domain in (None, p.domain))
-        except UnreachableUI as error:
-            click.echo(f"note: the Dagster UI did not answer ({error}); the instance is read instead", err=True)
-            instance = _instance()
-        else:
-            names = {loc.domain: loc.name for loc in _locations(workspace) if loc.domain}
-            refusals = {d: refused(why) for d, name in names.items() if (why := states.get(name))}
-            unknown = [d for d in mesh.domains if domain in (None, d.name) and names.get(d.name) not in states]
-            return judged(mesh, observed, domain, refusals | _refusals_of(unknown)), url
-    assert instance is not None
+    asked = _asked(ui, [p for p in mesh.products if domain in (None, p.domain)]) if ui else None
+    if ui is not None and asked is not None:
+        observed, states = asked
+        names = {loc.domain: loc.name for loc in _locations(workspace) if loc.domain}
+        refusals = {d: refused(why) for d, name in names.items() if (why := states.get(name))}
+        unknown = [d for d in mesh.domains if domain in (None, d.name) and names.get(d.name) not in states]
+        return judged(mesh, observed, domain, refusals | _refusals_of(unknown)), ui.url
+    instance = instance or _instance()
+    assert instance is not None  # DAGSTER_HOME is set
     return health_of(mesh, instance, domain, _refusals(mesh, domain)), None
+
+
+def _ui() -> DagsterUI | None:
+    """The Dagster UI serving the instance of DAGSTER_HOME, when one answers at MESH_UI_URL: health
+    is asked of it without importing Dagster (platform_core.catalog.ui)."""
+    import os
+
+    from platform_core.catalog.ui import DagsterUI
+
+    home = os.environ.get("DAGSTER_HOME")
+    return DagsterUI.serving(Settings.from_env().alerts.ui_url, home) if home else None
+
+
+def _asked(ui: DagsterUI, products: list[Product]) -> tuple[dict[str, Observed], dict[str, str | None]] | None:
+    """What the UI knows of the products and of the code locations; None, said, when it stops answering."""
+    from platform_core.catalog.ui import UnreachableUI
+
+    try:
+        return ui.health_facts(products)
+    except UnreachableUI as error:
+        click.echo(f"note: the Dagster UI did not answer ({error}); the instance is read instead", err=True)
+        return None
 
 
 @main.command()

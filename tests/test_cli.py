@@ -335,15 +335,15 @@ def test_docs_build_writes_the_site_where_asked(tmp_path: Path, monkeypatch: pyt
     assert (tmp_path / "site" / "products" / "hr.overtime.html").is_file()
 
 
-def _status(workspace: Path, env: dict[str, str], *flags: str) -> tuple[int, str, bool]:
-    """`mesh status` in a fresh process: its exit status, its output, and whether it imported Dagster."""
+def _mesh_alone(workspace: Path, env: dict[str, str], *arguments: str) -> tuple[int, str, bool]:
+    """A `mesh` command in a fresh process: its exit status, its output, and whether it imported Dagster."""
     script = (
         "import sys\nfrom platform_core.cli import main\n"
         "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
         "print('\\0' + str(code) + ' ' + str('dagster' in sys.modules))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, "status", "-w", str(workspace), *flags],
+        [sys.executable, "-c", script, *arguments, "-w", str(workspace)],
         cwd=workspace.parent,
         env=env,
         capture_output=True,
@@ -356,11 +356,11 @@ def _status(workspace: Path, env: dict[str, str], *flags: str) -> tuple[int, str
     return int(code if code != "None" else 0), output, imported == "True"
 
 
-def test_status_asks_the_ui_serving_the_instance_without_dagster_and_says_what_the_instance_says(
+def test_status_and_show_ask_the_ui_serving_the_instance_without_dagster_and_say_what_the_instance_says(
     tmp_path: Path, settings: Settings, instance
 ) -> None:
-    """With the Dagster UI up on the instance of DAGSTER_HOME, `mesh status` asks it, imports no
-    Dagster, and gives the answer reading the instance gives: a failed run, its failed checks and
+    """With the Dagster UI up on the instance of DAGSTER_HOME, `mesh status` and `mesh show` ask it,
+    import no Dagster, and give the answer reading the instance gives: a failed run, its failed checks and
     their samples, a refused location (as the UI shows it), a domain whose descriptors do not load."""
     workspace = _refused_mesh(tmp_path)
     shop = build_domain(tmp_path / "domains" / "shop", settings)
@@ -374,9 +374,9 @@ def test_status_asks_the_ui_serving_the_instance_without_dagster_and_says_what_t
         env = {**subprocess_env(tmp_path), "MESH_UI_URL": ui.url}
         closed = {**env, "MESH_UI_URL": f"http://127.0.0.1:{free_port()}"}  # nothing listens: the instance
 
-        code, asked, imported = _status(workspace, env, "--json")
+        code, asked, imported = _mesh_alone(workspace, env, "status", "--json")
         assert (code, imported) == (1, False), asked
-        code, read, imported = _status(workspace, closed, "--json")
+        code, read, imported = _mesh_alone(workspace, closed, "status", "--json")
         assert (code, imported) == (1, True), read
         by_ui = {h["address"]: h for h in json.loads(asked)}
         by_instance = {h["address"]: h for h in json.loads(read)}
@@ -398,14 +398,24 @@ def test_status_asks_the_ui_serving_the_instance_without_dagster_and_says_what_t
             k: v for k, v in by_instance["ledger.vat"].items() if k != "reasons"
         }
 
-        code, table_text, _ = _status(workspace, env)
+        code, table_text, _ = _mesh_alone(workspace, env, "status")
         assert code == 1 and table_text.rstrip().endswith(f"(as the Dagster UI at {ui.url} shows it)"), table_text
-        code, shop_only, imported = _status(workspace, env, "--json", "--domain", "shop")
+        code, shop_only, imported = _mesh_alone(workspace, env, "status", "--json", "--domain", "shop")
         assert (code, imported) == (1, False) and json.loads(shop_only) == [shop_health]
+
+        # `mesh show` tells the same health, asked of the UI
+        code, shown, imported = _mesh_alone(workspace, env, "show", "shop.sales", "--json")
+        assert (code, imported) == (0, False), shown
+        code, shown_read, imported = _mesh_alone(workspace, closed, "show", "shop.sales", "--json")
+        assert (code, imported) == (0, True)
+        assert json.loads(shown)["health"] == json.loads(shown_read)["health"]
+        assert json.loads(shown)["health"]["state"] == "failed_run"
+        code, shown_text, _ = _mesh_alone(workspace, env, "show", "shop.sales")
+        assert shown_text.rstrip().endswith(f"(health as the Dagster UI at {ui.url} shows it)"), shown_text
 
         # a UI that serves another instance is not asked: its runs are not this instance's
         other = {**env, "DAGSTER_HOME": str(tmp_path / "another_home")}
         (tmp_path / "another_home").mkdir()
-        code, elsewhere, imported = _status(workspace, other, "--json", "--domain", "shop")
+        code, elsewhere, imported = _mesh_alone(workspace, other, "status", "--json", "--domain", "shop")
         assert (code, imported) == (1, True)
         assert json.loads(elsewhere)[0]["state"] == "never_materialized"

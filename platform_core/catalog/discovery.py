@@ -217,16 +217,11 @@ class Shown(TypedDict):
     health: HealthShown | None
 
 
-def show(mesh: Mesh, address: str, instance: dg.DagsterInstance | None) -> Shown:
-    """Everything about a product (or one of its ports): the descriptor's promises and, from the
-    instance, what happened."""
+def show(mesh: Mesh, address: str, health: ProductHealth | None) -> Shown:
+    """Everything about a product (or one of its ports): the descriptor's promises and, from its
+    `health` as Dagster knows it, what happened."""
     product, port_name = find(mesh, address)
     ports = [p for p in product.output_ports if port_name in (None, p.name)]
-    health = None
-    if instance is not None:
-        from platform_core.catalog.health import product_health
-
-        health = product_health(instance, product)
     return {
         "address": address,
         "kind": "port" if port_name else "product",
