@@ -5,11 +5,11 @@
 `mesh catalog`, `show`, `lineage` read the descriptors only (Dagster is not imported without an
 instance); `status` and `check` ask the Dagster instance in DAGSTER_HOME and build every domain's
 definitions to tell whether Dagster loads them; HR is materialized first (`--no-materialize`: an
-empty instance, as before). `status` is timed twice: reading the instance,
-and asking the Dagster UI serving it (a webserver this script starts on the demo workspace, as
-scripts/platform.sh does), where Dagster is not imported. One warm-up run of each first, so that
-the descriptor cache holds the mesh as it is. Not part of the test suite: timings depend on the
-machine.
+empty instance, as before). `status` and `show` with health are timed twice: reading the
+instance, and asking the Dagster UI serving it (a webserver this script starts on the demo
+workspace, as scripts/platform.sh does), where Dagster is not imported. One warm-up run of each
+first, so that the descriptor cache holds the mesh as it is. Not part of the test suite: timings
+depend on the machine.
 """
 
 from __future__ import annotations
@@ -108,8 +108,11 @@ def main() -> None:
         for command in COMMANDS:
             given = instance if command[0] in ("status", "check") else environ
             report(" ".join(command), command, given, arguments.repeat)
+        report("show hr.overtime (the instance)", ["show", "hr.overtime"], instance, arguments.repeat)
         with webserver(instance, Path(home) / "webserver.log") as url:
-            report("status (the Dagster UI up)", ["status"], {**instance, "MESH_UI_URL": url}, arguments.repeat)
+            up = {**instance, "MESH_UI_URL": url}
+            report("status (the Dagster UI up)", ["status"], up, arguments.repeat)
+            report("show hr.overtime (the Dagster UI up)", ["show", "hr.overtime"], up, arguments.repeat)
 
 
 if __name__ == "__main__":

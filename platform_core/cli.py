@@ -19,16 +19,7 @@ from platform_core.descriptors.spec import SEMVER
 from platform_core.descriptors.workspace import Location, find_workspace, read_workspace
 from platform_core.errors import PlatformError
 from platform_core.governance.report import counts, table
-from platform_core.scaffold.plan import (
-    EXAMPLE_PRODUCT,
-    PRODUCT_TEMPLATES,
-    Plan,
-    ScaffoldError,
-    apply,
-    plan_domain,
-    plan_product,
-    remove_domain,
-)
+from platform_core.scaffold import EXAMPLE_PRODUCT, PRODUCT_TEMPLATES, ScaffoldError
 from platform_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,6 +30,7 @@ if TYPE_CHECKING:
     from platform_core.catalog.ui import DagsterUI
     from platform_core.descriptors.metric_sql import Dialect
     from platform_core.descriptors.spec import Domain, Product
+    from platform_core.scaffold.plan import Plan
 
 
 @click.group(invoke_without_command=True)
@@ -1046,6 +1038,8 @@ def new_domain(
 
     A running platform shows the new code location within a minute; mesh remove domain NAME
     undoes it."""
+    from platform_core.scaffold.plan import plan_domain
+
     _run(
         lambda: plan_domain(
             project.resolve(),
@@ -1076,6 +1070,8 @@ def remove() -> None:
 def remove_domain_command(name: str, yes: bool, project: Path) -> None:
     """Delete domains/NAME and its code location in workspace.yaml (refused while another domain
     reads its ports). Its published data stays in the lake until retention expires it."""
+    from platform_core.scaffold.plan import remove_domain
+
     if not yes:
         click.confirm(f"delete domains/{name}/ and its code location?", abort=True)
     try:
@@ -1125,6 +1121,8 @@ def new_product(
     domain: str, name: str, template: str, reads: tuple[str, ...], purpose: str | None, dry_run: bool, project: Path
 ) -> None:
     """Add product NAME to an existing DOMAIN."""
+    from platform_core.scaffold.plan import plan_product
+
     _run(
         lambda: plan_product(project.resolve(), domain, name, template, reads, purpose),
         dry_run,
@@ -1133,6 +1131,8 @@ def new_product(
 
 
 def _run(make_plan: Callable[[], Plan], dry_run: bool, done: str) -> None:
+    from platform_core.scaffold.plan import apply
+
     try:
         plan: Plan = make_plan()
         if dry_run:
@@ -1298,7 +1298,6 @@ def access_add(
 ) -> None:
     """Add a person to people.yaml and to the serving database; show their password once."""
     from platform_core.scaffold.people import add_person
-    from platform_core.scaffold.plan import ScaffoldError
 
     path = MeshIndex.of_workspace(workspace).people_file
     pairs = dict(a.split("=", 1) for a in attributes if "=" in a)
@@ -1343,7 +1342,6 @@ def _new_password(login: str, workspace: Path) -> None:
 def access_remove(login: str, yes: bool, workspace: Path) -> None:
     """Take a person out of people.yaml and the serving database: no login, no session, nothing read."""
     from platform_core.scaffold.people import remove_person
-    from platform_core.scaffold.plan import ScaffoldError
     from platform_core.serving.access import sync_people
     from platform_core.serving.database import target_of
     from platform_core.serving.server import ServingError

@@ -34,20 +34,15 @@ from platform_core.descriptors.spec import Product
 from platform_core.descriptors.types import email_problem
 from platform_core.descriptors.workspace import read_workspace
 from platform_core.errors import PlatformError, ProblemCollector
+from platform_core.scaffold import EXAMPLE_PRODUCT, PRODUCT_TEMPLATES, ScaffoldError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-PRODUCT_TEMPLATES = ("simple", "dimensional", "consumer")
-EXAMPLE_PRODUCT = "activity"
 RESERVED_NAMES = {"platform", "platform_core", "domains", "tests", "docs"}
 MAX_NAME_LENGTH = 40
 ACCEPTED = (
     "use snake_case that is not an SQL or Python keyword: a lowercase letter, then lowercase letters, "
     "digits or _ (for example zeta_ops)"
 )
-
-
-class ScaffoldError(Exception):
-    """A refused command: nothing was written, and the message says why and what is accepted."""
 
 
 @dataclass(frozen=True)
