@@ -18,8 +18,9 @@ Differences, on purpose: the employee master (a pandas step in the platform) is 
 SQL, the same rules (whitespace collapsed and trimmed, names typed all upper or all lower case
 title-cased, codes upper case, e-mail lower case, comma decimals, ISO dates; the result
 matches transforms.clean_employees, except for exotic whitespace and letters such as 'ß' that
-Python cases differently); no sample of failing rows, no per-table checksum, no contract
-kept in the lake, no Dagster.
+Python cases differently), or with `--employees pandas` by the product's own function, as the
+product does; no sample of failing rows, no per-table checksum, no contract kept in the lake,
+no Dagster.
 
 Prints the seconds spent (building and checking each table: `by_table`, [build, checks]),
 row counts of every table, check results and, unless --no-fingerprint, each published
@@ -33,6 +34,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -604,20 +606,46 @@ def prepare(con: duckdb.DuckDBPyConnection, sources: Path) -> None:
                           quote = '"', escape = '"', strict_mode = true, filename = true)""")
 
 
-def build_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """One table from its SQL file (or query), its dependencies already built."""
+def build_table(con: duckdb.DuckDBPyConnection, table: str, employees: str = "sql") -> None:
+    """One table from its SQL file (or query), its dependencies already built; with `employees`
+    "pandas", the employee master as the product makes it, with its own pandas function."""
+    if table == "employees" and employees == "pandas":
+        clean_employees = _product_function("transforms.py", "clean_employees")
+        frame = clean_employees({"raw_employees": con.execute("SELECT * FROM raw_employees").df()})
+        con.register("employees_frame", frame)
+        casts = ", ".join(
+            f"CAST({name} AS {type_}) AS {name}" for name, type_ in (c.split(maxsplit=1) for c in _columns(table))
+        )
+        con.execute(f"CREATE OR REPLACE TABLE employees AS SELECT {casts} FROM employees_frame")
+        con.unregister("employees_frame")
+        return
     source = dict(STEPS)[table]
     query = source if source.lstrip().upper().startswith("SELECT") else (SQL / source).read_text(encoding="utf-8")
     con.execute(f"CREATE OR REPLACE TABLE {table} AS {query.strip().rstrip(';')}")
 
 
-def build(con: duckdb.DuckDBPyConnection, sources: Path) -> tuple[list[dict[str, object]], dict[str, object]]:
+def _product_function(file: str, name: str):  # the product's own function, as it is
+    spec = importlib.util.spec_from_file_location("hr_overtime_" + Path(file).stem, SQL.parent / file)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def _columns(table: str) -> list[str]:
+    """ "name TYPE" of each column of a table's schema; types such as DECIMAL(8,2) hold commas."""
+    return [c.strip() for c in re.split(r",\s*(?![^()]*\))", SCHEMAS[table])]
+
+
+def build(
+    con: duckdb.DuckDBPyConnection, sources: Path, employees: str = "sql"
+) -> tuple[list[dict[str, object]], dict[str, object]]:
     seconds: dict[str, object] = {"build": 0.0, "checks": 0.0, "by_table": {}}
     prepare(con, sources)
     results: list[dict[str, object]] = []
     for table, _ in STEPS:
         started = time.perf_counter()
-        build_table(con, table)
+        build_table(con, table, employees)
         checked = time.perf_counter()
         seconds["build"] += checked - started
         found = check(con, table)
@@ -700,6 +728,12 @@ def main() -> None:
     parser.add_argument("--lake", type=Path, required=True, help="folder of the lake (catalog.sqlite, data/)")
     parser.add_argument("--no-fingerprint", action="store_true", help="skip reading the lake back")
     parser.add_argument("--memory-limit", help="DuckDB's memory_limit (2GB, 1500MB); DuckDB's default when not given")
+    parser.add_argument(
+        "--employees",
+        choices=("sql", "pandas"),
+        default="sql",
+        help="clean the employee master in SQL, or with the product's own pandas function as the product does",
+    )
     parser.add_argument("--json", action="store_true")
     arguments = parser.parse_args()
     key = os.environ.get("MESH_MASKING_KEY", "").strip()
@@ -713,7 +747,7 @@ def main() -> None:
         arguments.database, config={"memory_limit": arguments.memory_limit} if arguments.memory_limit else {}
     )
     con.execute("SET TimeZone = 'UTC'")
-    results, seconds = build(con, arguments.sources.resolve())
+    results, seconds = build(con, arguments.sources.resolve(), arguments.employees)
     published = time.perf_counter()
     snapshot = publish(con, arguments.lake.resolve(), key)
     seconds["publish"] = time.perf_counter() - published

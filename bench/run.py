@@ -11,7 +11,10 @@ from round to round:
   instance (the project's dagster.yaml), a new warehouse and a masking key: every layer, the 236 checks, the publication
   of the 9 ports and the masked copy, one lake commit;
 - handwritten_memory: bench/handwritten_hr.py on an in-memory DuckDB;
-- handwritten_file: the same on a DuckDB file (the platform's compute database is a file).
+- handwritten_file: the same on a DuckDB file (the platform's compute database is a file);
+- handwritten_pandas (with --same-work): the in-memory script with the employee master cleaned
+  by the product's own pandas function (transforms.clean_employees), as the product does it,
+  where the other scripts clean it in SQL.
 
 With MESH_COMPUTE_MEMORY set, the platform's runs and both scripts get the same memory budget
 (DuckDB's memory_limit): what each does within the same memory.
@@ -55,6 +58,10 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 KEY = "bench-masking-key-not-a-secret"
 COMPUTE_MEMORY = "MESH_COMPUTE_MEMORY"
 VARIANTS = ("platform", "handwritten_memory", "handwritten_file")
+# --same-work: the in-memory script with the employee master cleaned by the product's own pandas
+# function, as the product does it (the other scripts clean it in SQL)
+SAME_WORK = "handwritten_pandas"
+SCRIPTS = ("handwritten_memory", "handwritten_file", SAME_WORK)
 WORKSPACE = """load_from:
   - python_module:
       module_name: domains.hr.definitions
@@ -296,7 +303,9 @@ def phases(home: Path, started_at: float, wall: float) -> dict[str, float] | Non
     }
 
 
-def run_handwritten(work: Path, data: Path, database: str, label: str) -> tuple[dict[str, object], Path]:
+def run_handwritten(
+    work: Path, data: Path, database: str, label: str, employees: str = "sql"
+) -> tuple[dict[str, object], Path]:
     lake = work / f"{label}_lake"
     env = {**os.environ, "MESH_MASKING_KEY": KEY}
     result = measured(
@@ -311,6 +320,8 @@ def run_handwritten(work: Path, data: Path, database: str, label: str) -> tuple[
             str(lake),
             "--json",
             "--no-fingerprint",
+            "--employees",
+            employees,
             # the same memory budget as the platform's runs, when one is set
             *(["--memory-limit", os.environ[COMPUTE_MEMORY]] if os.environ.get(COMPUTE_MEMORY) else []),
         ],
@@ -333,24 +344,29 @@ def run_handwritten(work: Path, data: Path, database: str, label: str) -> tuple[
 # --------------------------------------------------------------------------------------
 
 
-def benchmark(rows: int, rounds: int, profile: bool, ephemeral: list[str]) -> dict[str, object]:
+def benchmark(
+    rows: int, rounds: int, profile: bool, ephemeral: list[str], same_work: bool = False
+) -> dict[str, object]:
+    variants = (*VARIANTS, SAME_WORK) if same_work else VARIANTS
     data, generated = sources(rows)
     load_before = os.getloadavg()
-    samples: dict[str, list[dict[str, object]]] = {v: [] for v in VARIANTS}
+    samples: dict[str, list[dict[str, object]]] = {v: [] for v in variants}
     comparison: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="hr_bench_") as scratch:
         root = Path(scratch)
         project = project_copy(root, data, ephemeral)
         for round_ in range(rounds):
-            order = VARIANTS[round_ % 3 :] + VARIANTS[: round_ % 3]  # each variant goes first in turn
+            turn = round_ % len(variants)
+            order = variants[turn:] + variants[:turn]  # each variant goes first in turn
             for variant in order:
                 work = root / f"round{round_}_{variant}"
                 work.mkdir()
                 if variant == "platform":
                     result, lake = run_platform(work, project)
                 else:
-                    database = ":memory:" if variant == "handwritten_memory" else str(work / "hr.duckdb")
-                    result, lake = run_handwritten(work, data, database, variant)
+                    database = str(work / "hr.duckdb") if variant == "handwritten_file" else ":memory:"
+                    employees = "pandas" if variant == SAME_WORK else "sql"
+                    result, lake = run_handwritten(work, data, database, variant, employees)
                 samples[variant].append(result)
                 if round_ == 0:
                     comparison[variant] = lake_fingerprints(lake)
@@ -383,15 +399,15 @@ def benchmark(rows: int, rounds: int, profile: bool, ephemeral: list[str]) -> di
             "rss": [round(s["rss_mb"]) for s in samples[v]],
             "tree_rss": [round(s["tree_rss_mb"]) for s in samples[v]],
         }
-        for v in VARIANTS
+        for v in variants
     }
     summary["platform"]["step_s"] = [s["step_s"] for s in samples["platform"]]
     summary["platform"]["phases_s"] = [s["phases_s"] for s in samples["platform"]]
-    for v in VARIANTS[1:]:
+    for v in variants[1:]:
         summary[v]["parts_s"] = samples[v][0]["parts_s"]
     fastest = min(VARIANTS[1:], key=lambda v: summary[v]["wall_s"])
     platform_ports, ports_match = comparison["platform"], True
-    for v in VARIANTS[1:]:
+    for v in variants[1:]:
         ports_match &= comparison[v] == platform_ports
     return {
         "benchmark": "hr_overtime",
@@ -410,14 +426,19 @@ def benchmark(rows: int, rounds: int, profile: bool, ephemeral: list[str]) -> di
             "tree_rss_platform_vs_file": round(
                 summary["platform"]["tree_rss_mb"] / summary["handwritten_file"]["tree_rss_mb"], 2
             ),
+            **(
+                {"wall_platform_vs_same_work": round(summary["platform"]["wall_s"] / summary[SAME_WORK]["wall_s"], 2)}
+                if same_work
+                else {}
+            ),
         },
-        "checks": {v: samples[v][0]["checks"] for v in VARIANTS},
+        "checks": {v: samples[v][0]["checks"] for v in variants},
         "outputs_match": ports_match,
         "ports": {
             port: {
                 "rows": facts["rows"],
                 "platform": facts["fingerprint"],
-                **{v: comparison[v].get(port, {}).get("fingerprint") for v in VARIANTS[1:]},
+                **{v: comparison[v].get(port, {}).get("fingerprint") for v in variants[1:]},
             }
             for port, facts in platform_ports.items()
         },
@@ -483,6 +504,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also time the parts of the platform's product run")
     parser.add_argument("--json", action="store_true", help="one JSON line per size on stdout")
     parser.add_argument(
+        "--same-work",
+        action="store_true",
+        help="also the in-memory script cleaning the employee master with the product's pandas function",
+    )
+    parser.add_argument(
         "--ephemeral",
         nargs="*",
         default=[],
@@ -491,7 +517,7 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     for rows in arguments.rows:
-        result = benchmark(rows, arguments.rounds, arguments.profile, arguments.ephemeral)
+        result = benchmark(rows, arguments.rounds, arguments.profile, arguments.ephemeral, arguments.same_work)
         print(table(result), file=sys.stderr)
         if arguments.json:
             print(json.dumps(result), flush=True)

@@ -3,6 +3,7 @@ nothing here reads or writes the developer's dagster_home or warehouse."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +33,18 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(warehouse_root=tmp_path / "warehouse")
 
 
+def platform_instance(home: Path) -> contextlib.AbstractContextManager[dg.DagsterInstance]:
+    """A temporary Dagster instance in `home` with the event log storage the platform ships
+    (dagster_home/dagster.yaml): Dagster's own opens and closes a SQLite connection per event,
+    which is most of a run's time on the shipped sample, in tests as anywhere."""
+    runs = {"base_dir": str(home / "history" / "runs")}
+    storage = {"module": "platform_core.dagster.instance_storage", "class": "PoolSafeSqliteEventLogStorage"}
+    return dg.instance_for_test(temp_dir=str(home), overrides={"event_log_storage": {**storage, "config": runs}})
+
+
 @pytest.fixture
 def instance(tmp_path: Path):
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as test_instance:
+    with platform_instance(tmp_path / "dagster_home") as test_instance:
         yield test_instance
 
 
@@ -74,7 +84,7 @@ def mesh_run(tmp_path_factory: pytest.TempPathFactory):
     )
     order = domain_order(load_mesh(settings.workspace))
     (root / "dagster_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(root / "dagster_home")) as test_instance:
+    with platform_instance(root / "dagster_home") as test_instance:
         results = {name: materialize(build_domain(name, settings), test_instance) for name in order}
         yield MeshRun(order, results, Warehouse(settings.warehouse_root), test_instance)
 

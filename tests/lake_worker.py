@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,11 +81,12 @@ def materialize(domain_dir: Path, root: Path, count: int, start: float) -> dict:
 
     from platform_core.dagster.factory import build_domain
     from platform_core.settings import Settings
+    from tests.conftest import platform_instance
 
     defs = build_domain(domain_dir, Settings(warehouse_root=root))
     time.sleep(max(0.0, start - time.time()))
     successes = 0
-    with dg.instance_for_test() as instance:
+    with tempfile.TemporaryDirectory() as home, platform_instance(Path(home)) as instance:
         for _ in range(count):
             result = dg.materialize(
                 list(defs.assets or []), instance=instance, resources=defs.resources, raise_on_error=False

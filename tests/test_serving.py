@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 import psycopg2
 import pytest
 from click.testing import CliRunner
@@ -45,7 +44,7 @@ from platform_core.serving.publish import serve_latest
 from platform_core.serving.server import EmbeddedServer
 from platform_core.settings import MASKING_KEY_VARIABLE, Settings
 from platform_core.storage.warehouse import Warehouse
-from tests.conftest import PROJECT, materialize, subprocess_env
+from tests.conftest import PROJECT, materialize, platform_instance, subprocess_env
 from tests.factories import V1_SQL, V2_SQL, major_two_yaml, write_domain
 from tests.postgres import fresh_database, server_url
 
@@ -131,7 +130,7 @@ def published_hr(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     root = tmp_path_factory.mktemp("serving")
     settings = Settings(warehouse_root=root / "warehouse", serving="off")
     (root / "dagster_home").mkdir()
-    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test(temp_dir=str(root / "dagster_home")) as instance:
+    with pytest.MonkeyPatch.context() as patch, platform_instance(root / "dagster_home") as instance:
         patch.setenv(MASKING_KEY_VARIABLE, "a-test-key-that-is-not-secret")  # the function-scoped one is not set yet
         assert materialize(build_domain("hr", settings), instance).success
     return settings.warehouse()
