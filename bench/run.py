@@ -17,7 +17,8 @@ from round to round:
   where the other scripts clean it in SQL.
 
 With MESH_COMPUTE_MEMORY set, the platform's runs and both scripts get the same memory budget
-(DuckDB's memory_limit): what each does within the same memory.
+(DuckDB's memory_limit): what each does within the same memory. With --platform-memory, only
+the platform's runs get one, the scripts as they are written: the goals as stated.
 
 For each: wall time (from the process's start to its exit, interpreter start included), CPU
 seconds (user + system of the process and the processes it waited for, from wait4), the peak
@@ -57,6 +58,7 @@ PYTHON = str(Path(sys.executable))
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 KEY = "bench-masking-key-not-a-secret"
 COMPUTE_MEMORY = "MESH_COMPUTE_MEMORY"
+PLATFORM_MEMORY = "BENCH_PLATFORM_MEMORY"  # set by --platform-memory
 VARIANTS = ("platform", "handwritten_memory", "handwritten_file")
 # --same-work: the in-memory script with the employee master cleaned by the product's own pandas
 # function, as the product does it (the other scripts clean it in SQL)
@@ -247,6 +249,8 @@ def run_platform(work: Path, project: Path) -> tuple[dict[str, object], Path]:
     env.update({"DAGSTER_HOME": str(home), "MESH_WAREHOUSE": str(warehouse), "MESH_MASKING_KEY": KEY})
     if COMPUTE_MEMORY in os.environ:  # the compute database's memory limit, as the deployment sets it
         env[COMPUTE_MEMORY] = os.environ[COMPUTE_MEMORY]
+    if PLATFORM_MEMORY in os.environ:  # --platform-memory: the platform's runs only
+        env[COMPUTE_MEMORY] = os.environ[PLATFORM_MEMORY]
     result = measured(
         [DAGSTER, "asset", "materialize", "-m", "domains.hr.definitions", "--select", "*"],
         project,
@@ -414,6 +418,7 @@ def benchmark(
         "rows": rows,
         "ephemeral_layers": ephemeral,
         "compute_memory": os.environ.get(COMPUTE_MEMORY),
+        "platform_memory": os.environ.get(PLATFORM_MEMORY) or os.environ.get(COMPUTE_MEMORY),
         "employees": generated["employees"],
         "rounds": rounds,
         "sources": {k: generated[k] for k in ("records", "duplicates", "seconds", "cached")},
@@ -464,7 +469,9 @@ def platform_tree() -> dict[str, object]:
 def table(result: dict[str, object]) -> str:
     lines = [
         f"HR Overtime, {result['rows']:,} overtime rows, {result['employees']:,} employees, "
-        f"medians of {result['rounds']} round(s); load {result['load_before']} -> {result['load_after']}",
+        f"medians of {result['rounds']} round(s); load {result['load_before']} -> {result['load_after']}; "
+        f"the platform's memory limit {result['platform_memory'] or 'none'}, the scripts' "
+        f"{result['compute_memory'] or 'none'}",
         f"{'variant':<20}{'wall s':>9}{'cpu s':>9}{'RSS MB':>9}{'tree MB':>9}   checks",
     ]
     for v, s in result["variants"].items():
@@ -504,6 +511,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also time the parts of the platform's product run")
     parser.add_argument("--json", action="store_true", help="one JSON line per size on stdout")
     parser.add_argument(
+        "--platform-memory",
+        help="MESH_COMPUTE_MEMORY for the platform's runs only, the scripts unbudgeted: each goal as stated",
+    )
+    parser.add_argument(
         "--same-work",
         action="store_true",
         help="also the in-memory script cleaning the employee master with the product's pandas function",
@@ -516,6 +527,8 @@ def main() -> None:
         help="HR's layers kept only for the run",
     )
     arguments = parser.parse_args()
+    if arguments.platform_memory:
+        os.environ[PLATFORM_MEMORY] = arguments.platform_memory
     for rows in arguments.rows:
         result = benchmark(rows, arguments.rounds, arguments.profile, arguments.ephemeral, arguments.same_work)
         print(table(result), file=sys.stderr)

@@ -402,6 +402,10 @@ def test_status_and_show_ask_the_ui_serving_the_instance_without_dagster_and_say
         assert code == 1 and table_text.rstrip().endswith(f"(as the Dagster UI at {ui.url} shows it)"), table_text
         code, shop_only, imported = _mesh_alone(workspace, env, "status", "--json", "--domain", "shop")
         assert (code, imported) == (1, False) and json.loads(shop_only) == [shop_health]
+        # a proxy named for the web is not asked the way to a UI on this machine
+        proxied = {**env, "http_proxy": closed["MESH_UI_URL"], "HTTP_PROXY": closed["MESH_UI_URL"]}
+        code, shop_only, imported = _mesh_alone(workspace, proxied, "status", "--json", "--domain", "shop")
+        assert (code, imported) == (1, False) and json.loads(shop_only) == [shop_health]
 
         # `mesh show` tells the same health, asked of the UI
         code, shown, imported = _mesh_alone(workspace, env, "show", "shop.sales", "--json")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -75,7 +75,7 @@ class DagsterUI:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with _opener(self.url).open(request, timeout=timeout) as response:
                 answer = json.load(response)
         except (OSError, ValueError) as error:  # refused, timed out, not HTTP, not JSON
             raise UnreachableUI(f"{self.url}: {error}") from error
@@ -136,6 +136,12 @@ class DagsterUI:
             variables |= {f"a{i}": {"path": list(key.path)}, f"n{i}": key.name}
         data = self.query(f"query Executions({declared}) {{ {asked} }}", variables)
         return {key: data[f"c{i}"] for i, key in enumerate(keys)}
+
+
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    """A UI on this machine is reached directly, whatever proxy the environment names for the web."""
+    local = urllib.parse.urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+    return urllib.request.build_opener(urllib.request.ProxyHandler({})) if local else urllib.request.build_opener()
 
 
 def _results(key: CheckKey, executions: list[dict]) -> Iterable[CheckResult]:
