@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from platform_core.catalog.mesh import domain_order, load_mesh
 from platform_core.dagster.factory import build_domain
@@ -20,12 +21,21 @@ from tests.postgres import fresh_database
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+# The event log storage the platform ships (dagster_home/dagster.yaml), in every test's
+# DAGSTER_HOME: Dagster's own opens and closes a SQLite connection per event, which is most of a
+# run's time on the shipped sample, in tests as anywhere. A test that needs the whole shipped
+# instance (pools, run queue) copies that file over this one.
+SHIPPED_EVENT_LOG = {"module": "platform_core.dagster.instance_storage", "class": "PoolSafeSqliteEventLogStorage"}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(WAREHOUSE_VARIABLE, str(tmp_path / "warehouse"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv(MASKING_KEY_VARIABLE, "a-test-key-that-is-not-secret")
     (tmp_path / "dagster_home").mkdir()
+    storage = {"event_log_storage": {**SHIPPED_EVENT_LOG, "config": {"base_dir": "history/runs"}}}
+    (tmp_path / "dagster_home" / "dagster.yaml").write_text(yaml.safe_dump(storage))
 
 
 @pytest.fixture
@@ -34,12 +44,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def platform_instance(home: Path) -> contextlib.AbstractContextManager[dg.DagsterInstance]:
-    """A temporary Dagster instance in `home` with the event log storage the platform ships
-    (dagster_home/dagster.yaml): Dagster's own opens and closes a SQLite connection per event,
-    which is most of a run's time on the shipped sample, in tests as anywhere."""
+    """A temporary Dagster instance in `home` with the event log storage the platform ships."""
     runs = {"base_dir": str(home / "history" / "runs")}
-    storage = {"module": "platform_core.dagster.instance_storage", "class": "PoolSafeSqliteEventLogStorage"}
-    return dg.instance_for_test(temp_dir=str(home), overrides={"event_log_storage": {**storage, "config": runs}})
+    return dg.instance_for_test(
+        temp_dir=str(home), overrides={"event_log_storage": {**SHIPPED_EVENT_LOG, "config": runs}}
+    )
 
 
 @pytest.fixture
