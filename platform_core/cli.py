@@ -487,7 +487,8 @@ def materialize(targets: tuple[str, ...], upstream: bool, workspace: Path) -> No
 @_json
 def show(address: str, workspace: Path, as_json: bool) -> None:
     """Everything about a product (hr.overtime) or a port (hr.overtime.payroll_compensation): owner,
-    consumers, SLA, columns, rules, lineage and, from the instance in DAGSTER_HOME, its health."""
+    consumers, SLA, columns, rules, lineage and, from the instance in DAGSTER_HOME, its health
+    (asked of the Dagster UI at MESH_UI_URL when it serves that instance)."""
     from platform_core.catalog.discovery import UnknownAddress, find, show_text
     from platform_core.catalog.discovery import show as describe
     from platform_core.catalog.health import judge, product_health
@@ -533,7 +534,8 @@ def _refusals_of(domains: list[Domain]) -> dict[str, str]:
 @_json
 def status(domain: str | None, workspace: Path, as_json: bool) -> None:
     """The health of every product from the Dagster instance in DAGSTER_HOME: healthy, stale,
-    failing checks, failed last run or never materialized, with the reason.
+    failing checks, failed last run or never materialized, with the reason. Asked of the Dagster
+    UI at MESH_UI_URL when it serves that instance (faster: Dagster is not imported).
 
     Exit status 1 when any product is unhealthy (for monitoring), 2 without DAGSTER_HOME."""
     from dataclasses import asdict
