@@ -93,7 +93,8 @@ class DagsterUI:
         not run since, an asset whose location is not loaded) is asked by itself, as its latest
         execution, which is what the instance gives: a second request, rarely made."""
         products = list(products)
-        assets = {tuple(key.path) for p in products for key in check_keys(p)}
+        checks = {p.product_address: check_keys(p) for p in products}
+        assets = {key.path for keys in checks.values() for key in keys}
         assets |= {tuple(p.key_path(port.name)) for p in products for port in p.published_ports}
         data = self.query(_FACTS, {"assets": [{"path": list(path)} for path in sorted(assets)]})
         latest = {tuple(info["assetKey"]["path"]): info for info in data["assetsLatestInfo"]}
@@ -105,7 +106,7 @@ class DagsterUI:
                 execution = check["executionForLatestMaterialization"]
                 if execution is not None or not ever:  # an asset never materialized: never run
                     executions[CheckKey(path, check["name"])] = [execution] if execution else []
-        asked = [key for p in products for key in check_keys(p) if key not in executions]
+        asked = [key for keys in checks.values() for key in keys if key not in executions]
         executions |= self._latest_executions(asked)
 
         observed = {}
@@ -118,8 +119,8 @@ class DagsterUI:
                     materialized[port.name] = timestamp(float(info["latestMaterialization"]["timestamp"]) / 1000)
                 if (run := info.get("latestRun")) and run["status"] == "FAILURE":
                     failed.add(run["id"])
-            checks = [result for key in check_keys(product) for result in _results(key, executions[key])]
-            observed[product.product_address] = Observed(materialized, tuple(sorted(failed)), tuple(checks))
+            results = [r for key in checks[product.product_address] for r in _results(key, executions[key])]
+            observed[product.product_address] = Observed(materialized, tuple(sorted(failed)), tuple(results))
         return observed, _locations(data["workspaceOrError"])
 
     def _latest_executions(self, keys: list[CheckKey]) -> dict[CheckKey, list[dict]]:
