@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import socket
 import statistics
@@ -62,18 +63,28 @@ def webserver(environ: dict[str, str], log: Path) -> Iterator[str]:
         )
         try:
             deadline = time.time() + 180
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/server_info", timeout=5).close()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.time() > deadline:
-                        sys.exit(f"the webserver did not start: {log}")
-                    time.sleep(1)
+            while not loaded(url):  # as a person finds the UI: up, every code location loaded
+                if process.poll() is not None or time.time() > deadline:
+                    sys.exit(f"the webserver did not start and load the workspace: {log}")
+                time.sleep(1)
             yield url
         finally:
             process.terminate()
             process.wait(timeout=60)
+
+
+def loaded(url: str) -> bool:
+    """Whether the webserver at `url` answers and has loaded every code location of its workspace."""
+    question = {"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}
+    request = urllib.request.Request(
+        f"{url}/graphql", data=json.dumps(question).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            entries = json.load(response)["data"]["workspaceOrError"].get("locationEntries") or []
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
 
 
 def report(name: str, command: list[str], environ: dict[str, str], repeat: int) -> None:

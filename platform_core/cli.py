@@ -11,11 +11,7 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import click
 
-from platform_core.catalog.mesh import Mesh, load_mesh
-from platform_core.descriptors.loader import load_domain
-from platform_core.descriptors.mesh_index import MeshIndex
-from platform_core.descriptors.metrics import GRAINS, Grain
-from platform_core.descriptors.spec import SEMVER
+from platform_core.descriptors.grains import GRAINS, Grain
 from platform_core.descriptors.workspace import Location, find_workspace, read_workspace
 from platform_core.errors import PlatformError
 from platform_core.governance.report import counts, table
@@ -27,7 +23,9 @@ if TYPE_CHECKING:
 
     from platform_core.catalog.discovery import Direction
     from platform_core.catalog.health import Observed, ProductHealth
-    from platform_core.catalog.ui import DagsterUI
+    from platform_core.catalog.mesh import Mesh
+    from platform_core.catalog.ui import DagsterUI, Question
+    from platform_core.descriptors.mesh_index import MeshIndex
     from platform_core.descriptors.metric_sql import Dialect
     from platform_core.descriptors.spec import Domain, Product
     from platform_core.scaffold.plan import Plan
@@ -93,7 +91,7 @@ def check(workspace: Path, as_json: bool) -> None:
     """Load every descriptor of every domain and apply the governance policies; report every problem.
 
     Exit status 1 when any descriptor does not load or any policy of severity error is broken."""
-    from platform_core.catalog.mesh import loop_problems
+    from platform_core.catalog.mesh import Mesh, load_mesh, loop_problems
     from platform_core.dagster.refusals import location_refusal
     from platform_core.governance.evaluate import govern, governance_context
 
@@ -109,7 +107,7 @@ def check(workspace: Path, as_json: bool) -> None:
                 f"location {location.name!r} ({location.module or 'not a python_module'}) is "
                 "not a domain (domains.<name>.definitions), so its descriptors are not checked"
             )
-    mesh = load_mesh(MeshIndex.of_workspace(workspace))
+    mesh = load_mesh(_index(workspace))
     failed, loaded_by_name = dict(mesh.failed), {domain.name: domain for domain in mesh.domains}
     governance_refusals = 0
     for location in locations:
@@ -143,7 +141,7 @@ def check(workspace: Path, as_json: bool) -> None:
                 "hint": "one of the steps must not read the port it feeds",
             }
         )
-    violations += _people_violations(MeshIndex.of_workspace(workspace).people_file)
+    violations += _people_violations(_index(workspace).people_file)
     errors, warnings = counts(violations)
     problems = sum(len(d["problems"]) for d in domains if not d["loaded"]) - governance_refusals
     report: CheckReport = {
@@ -210,11 +208,12 @@ def _check_text(report: CheckReport) -> str:
 @_json
 def policies(domain_name: str | None, workspace: Path, as_json: bool) -> None:
     """List the governance policies in force for each domain, and where each comes from."""
+    from platform_core.catalog.mesh import load_mesh
     from platform_core.governance.settings import describe, policies_in_force
 
     rows: list[dict[str, object]] = []
     shown: list[dict[str, object]] = []  # the rows as the table prints them: parameters as one text
-    mesh = load_mesh(MeshIndex.of_workspace(workspace))
+    mesh = load_mesh(_index(workspace))
     for name, error in mesh.failed:
         if domain_name in (None, name):
             click.echo(str(error), err=True)
@@ -250,6 +249,7 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
     `breaking_changes_need_major` policy's usage_days), it is compatible; read, it names who reads
     it. ADDRESS is a product (hr.overtime) or a port (hr.overtime.payroll_compensation); all
     products when left out."""
+    from platform_core.catalog.mesh import load_mesh
     from platform_core.governance.changes import changes
     from platform_core.governance.evaluate import published_contracts
     from platform_core.governance.readers import usage_of
@@ -259,7 +259,7 @@ def diff(address: str | None, workspace: Path, as_json: bool) -> None:
     published = published_contracts(settings.warehouse())
     _collect_serving_usage(settings)
     rows = []
-    index = MeshIndex.of_workspace(workspace)
+    index = _index(workspace)
     mesh = load_mesh(index)
     for _, error in mesh.failed:
         click.echo(str(error), err=True)
@@ -331,7 +331,7 @@ def usage(address: str | None, since: str, workspace: Path, as_json: bool) -> No
     settings = Settings.from_env()
     _collect_serving_usage(settings)
     settings.usage.prune(settings.usage_retention)
-    ports = port_usage(MeshIndex.of_workspace(workspace), settings.usage, window, address)
+    ports = port_usage(_index(workspace), settings.usage, window, address)
     if address and not ports:
         click.echo(f"{address}: no such domain, product or port in {workspace}", err=True)
         sys.exit(1)
@@ -387,7 +387,17 @@ def schema(kind: str, out: Path | None) -> None:
 # --- finding and reading the mesh ---------------------------------------------------------
 
 
+def _index(workspace: Path) -> MeshIndex:
+    """The workspace's mesh index. The descriptors' modules are imported by the commands that read
+    them, not with the command line: `mesh status` asks the Dagster UI its first question before."""
+    from platform_core.descriptors.mesh_index import MeshIndex
+
+    return MeshIndex.of_workspace(workspace)
+
+
 def _mesh(workspace: Path) -> Mesh:
+    from platform_core.catalog.mesh import load_mesh
+
     _locations(workspace)  # an unreadable workspace is said once, plainly
     mesh = load_mesh(workspace)
     for problem in mesh.problems:
@@ -585,8 +595,11 @@ def _health(domain: str | None, workspace: Path) -> tuple[list[ProductHealth], s
     instance = None if ui else _instance()
     if ui is None and instance is None:
         return None
+    # The whole workspace's health needs no descriptor: asked now, the webserver answers while the
+    # mesh loads (one domain's is asked with the mesh: the workspace's would cost more than it saves).
+    early = ui.ask_health() if ui is not None and domain is None else None
     mesh = _mesh(workspace)
-    asked = _asked(ui, [p for p in mesh.products if domain in (None, p.domain)]) if ui else None
+    asked = _asked(ui, [p for p in mesh.products if domain in (None, p.domain)], early) if ui else None
     if ui is not None and asked is not None:
         observed, states = asked
         names = {loc.domain: loc.name for loc in _locations(workspace) if loc.domain}
@@ -609,12 +622,14 @@ def _ui() -> DagsterUI | None:
     return DagsterUI.serving(Settings.from_env().alerts.ui_url, home) if home else None
 
 
-def _asked(ui: DagsterUI, products: list[Product]) -> tuple[dict[str, Observed], dict[str, str | None]] | None:
+def _asked(
+    ui: DagsterUI, products: list[Product], early: Question | None = None
+) -> tuple[dict[str, Observed], dict[str, str | None]] | None:
     """What the UI knows of the products and of the code locations; None, said, when it stops answering."""
     from platform_core.catalog.ui import UnreachableUI
 
     try:
-        return ui.health_facts(products)
+        return ui.health_facts(products, early)
     except UnreachableUI as error:
         click.echo(f"note: the Dagster UI did not answer ({error}); the instance is read instead", err=True)
         return None
@@ -804,6 +819,8 @@ def metrics_export(product_address: str, out: Path | None, workspace: Path) -> N
 
 def _moment(at: str | None) -> int | datetime | str | None:
     """--at as the lake takes it: a snapshot id, a time, or a product version."""
+    from platform_core.descriptors.spec import SEMVER
+
     if at is None or SEMVER.match(at):
         return at
     if at.isdigit():
@@ -919,6 +936,7 @@ def contract_import(file: Path, domain_dir: Path | None, project: Path) -> None:
     """An ODCS contract becomes a product descriptor skeleton: columns, types, rules, owner, SLA."""
     from platform_core.catalog.odcs import read_contract, validate_contract
     from platform_core.catalog.odcs_import import import_contract, write_skeleton
+    from platform_core.descriptors.loader import load_domain
 
     try:
         document = read_contract(file)
@@ -963,7 +981,7 @@ def docs_build(out: Path | None, workspace: Path) -> None:
 
     mesh, instance, settings = _mesh(workspace), _instance(), Settings.from_env()
     health = {p.product_address: product_health(instance, p) for p in mesh.products} if instance else None
-    usage = recent_usage(MeshIndex.of_workspace(workspace), settings.usage)
+    usage = recent_usage(_index(workspace), settings.usage)
     try:
         index = build_site(mesh, (out or settings.site_root).resolve(), health, usage=usage)
     except SiteError as error:
@@ -1096,7 +1114,7 @@ def request_access_command(address: str, consumer: str, purpose: str | None, wor
     from platform_core.descriptors.files import display_path
     from platform_core.scaffold.requests import request_access
 
-    index = MeshIndex.of_workspace(workspace)
+    index = _index(workspace)
     try:
         request = request_access(index, address, consumer, purpose)
     except (ScaffoldError, PlatformError) as error:
@@ -1232,7 +1250,7 @@ def _serving_sync(settings: Settings, workspace: Path) -> None:
             _serving_target(settings),
             settings.warehouse().lake,
             list(mesh.products),
-            load_people(MeshIndex.of_workspace(workspace).people_file),
+            load_people(_index(workspace).people_file),
         )
     except (ServingError, PlatformError) as error:
         click.echo(str(error), err=True)
@@ -1301,7 +1319,7 @@ def access_add(
     """Add a person to people.yaml and to the serving database; show their password once."""
     from platform_core.scaffold.people import add_person
 
-    path = MeshIndex.of_workspace(workspace).people_file
+    path = _index(workspace).people_file
     pairs = dict(a.split("=", 1) for a in attributes if "=" in a)
     try:
         add_person(path, login, name, list(groups), email, pairs)
@@ -1328,7 +1346,7 @@ def _new_password(login: str, workspace: Path) -> None:
     settings = Settings.from_env()
     target = _serving_target(settings)
     try:
-        sync_people(target, load_people(MeshIndex.of_workspace(workspace).people_file))
+        sync_people(target, load_people(_index(workspace).people_file))
         password = set_password(target, login)
     except (ServingError, PlatformError) as error:
         click.echo(str(error), err=True)
@@ -1350,7 +1368,7 @@ def access_remove(login: str, yes: bool, workspace: Path) -> None:
 
     if not yes:
         click.confirm(f"remove {login} from people.yaml and the serving database?", abort=True)
-    path = MeshIndex.of_workspace(workspace).people_file
+    path = _index(workspace).people_file
     try:
         people = remove_person(path, login)
         target = target_of(Settings.from_env())
@@ -1376,7 +1394,7 @@ def access_list(login: str | None, port: str | None, workspace: Path, as_json: b
     from platform_core.serving.access import who_reads
 
     try:
-        people = load_people(MeshIndex.of_workspace(workspace).people_file)
+        people = load_people(_index(workspace).people_file)
     except PlatformError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
@@ -1404,9 +1422,7 @@ def access_sync(workspace: Path) -> None:
     from platform_core.serving.server import ServingError
 
     try:
-        synced = sync_people(
-            _serving_target(Settings.from_env()), load_people(MeshIndex.of_workspace(workspace).people_file)
-        )
+        synced = sync_people(_serving_target(Settings.from_env()), load_people(_index(workspace).people_file))
     except (ServingError, PlatformError) as error:
         click.echo(str(error), err=True)
         sys.exit(1)

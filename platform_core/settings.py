@@ -9,12 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from platform_core.descriptors.types import parse_duration
+from platform_core.descriptors.durations import parse_duration
 from platform_core.descriptors.workspace import find_workspace
-from platform_core.storage.lake import LakeConfig, ObjectStore
-from platform_core.storage.usage import UsageLog
-from platform_core.storage.warehouse import Warehouse
+from platform_core.storage.lake_config import LakeConfig, ObjectStore
+
+if TYPE_CHECKING:
+    from platform_core.storage.usage import UsageLog
+    from platform_core.storage.warehouse import Warehouse
 
 WAREHOUSE_VARIABLE = "MESH_WAREHOUSE"
 WORKSPACE_VARIABLE = "MESH_WORKSPACE"
@@ -81,6 +84,8 @@ class Settings:
         return self.lake or LakeConfig.local(self.warehouse_root)
 
     def warehouse(self) -> Warehouse:
+        from platform_core.storage.warehouse import Warehouse  # DuckDB, imported when storage is opened
+
         return Warehouse.from_settings(self)
 
     @classmethod

@@ -23,6 +23,9 @@ fi
 # DuckDB cannot download extensions on a closed network: the lake's come from their wheels
 # into DuckDB's extension folder (where any DuckDB client on the machine finds them).
 .venv/bin/python -m platform_core.storage.extensions ducklake sqlite_scanner postgres_scanner httpfs >/dev/null
+# Installed packages come compiled by pip; the project's own modules are compiled here, so that every
+# command starts from bytecode even where PYTHONDONTWRITEBYTECODE is set (container images often set it).
+.venv/bin/python -m compileall -q platform_core domains >/dev/null
 
 # The key that masks personal data for consumers without a grant: a secret of this machine's,
 # kept outside the repository and never committed (MESH_MASKING_KEY or MESH_MASKING_KEY_FILE

@@ -335,6 +335,21 @@ def test_docs_build_writes_the_site_where_asked(tmp_path: Path, monkeypatch: pyt
     assert (tmp_path / "site" / "products" / "hr.overtime.html").is_file()
 
 
+def test_the_command_line_reads_its_settings_and_reaches_the_ui_before_it_imports_the_descriptors() -> None:
+    """`mesh status` sends its question to the Dagster UI before it loads the mesh, so that the
+    webserver answers while the descriptors load: the command line, its settings and the UI's
+    client import neither pydantic (the descriptors' models), DuckDB nor Dagster."""
+    script = (
+        "import sys\nfrom platform_core.cli import main\nfrom platform_core.catalog.ui import DagsterUI\n"
+        "from platform_core.settings import Settings\nSettings.from_env()\n"
+        "print(sorted(m for m in ('pydantic', 'duckdb', 'dagster') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def _mesh_alone(workspace: Path, env: dict[str, str], *arguments: str) -> tuple[int, str, bool]:
     """A `mesh` command in a fresh process: its exit status, its output, and whether it imported Dagster."""
     script = (

@@ -6,31 +6,30 @@ scripts/platform.sh starts it) and serves the instance of DAGSTER_HOME. Dagster 
 imported (0.6 s and more before a question could be asked of the instance itself), and a domain's
 code location is judged by what the UI shows of it now, not by what its files would give. The
 judgement is `health.judge` either way, so the answer is the same.
+
+This module imports neither Dagster nor the descriptors: `mesh status` sends its first question,
+the one that needs no descriptor, before it loads the mesh, and the webserver answers it while
+the mesh loads.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from platform_core.catalog.health import (
-    CheckKey,
-    CheckResult,
-    Observed,
-    Severity,
-    check_keys,
-    check_results,
-    timestamp,
-)
-from platform_core.descriptors.spec import Product
+if TYPE_CHECKING:
+    from platform_core.catalog.health import CheckKey, CheckResult, Observed, Severity
+    from platform_core.descriptors.spec import Product
 
 # An answer within this long, or the instance is read instead: a UI that is up answers in tens of
 # milliseconds; one that is not there refuses the connection at once.
@@ -41,11 +40,17 @@ _LOCATIONS = """workspaceOrError { __typename ... on Workspace { locationEntries
   locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } }"""
 _EXECUTION = """{ runId evaluation { severity success description
   metadataEntries { label ... on JsonMetadataEntry { jsonString } ... on BoolMetadataEntry { boolValue } } } }"""
-_FACTS = f"""query Facts($assets: [AssetKeyInput!]!) {{ {_LOCATIONS}
-  assetsLatestInfo(assetKeys: $assets) {{ assetKey {{ path }} latestMaterialization {{ timestamp }}
-    latestRun {{ id status }} }}
-  assetNodes(assetKeys: $assets) {{ assetKey {{ path }} assetChecksOrError {{ ... on AssetChecks {{
+# Asked one after the other in a thread (`DagsterUI.ask_health`). Without `$assets` the first asks of
+# every asset of the workspace, and the second of every port the first names (an asset of kind
+# `ducklake`, platform_core.dagster.product): neither then needs a descriptor, and `mesh status`
+# sends them before it loads the mesh.
+PORT_KIND = "ducklake"
+_CHECKS = f"""query Checks($assets: [AssetKeyInput!]) {{ {_LOCATIONS}
+  assetNodes(assetKeys: $assets) {{ assetKey {{ path }} kinds assetMaterializations(limit: 1) {{ timestamp }}
+    assetChecksOrError {{ ... on AssetChecks {{
     checks {{ name executionForLatestMaterialization {_EXECUTION} }} }} }} }} }}"""
+_LATEST = """query Latest($ports: [AssetKeyInput!]!) { assetsLatestInfo(assetKeys: $ports) {
+  assetKey { path } latestMaterialization { timestamp } latestRun { id status } } }"""
 
 
 class UnreachableUI(Exception):
@@ -83,31 +88,61 @@ class DagsterUI:
             raise UnreachableUI(f"{self.url}: {str(answer)[:300]}")
         return answer["data"]
 
-    def health_facts(self, products: Iterable[Product]) -> tuple[dict[str, Observed], dict[str, str | None]]:
+    def ask_health(
+        self, assets: Sequence[Sequence[str]] | None = None, ports: Sequence[Sequence[str]] | None = None
+    ) -> Question:
+        """Send the questions of `health_facts` and go on. First the code locations' states and the
+        checks of the assets at `assets` (None: every asset of the workspace), each with its
+        execution for its asset's latest materialization; then the latest materialization and run
+        of the ports at `ports` (None: of every port the first answer names). Neither needs a
+        descriptor when both are None."""
+
+        def ask() -> dict:
+            data = self.query(_CHECKS, {"assets": _keys(assets) if assets is not None else None})
+            if ports is None:
+                named = [node["assetKey"]["path"] for node in data["assetNodes"] if PORT_KIND in node["kinds"]]
+            return data | self.query(_LATEST, {"ports": _keys(named if ports is None else ports)})
+
+        return Question(ask)
+
+    def health_facts(
+        self, products: Iterable[Product], asked: Question | None = None
+    ) -> tuple[dict[str, Observed], dict[str, str | None]]:
         """What the instance knows of each product (by address), and each code location's state
         in the UI (by name): why it does not load, or None when it loads. A location still
-        loading is not in it.
+        loading is not in it. `asked` is `ask_health` sent earlier for these products' assets and
+        ports, or more; without it, it is asked now.
 
-        Each check's latest execution comes with its asset's node, in one query for all: the UI
+        Each check's latest execution comes with its asset's node, in one question for all: the UI
         gives it there when it concerns the asset's latest materialization. Any other (a check
         not run since, an asset whose location is not loaded) is asked by itself, as its latest
-        execution, which is what the instance gives: a second request, rarely made."""
+        execution, which is what the instance gives: a third question, rarely asked."""
+        # imported here, not above: the descriptors they need load while `ask_health` is answered
+        from platform_core.catalog.health import CheckKey, Observed, check_keys, timestamp
+
         products = list(products)
-        checks = {p.product_address: check_keys(p) for p in products}
-        assets = {key.path for keys in checks.values() for key in keys}
-        assets |= {tuple(p.key_path(port.name)) for p in products for port in p.published_ports}
-        data = self.query(_FACTS, {"assets": [{"path": list(path)} for path in sorted(assets)]})
+        keys = {p.product_address: check_keys(p) for p in products}
+        ports = sorted({tuple(p.key_path(port.name)) for p in products for port in p.published_ports})
+        if asked is None:
+            asked = self.ask_health(sorted({key.path for found in keys.values() for key in found}), ports)
+        data = asked.answer()
         latest = {tuple(info["assetKey"]["path"]): info for info in data["assetsLatestInfo"]}
+        if unnamed := [port for port in ports if port not in latest]:  # its location is not loaded, say
+            latest |= {
+                tuple(info["assetKey"]["path"]): info
+                for info in self.query(_LATEST, {"ports": _keys(unnamed)})["assetsLatestInfo"]
+            }
         executions: dict[CheckKey, list[dict]] = {}
         for node in data["assetNodes"]:
             path = tuple(node["assetKey"]["path"])
-            ever = bool(latest.get(path, {}).get("latestMaterialization"))
+            ever = bool(node["assetMaterializations"])
             for check in (node["assetChecksOrError"] or {}).get("checks", []):
                 execution = check["executionForLatestMaterialization"]
                 if execution is not None or not ever:  # an asset never materialized: never run
                     executions[CheckKey(path, check["name"])] = [execution] if execution else []
-        asked = [key for keys in checks.values() for key in keys if key not in executions]
-        executions |= self._latest_executions(asked)
+        executions |= self._latest_executions(
+            [key for found in keys.values() for key in found if key not in executions]
+        )
 
         observed = {}
         for product in products:
@@ -119,7 +154,7 @@ class DagsterUI:
                     materialized[port.name] = timestamp(float(info["latestMaterialization"]["timestamp"]) / 1000)
                 if (run := info.get("latestRun")) and run["status"] == "FAILURE":
                     failed.add(run["id"])
-            results = [r for key in checks[product.product_address] for r in _results(key, executions[key])]
+            results = [r for key in keys[product.product_address] for r in _results(key, executions[key])]
             observed[product.product_address] = Observed(materialized, tuple(sorted(failed)), tuple(results))
         return observed, _locations(data["workspaceOrError"])
 
@@ -134,9 +169,37 @@ class DagsterUI:
         )
         variables: dict[str, object] = {}
         for i, key in enumerate(keys):
-            variables |= {f"a{i}": {"path": list(key.path)}, f"n{i}": key.name}
+            variables |= {f"a{i}": _keys([key.path])[0], f"n{i}": key.name}
         data = self.query(f"query Executions({declared}) {{ {asked} }}", variables)
         return {key: data[f"c{i}"] for i, key in enumerate(keys)}
+
+
+class Question:
+    """Questions to the UI asked in a thread of their own, while the asker goes on (the webserver
+    works in its own process); their answer, or their error, is given by `answer`."""
+
+    def __init__(self, ask: Callable[[], dict]) -> None:
+        self._answer: dict | None = None
+        self._error: UnreachableUI | None = None
+        self._thread = threading.Thread(target=self._ask, args=(ask,), daemon=True)
+        self._thread.start()
+
+    def _ask(self, ask: Callable[[], dict]) -> None:
+        try:
+            self._answer = ask()
+        except UnreachableUI as error:
+            self._error = error
+
+    def answer(self) -> dict:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._answer is not None  # the thread ended with an answer or an error
+        return self._answer
+
+
+def _keys(paths: Iterable[Sequence[str]]) -> list[dict[str, list[str]]]:
+    return [{"path": list(path)} for path in paths]
 
 
 def _opener(url: str) -> urllib.request.OpenerDirector:
@@ -146,6 +209,8 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
 
 
 def _results(key: CheckKey, executions: list[dict]) -> Iterable[CheckResult]:
+    from platform_core.catalog.health import check_results
+
     evaluation = executions[0]["evaluation"] if executions else None
     if not evaluation:  # planned, never run (its run failed first)
         return ()

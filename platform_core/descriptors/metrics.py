@@ -32,11 +32,10 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
+from platform_core.descriptors.grains import GRAINS, Grain
 from platform_core.descriptors.types import ColumnName, Identifier, Spec, Text
 
 Aggregation = Literal["sum", "count", "count_distinct", "avg", "min", "max"]
-Grain = Literal["day", "week", "month", "quarter", "year"]
-GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "year")
 # The name a metric's time dimension takes in every answer, whatever its column is called.
 METRIC_TIME = "metric_time"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from platform_core.descriptors.durations import format_duration, parse_duration
 from platform_core.descriptors.names import COLUMN, IDENTIFIER, identifier_problem, namespace_problem
 
 
@@ -51,31 +52,6 @@ Namespace = Annotated[
     _named(namespace=True),
     _pattern(r"^[a-z](?!.*__)[a-z0-9_]*[a-z0-9]$|^[a-z]$", "snake_case, no '__', no '_' at the end"),
 ]
-
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-
-
-def parse_duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.match(str(value).strip()) if isinstance(value, str) else None
-    if not match or not any(match.groups()):
-        raise ValueError(f"bad duration {value!r}: write it like 30m, 26h, 7d or 1d12h")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    duration = timedelta(days=days, hours=hours, minutes=minutes)
-    if duration <= timedelta(0):
-        raise ValueError(f"bad duration {value!r}: must be positive")
-    return duration
-
-
-def format_duration(value: timedelta) -> str:
-    """26h stays 26h; only whole days read as days (2d)."""
-    minutes = int(value.total_seconds() // 60)
-    if minutes and minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)}d"
-    hours, minutes = divmod(minutes, 60)
-    return ((f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")) or "0m"
-
 
 Duration = Annotated[
     timedelta,
