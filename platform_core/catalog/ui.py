@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from platform_core.descriptors.names import PORT_KIND
+
 if TYPE_CHECKING:
     from platform_core.catalog.health import CheckKey, CheckResult, Observed, Severity
     from platform_core.descriptors.spec import Product
@@ -42,9 +44,7 @@ _EXECUTION = """{ runId evaluation { severity success description
   metadataEntries { label ... on JsonMetadataEntry { jsonString } ... on BoolMetadataEntry { boolValue } } } }"""
 # Asked one after the other in a thread (`DagsterUI.ask_health`). Without `$assets` the first asks of
 # every asset of the workspace, and the second of every port the first names (an asset of kind
-# `ducklake`, platform_core.dagster.product): neither then needs a descriptor, and `mesh status`
-# sends them before it loads the mesh.
-PORT_KIND = "ducklake"
+# PORT_KIND): neither then needs a descriptor, and `mesh status` sends them before it loads the mesh.
 _CHECKS = f"""query Checks($assets: [AssetKeyInput!]) {{ {_LOCATIONS}
   assetNodes(assetKeys: $assets) {{ assetKey {{ path }} kinds assetMaterializations(limit: 1) {{ timestamp }}
     assetChecksOrError {{ ... on AssetChecks {{
@@ -176,18 +176,19 @@ class DagsterUI:
 
 class Question:
     """Questions to the UI asked in a thread of their own, while the asker goes on (the webserver
-    works in its own process); their answer, or their error, is given by `answer`."""
+    works in its own process); their answer, or their error, is given by `answer`, as if they had
+    been asked there."""
 
     def __init__(self, ask: Callable[[], dict]) -> None:
         self._answer: dict | None = None
-        self._error: UnreachableUI | None = None
+        self._error: Exception | None = None
         self._thread = threading.Thread(target=self._ask, args=(ask,), daemon=True)
         self._thread.start()
 
     def _ask(self, ask: Callable[[], dict]) -> None:
         try:
             self._answer = ask()
-        except UnreachableUI as error:
+        except Exception as error:  # noqa: BLE001 - raised again by `answer`, in the asker's thread
             self._error = error
 
     def answer(self) -> dict:

@@ -36,6 +36,7 @@ from platform_core.dagster.resources import (
     lake_resource,
     serving_resource,
 )
+from platform_core.descriptors.names import PORT_KIND
 from platform_core.descriptors.spec import FileInput, Port, Product, Step
 from platform_core.execution.products import ProductOutcome, run_product, start_sandboxes
 from platform_core.governance.evaluate import Violation
@@ -317,7 +318,7 @@ def asset_spec(product: Product, layer: str, step: Step, automation: dg.Automati
         owners=owners(product),
         description=step.description,
         tags=tags(product, layer, step),
-        kinds={"duckdb", step.engine} | ({"ducklake"} if isinstance(step, Port) else set()),
+        kinds={"duckdb", step.engine} | ({PORT_KIND} if isinstance(step, Port) else set()),
         metadata=definition_metadata(product, layer, step),
         freshness_policy=freshness_policy(product),
         automation_condition=automation,

@@ -37,6 +37,9 @@ def identifier_problem(name: str, column: bool = False) -> str | None:
 DUCKDB_NAMESPACES = frozenset({"main", "temp", "system", "memory", "information_schema", "pg_catalog"})
 # The name the platform attaches the lake of published ports under, beside a domain's database.
 LAKE_ALIAS = "lake"
+# The Dagster kind of an asset kept in the lake: a port (platform_core.dagster.product). The Dagster
+# UI's reader tells ports by it (platform_core.catalog.ui).
+PORT_KIND = "ducklake"
 
 
 def namespace_problem(name: str) -> str | None:
