@@ -42,9 +42,9 @@ _LOCATIONS = """workspaceOrError { __typename ... on Workspace { locationEntries
   locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } }"""
 _EXECUTION = """{ runId evaluation { severity success description
   metadataEntries { label ... on JsonMetadataEntry { jsonString } ... on BoolMetadataEntry { boolValue } } } }"""
-# Asked one after the other in a thread (`DagsterUI.ask_health`). Without `$assets` the first asks of
-# every asset of the workspace, and the second of every port the first names (an asset of kind
-# PORT_KIND): neither then needs a descriptor, and `mesh status` sends them before it loads the mesh.
+# Asked one after the other (`DagsterUI.health_answer`). Without `$assets` the first asks of every
+# asset of the workspace, and the second of every port the first names (an asset of kind PORT_KIND):
+# neither then needs a descriptor, and `mesh status` sends them, in a thread, before it loads the mesh.
 _CHECKS = f"""query Checks($assets: [AssetKeyInput!]) {{ {_LOCATIONS}
   assetNodes(assetKeys: $assets) {{ assetKey {{ path }} kinds assetMaterializations(limit: 1) {{ timestamp }}
     assetChecksOrError {{ ... on AssetChecks {{
@@ -91,19 +91,20 @@ class DagsterUI:
     def ask_health(
         self, assets: Sequence[Sequence[str]] | None = None, ports: Sequence[Sequence[str]] | None = None
     ) -> Question:
-        """Send the questions of `health_facts` and go on. First the code locations' states and the
-        checks of the assets at `assets` (None: every asset of the workspace), each with its
-        execution for its asset's latest materialization; then the latest materialization and run
-        of the ports at `ports` (None: of every port the first answer names). Neither needs a
-        descriptor when both are None."""
+        """`health_answer`, asked in a thread of its own while the asker goes on."""
+        return Question(lambda: self.health_answer(assets, ports))
 
-        def ask() -> dict:
-            data = self.query(_CHECKS, {"assets": _keys(assets) if assets is not None else None})
-            if ports is None:
-                named = [node["assetKey"]["path"] for node in data["assetNodes"] if PORT_KIND in node["kinds"]]
-            return data | self.query(_LATEST, {"ports": _keys(named if ports is None else ports)})
-
-        return Question(ask)
+    def health_answer(
+        self, assets: Sequence[Sequence[str]] | None = None, ports: Sequence[Sequence[str]] | None = None
+    ) -> dict:
+        """What `health_facts` reads. First the code locations' states and the checks of the assets
+        at `assets` (None: every asset of the workspace), each with its execution for its asset's
+        latest materialization; then the latest materialization and run of the ports at `ports`
+        (None: of every port the first answer names). Neither needs a descriptor when both are None."""
+        data = self.query(_CHECKS, {"assets": _keys(assets) if assets is not None else None})
+        if ports is None:
+            ports = [node["assetKey"]["path"] for node in data["assetNodes"] if PORT_KIND in node["kinds"]]
+        return data | self.query(_LATEST, {"ports": _keys(ports)})
 
     def health_facts(
         self, products: Iterable[Product], asked: Question | None = None
@@ -111,7 +112,7 @@ class DagsterUI:
         """What the instance knows of each product (by address), and each code location's state
         in the UI (by name): why it does not load, or None when it loads. A location still
         loading is not in it. `asked` is `ask_health` sent earlier for these products' assets and
-        ports, or more; without it, it is asked now.
+        ports, or more; without it, `health_answer` is asked now, for theirs.
 
         Each check's latest execution comes with its asset's node, in one question for all: the UI
         gives it there when it concerns the asset's latest materialization. Any other (a check
@@ -123,9 +124,11 @@ class DagsterUI:
         products = list(products)
         keys = {p.product_address: check_keys(p) for p in products}
         ports = sorted({tuple(p.key_path(port.name)) for p in products for port in p.published_ports})
-        if asked is None:
-            asked = self.ask_health(sorted({key.path for found in keys.values() for key in found}), ports)
-        data = asked.answer()
+        data = (
+            asked.answer()
+            if asked is not None
+            else self.health_answer(sorted({key.path for found in keys.values() for key in found}), ports)
+        )
         latest = {tuple(info["assetKey"]["path"]): info for info in data["assetsLatestInfo"]}
         if unnamed := [port for port in ports if port not in latest]:  # its location is not loaded, say
             latest |= {
@@ -169,7 +172,7 @@ class DagsterUI:
         )
         variables: dict[str, object] = {}
         for i, key in enumerate(keys):
-            variables |= {f"a{i}": _keys([key.path])[0], f"n{i}": key.name}
+            variables |= {f"a{i}": {"path": list(key.path)}, f"n{i}": key.name}
         data = self.query(f"query Executions({declared}) {{ {asked} }}", variables)
         return {key: data[f"c{i}"] for i, key in enumerate(keys)}
 
