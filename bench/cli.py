@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import socket
 import statistics
@@ -24,13 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from platform_core.catalog.ui import DagsterUI, UnreachableUI
 
 PROJECT = Path(__file__).resolve().parent.parent
 MESH = str(PROJECT / ".venv" / "bin" / "mesh")
 WEBSERVER = str(PROJECT / ".venv" / "bin" / "dagster-webserver")
+LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
 COMMANDS = (
     ["catalog"],
     ["show", "hr.overtime"],
@@ -75,15 +76,11 @@ def webserver(environ: dict[str, str], log: Path) -> Iterator[str]:
 
 def loaded(url: str) -> bool:
     """Whether the webserver at `url` answers and has loaded every code location of its workspace."""
-    question = {"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}
-    request = urllib.request.Request(
-        f"{url}/graphql", data=json.dumps(question).encode(), headers={"Content-Type": "application/json"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            entries = json.load(response)["data"]["workspaceOrError"].get("locationEntries") or []
-    except (OSError, ValueError, KeyError, TypeError):
+        workspace = DagsterUI(url).query(LOCATIONS, timeout=5)["workspaceOrError"]
+    except UnreachableUI:
         return False
+    entries = workspace.get("locationEntries") or []
     return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
 
 
