@@ -79,7 +79,7 @@ from pathlib import Path
 started = time.perf_counter()
 import duckdb
 from platform_core.descriptors.loader import load_domain
-from platform_core.execution import products
+from platform_core.execution import products, steps
 from platform_core.quality import audit, pandera_executor
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
@@ -108,12 +108,14 @@ for name, label in [("schema_result", "  schema checks"), ("run_sql_rules", "  S
                     ("with_sample", "  samples of failing rows")]:
     timed(audit, name, label)
 timed(pandera_executor, "run_pandera_rules", "  pandera rules (pandas step)")  # imported when a pandas step is audited
+timed(steps.Transform, "finish", "a pandas step's result taken in (waited for)")
 imported = time.perf_counter() - started
 product = load_domain(Path("domains/hr")).products[0]
 warehouse = Warehouse.from_settings(Settings.from_env())
 database = warehouse.database("hr")
 database.parent.mkdir(parents=True, exist_ok=True)
-con = duckdb.connect(str(database))
+limit = os.environ.get("MESH_COMPUTE_MEMORY")  # the budget the platform's runs get, as they get it
+con = duckdb.connect(str(database), config={"memory_limit": limit} if limit else {})
 con.execute("SET TimeZone = 'UTC'")
 warehouse.lake.attach(con)
 start = time.perf_counter()
@@ -380,6 +382,8 @@ def benchmark(
             work = root / "profile"
             env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_")}
             env.update({"MESH_WAREHOUSE": str(work / "warehouse"), "MESH_MASKING_KEY": KEY})
+            if PLATFORM_MEMORY in os.environ or COMPUTE_MEMORY in os.environ:  # the platform's runs' budget
+                env[COMPUTE_MEMORY] = os.environ.get(PLATFORM_MEMORY) or os.environ[COMPUTE_MEMORY]
             work.mkdir()
             try:
                 result = measured([PYTHON, "-c", PROFILE], project, env, work / "profile")

@@ -21,10 +21,11 @@ from platform_core.settings import Settings
 if TYPE_CHECKING:
     import dagster as dg
 
+    from platform_core.background import Background
     from platform_core.catalog.discovery import Direction
     from platform_core.catalog.health import Observed, ProductHealth
     from platform_core.catalog.mesh import Mesh
-    from platform_core.catalog.ui import DagsterUI, Question
+    from platform_core.catalog.ui import DagsterUI
     from platform_core.descriptors.mesh_index import MeshIndex
     from platform_core.descriptors.metric_sql import Dialect
     from platform_core.descriptors.spec import Domain, Product
@@ -623,7 +624,7 @@ def _ui() -> DagsterUI | None:
 
 
 def _asked(
-    ui: DagsterUI, products: list[Product], early: Question | None = None
+    ui: DagsterUI, products: list[Product], early: Background[dict] | None = None
 ) -> tuple[dict[str, Observed], dict[str, str | None]] | None:
     """What the UI knows of the products and of the code locations; None, said, when it stops answering."""
     from platform_core.catalog.ui import UnreachableUI

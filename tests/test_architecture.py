@@ -17,6 +17,7 @@ from tests.conftest import PROJECT
 PACKAGE = PROJECT / "platform_core"
 LAYERS = (
     "errors",
+    "background",
     "descriptors",
     "quality",
     "storage",

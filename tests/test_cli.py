@@ -15,10 +15,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from platform_core.background import Background
 from platform_core.catalog.health import product_health
 from platform_core.catalog.mesh import load_mesh
 from platform_core.catalog.odcs import validate_contract
-from platform_core.catalog.ui import Question, UnreachableUI
+from platform_core.catalog.ui import UnreachableUI
 from platform_core.cli import main
 from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
@@ -354,19 +355,19 @@ def test_the_command_line_reads_its_settings_and_reaches_the_ui_before_it_import
 def test_a_question_to_the_ui_asked_in_the_background_answers_or_fails_where_it_is_read() -> None:
     """`mesh status` asks the UI in a thread while it loads the mesh: the answer, or the error (the
     UI's, which makes it read the instance instead, or any other), comes where it is read."""
-    assert Question(lambda: {"answer": 42}).answer() == {"answer": 42}
+    assert Background(lambda: {"answer": 42}).result() == {"answer": 42}
 
     def refused() -> dict:
         raise UnreachableUI("http://127.0.0.1:1: connection refused")
 
     with pytest.raises(UnreachableUI, match="connection refused"):
-        Question(refused).answer()
+        Background(refused).result()
 
     def unexpected() -> dict:
         return {"data": {}}["data"]["assetNodes"]
 
     with pytest.raises(KeyError, match="assetNodes"):
-        Question(unexpected).answer()
+        Background(unexpected).result()
 
 
 def _mesh_alone(workspace: Path, env: dict[str, str], *arguments: str) -> tuple[int, str, bool]:

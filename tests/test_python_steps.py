@@ -17,7 +17,7 @@ import pytest
 from platform_core.dagster.factory import build_domain
 from platform_core.descriptors.loader import load_domain
 from platform_core.descriptors.names import literal
-from platform_core.execution import isolation, steps
+from platform_core.execution import isolation, products, steps
 from platform_core.execution.isolation import Sandbox, landlock_abi
 from platform_core.execution.processes import stamp
 from platform_core.execution.products import ProductOutcome
@@ -88,9 +88,8 @@ def test_a_step_reads_its_inputs_and_nothing_else(tmp_path: Path, settings: Sett
     with duckdb.connect() as con:
         con.execute(f"COPY (SELECT range AS order_id FROM range(3)) TO {literal(str(sandbox.input_path('orders')))}")
         con.execute(f"COPY (SELECT 'E1' AS employee_id) TO {literal(str(sandbox.reference_path(0)))}")
-        result, checked = sandbox.call(
-            module, "probe", ["orders"], {**contract, "references": {}, "now": "2026-01-01T00:00:00+00:00"}
-        )
+        sandbox.send(module, "probe", ["orders"], {**contract, "references": {}, "now": "2026-01-01T00:00:00+00:00"})
+        result, checked = sandbox.answer()
         (seen,) = con.execute(f"SELECT * FROM read_parquet({literal(str(result))})").df().to_dict("records")
     environment = set(seen.pop("environment").split(","))
     assert environment <= {"HOME", "LANG", "LC_ALL", "PATH", "TZ", "PYTHONDONTWRITEBYTECODE", "TMPDIR"}
@@ -183,6 +182,76 @@ def test_a_pandas_steps_process_starts_one_step_ahead_and_nothing_is_left_behind
     assert not materialize(build_domain(domain, settings), instance).success
     assert not _step_processes()
     assert [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("mesh-steps-")] == []
+
+
+FAILING_TRANSFORMS = """
+def customers(inputs):
+    raise ValueError("no customers today")
+"""
+
+
+def test_a_pandas_step_works_in_its_process_while_the_run_builds_the_steps_that_do_not_read_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A pandas step is handed to its process as soon as what it reads is built, ahead of steps
+    declared before it; the run builds the steps that do not read it meanwhile, and takes its result
+    in when a step reads it. Outcomes keep the declared order; a failure is the step's alone."""
+    product = product_yaml()
+    customers, daily_sales = product["output_ports"]
+    regulars = {
+        "name": "regular_customers",
+        "kind": "table",
+        "description": "Customers who ordered more than once.",
+        "classification": "confidential",
+        "sql": "sql/regular_customers.sql",
+        "depends_on": ["customers"],
+        "columns": [{"name": "customer", "type": "string", "description": "Customer name."}],
+    }
+    product["output_ports"] = [daily_sales, customers, regulars]
+    regulars_sql = {"products/sales/sql/regular_customers.sql": "SELECT customer FROM customers WHERE order_count > 1"}
+    events: list[str] = []
+    real_stage, real_finish = products.stage, steps.Transform.finish
+
+    def stage(con, product, step, *args, **kwargs):  # noqa: ANN002, ANN003 - a spy
+        transform = real_stage(con, product, step, *args, **kwargs)
+        events.append(f"{step.name} handed to its process" if transform else f"{step.name} staged")
+        return transform
+
+    def finish(transform: steps.Transform) -> list:
+        events.append(f"{transform.step.name} taken in")
+        return real_finish(transform)
+
+    monkeypatch.setattr(products, "stage", stage)
+    monkeypatch.setattr(steps.Transform, "finish", finish)
+    expected = [
+        "raw_orders staged",
+        "orders staged",
+        "customers handed to its process",
+        "daily_sales staged",
+        "customers taken in",
+    ]
+    declared = ["raw_orders", "orders", "daily_sales", "customers", "regular_customers"]
+
+    (good,) = load_domain(write_domain(tmp_path / "good", product, files=regulars_sql)).products
+    outcome = run_steps(Warehouse(tmp_path / "good" / "warehouse"), good)
+    assert events == [*expected, "regular_customers staged"]
+    assert [o.step.name for o in outcome.steps] == declared
+    assert outcome.built and not outcome.failed
+    assert outcome.steps[3].row_count == 3 and all(r.passed for r in outcome.steps[3].results)
+
+    events.clear()
+    files = {**regulars_sql, "products/sales/transforms.py": FAILING_TRANSFORMS}
+    (failing,) = load_domain(write_domain(tmp_path / "failing", product, files=files)).products
+    warehouse = Warehouse(tmp_path / "failing" / "warehouse")
+    outcome = run_steps(warehouse, failing)
+    assert events == expected  # regular_customers is not staged
+    assert [o.step.name for o in outcome.steps] == declared
+    by_name = {o.step.name: o for o in outcome.steps}
+    assert "ValueError: no customers today" in str(by_name["customers"].error)
+    assert by_name["regular_customers"].error == "not built: customers failed"
+    assert by_name["daily_sales"].error is None and all(r.passed for r in by_name["daily_sales"].results)
+    assert not outcome.built and warehouse.publications("shop.sales") == []
+    assert not _step_processes()
 
 
 def test_a_killed_runs_scratch_folder_goes_with_the_next_run_of_a_pandas_step(tmp_path: Path, monkeypatch) -> None:

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from platform_core.background import Background
 from platform_core.descriptors.names import PORT_KIND
 
 if TYPE_CHECKING:
@@ -90,9 +90,9 @@ class DagsterUI:
 
     def ask_health(
         self, assets: Sequence[Sequence[str]] | None = None, ports: Sequence[Sequence[str]] | None = None
-    ) -> Question:
+    ) -> Background[dict]:
         """`health_answer`, asked in a thread of its own while the asker goes on."""
-        return Question(lambda: self.health_answer(assets, ports))
+        return Background(lambda: self.health_answer(assets, ports))
 
     def health_answer(
         self, assets: Sequence[Sequence[str]] | None = None, ports: Sequence[Sequence[str]] | None = None
@@ -107,7 +107,7 @@ class DagsterUI:
         return data | self.query(_LATEST, {"ports": _keys(ports)})
 
     def health_facts(
-        self, products: Iterable[Product], asked: Question | None = None
+        self, products: Iterable[Product], asked: Background[dict] | None = None
     ) -> tuple[dict[str, Observed], dict[str, str | None]]:
         """What the instance knows of each product (by address), and each code location's state
         in the UI (by name): why it does not load, or None when it loads. A location still
@@ -125,7 +125,7 @@ class DagsterUI:
         keys = {p.product_address: check_keys(p) for p in products}
         ports = sorted({tuple(p.key_path(port.name)) for p in products for port in p.published_ports})
         data = (
-            asked.answer()
+            asked.result()
             if asked is not None
             else self.health_answer(sorted({key.path for found in keys.values() for key in found}), ports)
         )
@@ -175,31 +175,6 @@ class DagsterUI:
             variables |= {f"a{i}": {"path": list(key.path)}, f"n{i}": key.name}
         data = self.query(f"query Executions({declared}) {{ {asked} }}", variables)
         return {key: data[f"c{i}"] for i, key in enumerate(keys)}
-
-
-class Question:
-    """Questions to the UI asked in a thread of their own, while the asker goes on (the webserver
-    works in its own process); their answer, or their error, is given by `answer`, as if they had
-    been asked there."""
-
-    def __init__(self, ask: Callable[[], dict]) -> None:
-        self._answer: dict | None = None
-        self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._ask, args=(ask,), daemon=True)
-        self._thread.start()
-
-    def _ask(self, ask: Callable[[], dict]) -> None:
-        try:
-            self._answer = ask()
-        except Exception as error:  # noqa: BLE001 - raised again by `answer`, in the asker's thread
-            self._error = error
-
-    def answer(self) -> dict:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._answer is not None  # the thread ended with an answer or an error
-        return self._answer
 
 
 def _keys(paths: Iterable[Sequence[str]]) -> list[dict[str, list[str]]]:

@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 
 import duckdb
 
+from platform_core.background import Background
 from platform_core.descriptors.names import literal
 from platform_core.quality.results import RuleResult
 
@@ -77,8 +78,9 @@ class Sandbox:
     `folder` is the step's scratch folder, which the caller made for it and may remove once the
     step is done. The step's inputs go to its `work` folder (`input_path`), the only folder its
     code may write; the parents of its `relationships` rules to `reference_path`, which its code
-    cannot read. `call` returns the Parquet file of its result, outside `work`, with the results
-    of its contract's rules. The process may read the `readable` folders (the step's modules)."""
+    cannot read. `send` hands it its job, which it works on while the run builds other steps;
+    `answer` gives the Parquet file of its result, outside `work`, with the results of its
+    contract's rules. The process may read the `readable` folders (the step's modules)."""
 
     def __init__(self, folder: Path, *, readable: Iterable[Path], sandboxed: bool) -> None:
         self.folder = folder
@@ -101,6 +103,7 @@ class Sandbox:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.exchange: Background[tuple[str, str]] | None = None  # the job sent, until its answer comes
 
     def input_path(self, name: str) -> Path:
         return self.work / f"{name}.parquet"
@@ -108,15 +111,19 @@ class Sandbox:
     def reference_path(self, index: int) -> Path:
         return self.folder / f"reference-{index}.parquet"
 
-    def call(
-        self, module: Path, function: str, inputs: Iterable[str], contract: Mapping[str, Any]
-    ) -> tuple[Path, list[RuleResult]]:
-        """`function` of `module` called with the inputs written to `input_path`: its result's
-        file, cast to the contract's `types`, and the results of the contract's `rules`
-        (`contract`: see `audit_result`)."""
+    def send(self, module: Path, function: str, inputs: Iterable[str], contract: Mapping[str, Any]) -> None:
+        """Hand the process its job: `function` of `module` called with the inputs written to
+        `input_path`, then the contract's rules run over its result (`contract`: see `audit_result`).
+        It works in its own process while the run goes on; `answer` waits for it."""
         job = {"module": str(module.resolve()), "function": function, "inputs": sorted(inputs), "contract": contract}
+        self.exchange = Background(lambda: self.process.communicate(json.dumps(job), timeout=TIMEOUT_SECONDS))
+
+    def answer(self) -> tuple[Path, list[RuleResult]]:
+        """The file of the step's result, cast to the contract's `types`, and the results of the
+        contract's `rules`, once the process has given them."""
+        assert self.exchange is not None, "send comes first"
         try:
-            stdout, stderr = self.process.communicate(json.dumps(job), timeout=TIMEOUT_SECONDS)
+            stdout, stderr = self.exchange.result()
         except subprocess.TimeoutExpired:
             self.close()
             raise IsolationError(f"the step ran for more than {TIMEOUT_SECONDS} s and was stopped") from None
@@ -129,6 +136,8 @@ class Sandbox:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self.exchange is not None:  # its streams are read until the process's end, which has come
+            self.exchange.wait()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()

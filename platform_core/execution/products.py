@@ -1,10 +1,11 @@
 """Write, audit, publish, per product: one run of a product's steps, without Dagster.
 
-The steps a run builds are staged and audited one after another, in dependency order,
-each reading what earlier steps of the run staged. Only when every one of them passed its
-blocking checks are the product's ports published, together, in one commit of the lake,
-and the staged tables promoted in the compute database. If any step fails, nothing of the
-product changes: consumers keep reading the previous version of every port.
+The steps a run builds are staged and audited in dependency order, each reading what earlier
+steps of the run staged. A pandas step works in its own process meanwhile: it is handed its
+inputs as soon as they are staged, and its result is taken in when a step reads it. Only when
+every one of them passed its blocking checks are the product's ports published, together, in
+one commit of the lake, and the staged tables promoted in the compute database. If any step
+fails, nothing of the product changes: consumers keep reading the previous version of every port.
 
 Other products' ports are read from the lake at one snapshot for the whole run (the one it
 started from), except ports this same run has published since, read as it published them.
@@ -25,11 +26,12 @@ from platform_core.descriptors.contract import contract_document, contract_finge
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.reads import input_columns
+from platform_core.descriptors.rules import Relationships
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step, reading_purpose
 from platform_core.errors import PlatformError
 from platform_core.execution.masking_key import KeyHandover
 from platform_core.execution.sources import explain, explain_conversion
-from platform_core.execution.steps import AuditContext, Sandboxes, bind_dependencies, not_ready, stage
+from platform_core.execution.steps import AuditContext, Sandboxes, Transform, bind_dependencies, not_ready, stage
 from platform_core.governance.access import KEY_TABLE, MASKED_SUFFIX, masked_select, may_read, reads_masked
 from platform_core.quality.audit import audit, masked_columns
 from platform_core.quality.expectations import expectation_results
@@ -172,7 +174,7 @@ def run_product(
             ],
         )
         run.readers.update(d for _, step in order for d in step.depends_on if d in product.ephemeral_steps)
-        outcomes = [run.step(layer, step, now, build, rebuilt, audit_only) for layer, step in order]
+        outcomes = run.steps(order, now, Selection(frozenset(build), frozenset(rebuilt), frozenset(audit_only)))
         built = [o.step.name for o in outcomes if not o.audit_only and not o.helper]
         kept = [name for name in built if not run.in_run_only(name)]
         reads = tuple(run.reads)
@@ -279,6 +281,11 @@ def publish(
         con.execute(f"DROP TABLE IF EXISTS temp.{quote(KEY_TABLE)}")
 
 
+def needs(step: Step) -> set[str]:
+    """What must be built before the step: what it reads, and what its `relationships` rules check against."""
+    return set(step.depends_on) | {rule.to for rule in step.quality if isinstance(rule, Relationships)}
+
+
 def dependency_order(product: Product, names: set[str]) -> list[tuple[str, Step]]:
     """The named steps, each after the steps it depends on, otherwise in declaration order."""
     steps = {step.name: (layer, step) for layer, step in product.steps if step.name in names}
@@ -290,6 +297,30 @@ def dependency_order(product: Product, names: set[str]) -> list[tuple[str, Step]
         ordered.append(steps.pop(name))
         done.add(name)
     return ordered
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a run does with each step: builds it (`build`), builds it again for itself (`rebuilt`:
+    an ephemeral step a built one reads), or audits it (`audit_only`: its live table, or, for an
+    ephemeral step, the one it builds again)."""
+
+    build: frozenset[str]
+    rebuilt: frozenset[str]
+    audit_only: frozenset[str]
+
+    def builds(self, name: str) -> bool:
+        return name in self.build or name in self.rebuilt
+
+
+@dataclass(frozen=True)
+class _Building:
+    """A step staged, or at work in its pandas process (`transform`), not yet audited."""
+
+    layer: str
+    step: Step
+    now: datetime
+    transform: Transform | None
 
 
 class _Run:
@@ -316,31 +347,52 @@ class _Run:
         self.live_ports: dict[str, str | None] = {}  # port -> its view as last published (None: never was)
         self.live_snapshot: int | None = None  # the lake snapshot the product's own ports are read at
 
-    def step(
-        self,
-        layer: str,
-        step: Step,
-        now: datetime,
-        build: Collection[str],
-        rebuilt: Collection[str],
-        audit_only: Collection[str],
-    ) -> StepOutcome:
-        """Build the step (again, for an ephemeral one the run needs), or audit its live table."""
-        if step.name in build or step.name in rebuilt:
-            blocked = sorted(set(step.depends_on) & self.failed)
-            outcome = (
-                StepOutcome(layer, step, error=f"not built: {', '.join(blocked)} failed")
-                if blocked
-                else self.build(layer, step, now)
-            )
-            if step.name in rebuilt:  # its checks reported if asked for; otherwise it only serves the run
-                outcome = (
-                    replace(outcome, audit_only=True) if step.name in audit_only else replace(outcome, helper=True)
-                )
-            if outcome.failed:
-                self.failed.add(step.name)
-        else:
-            outcome = self.audit_live(layer, step, now)
+    def steps(self, order: list[tuple[str, Step]], now: datetime, selection: Selection) -> list[StepOutcome]:
+        """Build or audit every step of `order`, each once what it reads is built; their outcomes in
+        that order. A pandas step is handed to its process as soon as what it reads is built, and
+        the run builds the steps that do not need it meanwhile: its result is taken in when a step
+        reads it, or at the end."""
+        outcomes: dict[str, StepOutcome] = {}
+        working: dict[str, _Building] = {}  # pandas steps at work in their processes
+        todo = list(order)
+        while todo:
+            later = {step.name for _, step in todo} | working.keys()
+            ready = [
+                (layer, step)
+                for layer, step in todo
+                if step.engine == "pandas" and selection.builds(step.name) and not needs(step) & later
+            ]
+            layer, step = ready[0] if ready else todo[0]
+            todo.remove((layer, step))
+            for name in sorted(needs(step) & working.keys()):
+                outcomes[name] = self.settle(working.pop(name), selection)
+            begun = self.begin(layer, step, now, selection)
+            if isinstance(begun, _Building) and begun.transform is not None:
+                working[step.name] = begun
+            else:
+                outcomes[step.name] = self.settle(begun, selection)
+        for name, building in working.items():
+            outcomes[name] = self.settle(building, selection)
+        return [outcomes[step.name] for _, step in order]
+
+    def begin(self, layer: str, step: Step, now: datetime, selection: Selection) -> _Building | StepOutcome:
+        """Start building the step (again, for an ephemeral one the run needs), or audit its live table."""
+        if not selection.builds(step.name):
+            return self.audit_live(layer, step, now)
+        blocked = sorted(set(step.depends_on) & self.failed)
+        if blocked:
+            return StepOutcome(layer, step, error=f"not built: {', '.join(blocked)} failed")
+        return self.stage(layer, step, now)
+
+    def settle(self, begun: _Building | StepOutcome, selection: Selection) -> StepOutcome:
+        """The step's outcome, once built and audited; the ephemeral tables nobody reads any more go."""
+        outcome = self.finish(begun) if isinstance(begun, _Building) else begun
+        step = outcome.step
+        if step.name in selection.rebuilt:  # its checks reported if asked for; otherwise it only serves the run
+            audited = step.name in selection.audit_only
+            outcome = replace(outcome, audit_only=True) if audited else replace(outcome, helper=True)
+        if selection.builds(step.name) and outcome.failed:
+            self.failed.add(step.name)
         self.release(step)
         return outcome
 
@@ -403,26 +455,40 @@ class _Run:
             return self.live_port(name)
         return qualified(self.product.name, name) if table_exists(self.con, self.product.name, name) else None
 
-    def build(self, layer: str, step: Step, now: datetime) -> StepOutcome:
-        staging = self.staging_of(step.name)
+    def stage(self, layer: str, step: Step, now: datetime) -> _Building | StepOutcome:
+        """Bind what the step reads and stage it: a SQL step now, a pandas step handed to its process."""
         try:
             bind_dependencies(self.con, self.product, step, lambda name: self.table_of(step, name))
             context = AuditContext(self.port_table, now)
-            temporary = self.in_run_only(step.name)
-            checked = stage(self.con, self.product, step, staging, self.sandboxes, context, temporary=temporary)
+            staging, temporary = self.staging_of(step.name), self.in_run_only(step.name)
+            transform = stage(self.con, self.product, step, staging, self.sandboxes, context, temporary=temporary)
+        except Exception as error:  # noqa: BLE001 - the step fails alone, with its error; the product is not published
+            return self.failure(layer, step, error)
+        return _Building(layer, step, now, transform)
+
+    def finish(self, building: _Building) -> StepOutcome:
+        """The step staged (a pandas step's result taken in), audited and measured."""
+        layer, step, now = building.layer, building.step, building.now
+        staging = self.staging_of(step.name)
+        try:
+            checked = building.transform.finish() if building.transform is not None else None
             self.staged.add(step.name)
             results = audit(self.con, staging, step, self.port_table, now, self.masked, checked)
             if isinstance(step, Port):
                 results = expectation_results(self.con, staging, self.product, step, results)
             rows, checksum = measure(self.con, staging, with_checksum=isinstance(step, Port))
-        except duckdb.Error as error:  # a source file or a value that does not read is said in words, with its line
+        except Exception as error:  # noqa: BLE001 - the step fails alone, with its error; the product is not published
+            return self.failure(layer, step, error)
+        return StepOutcome(layer, step, results, rows, checksum=checksum)
+
+    def failure(self, layer: str, step: Step, error: Exception) -> StepOutcome:
+        """The step failed with `error`: a source file or a value that does not read is said in words, with its line."""
+        if isinstance(error, duckdb.Error):
             inputs = [i for i in self.product.inputs if isinstance(i, FileInput)]
             files = {Path(i.path).name: self.product.data_root / i.path for i in inputs}
             found = explain(error) or explain_conversion(self.con, list(step.depends_on), files, error)
             return _failure(layer, step, found or error)
-        except Exception as error:  # noqa: BLE001 - the step fails alone, with its error; the product is not published
-            return _failure(layer, step, error)
-        return StepOutcome(layer, step, results, rows, checksum=checksum)
+        return _failure(layer, step, error)
 
     def audit_live(self, layer: str, step: Step, now: datetime) -> StepOutcome:
         try:

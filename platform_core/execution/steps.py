@@ -60,10 +60,11 @@ def stage(
     sandboxes: Sandboxes,
     audit: AuditContext,
     temporary: bool = False,
-) -> list[RuleResult] | None:
+) -> Transform | None:
     """Compute the step into `table` (quoted), its dependencies already bound; a temporary table
-    (only this connection sees it, in memory or DuckDB's spill files) when `temporary`. A pandas
-    step's process also runs its rules, as `audit` says: their results, None for other steps."""
+    (only this connection sees it, in memory or DuckDB's spill files) when `temporary`. A SQL step
+    is computed now (None). A pandas step is handed to its process, which also runs its rules, as
+    `audit` says: the `Transform` returned stages its result when the run needs it."""
     create = "CREATE OR REPLACE TEMP TABLE" if temporary else "CREATE OR REPLACE TABLE"
     if step.query is not None:
         con.execute(f"{create} {table} AS {query_select(product, step)}")
@@ -71,7 +72,7 @@ def stage(
     if step.engine == "sql":
         con.execute(f"{create} {table} AS {read_sql(product, step)}")
         return None
-    return run_transform(con, product, step, sandboxes, audit, create, table)
+    return start_transform(con, product, step, sandboxes, audit, create, table)
 
 
 def query_select(product: Product, step: Step) -> str:
@@ -119,6 +120,7 @@ class Sandboxes:
         if self.waiting:  # a killed run's folder held its steps' inputs: the next run removes it
             self.folder = owned_folder(Path(tempfile.gettempdir()), SCRATCH_PREFIX)
         self.started: dict[str, Sandbox] = {}
+        self.taken: list[Sandbox] = []  # at work or done: stopped, if still at work, when the run ends
         self._start_next()
 
     def __enter__(self) -> Sandboxes:
@@ -138,14 +140,16 @@ class Sandboxes:
                 f"(MESH_UNSANDBOXED_PYTHON={self.product.domain})",
             )
         sandbox = self.started.pop(step.name, None) or self._start(step)
+        self.taken.append(sandbox)
         self.waiting = [s for s in self.waiting if s.name != step.name]
         self._start_next()
         return sandbox
 
     def close(self) -> None:
-        for sandbox in self.started.values():
+        for sandbox in [*self.started.values(), *self.taken]:
             sandbox.close()
         self.started.clear()
+        self.taken.clear()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -169,7 +173,7 @@ class AuditContext:
     now: datetime
 
 
-def run_transform(
+def start_transform(
     con: duckdb.DuckDBPyConnection,
     product: Product,
     step: Step,
@@ -177,32 +181,61 @@ def run_transform(
     audit: AuditContext,
     create: str,
     table: str,
-) -> list[RuleResult]:
-    """The step's pandas function, called in its process with only its declared inputs; its
-    result cast to the step's column types into `table`, by `create` (a CREATE TABLE). The
-    process audits what it hands back: the results of the step's rules."""
+) -> Transform:
+    """Hand the step's pandas function to its process with only its declared inputs (and the
+    parents of its `relationships` rules, which its code never sees), written now: the process
+    computes the result and audits it while the run goes on."""
     file_name, function = str(step.python).split(":")
     sandbox = sandboxes.take(step)
+    transform = Transform(con, product, step, sandbox, create, table)
     try:
         for name in step.depends_on:
             write_parquet(con, f"SELECT * FROM {quote(name)}", sandbox.input_path(name))
-        types = cast_types(step.columns)
         contract = {
-            "types": types,
+            "types": cast_types(step.columns),
             "rules": [rule.model_dump(mode="json") for rule in step.rules],
             "references": references(con, step, sandbox, audit.ref),
             "now": audit.now.isoformat(),
         }
-        audited, checked = sandbox.call(product.directory / file_name, function, step.depends_on, contract)
-        result = f"read_parquet({literal(str(audited))})"
-        produced = [name for name, *_ in con.execute(f"DESCRIBE SELECT * FROM {result}").fetchall()]
-        con.execute(f"{create} {table} AS {cast_select(result, produced, types)}")
-        return checked
-    except IsolationError as error:
-        raise PlatformError([Problem(display_path(product.directory / file_name), step.name, str(error))]) from None
-    finally:
-        sandbox.close()
-        shutil.rmtree(sandbox.folder, ignore_errors=True)
+        sandbox.send(product.directory / file_name, function, step.depends_on, contract)
+    except BaseException:
+        transform.close()
+        raise
+    return transform
+
+
+@dataclass
+class Transform:
+    """A pandas step at work in its process (`start_transform`)."""
+
+    con: duckdb.DuckDBPyConnection
+    product: Product
+    step: Step
+    sandbox: Sandbox
+    create: str  # a CREATE TABLE statement's beginning, for `table`
+    table: str
+
+    def finish(self) -> list[RuleResult]:
+        """Wait for the step's result and stage it, cast to the step's column types, into the
+        table: the results of the step's rules, as its process audited what it handed back."""
+        file_name = str(self.step.python).split(":")[0]
+        try:
+            audited, checked = self.sandbox.answer()
+            result = f"read_parquet({literal(str(audited))})"
+            produced = [name for name, *_ in self.con.execute(f"DESCRIBE SELECT * FROM {result}").fetchall()]
+            types = cast_types(self.step.columns)
+            self.con.execute(f"{self.create} {self.table} AS {cast_select(result, produced, types)}")
+            return checked
+        except IsolationError as error:
+            path = display_path(self.product.directory / file_name)
+            raise PlatformError([Problem(path, self.step.name, str(error))]) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the step's process if it still works, and remove its files."""
+        self.sandbox.close()
+        shutil.rmtree(self.sandbox.folder, ignore_errors=True)
 
 
 def references(
