@@ -26,8 +26,9 @@ RSS of its largest process (wait4's ru_maxrss) and the peak of the sum of its pr
 (sampled every 50 ms from /proc; shared pages counted in each process). Medians over the
 rounds. The lakes of the first round are read back and compared port by port (rows, and a
 fingerprint of names, types and values, the load time left out). With --profile, one more
-untimed run of the platform's product body (`run_product`, without Dagster) in a fresh process
-times its parts: binding, staging, checks, checksums, publication. Not part of the test
+untimed run of the platform's product body (`run_product`, without Dagster) in a fresh process,
+with the platform's memory budget, times its parts: binding, staging, the wait for a pandas
+step's result, checks, checksums, publication. Not part of the test
 suite: timings depend on the machine; its load is printed.
 """
 
