@@ -30,7 +30,9 @@ from platform_core.catalog.ui import DagsterUI, UnreachableUI
 
 PROJECT = Path(__file__).resolve().parent.parent
 MESH = str(PROJECT / ".venv" / "bin" / "mesh")
-WEBSERVER = str(PROJECT / ".venv" / "bin" / "dagster-webserver")
+# the webserver as scripts/platform.sh runs it, and Dagster's own command (--plain-webserver)
+WEBSERVER = [str(PROJECT / ".venv" / "bin" / "python"), "-m", "platform_core.dagster.webserver"]
+PLAIN_WEBSERVER = [str(PROJECT / ".venv" / "bin" / "dagster-webserver")]
 LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
 COMMANDS = (
     ["catalog"],
@@ -48,15 +50,15 @@ def wall(command: list[str], environ: dict[str, str]) -> float:
 
 
 @contextlib.contextmanager
-def webserver(environ: dict[str, str], log: Path) -> Iterator[str]:
-    """The Dagster UI on the demo workspace and the instance of `environ`; its URL."""
+def webserver(environ: dict[str, str], log: Path, command: list[str]) -> Iterator[str]:
+    """The Dagster UI on the demo workspace and the instance of `environ`, started by `command`; its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            [*command, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
             cwd=PROJECT,
             env=environ,
             stdout=output,
@@ -96,6 +98,12 @@ def main() -> None:
     parser.add_argument(
         "--materialize", action=argparse.BooleanOptionalAction, default=True, help="HR materialized first"
     )
+    parser.add_argument(
+        "--plain-webserver",
+        action="store_true",
+        help="only the commands that ask the UI, against the platform's webserver and dagster-webserver itself, "
+        "each started twice, in turn",
+    )
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         environ = {**os.environ, "MESH_WAREHOUSE": str(Path(home) / "warehouse"), "MESH_SERVING": "off"}
@@ -113,14 +121,22 @@ def main() -> None:
                 timeout=600,
                 check=True,
             )
-        for command in COMMANDS:
-            given = instance if command[0] in ("status", "check") else environ
-            report(" ".join(command), command, given, arguments.repeat)
-        report("show hr.overtime (the instance)", ["show", "hr.overtime"], instance, arguments.repeat)
-        with webserver(instance, Path(home) / "webserver.log") as url:
-            up = {**instance, "MESH_UI_URL": url}
-            report("status (the Dagster UI up)", ["status"], up, arguments.repeat)
-            report("show hr.overtime (the Dagster UI up)", ["show", "hr.overtime"], up, arguments.repeat)
+        if not arguments.plain_webserver:
+            for command in COMMANDS:
+                given = instance if command[0] in ("status", "check") else environ
+                report(" ".join(command), command, given, arguments.repeat)
+            report("show hr.overtime (the instance)", ["show", "hr.overtime"], instance, arguments.repeat)
+        launchers = {"": WEBSERVER}
+        if arguments.plain_webserver:
+            launchers = {", the platform's webserver": WEBSERVER, ", dagster-webserver itself": PLAIN_WEBSERVER}
+        for _ in range(2 if arguments.plain_webserver else 1):
+            for label, command in launchers.items():
+                with webserver(instance, Path(home) / "webserver.log", command) as url:
+                    up = {**instance, "MESH_UI_URL": url}
+                    report(f"status (the Dagster UI up{label})", ["status"], up, arguments.repeat)
+                    report(
+                        f"show hr.overtime (the Dagster UI up{label})", ["show", "hr.overtime"], up, arguments.repeat
+                    )
 
 
 if __name__ == "__main__":

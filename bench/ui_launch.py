@@ -28,7 +28,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 PROJECT = Path(__file__).resolve().parent.parent
-WEBSERVER = str(Path(sys.executable).parent / "dagster-webserver")
+WEBSERVER = [sys.executable, "-m", "platform_core.dagster.webserver"]  # as scripts/platform.sh runs it
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -82,7 +82,7 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
-            [WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            [*WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
             cwd=PROJECT,
             env=env,
             stdout=subprocess.DEVNULL,

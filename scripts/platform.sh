@@ -37,7 +37,7 @@ stop() {
 }
 trap stop EXIT
 trap 'exit 143' INT TERM
-.venv/bin/dagster-webserver -w workspace.yaml -h "$host" -p "$port" --code-server-log-level warning \
+.venv/bin/python -m platform_core.dagster.webserver -w workspace.yaml -h "$host" -p "$port" --code-server-log-level warning \
   >>"$logs/webserver.log" 2>&1 &
 .venv/bin/python -m platform_core.dagster.reloader --url "http://$host:$port" -w workspace.yaml --daemon --logs "$logs" &
 for _ in $(seq 1 300); do  # the UI answers once its code locations are loaded

@@ -352,6 +352,24 @@ def test_the_command_line_reads_its_settings_and_reaches_the_ui_before_it_import
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
+def test_the_mesh_and_its_checks_read_from_the_cache_need_no_duckdb() -> None:
+    """What `mesh status` reads while the UI answers, the mesh from the descriptor cache and the
+    names of every product's checks, imports neither DuckDB (0.05 s) nor sqlglot nor Dagster: what
+    needed them was checked when the descriptors loaded."""
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom platform_core.catalog.health import check_keys\n"
+        "from platform_core.catalog.mesh import load_mesh\nfrom platform_core.cli import _index\n"
+        "mesh = load_mesh(_index(Path('workspace.yaml')))\n"
+        "print(sum(len(check_keys(p)) for p in mesh.products) > 100,"
+        " sorted(m for m in ('duckdb', 'sqlglot', 'dagster') if m in sys.modules))"
+    )
+    for _ in range(2):  # the first may load the descriptors (a cold cache), the second reads the cache
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=120, check=True
+        )
+    assert done.stdout.strip() == "True []", done.stdout + done.stderr
+
+
 def test_a_question_to_the_ui_asked_in_the_background_answers_or_fails_where_it_is_read() -> None:
     """`mesh status` asks the UI in a thread while it loads the mesh: the answer, or the error (the
     UI's, which makes it read the instance instead, or any other), comes where it is read."""

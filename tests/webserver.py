@@ -1,5 +1,6 @@
 """The Dagster webserver as tests start and ask it: `dagster-webserver` on a workspace, as
-scripts/platform.sh starts it, and its GraphQL API (the UI's own source)."""
+scripts/platform.sh starts it (platform_core.dagster.webserver), and its GraphQL API (the UI's
+own source)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from tests.conftest import PROJECT, subprocess_env
 
-WEBSERVER = str(Path(sys.executable).parent / "dagster-webserver")
+WEBSERVER = [sys.executable, "-m", "platform_core.dagster.webserver"]  # as scripts/platform.sh runs it
 
 LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries {
   name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
@@ -87,14 +88,14 @@ class Webserver:
 
 @contextlib.contextmanager
 def running_webserver(project: Path, tmp_path: Path) -> Iterator[Webserver]:
-    """`dagster-webserver` on the project's workspace.yaml, on a free port of 127.0.0.1, as
+    """The platform's `dagster-webserver` on the project's workspace.yaml, on a free port of 127.0.0.1, as
     scripts/platform.sh starts it; stopped on leaving."""
     (tmp_path / "dagster_home").mkdir(exist_ok=True)
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home" / "dagster.yaml")
     port = free_port()
     log = (tmp_path / "webserver.log").open("w")
     process = subprocess.Popen(
-        [WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        [*WEBSERVER, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=project,
         env=subprocess_env(tmp_path),
         stdout=log,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platform_core.descriptors.cache import load_domain_cached
 from platform_core.descriptors.freshness import freshness_of
@@ -18,7 +19,9 @@ from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.spec import Column, CronFreshness, Domain, Port, PortInput, Product
 from platform_core.descriptors.types import format_duration
 from platform_core.errors import PlatformError
-from platform_core.storage.usage import UsageLog
+
+if TYPE_CHECKING:  # the journal (and DuckDB) only where it is read: reading the mesh needs neither
+    from platform_core.storage.usage import UsageLog
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,8 @@ def dependency_rows(mesh: Mesh) -> list[dict[str, object]]:
 def read_rows(mesh: Mesh) -> str:
     """The usage journal's lines as the `port_reads` table, a SELECT for DuckDB: a busy mesh's
     journal holds millions of lines, which never pass through Python."""
+    from platform_core.storage.usage import UsageLog
+
     journal = mesh.usage.select() if mesh.usage is not None else UsageLog(Path("/nonexistent")).select()
     return (
         "SELECT timezone('UTC', \"at\") AS read_at, surface, reader, groups, purpose, address, columns, reads, rows, "

@@ -15,10 +15,12 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from platform_core.descriptors.names import quote
+
+if TYPE_CHECKING:  # DuckDB is imported where SQL is parsed: a mesh read from the cache needs none of it
+    import duckdb
 
 # Table functions that only compute: everything else reads files, URLs, settings or other tables.
 SAFE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
@@ -51,6 +53,8 @@ class Reads:
 
 def parse_problem(sql: str) -> str | None:
     """Why `sql` is not exactly one SELECT statement, or None. Parsing runs no query."""
+    import duckdb
+
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as error:
@@ -144,6 +148,8 @@ def undeclared_reads_problem(sql: str, depends_on: tuple[str, ...]) -> str | Non
 
 def expression_problem(expression: str) -> str | None:
     """Why `expression` is not one SQL row expression over the table's own columns, or None."""
+    import duckdb
+
     try:
         parsed = duckdb.SQLExpression(expression)
     except duckdb.Error as error:
@@ -160,6 +166,8 @@ def expression_problem(expression: str) -> str | None:
 def bind_problem(condition: str, columns: Mapping[str, str]) -> str | None:
     """Why a row condition does not bind against a table of `columns` (name -> DuckDB type), or
     None. The table is empty and in memory: unknown columns and type mismatches show, no data is read."""
+    import duckdb
+
     with scratch_cursor() as con:
         try:
             con.execute(f"CREATE TEMP TABLE t ({', '.join(f'{quote(n)} {kind}' for n, kind in columns.items())})")
@@ -184,6 +192,8 @@ def scratch_cursor() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @functools.cache
 def _scratch() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     con = duckdb.connect(config={"enable_external_access": False})
     con.execute("SET lock_configuration = true")
     return con

@@ -11,14 +11,16 @@ published, and the run says whose, and who to talk to.
 from __future__ import annotations
 
 from dataclasses import replace
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from platform_core.descriptors.column_types import duckdb_type, type_matches
 from platform_core.descriptors.freshness import freshness_of
 from platform_core.descriptors.spec import CronFreshness, Expectation, Port, Product
 from platform_core.descriptors.types import format_duration
 from platform_core.quality.results import RuleResult
+
+if TYPE_CHECKING:  # the checks' names and descriptions are read without DuckDB (`mesh status`)
+    import duckdb
 
 
 def expectation_results(

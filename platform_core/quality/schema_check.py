@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from platform_core.descriptors.column_types import duckdb_type, type_matches
 from platform_core.descriptors.names import quote
 from platform_core.descriptors.rules import Rule
 from platform_core.descriptors.spec import Column
 from platform_core.quality.results import RuleResult
+
+if TYPE_CHECKING:  # the checks' names and descriptions are read without DuckDB (`mesh status`)
+    import duckdb
 
 SCHEMA_CHECK_DESCRIPTION = "Produced columns and types match the contract."
 COLUMNS_MATCH = "columns_match"  # observed: whether the columns and types alone match
