@@ -39,8 +39,15 @@ trap stop EXIT
 trap 'exit 143' INT TERM
 .venv/bin/python -m platform_core.dagster.webserver -w workspace.yaml -h "$host" -p "$port" --code-server-log-level warning \
   >>"$logs/webserver.log" 2>&1 &
+webserver=$!
 .venv/bin/python -m platform_core.dagster.reloader --url "http://$host:$port" -w workspace.yaml --daemon --logs "$logs" &
 for _ in $(seq 1 300); do  # the UI answers once its code locations are loaded
+  # a webserver that ended (it failed, or it was stopped while it started) ends the platform; a
+  # signal this shell was started ignoring (as some process managers do) would not
+  if ! kill -0 "$webserver" 2>/dev/null; then
+    echo "$(date +%H:%M:%S) the webserver ended before the UI answered (its log: $logs/webserver.log)"
+    exit 1
+  fi
   if .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
       "http://$host:$port/server_info" 2>/dev/null; then break; fi
   sleep 1
