@@ -26,7 +26,6 @@ from platform_core.descriptors.contract import contract_document, contract_finge
 from platform_core.descriptors.mesh_index import MeshIndex
 from platform_core.descriptors.names import qualified, quote
 from platform_core.descriptors.reads import input_columns
-from platform_core.descriptors.rules import Relationships
 from platform_core.descriptors.spec import FileInput, Port, PortInput, Product, Step, reading_purpose
 from platform_core.errors import PlatformError
 from platform_core.execution.masking_key import KeyHandover
@@ -281,11 +280,6 @@ def publish(
         con.execute(f"DROP TABLE IF EXISTS temp.{quote(KEY_TABLE)}")
 
 
-def needs(step: Step) -> set[str]:
-    """What must be built before the step: what it reads, and what its `relationships` rules check against."""
-    return set(step.depends_on) | {rule.to for rule in step.quality if isinstance(rule, Relationships)}
-
-
 def dependency_order(product: Product, names: set[str]) -> list[tuple[str, Step]]:
     """The named steps, each after the steps it depends on, otherwise in declaration order."""
     steps = {step.name: (layer, step) for layer, step in product.steps if step.name in names}
@@ -355,16 +349,18 @@ class _Run:
         outcomes: dict[str, StepOutcome] = {}
         working: dict[str, _Building] = {}  # pandas steps at work in their processes
         todo = list(order)
+        # a step's own inputs are its `depends_on`: the loader keeps the ports its `relationships`
+        # rules check against there too, so that they are built first
         while todo:
             later = {step.name for _, step in todo} | working.keys()
             ready = [
                 (layer, step)
                 for layer, step in todo
-                if step.engine == "pandas" and selection.builds(step.name) and not needs(step) & later
+                if step.engine == "pandas" and selection.builds(step.name) and not set(step.depends_on) & later
             ]
             layer, step = ready[0] if ready else todo[0]
             todo.remove((layer, step))
-            for name in sorted(needs(step) & working.keys()):
+            for name in sorted(set(step.depends_on) & working.keys()):
                 outcomes[name] = self.settle(working.pop(name), selection)
             begun = self.begin(layer, step, now, selection)
             if isinstance(begun, _Building) and begun.transform is not None:

@@ -187,7 +187,7 @@ def start_transform(
     computes the result and audits it while the run goes on."""
     file_name, function = str(step.python).split(":")
     sandbox = sandboxes.take(step)
-    transform = Transform(con, product, step, sandbox, create, table)
+    transform = Transform(con, product.directory / file_name, step, sandbox, create, table)
     try:
         for name in step.depends_on:
             write_parquet(con, f"SELECT * FROM {quote(name)}", sandbox.input_path(name))
@@ -197,7 +197,7 @@ def start_transform(
             "references": references(con, step, sandbox, audit.ref),
             "now": audit.now.isoformat(),
         }
-        sandbox.send(product.directory / file_name, function, step.depends_on, contract)
+        sandbox.send(transform.module, function, step.depends_on, contract)
     except BaseException:
         transform.close()
         raise
@@ -209,7 +209,7 @@ class Transform:
     """A pandas step at work in its process (`start_transform`)."""
 
     con: duckdb.DuckDBPyConnection
-    product: Product
+    module: Path  # the step's Python file
     step: Step
     sandbox: Sandbox
     create: str  # a CREATE TABLE statement's beginning, for `table`
@@ -218,7 +218,6 @@ class Transform:
     def finish(self) -> list[RuleResult]:
         """Wait for the step's result and stage it, cast to the step's column types, into the
         table: the results of the step's rules, as its process audited what it handed back."""
-        file_name = str(self.step.python).split(":")[0]
         try:
             audited, checked = self.sandbox.answer()
             result = f"read_parquet({literal(str(audited))})"
@@ -227,8 +226,7 @@ class Transform:
             self.con.execute(f"{self.create} {self.table} AS {cast_select(result, produced, types)}")
             return checked
         except IsolationError as error:
-            path = display_path(self.product.directory / file_name)
-            raise PlatformError([Problem(path, self.step.name, str(error))]) from None
+            raise PlatformError([Problem(display_path(self.module), self.step.name, str(error))]) from None
         finally:
             self.close()
 
