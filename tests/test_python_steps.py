@@ -24,7 +24,7 @@ from platform_core.execution.products import ProductOutcome
 from platform_core.settings import Settings
 from platform_core.storage.warehouse import Warehouse
 from tests.conftest import PROJECT, materialize
-from tests.factories import product_yaml, run_steps, write_domain
+from tests.factories import TRANSFORMS_PY, product_yaml, run_steps, write_domain
 from tests.test_publish import BAD_ORDERS
 
 pytestmark = pytest.mark.skipif(landlock_abi() < 4, reason="this kernel offers no Landlock with TCP rules")
@@ -190,6 +190,26 @@ def customers(inputs):
 """
 
 
+def _staging_events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the run does, in order, as it stages steps and takes pandas steps' results in: spies on
+    the real staging and taking-in."""
+    events: list[str] = []
+    real_stage, real_finish = products.stage, steps.Transform.finish
+
+    def stage(con, product, step, *args, **kwargs):  # noqa: ANN002, ANN003 - a spy
+        transform = real_stage(con, product, step, *args, **kwargs)
+        events.append(f"{step.name} handed to its process" if transform else f"{step.name} staged")
+        return transform
+
+    def finish(transform: steps.Transform) -> list:
+        events.append(f"{transform.step.name} taken in")
+        return real_finish(transform)
+
+    monkeypatch.setattr(products, "stage", stage)
+    monkeypatch.setattr(steps.Transform, "finish", finish)
+    return events
+
+
 def test_a_pandas_step_works_in_its_process_while_the_run_builds_the_steps_that_do_not_read_it(
     tmp_path: Path, monkeypatch
 ) -> None:
@@ -209,20 +229,7 @@ def test_a_pandas_step_works_in_its_process_while_the_run_builds_the_steps_that_
     }
     product["output_ports"] = [daily_sales, customers, regulars]
     regulars_sql = {"products/sales/sql/regular_customers.sql": "SELECT customer FROM customers WHERE order_count > 1"}
-    events: list[str] = []
-    real_stage, real_finish = products.stage, steps.Transform.finish
-
-    def stage(con, product, step, *args, **kwargs):  # noqa: ANN002, ANN003 - a spy
-        transform = real_stage(con, product, step, *args, **kwargs)
-        events.append(f"{step.name} handed to its process" if transform else f"{step.name} staged")
-        return transform
-
-    def finish(transform: steps.Transform) -> list:
-        events.append(f"{transform.step.name} taken in")
-        return real_finish(transform)
-
-    monkeypatch.setattr(products, "stage", stage)
-    monkeypatch.setattr(steps.Transform, "finish", finish)
+    events = _staging_events(monkeypatch)
     expected = [
         "raw_orders staged",
         "orders staged",
@@ -251,6 +258,50 @@ def test_a_pandas_step_works_in_its_process_while_the_run_builds_the_steps_that_
     assert by_name["regular_customers"].error == "not built: customers failed"
     assert by_name["daily_sales"].error is None and all(r.passed for r in by_name["daily_sales"].results)
     assert not outcome.built and warehouse.publications("shop.sales") == []
+    assert not _step_processes()
+
+
+STATUSES_TRANSFORM = """
+
+def statuses(inputs):
+    return inputs["orders"].groupby("status", as_index=False).agg(order_count=("order_id", "count"))
+"""
+
+
+def test_a_run_has_one_pandas_step_at_work_at_a_time_beside_its_sql_steps(tmp_path: Path, monkeypatch) -> None:
+    """Two pandas steps that read the same step are not at work together: each holds a frame in
+    memory and a core, beside DuckDB's. The second is handed over once the first is taken in, and
+    the SQL steps are still built while one is at work."""
+    product = product_yaml()
+    customers, daily_sales = product["output_ports"]
+    statuses = {
+        **customers,
+        "name": "statuses",
+        "description": "Orders per status.",
+        "python": "transforms.py:statuses",
+        "columns": [
+            {"name": "status", "type": "string", "description": "Order status.", "unique": True},
+            {"name": "order_count", "type": "integer", "description": "Orders in that status."},
+        ],
+    }
+    product["output_ports"] = [customers, statuses, daily_sales]
+    files = {"products/sales/transforms.py": TRANSFORMS_PY + STATUSES_TRANSFORM}
+    (loaded,) = load_domain(write_domain(tmp_path, product, files=files)).products
+    events = _staging_events(monkeypatch)
+
+    outcome = run_steps(Warehouse(tmp_path / "warehouse"), loaded)
+    assert events == [
+        "raw_orders staged",
+        "orders staged",
+        "customers handed to its process",
+        "customers taken in",
+        "statuses handed to its process",
+        "daily_sales staged",
+        "statuses taken in",
+    ]
+    assert [o.step.name for o in outcome.steps] == ["raw_orders", "orders", "customers", "statuses", "daily_sales"]
+    assert outcome.built and not outcome.failed
+    assert outcome.steps[3].row_count == 2 and all(r.passed for r in outcome.steps[3].results)
     assert not _step_processes()
 
 

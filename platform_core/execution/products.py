@@ -43,6 +43,9 @@ from platform_core.storage.usage import Read, UsageLog
 INPUT_PREFIX = "__input_"  # the temporary copy of a port input
 RUN_TABLE_PREFIX = "__run_"  # the temporary table of an ephemeral step or a port: `__run_<product>__<step>`
 LIVE_PREFIX = "__live_"  # the view of a port as last published: `__live_<product>__<port>`
+# pandas steps at work beside the run's DuckDB at once: one core for pandas, the others for DuckDB,
+# and one pandas frame in memory beside what DuckDB holds within the run's budget
+PANDAS_STEPS_AT_ONCE = 1
 NO_KEY = (
     "no masking key: the port has personal columns, which consumers without a grant read masked, and "
     "the platform publishes them masked or not at all; set MESH_MASKING_KEY or MESH_MASKING_KEY_FILE "
@@ -345,22 +348,25 @@ class _Run:
         """Build or audit every step of `order`, each once what it reads is built; their outcomes in
         that order. A pandas step is handed to its process as soon as what it reads is built, and
         the run builds the steps that do not need it meanwhile: its result is taken in when a step
-        reads it, or at the end."""
+        reads it, when another pandas step is to start (`PANDAS_STEPS_AT_ONCE`), or at the end."""
         outcomes: dict[str, StepOutcome] = {}
-        working: dict[str, _Building] = {}  # pandas steps at work in their processes
+        working: dict[str, _Building] = {}  # pandas steps at work in their processes, oldest first
         todo = list(order)
+
+        def apart(step: Step) -> bool:
+            return step.engine == "pandas" and selection.builds(step.name)
+
         # a step's own inputs are its `depends_on`: the loader keeps the ports its `relationships`
         # rules check against there too, so that they are built first
         while todo:
             later = {step.name for _, step in todo} | working.keys()
-            ready = [
-                (layer, step)
-                for layer, step in todo
-                if step.engine == "pandas" and selection.builds(step.name) and not set(step.depends_on) & later
-            ]
-            layer, step = ready[0] if ready else todo[0]
+            ready = [(layer, step) for layer, step in todo if apart(step) and not set(step.depends_on) & later]
+            layer, step = ready[0] if ready and len(working) < PANDAS_STEPS_AT_ONCE else todo[0]
             todo.remove((layer, step))
-            for name in sorted(set(step.depends_on) & working.keys()):
+            waits_for = set(step.depends_on) & working.keys()
+            if apart(step) and len(working) >= PANDAS_STEPS_AT_ONCE:
+                waits_for.add(next(iter(working)))
+            for name in [name for name in working if name in waits_for]:
                 outcomes[name] = self.settle(working.pop(name), selection)
             begun = self.begin(layer, step, now, selection)
             if isinstance(begun, _Building) and begun.transform is not None:
