@@ -588,17 +588,18 @@ def _health(domain: str | None, workspace: Path) -> tuple[list[ProductHealth], s
     """Every product's health, and the URL of the Dagster UI it was asked of (`_ui`), else read
     from the instance itself (URL None). A domain whose location the UI is still loading, or does
     not have, is judged by its files, as without a UI. None without DAGSTER_HOME."""
-    from platform_core.catalog.discovery import judged
-    from platform_core.catalog.discovery import status as health_of
-    from platform_core.catalog.health import refused
-
     ui = _ui()
     instance = None if ui else _instance()
     if ui is None and instance is None:
         return None
     # The whole workspace's health needs no descriptor: asked now, the webserver answers while the
-    # mesh loads (one domain's is asked with the mesh: the workspace's would cost more than it saves).
+    # descriptors' modules import and the mesh loads (one domain's is asked with the mesh: the
+    # workspace's would cost more than it saves).
     early = ui.ask_health() if ui is not None and domain is None else None
+    from platform_core.catalog.discovery import judged
+    from platform_core.catalog.discovery import status as health_of
+    from platform_core.catalog.health import refused
+
     mesh = _mesh(workspace)
     asked = _asked(ui, [p for p in mesh.products if domain in (None, p.domain)], early) if ui else None
     if ui is not None and asked is not None:
