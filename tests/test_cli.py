@@ -352,25 +352,32 @@ def test_the_command_line_reads_its_settings_and_reaches_the_ui_before_it_import
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
-def test_status_asks_the_ui_before_it_imports_the_descriptors(tmp_path: Path) -> None:
+def test_status_and_show_ask_the_ui_before_they_import_the_descriptors(tmp_path: Path) -> None:
     """The question leaves before the descriptors' modules import (0.2 s), not after: the webserver
-    answers meanwhile. Seen from inside `mesh status`, with a UI that takes the question and stops
+    answers meanwhile. Seen from inside the command, with a UI that takes the question and stops
     the command there."""
     script = (
         "import sys\nfrom platform_core.catalog import ui\n"
         "class Asked(Exception):\n    pass\n"
-        "def ask_health(self, assets=None, ports=None):\n"
+        "def ask_health(self):\n"
         "    raise Asked(sorted(m for m in ('pydantic', 'duckdb', 'dagster') if m in sys.modules))\n"
         "ui.DagsterUI.serving = classmethod(lambda cls, url, home: cls(url))\n"
         "ui.DagsterUI.ask_health = ask_health\n"
         "from platform_core.cli import main\n"
-        "try:\n    main(['status', '-w', 'workspace.yaml'])\nexcept Asked as asked:\n    print(asked)\n"
+        "try:\n    main([*sys.argv[1:], '-w', 'workspace.yaml'])\nexcept Asked as asked:\n    print(asked)\n"
     )
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    for command in (["status"], ["status", "--domain", "hr"], ["show", "hr.overtime"]):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *command],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert done.stdout.strip() == "[]", (command, done.stdout + done.stderr)
 
 
 def test_the_mesh_and_its_checks_read_from_the_cache_need_no_duckdb() -> None:

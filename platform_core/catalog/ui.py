@@ -42,11 +42,11 @@ _LOCATIONS = """workspaceOrError { __typename ... on Workspace { locationEntries
   locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } }"""
 _EXECUTION = """{ runId evaluation { severity success description
   metadataEntries { label ... on JsonMetadataEntry { jsonString } ... on BoolMetadataEntry { boolValue } } } }"""
-# Asked one after the other (`DagsterUI.health_answer`). Without `$assets` the first asks of every
-# asset of the workspace, and the second of every port the first names (an asset of kind PORT_KIND):
-# neither then needs a descriptor, and `mesh status` sends them, in a thread, before it loads the mesh.
-_CHECKS = f"""query Checks($assets: [AssetKeyInput!]) {{ {_LOCATIONS}
-  assetNodes(assetKeys: $assets) {{ assetKey {{ path }} kinds assetMaterializations(limit: 1) {{ timestamp }}
+# Asked one after the other (`DagsterUI.health_answer`): the first of every asset of the workspace,
+# the second of every port the first names (an asset of kind PORT_KIND). Neither needs a descriptor:
+# `mesh status` and `mesh show` send them, in a thread, before they load the mesh.
+_CHECKS = f"""query Checks {{ {_LOCATIONS}
+  assetNodes {{ assetKey {{ path }} kinds assetMaterializations(limit: 1) {{ timestamp }}
     assetChecksOrError {{ ... on AssetChecks {{
     checks {{ name executionForLatestMaterialization {_EXECUTION} }} }} }} }} }}"""
 _LATEST = """query Latest($ports: [AssetKeyInput!]!) { assetsLatestInfo(assetKeys: $ports) {
@@ -88,31 +88,24 @@ class DagsterUI:
             raise UnreachableUI(f"{self.url}: {str(answer)[:300]}")
         return answer["data"]
 
-    def ask_health(
-        self, assets: Sequence[Sequence[str]] | None = None, ports: Sequence[Sequence[str]] | None = None
-    ) -> Background[dict]:
+    def ask_health(self) -> Background[dict]:
         """`health_answer`, asked in a thread of its own while the asker goes on."""
-        return Background(lambda: self.health_answer(assets, ports))
+        return Background(self.health_answer)
 
-    def health_answer(
-        self, assets: Sequence[Sequence[str]] | None = None, ports: Sequence[Sequence[str]] | None = None
-    ) -> dict:
-        """What `health_facts` reads. First the code locations' states and the checks of the assets
-        at `assets` (None: every asset of the workspace), each with its execution for its asset's
-        latest materialization; then the latest materialization and run of the ports at `ports`
-        (None: of every port the first answer names). Neither needs a descriptor when both are None."""
-        data = self.query(_CHECKS, {"assets": _keys(assets) if assets is not None else None})
-        if ports is None:
-            ports = [node["assetKey"]["path"] for node in data["assetNodes"] if PORT_KIND in node["kinds"]]
+    def health_answer(self) -> dict:
+        """What `health_facts` reads, of the whole workspace. First the code locations' states and
+        the checks of every asset, each with its execution for its asset's latest materialization;
+        then the latest materialization and run of every port the first answer names."""
+        data = self.query(_CHECKS)
+        ports = [node["assetKey"]["path"] for node in data["assetNodes"] if PORT_KIND in node["kinds"]]
         return data | self.query(_LATEST, {"ports": _keys(ports)})
 
     def health_facts(
-        self, products: Iterable[Product], asked: Background[dict] | None = None
+        self, products: Iterable[Product], asked: Background[dict]
     ) -> tuple[dict[str, Observed], dict[str, str | None]]:
         """What the instance knows of each product (by address), and each code location's state
         in the UI (by name): why it does not load, or None when it loads. A location still
-        loading is not in it. `asked` is `ask_health` sent earlier for these products' assets and
-        ports, or more; without it, `health_answer` is asked now, for theirs.
+        loading is not in it. `asked` is `ask_health`, sent before the products were loaded.
 
         Each check's latest execution comes with its asset's node, in one question for all: the UI
         gives it there when it concerns the asset's latest materialization. Any other (a check
@@ -124,11 +117,7 @@ class DagsterUI:
         products = list(products)
         keys = {p.product_address: check_keys(p) for p in products}
         ports = sorted({tuple(p.key_path(port.name)) for p in products for port in p.published_ports})
-        data = (
-            asked.result()
-            if asked is not None
-            else self.health_answer(sorted({key.path for found in keys.values() for key in found}), ports)
-        )
+        data = asked.result()
         latest = {tuple(info["assetKey"]["path"]): info for info in data["assetsLatestInfo"]}
         if unnamed := [port for port in ports if port not in latest]:  # its location is not loaded, say
             latest |= {
