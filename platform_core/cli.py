@@ -585,7 +585,7 @@ def status(domain: str | None, workspace: Path, as_json: bool) -> None:
 
 
 def _health(domain: str | None, workspace: Path) -> tuple[list[ProductHealth], str | None] | None:
-    """Every product's health, and the URL of the Dagster UI it was asked of (`_ui`), else read
+    """Every product's health, and the URL of the Dagster UI it was asked of (`_asking`), else read
     from the instance itself (URL None). A domain whose location the UI is still loading, or does
     not have, is judged by its files, as without a UI. None without DAGSTER_HOME."""
     asking = _asking()
